@@ -1,0 +1,81 @@
+/**
+ * Typed configuration, read from the environment once at start-up and passed down. A process
+ * refuses to start on a missing or malformed value and names every one of them. Every variable
+ * is listed in `.env.example` with its default.
+ */
+import { z } from 'zod';
+
+const jsonOf = <T extends z.ZodType>(schema: T) =>
+  z.string().transform((text, ctx) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      ctx.addIssue({ code: 'custom', message: 'must be JSON' });
+      return z.NEVER;
+    }
+  }).pipe(schema);
+
+const jwk = z.looseObject({ kty: z.string(), kid: z.string().min(1) });
+const url = z.url({ protocol: /^https?$/ });
+
+const temporal = {
+  TEMPORAL_ADDRESS: z.string().default('localhost:7233'),
+  TEMPORAL_NAMESPACE: z.string().default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().default('invites'),
+  /** Temporal Cloud API key; turns TLS on. */
+  TEMPORAL_API_KEY: z.string().optional(),
+};
+
+const links = {
+  PUBLIC_BASE_URL: url.default('http://localhost:3000'),
+  LINK_AUDIENCE: z.string().default('inviteflow-link'),
+};
+
+const workerSchema = z.object({
+  ...temporal,
+  ...links,
+  /** Private Ed25519 JWK (with kid) that signs invite links. */
+  LINK_SIGNING_KEY: jsonOf(jwk),
+  SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').default('smtp://127.0.0.1:1025'),
+  MAIL_FROM: z.string().min(3).default('inviteflow <invites@inviteflow.local>'),
+  PRODUCT_NAME: z.string().min(1).default('inviteflow'),
+  AUTH0_DOMAIN: z.string().regex(/^[a-z0-9.-]+(:\d+)?$/i, 'must be a host name like tenant.eu.auth0.com'),
+  AUTH0_CLIENT_ID: z.string().min(1),
+  AUTH0_CLIENT_SECRET: z.string().min(1),
+  /** Only for local emulators: where requests to https://AUTH0_DOMAIN really go. */
+  AUTH0_MANAGEMENT_ENDPOINT: url.optional(),
+  HUBSPOT_ACCESS_TOKEN: z.string().min(1),
+  /** Only for local emulators: replaces https://api.hubapi.com. */
+  HUBSPOT_BASE_PATH: url.optional(),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+/** Thrown when the environment is incomplete or malformed; lists every bad variable, never values. */
+export class ConfigError extends Error {
+  readonly code = 'ERR_CONFIG';
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n  ${problems.join('\n  ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function parse<T extends z.ZodType>(schema: T, env: Record<string, string | undefined>): z.infer<T> {
+  // Empty strings (a `VAR=` line in .env) mean "unset", so defaults apply.
+  const cleaned = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const parsed = schema.safeParse(cleaned);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`));
+  }
+  return parsed.data;
+}
+
+/** Configuration of the worker process. */
+export type WorkerConfig = z.infer<typeof workerSchema>;
+
+/** Reads and validates the worker's configuration. */
+export function loadWorkerConfig(env: Record<string, string | undefined> = process.env): WorkerConfig {
+  return parse(workerSchema, env);
+}
+
+/** The Temporal part of any process's configuration. */
+export type TemporalConfig = Pick<WorkerConfig, 'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE' | 'TEMPORAL_TASK_QUEUE' | 'TEMPORAL_API_KEY'>;

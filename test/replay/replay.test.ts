@@ -1,0 +1,41 @@
+/**
+ * Determinism guard: every recorded history (one per workflow path, written by the workflow
+ * tests with RECORD_HISTORIES=1 and then kept as they are) must replay through the current
+ * workflow code. A change that alters the commands an old history produced fails here; guard it
+ * with `patched()` instead.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
+import { Worker } from '@temporalio/worker';
+import { HISTORIES_DIR, workflowBundle } from '../support/temporal';
+
+const files = readdirSync(HISTORIES_DIR).filter((f) => f.endsWith('.json')).sort();
+
+describe('recorded histories replay', () => {
+  it('has a recorded history for every workflow path', () => {
+    expect(files.map((f) => f.replace(/\.json$/, ''))).toEqual(
+      expect.arrayContaining([
+        'redeem',
+        'redeem-unverified',
+        'redeem-repeat',
+        'mismatch-then-redeem',
+        'any-policy',
+        'revoke',
+        'resend',
+        'extend',
+        'reminders-expiry',
+        'decline',
+        'transient-retry',
+        'side-effect-refused',
+        'email-refused',
+      ]),
+    );
+  });
+
+  it.each(files)('%s', async (file) => {
+    const history = historyFromJSON(JSON.parse(readFileSync(join(HISTORIES_DIR, file), 'utf8')));
+    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, file);
+  });
+});

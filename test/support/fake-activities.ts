@@ -1,0 +1,90 @@
+/**
+ * In-memory stand-ins for the activities, for workflow tests: they record every call and can be
+ * told to fail (retryably or for good) or to hold until released.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import type { InviteActivities } from '../../activities';
+import { InviteErrorType } from '../../workflows/errors';
+
+type Input<K extends keyof InviteActivities> = Parameters<InviteActivities[K]>[0];
+
+/** A failure plan for one activity: fail the next `times` calls with this error. */
+export interface FailurePlan {
+  times: number;
+  retryable: boolean;
+  type?: InviteErrorType;
+}
+
+/** The fake activities and what they saw. */
+export function fakeActivities() {
+  const calls = {
+    emails: [] as Input<'sendInviteEmail'>[],
+    roles: [] as Input<'assignAuth0Roles'>[],
+    metadata: [] as Input<'writeAuth0AppMetadata'>[],
+    verified: [] as Input<'markAuth0EmailVerified'>[],
+    hubspot: [] as Input<'linkHubSpotContact'>[],
+  };
+  const failures = new Map<keyof InviteActivities, FailurePlan>();
+  const holds = new Map<keyof InviteActivities, Promise<void>>();
+  const attempts = new Map<keyof InviteActivities, number>();
+
+  const step = async (name: keyof InviteActivities) => {
+    attempts.set(name, (attempts.get(name) ?? 0) + 1);
+    await holds.get(name);
+    const plan = failures.get(name);
+    if (plan && plan.times > 0) {
+      plan.times--;
+      throw ApplicationFailure.create({
+        type: plan.type ?? (plan.retryable ? InviteErrorType.Transient : InviteErrorType.Permanent),
+        message: `${name} failed (injected)`,
+        nonRetryable: !plan.retryable,
+        nextRetryDelay: plan.retryable ? '1 second' : undefined,
+      });
+    }
+  };
+
+  const activities: InviteActivities = {
+    async sendInviteEmail(input) {
+      await step('sendInviteEmail');
+      calls.emails.push(input);
+      return { messageId: `<${input.inviteId}.${input.sequence}@test>`, acceptedAt: new Date().toISOString() };
+    },
+    async assignAuth0Roles(input) {
+      await step('assignAuth0Roles');
+      calls.roles.push(input);
+      return { roleIds: input.roles.map((r) => `rol_${r}`) };
+    },
+    async writeAuth0AppMetadata(input) {
+      await step('writeAuth0AppMetadata');
+      calls.metadata.push(input);
+    },
+    async markAuth0EmailVerified(input) {
+      await step('markAuth0EmailVerified');
+      calls.verified.push(input);
+    },
+    async linkHubSpotContact(input) {
+      await step('linkHubSpotContact');
+      calls.hubspot.push(input);
+      return { contactId: '101' };
+    },
+  };
+
+  return {
+    activities,
+    calls,
+    attempts,
+    /** Makes the next `plan.times` calls of `name` fail. */
+    fail(name: keyof InviteActivities, plan: FailurePlan) {
+      failures.set(name, { ...plan });
+    },
+    /** Makes calls of `name` wait until the returned function is called. */
+    hold(name: keyof InviteActivities): () => void {
+      let release!: () => void;
+      holds.set(name, new Promise<void>((resolve) => (release = resolve)));
+      return () => {
+        holds.delete(name);
+        release();
+      };
+    },
+  };
+}

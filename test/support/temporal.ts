@@ -1,0 +1,66 @@
+/**
+ * Real Temporal servers for tests, started from the project's provisioned binaries through
+ * @temporalio/testing's existing-path executables. Nothing downloads: a missing binary fails the
+ * suite with a message saying to run `npm run provision`.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode } from '@temporalio/worker';
+import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import type { WorkflowHandle } from '@temporalio/client';
+import { requireBinary } from '../../scripts/temporal-bin.mjs';
+import { SEARCH_ATTRIBUTE_DEFINITIONS, searchAttributes } from '../../workflows/messages';
+import { temporal } from '@temporalio/proto';
+import { WORKFLOWS_PATH } from '../../worker/worker';
+
+/** The time-skipping test server, for workflow tests with long timers, with our search attributes. */
+export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
+  const env = await TestWorkflowEnvironment.createTimeSkipping({
+    server: { executable: { type: 'existing-path', path: requireBinary('test-server') } },
+  });
+  const { IndexedValueType } = temporal.api.enums.v1;
+  await env.connection.operatorService.addSearchAttributes({
+    namespace: env.namespace ?? 'default',
+    searchAttributes: Object.fromEntries(
+      Object.entries(SEARCH_ATTRIBUTE_DEFINITIONS).map(([name, type]) => [
+        name,
+        type === 'Keyword' ? IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD : IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
+      ]),
+    ),
+  });
+  return env;
+}
+
+/** The Temporal CLI dev server (SQLite in memory) with our search attributes registered. */
+export function devServerEnv(): Promise<TestWorkflowEnvironment> {
+  return TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'existing-path', path: requireBinary('cli') },
+      searchAttributes: Object.values(searchAttributes),
+      log: { format: 'pretty', level: 'warn' },
+    },
+  });
+}
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+
+/** The workflow bundle, built once per test file and shared by its workers. */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } });
+  return bundle;
+}
+
+export const HISTORIES_DIR = join(import.meta.dirname, '..', 'replay', 'histories');
+
+/**
+ * With RECORD_HISTORIES=1, writes the finished run's history for the replay tests. A recorded
+ * history is kept as it is afterwards: it pins how earlier code behaved.
+ */
+export async function recordHistory(name: string, handle: WorkflowHandle): Promise<void> {
+  if (process.env.RECORD_HISTORIES !== '1') return;
+  const history = await handle.fetchHistory();
+  mkdirSync(HISTORIES_DIR, { recursive: true });
+  writeFileSync(join(HISTORIES_DIR, `${name}.json`), historyToJSON(history));
+}

@@ -1,0 +1,381 @@
+/**
+ * The invite workflow, path by path, on the time-skipping test server with fake activities.
+ * With RECORD_HISTORIES=1 each path's history is written for the replay tests.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
+import type { WorkflowHandle } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { fakeActivities } from '../support/fake-activities';
+import { recordHistory, timeSkippingEnv, workflowBundle } from '../support/temporal';
+import { InviteErrorType } from '../../workflows/errors';
+import type { inviteWorkflow } from '../../workflows/invite';
+import {
+  declineSignal,
+  extendUpdate,
+  inviteWorkflowId,
+  redeemUpdate,
+  resendUpdate,
+  revokeUpdate,
+  statusQuery,
+} from '../../workflows/messages';
+import type { InviteInput, InviteStatus, Redeemer } from '../../workflows/messages';
+
+let env: TestWorkflowEnvironment;
+
+beforeAll(async () => {
+  [env] = await Promise.all([timeSkippingEnv(), workflowBundle()]);
+});
+
+afterAll(async () => {
+  await env?.teardown();
+});
+
+const invited: Redeemer = {
+  userId: 'auth0|invited',
+  email: 'ada@example.com',
+  emailVerified: true,
+  connection: 'Username-Password-Authentication',
+};
+
+function input(overrides: Partial<InviteInput> = {}): InviteInput {
+  return {
+    inviteId: randomBytes(10).toString('hex'),
+    email: 'ada@example.com',
+    roles: ['member', 'billing'],
+    data: { leadId: 'L-42', plan: 'pro' },
+    scope: 'workspace:acme',
+    locale: 'en',
+    inviter: { name: 'Acme team' },
+    ...overrides,
+  };
+}
+
+type Fake = ReturnType<typeof fakeActivities>;
+type Handle = WorkflowHandle<typeof inviteWorkflow>;
+
+/** Starts an invite with a worker running fake activities, and runs `body` against it. */
+async function withInvite(
+  overrides: Partial<InviteInput>,
+  body: (handle: Handle, fake: Fake) => Promise<void>,
+  fake: Fake = fakeActivities(),
+): Promise<void> {
+  const taskQueue = `test-${randomBytes(6).toString('hex')}`;
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: await workflowBundle(),
+    activities: fake.activities,
+  });
+  const args = input(overrides);
+  await worker.runUntil(async () => {
+    const handle = await env.client.workflow.start('inviteWorkflow', {
+      taskQueue,
+      workflowId: inviteWorkflowId(args.inviteId),
+      args: [args],
+    });
+    await body(handle as Handle, fake);
+  });
+}
+
+/** Polls the status query until `predicate` holds; time does not skip while polling. */
+async function until(handle: Handle, predicate: (s: InviteStatus) => boolean): Promise<InviteStatus> {
+  for (let i = 0; i < 400; i++) {
+    const status = await handle.query(statusQuery);
+    if (predicate(status)) return status;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`condition not reached; last status: ${JSON.stringify(await handle.query(statusQuery))}`);
+}
+
+const firstEmail = (handle: Handle) => until(handle, (s) => s.emails.length >= 1);
+
+/** The refusal carried by a failed update: its ApplicationFailure type and details. */
+async function refusal(promise: Promise<unknown>): Promise<ApplicationFailure> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(WorkflowUpdateFailedError);
+  const cause = (err as WorkflowUpdateFailedError).cause;
+  expect(cause).toBeInstanceOf(ApplicationFailure);
+  return cause as ApplicationFailure;
+}
+
+describe('invite workflow', () => {
+  it('emails a link, accepts a redemption, grants roles and data, links HubSpot, completes', async () => {
+    await withInvite({}, async (handle, fake) => {
+      const status = await firstEmail(handle);
+      expect(status.state).toBe('pending');
+      expect(fake.calls.emails[0]).toMatchObject({ kind: 'invite', to: 'ada@example.com', sequence: 1, locale: 'en' });
+      expect(fake.calls.emails[0]!.expiresAt).toBe(status.expiresAt);
+
+      const answer = await handle.executeUpdate(redeemUpdate, { args: [{ linkId: status.emails[0]!.linkId, user: invited }] });
+      expect(answer).toMatchObject({ roles: ['member', 'billing'], data: { leadId: 'L-42', plan: 'pro' }, scope: 'workspace:acme', repeat: false });
+
+      const final = await handle.result();
+      expect(final.state).toBe('completed');
+      expect(final.redeemer).toEqual(invited);
+      expect(fake.calls.roles).toEqual([{ userId: 'auth0|invited', roles: ['member', 'billing'] }]);
+      expect(fake.calls.metadata).toEqual([
+        expect.objectContaining({ userId: 'auth0|invited', scope: 'workspace:acme', roles: ['member', 'billing'], data: { leadId: 'L-42', plan: 'pro' } }),
+      ]);
+      expect(fake.calls.hubspot).toEqual([
+        expect.objectContaining({ email: 'ada@example.com', auth0UserId: 'auth0|invited', inviteStatus: 'redeemed' }),
+      ]);
+      // A verified account needs no verification write.
+      expect(fake.calls.verified).toEqual([]);
+      await recordHistory('redeem', handle);
+    });
+  });
+
+  it('marks a fresh, unverified sign-up with the invited email as verified', async () => {
+    await withInvite({}, async (handle, fake) => {
+      const status = await firstEmail(handle);
+      await handle.executeUpdate(redeemUpdate, {
+        args: [{ linkId: status.emails[0]!.linkId, user: { ...invited, email: 'Ada@Example.com', emailVerified: false } }],
+      });
+      expect((await handle.result()).state).toBe('completed');
+      expect(fake.calls.verified).toEqual([{ userId: 'auth0|invited' }]);
+      await recordHistory('redeem-unverified', handle);
+    });
+  });
+
+  it('answers an idempotent repeat by the same account with the same result, granting once', async () => {
+    const fake = fakeActivities();
+    const release = fake.hold('assignAuth0Roles');
+    await withInvite(
+      {},
+      async (handle) => {
+        const status = await firstEmail(handle);
+        const req = { linkId: status.emails[0]!.linkId, user: invited };
+        const first = await handle.executeUpdate(redeemUpdate, { args: [req] });
+        const again = await handle.executeUpdate(redeemUpdate, { args: [req] });
+        expect(again).toEqual({ ...first, repeat: true });
+        release();
+        expect((await handle.result()).state).toBe('completed');
+        expect(fake.calls.roles).toHaveLength(1);
+        await recordHistory('redeem-repeat', handle);
+      },
+      fake,
+    );
+  });
+
+  it('turns away an account with another email without consuming the invite', async () => {
+    await withInvite({}, async (handle, fake) => {
+      const status = await firstEmail(handle);
+      const linkId = status.emails[0]!.linkId;
+      const refused = await refusal(
+        handle.executeUpdate(redeemUpdate, { args: [{ linkId, user: { ...invited, userId: 'google-oauth2|1', email: 'ada.personal@example.org' } }] }),
+      );
+      expect(refused.type).toBe(InviteErrorType.EmailMismatch);
+      expect(refused.details).toEqual([{ loginHint: 'ada@example.com' }]);
+      expect((await handle.query(statusQuery)).state).toBe('pending');
+
+      await handle.executeUpdate(redeemUpdate, { args: [{ linkId, user: invited }] });
+      expect((await handle.result()).redeemer?.userId).toBe('auth0|invited');
+      expect(fake.calls.roles).toHaveLength(1);
+      await recordHistory('mismatch-then-redeem', handle);
+    });
+  });
+
+  it('lets any account redeem under the "any" policy, and refuses a second account afterwards', async () => {
+    const fake = fakeActivities();
+    const release = fake.hold('linkHubSpotContact');
+    await withInvite(
+      { emailPolicy: 'any' },
+      async (handle) => {
+        const status = await firstEmail(handle);
+        const linkId = status.emails[0]!.linkId;
+        const other: Redeemer = { userId: 'facebook|7', email: 'someone@else.net', emailVerified: true, connection: 'facebook' };
+        await handle.executeUpdate(redeemUpdate, { args: [{ linkId, user: other }] });
+        const refused = await refusal(handle.executeUpdate(redeemUpdate, { args: [{ linkId, user: invited }] }));
+        expect(refused.type).toBe(InviteErrorType.AlreadyUsed);
+        release();
+        const final = await handle.result();
+        expect(final.redeemer).toEqual(other);
+        // The other address is not the invited one, so it is not marked verified.
+        expect(fake.calls.verified).toEqual([]);
+        await recordHistory('any-policy', handle);
+      },
+      fake,
+    );
+  });
+
+  it('refuses a link it did not issue', async () => {
+    await withInvite({}, async (handle) => {
+      await firstEmail(handle);
+      const refused = await refusal(handle.executeUpdate(redeemUpdate, { args: [{ linkId: 'not-a-link', user: invited }] }));
+      expect(refused.type).toBe(InviteErrorType.UnknownLink);
+      expect((await handle.query(statusQuery)).state).toBe('pending');
+      await handle.executeUpdate(revokeUpdate, { args: [{}] });
+      await handle.result();
+    });
+  });
+
+  it('revokes a pending invite; a later redemption is refused', async () => {
+    await withInvite({}, async (handle, fake) => {
+      const status = await firstEmail(handle);
+      const revoked = await handle.executeUpdate(revokeUpdate, { args: [{ reason: 'sent to the wrong person' }] });
+      expect(revoked).toMatchObject({ state: 'revoked', revokeReason: 'sent to the wrong person' });
+      const final = await handle.result();
+      expect(final.state).toBe('revoked');
+      expect(fake.calls.roles).toEqual([]);
+      expect(status.emails).toHaveLength(1);
+      await recordHistory('revoke', handle);
+    });
+  });
+
+  it('resends with a fresh link, rate-limited, and every issued link stays valid', async () => {
+    await withInvite({ maxResends: 2 }, async (handle, fake) => {
+      const first = await firstEmail(handle);
+      const tooSoon = await refusal(handle.executeUpdate(resendUpdate));
+      expect(tooSoon.type).toBe(InviteErrorType.ResendRateLimited);
+
+      await env.sleep('1 minute');
+      const sent = await handle.executeUpdate(resendUpdate);
+      expect(sent).toMatchObject({ sequence: 2, kind: 'resend' });
+      expect(sent.linkId).not.toBe(first.emails[0]!.linkId);
+      expect(fake.calls.emails.map((e) => e.jti)).toEqual([first.emails[0]!.linkId, sent.linkId]);
+
+      await env.sleep('1 minute');
+      await handle.executeUpdate(resendUpdate);
+      await env.sleep('1 minute');
+      const exhausted = await refusal(handle.executeUpdate(resendUpdate));
+      expect(exhausted.type).toBe(InviteErrorType.ResendRateLimited);
+      expect(exhausted.message).toContain('at most 2');
+
+      // The first link still redeems: a resend adds a link, it does not cancel the earlier one.
+      await handle.executeUpdate(redeemUpdate, { args: [{ linkId: first.emails[0]!.linkId, user: invited }] });
+      expect((await handle.result()).state).toBe('completed');
+      await recordHistory('resend', handle);
+    });
+  });
+
+  it('extends the expiry and emails a link that carries the new expiry', async () => {
+    await withInvite({ reminders: [] }, async (handle, fake) => {
+      const before = await firstEmail(handle);
+      const tooShort = await refusal(handle.executeUpdate(extendUpdate, { args: [{ ttl: '1 day' }] }));
+      expect(tooShort.type).toBe(InviteErrorType.InvalidInput);
+
+      const extended = await handle.executeUpdate(extendUpdate, { args: [{ ttl: '20 days' }] });
+      expect(Date.parse(extended.expiresAt)).toBeGreaterThan(Date.parse(before.expiresAt));
+      expect(fake.calls.emails[1]).toMatchObject({ sequence: 2, expiresAt: extended.expiresAt });
+
+      await env.sleep('8 days');
+      const later = await handle.query(statusQuery);
+      expect(later.state).toBe('pending');
+      await handle.executeUpdate(redeemUpdate, { args: [{ linkId: later.emails[1]!.linkId, user: invited }] });
+      expect((await handle.result()).state).toBe('completed');
+      await recordHistory('extend', handle);
+    });
+  });
+
+  it('sends each reminder at its offset, then expires', async () => {
+    await withInvite({}, async (handle, fake) => {
+      await firstEmail(handle);
+      await env.sleep('1 day');
+      expect(fake.calls.emails).toHaveLength(1);
+      await env.sleep('1 day');
+      await until(handle, (s) => s.emails.length === 2);
+      expect(fake.calls.emails[1]).toMatchObject({ kind: 'reminder', sequence: 2 });
+      expect(fake.calls.emails[1]!.jti).not.toBe(fake.calls.emails[0]!.jti);
+      await env.sleep('2 days');
+      expect(fake.calls.emails).toHaveLength(2);
+      await env.sleep('1 day');
+      await until(handle, (s) => s.emails.length === 3);
+
+      const final = await handle.result();
+      expect(final.state).toBe('expired');
+      expect(Date.parse(final.expiredAt!)).toBeGreaterThanOrEqual(Date.parse(final.expiresAt));
+      expect(fake.calls.emails.map((e) => e.kind)).toEqual(['invite', 'reminder', 'reminder']);
+      expect(fake.calls.roles).toEqual([]);
+      await recordHistory('reminders-expiry', handle);
+    });
+  });
+
+  it('stops reminders and resends when the invitee declines email, and stays redeemable', async () => {
+    await withInvite({}, async (handle, fake) => {
+      const status = await firstEmail(handle);
+      await handle.signal(declineSignal);
+      await until(handle, (s) => s.optedOutAt !== undefined);
+      await env.sleep('6 days');
+      expect(fake.calls.emails).toHaveLength(1);
+      const refused = await refusal(handle.executeUpdate(resendUpdate));
+      expect(refused.type).toBe(InviteErrorType.EmailOptedOut);
+      await handle.executeUpdate(redeemUpdate, { args: [{ linkId: status.emails[0]!.linkId, user: invited }] });
+      expect((await handle.result()).state).toBe('completed');
+      await recordHistory('decline', handle);
+    });
+  });
+
+  it('retries a transient side-effect failure until it succeeds', async () => {
+    const fake = fakeActivities();
+    fake.fail('linkHubSpotContact', { times: 2, retryable: true });
+    await withInvite(
+      {},
+      async (handle) => {
+        const status = await firstEmail(handle);
+        await handle.executeUpdate(redeemUpdate, { args: [{ linkId: status.emails[0]!.linkId, user: invited }] });
+        expect((await handle.result()).state).toBe('completed');
+        expect(fake.attempts.get('linkHubSpotContact')).toBe(3);
+        expect(fake.calls.hubspot).toHaveLength(1);
+        await recordHistory('transient-retry', handle);
+      },
+      fake,
+    );
+  });
+
+  it('surfaces a permanently refused side effect as a failed invite', async () => {
+    const fake = fakeActivities();
+    fake.fail('assignAuth0Roles', { times: 1, retryable: false, type: InviteErrorType.UnknownRole });
+    await withInvite(
+      {},
+      async (handle) => {
+        const status = await firstEmail(handle);
+        await handle.executeUpdate(redeemUpdate, { args: [{ linkId: status.emails[0]!.linkId, user: invited }] });
+        const err = await handle.result().catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(WorkflowFailedError);
+        const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
+        expect(cause.type).toBe(InviteErrorType.SideEffectRefused);
+        const final = await handle.query(statusQuery);
+        expect(final).toMatchObject({ state: 'failed', failure: { type: InviteErrorType.UnknownRole } });
+        expect(fake.attempts.get('assignAuth0Roles')).toBe(1);
+        await recordHistory('side-effect-refused', handle);
+      },
+      fake,
+    );
+  });
+
+  it('keeps the invite pending and says why when the mail server refuses the address', async () => {
+    const fake = fakeActivities();
+    fake.fail('sendInviteEmail', { times: 1, retryable: false });
+    await withInvite(
+      {},
+      async (handle) => {
+        const status = await until(handle, (s) => s.emailError !== undefined);
+        expect(status.state).toBe('pending');
+        expect(status.emails).toEqual([]);
+        expect(status.emailError).toContain('injected');
+        await handle.executeUpdate(revokeUpdate, { args: [{}] });
+        await handle.result();
+        await recordHistory('email-refused', handle);
+      },
+      fake,
+    );
+  });
+
+  it('fails at once on invalid input, listing every problem', async () => {
+    await withInvite({ email: 'not an email', ttl: '90 days', roles: ['ok', '<bad>'] }, async (handle, fake) => {
+      const err = await handle.result().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(WorkflowFailedError);
+      const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
+      expect(cause.type).toBe(InviteErrorType.InvalidInput);
+      expect(cause.message).toMatch(/email.*roles\.1.*ttl/s);
+      expect(fake.calls.emails).toEqual([]);
+    });
+  });
+});

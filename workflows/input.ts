@@ -1,0 +1,178 @@
+/**
+ * Validation and defaults of the invite input. Pure code shared by the workflow (the last line of
+ * defence: a bad input fails the run at once) and the API (which refuses it before starting).
+ */
+import { msToNumber } from '@temporalio/common/lib/time';
+import type { Duration } from '@temporalio/common';
+import type { EmailPolicy, InviteInput, JsonValue } from './messages';
+
+export const DAY = 24 * 60 * 60 * 1000;
+export const DEFAULT_TTL = '7 days';
+export const MAX_TTL_MS = 30 * DAY;
+export const MIN_TTL_MS = 60 * 1000;
+export const DEFAULT_REMINDERS: Duration[] = ['2 days', '5 days'];
+export const MAX_REMINDERS = 5;
+export const DEFAULT_RESEND_INTERVAL = '1 minute';
+export const DEFAULT_MAX_RESENDS = 5;
+export const MAX_EXTENDS = 5;
+export const MAX_ROLES = 50;
+export const MAX_DATA_BYTES = 8 * 1024;
+export const SUPPORTED_LOCALES = ['en', 'fr'] as const;
+
+/** An input with every default filled in and durations in milliseconds. */
+export interface ResolvedInvite {
+  inviteId: string;
+  email: string;
+  roles: string[];
+  data: Record<string, JsonValue>;
+  scope: string;
+  locale: string;
+  inviter?: { name?: string; email?: string };
+  ttlMs: number;
+  reminderOffsetsMs: number[];
+  redirect?: string;
+  emailPolicy: EmailPolicy;
+  resendIntervalMs: number;
+  maxResends: number;
+}
+
+/** A field-level problem found in an input; `field` is a dotted path. */
+export interface InputProblem {
+  field: string;
+  message: string;
+}
+
+/** Thrown by `resolveInviteInput`; the workflow turns it into an `InvalidInput` failure. */
+export class InvalidInviteInput extends Error {
+  constructor(readonly problems: InputProblem[]) {
+    super(`invalid invite input: ${problems.map((p) => `${p.field}: ${p.message}`).join('; ')}`);
+    this.name = 'InvalidInviteInput';
+  }
+}
+
+// Deliberately conservative: one @, a dot in the domain, no spaces or control characters. Real
+// deliverability is proven by the email reaching the person, not by a regex.
+// eslint-disable-next-line no-control-regex -- control characters are exactly what must be refused
+const EMAIL = /^[^\s@<>()[\]\\,;:"\x00-\x1f]{1,64}@(?=.{1,253}$)(?:[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+const SCOPE = /^[a-z0-9][a-z0-9:._-]{0,63}$/;
+const ROLE = /^[\w .:/-]{1,100}$/u;
+const INVITE_ID = /^[a-z0-9]{16,64}$/;
+
+/** Trims and lower-cases an address; Auth0 and HubSpot compare emails case-insensitively too. */
+export function normalizeEmail(raw: string): string {
+  return raw.trim().toLowerCase();
+}
+
+/** True when `email` is a normalized, plausible address. */
+export function isValidEmail(email: string): boolean {
+  return email === normalizeEmail(email) && EMAIL.test(email);
+}
+
+function duration(value: Duration, field: string, problems: InputProblem[]): number | undefined {
+  try {
+    const ms = msToNumber(value);
+    if (!Number.isFinite(ms) || ms <= 0) throw new Error('not positive');
+    return ms;
+  } catch {
+    problems.push({ field, message: 'must be a positive duration like "7 days" or a number of milliseconds' });
+    return undefined;
+  }
+}
+
+function jsonBytes(value: unknown): number {
+  // Workflow code has no TextEncoder guarantee on every SDK version; count UTF-8 bytes by hand.
+  const text = JSON.stringify(value) ?? '';
+  let bytes = 0;
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    bytes += code < 0x80 ? 1 : code < 0x800 ? 2 : code >= 0xd800 && code <= 0xdbff ? (i++, 4) : 3;
+  }
+  return bytes;
+}
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Checks an input and fills the defaults; throws `InvalidInviteInput` listing every problem. */
+export function resolveInviteInput(input: InviteInput): ResolvedInvite {
+  const problems: InputProblem[] = [];
+  if (typeof input.inviteId !== 'string' || !INVITE_ID.test(input.inviteId)) {
+    problems.push({ field: 'inviteId', message: 'must be 16 to 64 lower-case letters and digits' });
+  }
+  if (typeof input.email !== 'string' || !isValidEmail(input.email)) {
+    problems.push({ field: 'email', message: 'must be a normalized email address' });
+  }
+  if (typeof input.scope !== 'string' || !SCOPE.test(input.scope)) {
+    problems.push({ field: 'scope', message: 'must be 1 to 64 of a-z 0-9 : . _ - and start with a letter or digit' });
+  }
+  if (!Array.isArray(input.roles) || input.roles.length > MAX_ROLES) {
+    problems.push({ field: 'roles', message: `must be a list of at most ${MAX_ROLES} role names` });
+  } else {
+    input.roles.forEach((role, i) => {
+      if (typeof role !== 'string' || !ROLE.test(role)) problems.push({ field: `roles.${i}`, message: 'is not a valid role name' });
+    });
+  }
+  if (!isPlainObject(input.data)) {
+    problems.push({ field: 'data', message: 'must be a JSON object' });
+  } else if (jsonBytes(input.data) > MAX_DATA_BYTES) {
+    problems.push({ field: 'data', message: `must be at most ${MAX_DATA_BYTES} bytes of JSON` });
+  }
+  if (typeof input.locale !== 'string' || !/^[a-z]{2}(?:-[A-Za-z]{2})?$/.test(input.locale)) {
+    problems.push({ field: 'locale', message: 'must be a language tag like "en" or "fr-CA"' });
+  }
+  if (input.inviter !== undefined) {
+    const { name, email } = input.inviter;
+    if (name !== undefined && (typeof name !== 'string' || name.length > 100)) {
+      problems.push({ field: 'inviter.name', message: 'must be at most 100 characters' });
+    }
+    if (email !== undefined && (typeof email !== 'string' || !isValidEmail(normalizeEmail(email)))) {
+      problems.push({ field: 'inviter.email', message: 'must be an email address' });
+    }
+  }
+  const emailPolicy = input.emailPolicy ?? 'same-email';
+  if (emailPolicy !== 'same-email' && emailPolicy !== 'any') {
+    problems.push({ field: 'emailPolicy', message: 'must be "same-email" or "any"' });
+  }
+  if (input.redirect !== undefined && (typeof input.redirect !== 'string' || !/^https?:\/\/[^\s]+$/.test(input.redirect))) {
+    problems.push({ field: 'redirect', message: 'must be an absolute http(s) URL' });
+  }
+  const ttlMs = duration(input.ttl ?? DEFAULT_TTL, 'ttl', problems);
+  if (ttlMs !== undefined && (ttlMs < MIN_TTL_MS || ttlMs > MAX_TTL_MS)) {
+    problems.push({ field: 'ttl', message: 'must be between 1 minute and 30 days' });
+  }
+  const reminders = input.reminders ?? DEFAULT_REMINDERS;
+  const reminderOffsetsMs: number[] = [];
+  if (!Array.isArray(reminders) || reminders.length > MAX_REMINDERS) {
+    problems.push({ field: 'reminders', message: `must be a list of at most ${MAX_REMINDERS} durations` });
+  } else {
+    reminders.forEach((r, i) => {
+      const ms = duration(r, `reminders.${i}`, problems);
+      if (ms !== undefined) reminderOffsetsMs.push(ms);
+    });
+  }
+  const resendIntervalMs = duration(input.resendInterval ?? DEFAULT_RESEND_INTERVAL, 'resendInterval', problems);
+  const maxResends = input.maxResends ?? DEFAULT_MAX_RESENDS;
+  if (!Number.isInteger(maxResends) || maxResends < 0 || maxResends > 20) {
+    problems.push({ field: 'maxResends', message: 'must be a whole number from 0 to 20' });
+  }
+  if (problems.length > 0 || ttlMs === undefined || resendIntervalMs === undefined) {
+    throw new InvalidInviteInput(problems);
+  }
+  return {
+    inviteId: input.inviteId,
+    email: input.email,
+    roles: [...new Set(input.roles)],
+    data: input.data,
+    scope: input.scope,
+    locale: input.locale,
+    inviter: input.inviter,
+    ttlMs,
+    // Offsets at or past expiry would remind of a link that no longer works.
+    reminderOffsetsMs: [...new Set(reminderOffsetsMs)].filter((ms) => ms < ttlMs).sort((a, b) => a - b),
+    redirect: input.redirect,
+    emailPolicy,
+    resendIntervalMs,
+    maxResends,
+  };
+}

@@ -1,0 +1,379 @@
+/**
+ * The invite workflow: one durable execution per invite. It emails the invitee, reminds them at
+ * the offsets, and waits for a redemption, a revocation or the expiry; after a redemption it
+ * grants the Auth0 roles and data and links the HubSpot contact, each an idempotent activity.
+ */
+import {
+  ActivityFailure,
+  allHandlersFinished,
+  ApplicationFailure,
+  condition,
+  log,
+  proxyActivities,
+  setCurrentDetails,
+  setHandler,
+  upsertSearchAttributes,
+  uuid4,
+} from '@temporalio/workflow';
+import type { InviteActivities } from '../activities';
+import { InviteErrorType } from './errors';
+import { InvalidInviteInput, MAX_EXTENDS, MAX_TTL_MS, MIN_TTL_MS, normalizeEmail, resolveInviteInput } from './input';
+import type { ResolvedInvite } from './input';
+import { msToNumber } from '@temporalio/common/lib/time';
+import {
+  declineSignal,
+  extendUpdate,
+  redeemUpdate,
+  resendUpdate,
+  revokeUpdate,
+  searchAttributes,
+  statusQuery,
+} from './messages';
+import type {
+  EmailMismatchDetails,
+  InviteInput,
+  InviteStatus,
+  RedeemInput,
+  RedeemResult,
+  SentEmailRecord,
+} from './messages';
+
+const nonRetryableErrorTypes = [InviteErrorType.Permanent, InviteErrorType.UnknownRole];
+
+// Each integration has its own retry policy. Temporal owns retries (the SDKs' are off); a 429 or
+// 5xx comes back with the delay the service asked for as the failure's next retry delay.
+const email = proxyActivities<InviteActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes', nonRetryableErrorTypes },
+});
+const auth0 = proxyActivities<InviteActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', nonRetryableErrorTypes },
+});
+const hubspot = proxyActivities<InviteActivities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', nonRetryableErrorTypes },
+});
+
+const iso = (ms: number) => new Date(ms).toISOString();
+
+/** Runs one invite from its first email to a final state; returns the final status. */
+export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> {
+  let invite: ResolvedInvite;
+  try {
+    invite = resolveInviteInput(input);
+  } catch (err) {
+    if (err instanceof InvalidInviteInput) {
+      throw ApplicationFailure.create({
+        type: InviteErrorType.InvalidInput,
+        message: err.message,
+        nonRetryable: true,
+        details: [err.problems],
+      });
+    }
+    throw err;
+  }
+
+  const createdAt = Date.now();
+  let expiresAt = createdAt + invite.ttlMs;
+  const links = new Set<string>();
+  let result: RedeemResult | undefined;
+  let extendsUsed = 0;
+  let resendsUsed = 0;
+  let lastEmailAt = 0;
+  let wake = 0; // bumped by handlers that change what the main loop waits for
+
+  const status: InviteStatus = {
+    inviteId: invite.inviteId,
+    state: 'pending',
+    email: invite.email,
+    scope: invite.scope,
+    roles: invite.roles,
+    emailPolicy: invite.emailPolicy,
+    createdAt: iso(createdAt),
+    expiresAt: iso(expiresAt),
+    emails: [],
+  };
+
+  const publish = () => {
+    upsertSearchAttributes([
+      { key: searchAttributes.status, value: status.state },
+      { key: searchAttributes.email, value: status.email },
+      { key: searchAttributes.scope, value: status.scope },
+      { key: searchAttributes.expiresAt, value: new Date(expiresAt) },
+    ]);
+    const sent = status.emails.length;
+    setCurrentDetails(
+      [
+        `**${status.state}** · ${invite.scope} · roles: ${invite.roles.join(', ') || 'none'}`,
+        `${sent} email${sent === 1 ? '' : 's'} sent${status.optedOutAt ? ' · opted out of email' : ''}`,
+        status.state === 'pending' ? `expires ${status.expiresAt}` : '',
+        status.redeemer ? `redeemed by ${status.redeemer.userId} (${status.redeemer.connection})` : '',
+        status.failure ? `failed: ${status.failure.message}` : '',
+      ]
+        .filter(Boolean)
+        .join('\n'),
+    );
+  };
+
+  /** Mints a fresh link and sends one email; a permanent refusal is recorded, not thrown. */
+  const sendEmail = async (kind: SentEmailRecord['kind']): Promise<SentEmailRecord | undefined> => {
+    const linkId = uuid4();
+    const sequence = status.emails.length + 1;
+    links.add(linkId);
+    lastEmailAt = Date.now();
+    try {
+      const sent = await email.sendInviteEmail({
+        inviteId: invite.inviteId,
+        jti: linkId,
+        kind: kind === 'reminder' ? 'reminder' : 'invite',
+        to: invite.email,
+        locale: invite.locale,
+        inviter: invite.inviter,
+        scope: invite.scope,
+        expiresAt: iso(expiresAt),
+        sequence,
+      });
+      const record: SentEmailRecord = { sequence, kind, linkId, at: sent.acceptedAt, messageId: sent.messageId };
+      status.emails.push(record);
+      delete status.emailError;
+      publish();
+      return record;
+    } catch (err) {
+      // The mail server refused the address for good (5xx): the invite stays pending and
+      // redeemable; the refusal shows in the status and the UI for an operator to act on.
+      status.emailError = failureMessage(err);
+      publish();
+      log.warn('invite email refused', { inviteId: invite.inviteId, kind });
+      return undefined;
+    }
+  };
+
+  setHandler(statusQuery, () => status);
+
+  setHandler(
+    redeemUpdate,
+    (req: RedeemInput): RedeemResult => {
+      if (result && status.redeemer?.userId === req.user.userId) return { ...result, repeat: true };
+      status.state = 'redeemed';
+      status.redeemedAt = iso(Date.now());
+      status.redeemer = req.user;
+      result = {
+        inviteId: invite.inviteId,
+        scope: invite.scope,
+        roles: invite.roles,
+        data: invite.data,
+        redirect: invite.redirect,
+        redeemedAt: status.redeemedAt,
+        repeat: false,
+      };
+      publish();
+      return result;
+    },
+    {
+      // A refused attempt never reaches history and never consumes the invite.
+      validator: (req: RedeemInput) => {
+        if (status.redeemer) {
+          if (status.redeemer.userId === req.user.userId && result) return;
+          throw refusal(InviteErrorType.AlreadyUsed, 'the invite was already redeemed by another account');
+        }
+        assertPending();
+        if (!links.has(req.linkId)) throw refusal(InviteErrorType.UnknownLink, 'this link was not issued by this invite');
+        if (invite.emailPolicy === 'same-email' && normalizeEmail(req.user.email) !== invite.email) {
+          const details: EmailMismatchDetails = { loginHint: invite.email };
+          throw ApplicationFailure.create({
+            type: InviteErrorType.EmailMismatch,
+            message: 'the account email is not the invited one; sign in with the invited address',
+            nonRetryable: true,
+            details: [details],
+          });
+        }
+      },
+    },
+  );
+
+  setHandler(
+    revokeUpdate,
+    ({ reason }) => {
+      status.state = 'revoked';
+      status.revokedAt = iso(Date.now());
+      if (reason) status.revokeReason = reason.slice(0, 500);
+      publish();
+      return status;
+    },
+    { validator: (_req: { reason?: string }) => assertPending() },
+  );
+
+  setHandler(
+    resendUpdate,
+    async () => {
+      resendsUsed++;
+      const record = await sendEmail('resend');
+      if (!record) throw refusal(InviteErrorType.Permanent, `the mail server refused the address: ${status.emailError}`);
+      return record;
+    },
+    {
+      validator: () => {
+        assertPending();
+        if (status.optedOutAt) throw refusal(InviteErrorType.EmailOptedOut, 'the invitee opted out of email');
+        if (resendsUsed >= invite.maxResends) {
+          throw refusal(InviteErrorType.ResendRateLimited, `at most ${invite.maxResends} resends per invite`);
+        }
+        const wait = lastEmailAt + invite.resendIntervalMs - Date.now();
+        if (wait > 0) {
+          throw ApplicationFailure.create({
+            type: InviteErrorType.ResendRateLimited,
+            message: `the last email went out less than ${Math.round(invite.resendIntervalMs / 1000)} s ago`,
+            nonRetryable: true,
+            details: [{ retryAfterMs: wait }],
+          });
+        }
+      },
+    },
+  );
+
+  setHandler(
+    extendUpdate,
+    async ({ ttl }) => {
+      extendsUsed++;
+      expiresAt = Date.now() + msToNumber(ttl);
+      status.expiresAt = iso(expiresAt);
+      wake++;
+      publish();
+      // Earlier links carry the earlier expiry in their token; the person needs a link that works.
+      if (!status.optedOutAt) await sendEmail('extend');
+      return status;
+    },
+    {
+      validator: ({ ttl }) => {
+        assertPending();
+        if (extendsUsed >= MAX_EXTENDS) throw refusal(InviteErrorType.InvalidInput, `at most ${MAX_EXTENDS} extensions per invite`);
+        let ms: number;
+        try {
+          ms = msToNumber(ttl);
+        } catch {
+          throw refusal(InviteErrorType.InvalidInput, 'ttl must be a duration like "7 days"');
+        }
+        if (!(ms >= MIN_TTL_MS && ms <= MAX_TTL_MS)) throw refusal(InviteErrorType.InvalidInput, 'ttl must be between 1 minute and 30 days');
+        if (Date.now() + ms <= expiresAt) throw refusal(InviteErrorType.InvalidInput, 'the new expiry must be later than the current one');
+      },
+    },
+  );
+
+  setHandler(declineSignal, () => {
+    if (status.optedOutAt) return;
+    status.optedOutAt = iso(Date.now());
+    wake++;
+    publish();
+  });
+
+  function assertPending(): void {
+    if (status.state === 'revoked') throw refusal(InviteErrorType.Revoked, 'the invite was revoked');
+    if (status.state === 'expired' || (status.state === 'pending' && Date.now() >= expiresAt)) {
+      throw refusal(InviteErrorType.Expired, 'the invite has expired');
+    }
+    if (status.state !== 'pending') throw refusal(InviteErrorType.NotPending, `the invite is ${status.state}`);
+  }
+
+  publish();
+  await sendEmail('invite');
+
+  // Wait for redemption, revocation or expiry, sending each reminder at its offset on the way.
+  const reminders = [...invite.reminderOffsetsMs];
+  while (status.state === 'pending') {
+    const now = Date.now();
+    if (now >= expiresAt) {
+      status.state = 'expired';
+      status.expiredAt = iso(now);
+      publish();
+      break;
+    }
+    // Offsets that passed together (a worker down for days) earn one reminder, not a burst.
+    let due = false;
+    while (reminders.length > 0 && createdAt + reminders[0]! <= now) {
+      reminders.shift();
+      due = true;
+    }
+    if (due && !status.optedOutAt) await sendEmail('reminder');
+    if (status.state !== 'pending') break;
+    const nextReminder = status.optedOutAt || reminders.length === 0 ? Infinity : createdAt + reminders[0]!;
+    const wakeAt = Math.min(nextReminder, expiresAt);
+    const seen = wake;
+    await condition(() => status.state !== 'pending' || wake !== seen, wakeAt - now, {
+      summary: wakeAt === expiresAt ? 'until expiry' : 'until next reminder',
+    });
+  }
+
+  if (status.state === 'redeemed' && status.redeemer) {
+    await grant(invite, status);
+  }
+  // Let an in-flight update (e.g. an idempotent repeat of `redeem`) finish before the run closes.
+  await condition(allHandlersFinished);
+  if (status.state === 'failed' && status.failure) {
+    throw ApplicationFailure.create({
+      type: InviteErrorType.SideEffectRefused,
+      message: status.failure.message,
+      nonRetryable: true,
+      details: [status],
+    });
+  }
+  return status;
+}
+
+/** The side effects of a redemption: Auth0 grant and HubSpot link in parallel, then `completed`. */
+async function grant(invite: ResolvedInvite, status: InviteStatus): Promise<void> {
+  const redeemer = status.redeemer!;
+  const redeemedAt = status.redeemedAt!;
+  const auth0Grant = async () => {
+    // The link proved the mailbox, so a fresh, unverified sign-up with the invited address is
+    // verified now, as Auth0 and Clerk do when an invitation is accepted.
+    if (!redeemer.emailVerified && normalizeEmail(redeemer.email) === invite.email) {
+      await auth0.markAuth0EmailVerified({ userId: redeemer.userId });
+    }
+    await auth0.assignAuth0Roles({ userId: redeemer.userId, roles: invite.roles });
+    await auth0.writeAuth0AppMetadata({
+      userId: redeemer.userId,
+      inviteId: invite.inviteId,
+      scope: invite.scope,
+      roles: invite.roles,
+      data: invite.data,
+      redeemedAt,
+    });
+  };
+  const hubspotLink = () =>
+    hubspot.linkHubSpotContact({
+      email: invite.email,
+      auth0UserId: redeemer.userId,
+      inviteId: invite.inviteId,
+      inviteStatus: 'redeemed',
+    });
+  try {
+    await Promise.all([auth0Grant(), hubspotLink()]);
+    status.state = 'completed';
+    status.completedAt = new Date(Date.now()).toISOString();
+  } catch (err) {
+    status.state = 'failed';
+    status.failedAt = new Date(Date.now()).toISOString();
+    status.failure = { type: failureType(err), message: failureMessage(err) };
+  }
+  upsertSearchAttributes([{ key: searchAttributes.status, value: status.state }]);
+  setCurrentDetails(
+    status.state === 'completed'
+      ? `**completed** · redeemed by ${redeemer.userId} (${redeemer.connection})`
+      : `**failed** · ${status.failure?.message ?? ''}`,
+  );
+}
+
+function refusal(type: InviteErrorType, message: string): ApplicationFailure {
+  return ApplicationFailure.create({ type, message, nonRetryable: true });
+}
+
+function failureType(err: unknown): string {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return cause instanceof ApplicationFailure && cause.type ? cause.type : 'Unknown';
+}
+
+function failureMessage(err: unknown): string {
+  const cause = err instanceof ActivityFailure ? err.cause : err;
+  return cause instanceof Error ? cause.message : String(cause);
+}

@@ -1,0 +1,163 @@
+/**
+ * The invite workflow's public contract: task queue, ids, input and result types, and the
+ * update/signal/query definitions that the workflow, the API, the CLI and the tests all import.
+ */
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import type { Duration } from '@temporalio/common';
+
+/** The task queue every invite workflow and its activities run on. */
+export const TASK_QUEUE = 'invites';
+
+/** Workflow id of an invite; the invite id is a keyed hash of email+scope, so it leaks no email. */
+export function inviteWorkflowId(inviteId: string): string {
+  return `invite-${inviteId}`;
+}
+
+/** Who may redeem: the invited address only (default), or whoever holds the link. */
+export type EmailPolicy = 'same-email' | 'any';
+
+/** Lifecycle of an invite; `failed` only when a side effect was permanently refused. */
+export type InviteState = 'pending' | 'redeemed' | 'completed' | 'expired' | 'revoked' | 'failed';
+
+/** JSON our backend binds to the invite; kept server-side, never put in the link. */
+export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
+
+/** Who sent the invite, shown in the email. */
+export interface Inviter {
+  name?: string;
+  email?: string;
+}
+
+/** Workflow input. Durations use Temporal's format (`'7 days'`, `'36h'`, or milliseconds). */
+export interface InviteInput {
+  /** Keyed hash of normalized email and scope (see `lib/invite-id.ts`). */
+  inviteId: string;
+  /** Normalized (trimmed, lower-case) address. */
+  email: string;
+  /** Auth0 role names to grant on redemption. */
+  roles: string[];
+  /** Our own data to bind to the account (lead id, plan, …). */
+  data: Record<string, JsonValue>;
+  /** What the invite is for; at most one open invite per email+scope. */
+  scope: string;
+  /** `en` or `fr`; others fall back to `en`. */
+  locale: string;
+  inviter?: Inviter;
+  /** Time to live; default 7 days, at most 30 days. */
+  ttl?: Duration;
+  /** Reminder offsets from creation; default 2 and 5 days. Offsets at or past expiry are dropped. */
+  reminders?: Duration[];
+  /** Where the customer space should send the person after sign-in (an absolute https URL). */
+  redirect?: string;
+  emailPolicy?: EmailPolicy;
+  /** Shortest gap between two emails of this invite caused by `resend`; default 1 minute. */
+  resendInterval?: Duration;
+  /** Most `resend` emails per invite; default 5. */
+  maxResends?: number;
+}
+
+/** The account that redeems, as the Auth0 Action sees it. */
+export interface Redeemer {
+  userId: string;
+  email: string;
+  emailVerified: boolean;
+  /** Auth0 connection name (`Username-Password-Authentication`, `google-oauth2`, …). */
+  connection: string;
+}
+
+/** Argument of the `redeem` update: the link id (token `jti`) and the account. */
+export interface RedeemInput {
+  linkId: string;
+  user: Redeemer;
+}
+
+/** Answer of `redeem`: what the Action puts into the very token being issued. */
+export interface RedeemResult {
+  inviteId: string;
+  scope: string;
+  roles: string[];
+  data: Record<string, JsonValue>;
+  redirect?: string;
+  redeemedAt: string;
+  /** True when this was an idempotent repeat by the same account. */
+  repeat: boolean;
+}
+
+/** Details carried by an `InviteEmailMismatch` refusal so the Action can steer the person. */
+export interface EmailMismatchDetails {
+  loginHint: string;
+}
+
+/** One email sent for the invite. */
+export interface SentEmailRecord {
+  sequence: number;
+  kind: 'invite' | 'reminder' | 'resend' | 'extend';
+  linkId: string;
+  at: string;
+  messageId: string;
+}
+
+/** Answer of the `status` query, and the workflow's result. */
+export interface InviteStatus {
+  inviteId: string;
+  state: InviteState;
+  email: string;
+  scope: string;
+  roles: string[];
+  emailPolicy: EmailPolicy;
+  createdAt: string;
+  expiresAt: string;
+  emails: SentEmailRecord[];
+  /** The last email attempt that was permanently refused by the mail server, if any. */
+  emailError?: string;
+  optedOutAt?: string;
+  redeemedAt?: string;
+  redeemer?: Redeemer;
+  completedAt?: string;
+  expiredAt?: string;
+  revokedAt?: string;
+  revokeReason?: string;
+  failedAt?: string;
+  failure?: { type: string; message: string };
+}
+
+/**
+ * Redemption is an update, not a signal: the Action needs an answer (the claims for the token
+ * being issued) and a refusal must leave no trace in history, which only a validator gives.
+ */
+export const redeemUpdate = defineUpdate<RedeemResult, [RedeemInput]>('redeem');
+
+/** Revoke a pending invite; an update so the operator learns at once whether it took effect. */
+export const revokeUpdate = defineUpdate<InviteStatus, [{ reason?: string }]>('revoke');
+
+/** Send the invite email again with a fresh link; an update so a rate-limited call is refused, not queued. */
+export const resendUpdate = defineUpdate<SentEmailRecord, []>('resend');
+
+/** Move the expiry later (ttl from now) and email a fresh link carrying the new expiry. */
+export const extendUpdate = defineUpdate<InviteStatus, [{ ttl: Duration }]>('extend');
+
+/**
+ * The invitee asked for no more email (List-Unsubscribe). A signal: the one-click unsubscribe
+ * needs no answer. Reminders and resends stop; the invite stays redeemable until it expires.
+ */
+export const declineSignal = defineSignal<[]>('decline');
+
+/** The invite's current state, timestamps, emails sent and redeemer. */
+export const statusQuery = defineQuery<InviteStatus>('status');
+
+/** Search attributes the Temporal UI and the list API filter on. */
+export const searchAttributes = {
+  status: defineSearchAttributeKey('InviteStatus', SearchAttributeType.KEYWORD),
+  email: defineSearchAttributeKey('InviteEmail', SearchAttributeType.KEYWORD),
+  scope: defineSearchAttributeKey('InviteScope', SearchAttributeType.KEYWORD),
+  expiresAt: defineSearchAttributeKey('InviteExpiresAt', SearchAttributeType.DATETIME),
+} as const;
+
+/** `name=TYPE` pairs for `temporal server start-dev --search-attribute` and operator setup. */
+export const SEARCH_ATTRIBUTE_DEFINITIONS: Record<string, 'Keyword' | 'Datetime'> = {
+  InviteStatus: 'Keyword',
+  InviteEmail: 'Keyword',
+  InviteScope: 'Keyword',
+  InviteExpiresAt: 'Datetime',
+};
