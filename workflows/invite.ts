@@ -89,6 +89,8 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
     email: invite.email,
     scope: invite.scope,
     roles: invite.roles,
+    data: invite.data,
+    redirect: invite.redirect,
     emailPolicy: invite.emailPolicy,
     createdAt: iso(createdAt),
     expiresAt: iso(expiresAt),

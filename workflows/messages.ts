@@ -105,6 +105,9 @@ export interface InviteStatus {
   email: string;
   scope: string;
   roles: string[];
+  /** Our data bound to the invite (operators see it; the link never carries it). */
+  data: Record<string, JsonValue>;
+  redirect?: string;
   emailPolicy: EmailPolicy;
   createdAt: string;
   expiresAt: string;
