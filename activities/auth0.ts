@@ -1,0 +1,149 @@
+/**
+ * Auth0 side effects of a redeemed invite: roles, the invite's record in `app_metadata`, and the
+ * verified email. Each activity is idempotent, so Temporal may retry any attempt, and every SDK
+ * error goes through `toActivityFailure` so Temporal knows whether and when to try again.
+ */
+import { ApplicationFailure } from '@temporalio/common';
+import type { ManagementClient } from 'auth0';
+import { InviteErrorType } from '../workflows/errors';
+import { toActivityFailure } from './failures';
+
+/** Dependencies of the Auth0 activities. */
+export interface Auth0ActivityDeps {
+  management: ManagementClient;
+}
+
+/** Input of `assignAuth0Roles`. */
+export interface AssignAuth0RolesInput {
+  userId: string;
+  /** Role names as configured in the Auth0 tenant. */
+  roles: string[];
+}
+
+/** Input of `writeAuth0AppMetadata`. */
+export interface WriteAuth0AppMetadataInput {
+  userId: string;
+  inviteId: string;
+  /** The invite's scope (e.g. a workspace id); one record per scope. */
+  scope: string;
+  roles: string[];
+  data: Record<string, unknown>;
+  /** ISO 8601. */
+  redeemedAt: string;
+}
+
+/** What `writeAuth0AppMetadata` keeps per scope under `app_metadata.inviteflow`. */
+export interface InviteflowScopeRecord {
+  inviteId: string;
+  roles: string[];
+  data: Record<string, unknown>;
+  redeemedAt: string;
+}
+
+/** Our one top-level key in `app_metadata`; everything else there belongs to others. */
+export const APP_METADATA_KEY = 'inviteflow';
+
+// Role lookups page through name_filter matches; Auth0 allows at most 100 per page.
+const ROLES_PER_PAGE = 100;
+
+async function call<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    throw toActivityFailure('auth0', err);
+  }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+// Key order differs between what we send and what Auth0 returns, so compare structurally.
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (Array.isArray(a) && Array.isArray(b))
+    return a.length === b.length && a.every((v, i) => sameJson(v, b[i]));
+  if (isRecord(a) && isRecord(b)) {
+    const keys = Object.keys(a);
+    return keys.length === Object.keys(b).length && keys.every((k) => k in b && sameJson(a[k], b[k]));
+  }
+  return false;
+}
+
+/** Builds the Auth0 activities around an injected Management API client. */
+export function createAuth0Activities(deps: Auth0ActivityDeps) {
+  const { management } = deps;
+
+  async function findRoleId(name: string): Promise<string | undefined> {
+    // name_filter is a case-insensitive match Auth0 does not promise to be exact, so the exact
+    // name is picked here.
+    const page = await call(() => management.roles.list({ name_filter: name, per_page: ROLES_PER_PAGE }));
+    let current = page;
+    for (;;) {
+      const match = current.data.find((role) => role.name === name);
+      if (match?.id) return match.id;
+      if (!current.hasNextPage()) return undefined;
+      current = await call(() => current.getNextPage());
+    }
+  }
+
+  return {
+    /** Assigns the named roles to the user; a role that does not exist fails the invite permanently. */
+    async assignAuth0Roles(input: AssignAuth0RolesInput): Promise<{ roleIds: string[] }> {
+      const names = [...new Set(input.roles)];
+      if (names.length === 0) return { roleIds: [] };
+      const roleIds: string[] = [];
+      for (const name of names) {
+        const id = await findRoleId(name);
+        if (!id) {
+          throw ApplicationFailure.create({
+            message: `Auth0 role "${name}" does not exist`,
+            type: InviteErrorType.UnknownRole,
+            nonRetryable: true,
+            details: [{ role: name }],
+          });
+        }
+        roleIds.push(id);
+      }
+      // Assigning a role the user already has is accepted by Auth0, so a retry is harmless.
+      await call(() => management.users.roles.assign(input.userId, { roles: roleIds }));
+      return { roleIds };
+    },
+
+    /**
+     * Records the invite under `app_metadata.inviteflow[scope]`. Auth0 merges only top-level keys
+     * and replaces nested objects, so the current `inviteflow` object is read, merged and written
+     * back whole; other top-level keys are left to Auth0's merge. Two invites for the same user
+     * written at the same instant could still race (Auth0 has no conditional update).
+     */
+    async writeAuth0AppMetadata(input: WriteAuth0AppMetadataInput): Promise<void> {
+      const user = await call(() =>
+        management.users.get(input.userId, { fields: 'app_metadata', include_fields: true }),
+      );
+      const appMetadata: unknown = user.app_metadata;
+      const current: unknown = isRecord(appMetadata) ? appMetadata[APP_METADATA_KEY] : undefined;
+      const ours = isRecord(current) ? current : {};
+      const record: InviteflowScopeRecord = {
+        inviteId: input.inviteId,
+        roles: input.roles,
+        data: input.data,
+        redeemedAt: input.redeemedAt,
+      };
+      if (sameJson(ours[input.scope], record)) return;
+      await call(() =>
+        management.users.update(input.userId, {
+          app_metadata: { [APP_METADATA_KEY]: { ...ours, [input.scope]: record } },
+        }),
+      );
+    },
+
+    /** Marks the user's email verified; the invite link proved the address. No write when it already is. */
+    async markAuth0EmailVerified(input: { userId: string }): Promise<void> {
+      const user = await call(() =>
+        management.users.get(input.userId, { fields: 'email_verified', include_fields: true }),
+      );
+      if (user.email_verified === true) return;
+      await call(() => management.users.update(input.userId, { email_verified: true }));
+    },
+  };
+}

@@ -1,0 +1,229 @@
+// A local stand-in for an Auth0 tenant: the Management API v2 routes inviteflow uses and the
+// client-credentials token endpoint, spoken in Auth0's wire format so the unchanged `auth0` SDK
+// can drive it. `/__emulator/*` routes (not part of Auth0) inspect it and switch faults on.
+import Fastify from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import {
+  CONTROL_PREFIX,
+  FaultInjector,
+  installFaultHook,
+  registerControlRoutes,
+  RequestCounter,
+} from '../fault-injection';
+import type { FaultInput, FaultRule, LatencyRule } from '../fault-injection';
+import {
+  auth0ErrorBody,
+  GLOBAL_LIMIT_BODY,
+  ManagementRateLimiter,
+  registerManagementRoutes,
+  setRateLimitHeaders,
+} from './management';
+import type { RateLimitState } from './management';
+import { clientCredentialsGrant, registerOAuthRoutes } from './oauth';
+import type { GrantHandler } from './oauth';
+import { createAuth0Store, toApiUser } from './store';
+import type { ApiUser, Auth0ClientRegistration, Auth0Store, ClientGrant, NewUser, StoredRole } from './store';
+
+export type { Auth0ClientRegistration, ApiUser, ClientGrant, NewUser, StoredRole } from './store';
+export type { FaultInput, FaultRule, LatencyRule } from '../fault-injection';
+
+/** How to start the emulator; every field has a development default. */
+export interface Auth0EmulatorOptions {
+  /** 0 (default) picks a free port. */
+  port?: number;
+  /** Interface to listen on; default `127.0.0.1`. */
+  host?: string;
+  /** The fake tenant name; default `inviteflow-dev.auth0.local`. */
+  domain?: string;
+  /** Enforce Auth0's global Management API limit (the free tier allows 2 per second). Default off. */
+  rateLimitPerSecond?: number;
+  /** Bucket size for that limit; default `max(1, floor(rateLimitPerSecond))`. */
+  rateLimitBurst?: number;
+  /** Applications registered besides the default `inviteflow-m2m`. */
+  clients?: Auth0ClientRegistration[];
+  /** Access token lifetime; Auth0's default for machine-to-machine tokens is a day. */
+  tokenLifetimeSeconds?: number;
+}
+
+/** What `GET /__emulator/state` and `state()` return. */
+export interface Auth0EmulatorState {
+  domain: string;
+  users: (ApiUser & { roles: string[] })[];
+  roles: StoredRole[];
+  clients: { clientId: string; name?: string; grants: ClientGrant[] }[];
+  counts: Record<string, number>;
+  faults: { faults: FaultRule[]; latencies: LatencyRule[] };
+  rateLimit: RateLimitState;
+}
+
+/** A running emulator with helpers for tests in the same process. */
+export interface Auth0Emulator {
+  /** `http://127.0.0.1:PORT`, to be used as the SDK's endpoint. */
+  url: string;
+  /** The tenant domain the SDK is configured with (`https://<domain>` is rewritten to `url`). */
+  domain: string;
+  /** The tenant's state, shared with route modules. */
+  store: Auth0Store;
+  /** Creates a user directly (no token, no rate limit); returns it in the API shape. */
+  createUser(input: NewUser): ApiUser;
+  /** The user in the API shape with role names, or undefined. */
+  getUser(userId: string): (ApiUser & { roles: string[] }) | undefined;
+  /** Creates a role directly. */
+  createRole(name: string, description?: string): StoredRole;
+  /** Assigns roles by id directly. */
+  assignRoles(userId: string, roleIds: string[]): void;
+  /** Adds or replaces an application. */
+  registerClient(client: Auth0ClientRegistration): void;
+  /** Arms a fault or latency rule (same body as `POST /__emulator/faults`). */
+  injectFault(rule: FaultInput): void;
+  /** Disarms every fault and latency rule. */
+  clearFaults(): void;
+  /** Changes the enforced rate limit; `undefined` switches it off. Starts with a full bucket. */
+  setRateLimit(perSecond?: number, burst?: number): void;
+  /** Forgets users, roles, counts and faults; the signing key and applications stay. */
+  reset(): void;
+  /** Users with roles and metadata, roles, applications, counts, faults. */
+  state(): Auth0EmulatorState;
+  /** Requests per route key, e.g. `PATCH /api/v2/users/:id`. */
+  readonly counts: Record<string, number>;
+  close(): Promise<void>;
+}
+
+/** Starts an Auth0 emulator; resolves once it listens. */
+export async function startAuth0Emulator(opts: Auth0EmulatorOptions = {}): Promise<Auth0Emulator> {
+  const domain = opts.domain ?? 'inviteflow-dev.auth0.local';
+  const store = await createAuth0Store({ domain, ...(opts.clients ? { clients: opts.clients } : {}) });
+  const limiter = new ManagementRateLimiter(opts.rateLimitPerSecond, opts.rateLimitBurst);
+  const faults = new FaultInjector();
+  const counter = new RequestCounter();
+  const grants = new Map<string, GrantHandler>([
+    [
+      'client_credentials',
+      clientCredentialsGrant({ tokenLifetimeSeconds: opts.tokenLifetimeSeconds ?? 86_400 }),
+    ],
+  ]);
+  let url = '';
+
+  const app = Fastify({ logger: false });
+  app.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'string' },
+    (_request, body, done) => {
+      done(
+        null,
+        Object.fromEntries(new URLSearchParams(typeof body === 'string' ? body : body.toString('utf8'))),
+      );
+    },
+  );
+
+  installFaultHook(app, {
+    faults,
+    counter,
+    respond: (request, reply, fault) => respondWithFault(request, reply, fault, limiter),
+  });
+
+  // Errors outside /api/v2 come from the Authentication API, whose errors are OAuth-shaped.
+  app.setErrorHandler((error: unknown, _request, reply) => {
+    const status =
+      typeof error === 'object' &&
+      error !== null &&
+      'statusCode' in error &&
+      typeof error.statusCode === 'number'
+        ? error.statusCode
+        : 500;
+    if (status >= 400 && status < 500)
+      return reply.code(400).send({ error: 'invalid_request', error_description: 'Invalid request body' });
+    return reply.code(500).send({ error: 'server_error', error_description: 'Internal Server Error' });
+  });
+
+  registerOAuthRoutes(app, { store, grants, baseUrl: () => url });
+  registerManagementRoutes(app, { store, limiter });
+
+  const reset = (): void => {
+    store.reset();
+    counter.reset();
+    faults.clear();
+  };
+  const state = (): Auth0EmulatorState => ({
+    ...store.snapshot(),
+    counts: counter.snapshot(),
+    faults: faults.list(),
+    rateLimit: limiter.peek(),
+  });
+  registerControlRoutes(app, { faults, state, reset });
+  app.post(`${CONTROL_PREFIX}rate-limit`, async (request, reply) => {
+    const body = (request.body ?? {}) as { perSecond?: unknown; burst?: unknown };
+    const perSecond = typeof body.perSecond === 'number' ? body.perSecond : undefined;
+    const burst = typeof body.burst === 'number' ? body.burst : undefined;
+    try {
+      limiter.configure(perSecond, burst);
+    } catch (e) {
+      return reply.code(400).send({ error: e instanceof Error ? e.message : 'invalid rate limit' });
+    }
+    return reply.code(204).send();
+  });
+
+  const host = opts.host ?? '127.0.0.1';
+  await app.listen({ port: opts.port ?? 0, host });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : opts.port;
+  url = `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`;
+
+  const withRoles = (userId: string): (ApiUser & { roles: string[] }) | undefined => {
+    const user = store.users.get(userId);
+    return user ? { ...toApiUser(user), roles: store.rolesOf(userId).map((r) => r.name) } : undefined;
+  };
+
+  return {
+    url,
+    domain,
+    store,
+    createUser: (input) => toApiUser(store.createUser(input)),
+    getUser: withRoles,
+    createRole: (name, description) => store.createRole(name, description),
+    assignRoles: (userId, roleIds) => store.assignRoles(userId, roleIds),
+    registerClient: (client) => store.registerClient(client),
+    injectFault: (rule) => faults.add(rule),
+    clearFaults: () => faults.clear(),
+    setRateLimit: (perSecond, burst) => limiter.configure(perSecond, burst),
+    reset,
+    state,
+    get counts() {
+      return counter.snapshot();
+    },
+    close: () => app.close(),
+  };
+}
+
+// A fault answers in the shape of the API it hits, with the headers Auth0 would send: the
+// rate-limit headers on Management responses (a 429 resets `retryAfterSeconds` from now).
+function respondWithFault(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  fault: FaultRule,
+  limiter: ManagementRateLimiter,
+): FastifyReply {
+  if (fault.retryAfterSeconds !== undefined)
+    void reply.header('retry-after', String(fault.retryAfterSeconds));
+  if (request.url.startsWith('/api/v2/')) {
+    const state = limiter.peek();
+    const reset = Math.ceil(Date.now() / 1000) + (fault.retryAfterSeconds ?? 1);
+    setRateLimitHeaders(reply, fault.status === 429 ? { ...state, remaining: 0, reset } : state);
+    const body =
+      fault.status === 429
+        ? GLOBAL_LIMIT_BODY
+        : auth0ErrorBody(
+            fault.status,
+            fault.status >= 500 ? 'Internal error, please retry later' : 'Injected fault',
+          );
+    return reply.code(fault.status).send(body);
+  }
+  const body =
+    fault.status === 429
+      ? { error: 'too_many_requests', error_description: 'Global limit has been reached' }
+      : {
+          error: fault.status >= 500 ? 'server_error' : 'invalid_request',
+          error_description: 'Injected fault',
+        };
+  return reply.code(fault.status).send(body);
+}

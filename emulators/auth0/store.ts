@@ -1,0 +1,427 @@
+// The emulated tenant: its signing key, registered applications, connections, users and roles.
+// Route modules (the Management API now, `/authorize` and the login page later) share one store
+// per emulator instance, so several emulators can run side by side in one test process.
+import { createHash, randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
+import { generateSigningKey } from './tokens';
+import type { SigningKey } from './tokens';
+
+/** The database connection every tenant starts with. */
+export const DEFAULT_CONNECTION = 'Username-Password-Authentication';
+
+/** Scopes the default application gets on the Management API. */
+export const DEFAULT_MANAGEMENT_SCOPES = [
+  'read:users',
+  'update:users',
+  'read:roles',
+  'create:roles',
+  'read:role_members',
+  'create:role_members',
+];
+
+/** Scopes the default application gets on any other API (ours). */
+export const DEFAULT_API_SCOPES = ['invites:create', 'invites:read', 'invites:write'];
+
+/** What an application may ask a token for; audience `*` stands for every API not listed. */
+export interface ClientGrant {
+  audience: string;
+  scopes: string[];
+}
+
+/** An application registered in the tenant (machine-to-machine for now). */
+export interface Auth0ClientRegistration {
+  clientId: string;
+  clientSecret: string;
+  name?: string;
+  grants: ClientGrant[];
+}
+
+/** A user as the emulator keeps it; `toApiUser` gives the wire shape. */
+export interface StoredUser {
+  user_id: string;
+  email: string;
+  email_verified: boolean;
+  connection: string;
+  name: string;
+  nickname: string;
+  picture: string;
+  given_name?: string;
+  family_name?: string;
+  username?: string;
+  blocked: boolean;
+  created_at: string;
+  updated_at: string;
+  app_metadata: Record<string, unknown>;
+  user_metadata: Record<string, unknown>;
+  /** Role ids in assignment order; Auth0 never holds a role twice. */
+  roleIds: string[];
+  passwordHash?: string;
+}
+
+/** A tenant role. */
+export interface StoredRole {
+  id: string;
+  name: string;
+  description: string;
+}
+
+/** Fields accepted when creating a user (API body or test helper). */
+export interface NewUser {
+  email: string;
+  connection?: string;
+  password?: string;
+  email_verified?: boolean;
+  user_id?: string;
+  name?: string;
+  nickname?: string;
+  given_name?: string;
+  family_name?: string;
+  username?: string;
+  picture?: string;
+  blocked?: boolean;
+  app_metadata?: Record<string, unknown>;
+  user_metadata?: Record<string, unknown>;
+}
+
+/** Fields accepted by `PATCH /api/v2/users/{id}`; `null` clears a string field. */
+export interface UserPatch {
+  email?: string | null;
+  email_verified?: boolean;
+  blocked?: boolean;
+  name?: string | null;
+  nickname?: string | null;
+  given_name?: string | null;
+  family_name?: string | null;
+  username?: string | null;
+  picture?: string | null;
+  password?: string | null;
+  app_metadata?: Record<string, unknown>;
+  user_metadata?: Record<string, unknown>;
+}
+
+/** An error the Management API answers as `{statusCode, error, message, errorCode}`. */
+export class Auth0ApiError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly errorCode: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'Auth0ApiError';
+  }
+}
+
+/**
+ * Auth0 merges metadata at the top level only: a key set to `null` is removed, any other value
+ * (objects included) replaces the old one, and an empty object clears all metadata.
+ */
+export function mergeMetadata(
+  current: Record<string, unknown>,
+  patch: Record<string, unknown>,
+): Record<string, unknown> {
+  if (Object.keys(patch).length === 0) return {};
+  const next: Record<string, unknown> = { ...current };
+  for (const [key, value] of Object.entries(patch)) {
+    if (value === null) delete next[key];
+    else next[key] = value;
+  }
+  return next;
+}
+
+function hashPassword(password: string): string {
+  const salt = randomBytes(16);
+  return `${salt.toString('base64')}:${scryptSync(password, salt, 32).toString('base64')}`;
+}
+
+function gravatar(email: string): string {
+  const digest = createHash('md5').update(email).digest('hex');
+  return `https://s.gravatar.com/avatar/${digest}?s=480&r=pg&d=https%3A%2F%2Fcdn.auth0.com%2Favatars%2F${encodeURIComponent(email.slice(0, 2))}.png`;
+}
+
+const ROLE_ID_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+
+function roleId(): string {
+  const bytes = randomBytes(16);
+  return `rol_${Array.from(bytes, (b) => ROLE_ID_ALPHABET[b % ROLE_ID_ALPHABET.length]).join('')}`;
+}
+
+/** The state of one emulated tenant. */
+export class Auth0Store {
+  /** `https://<domain>/`, the `iss` of every token. */
+  readonly issuer: string;
+  /** `https://<domain>/api/v2/`, the audience of Management API tokens. */
+  readonly managementAudience: string;
+  readonly users = new Map<string, StoredUser>();
+  readonly roles = new Map<string, StoredRole>();
+  readonly clients = new Map<string, Auth0ClientRegistration>();
+  readonly connections = new Set<string>([DEFAULT_CONNECTION]);
+
+  constructor(
+    readonly domain: string,
+    readonly key: SigningKey,
+    private readonly initialClients: Auth0ClientRegistration[],
+  ) {
+    this.issuer = `https://${domain}/`;
+    this.managementAudience = `https://${domain}/api/v2/`;
+    this.seedClients();
+  }
+
+  /** The dev application every tenant starts with (`inviteflow-m2m`). */
+  defaultClient(): Auth0ClientRegistration {
+    return {
+      clientId: 'inviteflow-m2m',
+      clientSecret: 'inviteflow-m2m-secret',
+      name: 'inviteflow (M2M)',
+      grants: [
+        { audience: this.managementAudience, scopes: DEFAULT_MANAGEMENT_SCOPES },
+        { audience: '*', scopes: DEFAULT_API_SCOPES },
+      ],
+    };
+  }
+
+  private seedClients(): void {
+    this.clients.clear();
+    for (const client of [this.defaultClient(), ...this.initialClients])
+      this.clients.set(client.clientId, client);
+  }
+
+  /** Adds or replaces an application. */
+  registerClient(client: Auth0ClientRegistration): void {
+    this.clients.set(client.clientId, client);
+  }
+
+  /** The application when id and secret match, compared in constant time. */
+  authenticateClient(clientId: string, clientSecret: string): Auth0ClientRegistration | undefined {
+    const client = this.clients.get(clientId);
+    if (!client) return undefined;
+    const expected = Buffer.from(client.clientSecret);
+    const given = Buffer.from(clientSecret);
+    return expected.length === given.length && timingSafeEqual(expected, given) ? client : undefined;
+  }
+
+  /** The grant that lets `client` ask for `audience`, an exact match before the `*` grant. */
+  grantFor(client: Auth0ClientRegistration, audience: string): ClientGrant | undefined {
+    return (
+      client.grants.find((g) => g.audience === audience) ??
+      (audience === this.managementAudience ? undefined : client.grants.find((g) => g.audience === '*'))
+    );
+  }
+
+  /** Creates a user like `POST /api/v2/users`; emails are stored lower-case as Auth0 does. */
+  createUser(input: NewUser): StoredUser {
+    const connection = input.connection ?? DEFAULT_CONNECTION;
+    if (!this.connections.has(connection))
+      throw new Auth0ApiError(400, 'inexistent_connection', 'The connection does not exist.');
+    const email = input.email.trim().toLowerCase();
+    if (this.findByEmail(email, connection))
+      throw new Auth0ApiError(409, 'auth0_idp_error', 'The user already exists.');
+    const userId =
+      input.user_id === undefined
+        ? `auth0|${randomBytes(12).toString('hex')}`
+        : input.user_id.startsWith('auth0|')
+          ? input.user_id
+          : `auth0|${input.user_id}`;
+    if (this.users.has(userId)) throw new Auth0ApiError(409, 'auth0_idp_error', 'The user already exists.');
+    const now = new Date().toISOString();
+    const user: StoredUser = {
+      user_id: userId,
+      email,
+      email_verified: input.email_verified ?? false,
+      connection,
+      name: input.name ?? email,
+      nickname: input.nickname ?? email.split('@')[0] ?? email,
+      picture: input.picture ?? gravatar(email),
+      blocked: input.blocked ?? false,
+      created_at: now,
+      updated_at: now,
+      app_metadata: input.app_metadata ? mergeMetadata({}, input.app_metadata) : {},
+      user_metadata: input.user_metadata ? mergeMetadata({}, input.user_metadata) : {},
+      roleIds: [],
+    };
+    if (input.given_name !== undefined) user.given_name = input.given_name;
+    if (input.family_name !== undefined) user.family_name = input.family_name;
+    if (input.username !== undefined) user.username = input.username;
+    if (input.password !== undefined) user.passwordHash = hashPassword(input.password);
+    this.users.set(userId, user);
+    return user;
+  }
+
+  /** The user or a 404 `inexistent_user`. */
+  requireUser(userId: string): StoredUser {
+    const user = this.users.get(userId);
+    if (!user) throw new Auth0ApiError(404, 'inexistent_user', 'The user does not exist.');
+    return user;
+  }
+
+  /** The user of `connection` with this (lower-case) email. */
+  findByEmail(email: string, connection: string): StoredUser | undefined {
+    for (const user of this.users.values())
+      if (user.connection === connection && user.email === email) return user;
+    return undefined;
+  }
+
+  /** Users with exactly this email across connections, like `GET /api/v2/users-by-email`. */
+  usersByEmail(email: string): StoredUser[] {
+    return [...this.users.values()].filter((u) => u.email === email);
+  }
+
+  /** Applies a PATCH with Auth0's merge rules. */
+  updateUser(userId: string, patch: UserPatch): StoredUser {
+    const user = this.requireUser(userId);
+    if (patch.email !== undefined && patch.email !== null) {
+      const email = patch.email.trim().toLowerCase();
+      const other = this.findByEmail(email, user.connection);
+      if (other && other.user_id !== user.user_id)
+        throw new Auth0ApiError(409, 'auth0_idp_error', 'The specified new email already exists');
+      user.email = email;
+    }
+    if (patch.email_verified !== undefined) user.email_verified = patch.email_verified;
+    if (patch.blocked !== undefined) user.blocked = patch.blocked;
+    if (patch.name !== undefined) user.name = patch.name ?? user.email;
+    if (patch.nickname !== undefined)
+      user.nickname = patch.nickname ?? user.email.split('@')[0] ?? user.email;
+    if (patch.picture !== undefined) user.picture = patch.picture ?? gravatar(user.email);
+    for (const field of ['given_name', 'family_name', 'username'] as const) {
+      const value = patch[field];
+      if (value === null) delete user[field];
+      else if (value !== undefined) user[field] = value;
+    }
+    if (patch.password !== undefined && patch.password !== null)
+      user.passwordHash = hashPassword(patch.password);
+    if (patch.app_metadata !== undefined)
+      user.app_metadata = mergeMetadata(user.app_metadata, patch.app_metadata);
+    if (patch.user_metadata !== undefined)
+      user.user_metadata = mergeMetadata(user.user_metadata, patch.user_metadata);
+    user.updated_at = new Date().toISOString();
+    return user;
+  }
+
+  /** Whether `password` is the user's password (for the login page). */
+  verifyPassword(user: StoredUser, password: string): boolean {
+    if (!user.passwordHash) return false;
+    const [salt, hash] = user.passwordHash.split(':');
+    if (salt === undefined || hash === undefined) return false;
+    const expected = Buffer.from(hash, 'base64');
+    const actual = scryptSync(password, Buffer.from(salt, 'base64'), expected.length);
+    return timingSafeEqual(expected, actual);
+  }
+
+  /** Creates a role; names are unique. */
+  createRole(name: string, description = name): StoredRole {
+    const taken = [...this.roles.values()].some((r) => r.name.toLowerCase() === name.toLowerCase());
+    if (taken) throw new Auth0ApiError(409, 'conflict', 'Role name already exists');
+    const role = { id: roleId(), name, description };
+    this.roles.set(role.id, role);
+    return role;
+  }
+
+  /** The role or a 404 `inexistent_role`. */
+  requireRole(roleId: string): StoredRole {
+    const role = this.roles.get(roleId);
+    if (!role) throw new Auth0ApiError(404, 'inexistent_role', 'The role does not exist.');
+    return role;
+  }
+
+  /** Roles whose name contains `nameFilter`, ignoring case (Auth0 does not promise an exact match). */
+  listRoles(nameFilter?: string): StoredRole[] {
+    const all = [...this.roles.values()];
+    if (!nameFilter) return all;
+    const needle = nameFilter.toLowerCase();
+    return all.filter((r) => r.name.toLowerCase().includes(needle));
+  }
+
+  /** Assigns roles; an already assigned role is left as it is, as in Auth0. */
+  assignRoles(userId: string, roleIds: string[]): void {
+    const user = this.requireUser(userId);
+    roleIds.forEach((id) => this.requireRole(id));
+    for (const id of roleIds) if (!user.roleIds.includes(id)) user.roleIds.push(id);
+  }
+
+  /** The user's roles in assignment order. */
+  rolesOf(userId: string): StoredRole[] {
+    return this.requireUser(userId).roleIds.map((id) => this.requireRole(id));
+  }
+
+  /** Forgets users and roles and re-registers the initial applications; the key stays. */
+  reset(): void {
+    this.users.clear();
+    this.roles.clear();
+    this.connections.clear();
+    this.connections.add(DEFAULT_CONNECTION);
+    this.seedClients();
+  }
+
+  /** Users with role names, roles and applications (without secrets), for inspection. */
+  snapshot(): {
+    domain: string;
+    users: (ApiUser & { roles: string[] })[];
+    roles: StoredRole[];
+    clients: { clientId: string; name?: string; grants: ClientGrant[] }[];
+  } {
+    return {
+      domain: this.domain,
+      users: [...this.users.values()].map((u) => ({
+        ...toApiUser(u),
+        roles: this.rolesOf(u.user_id).map((r) => r.name),
+      })),
+      roles: [...this.roles.values()].map((r) => ({ ...r })),
+      clients: [...this.clients.values()].map(({ clientId, name, grants }) => ({
+        clientId,
+        ...(name === undefined ? {} : { name }),
+        grants,
+      })),
+    };
+  }
+}
+
+/** A user in the Management API's wire shape. */
+export interface ApiUser {
+  user_id: string;
+  email: string;
+  email_verified: boolean;
+  name: string;
+  nickname: string;
+  picture: string;
+  created_at: string;
+  updated_at: string;
+  identities: { connection: string; user_id: string; provider: string; isSocial: boolean }[];
+  given_name?: string;
+  family_name?: string;
+  username?: string;
+  blocked?: boolean;
+  app_metadata?: Record<string, unknown>;
+  user_metadata?: Record<string, unknown>;
+}
+
+/**
+ * The user as the Management API returns it. Empty metadata objects are left out, as Auth0 does
+ * for users that never had any, so clients must cope with a missing `app_metadata`.
+ */
+export function toApiUser(user: StoredUser): ApiUser {
+  const identityId = user.user_id.slice(user.user_id.indexOf('|') + 1);
+  const out: ApiUser = {
+    created_at: user.created_at,
+    email: user.email,
+    email_verified: user.email_verified,
+    identities: [{ connection: user.connection, user_id: identityId, provider: 'auth0', isSocial: false }],
+    name: user.name,
+    nickname: user.nickname,
+    picture: user.picture,
+    updated_at: user.updated_at,
+    user_id: user.user_id,
+  };
+  if (user.given_name !== undefined) out.given_name = user.given_name;
+  if (user.family_name !== undefined) out.family_name = user.family_name;
+  if (user.username !== undefined) out.username = user.username;
+  if (user.blocked) out.blocked = true;
+  if (Object.keys(user.app_metadata).length > 0) out.app_metadata = structuredClone(user.app_metadata);
+  if (Object.keys(user.user_metadata).length > 0) out.user_metadata = structuredClone(user.user_metadata);
+  return out;
+}
+
+/** Creates a tenant with a fresh signing key and the default application. */
+export async function createAuth0Store(opts: {
+  domain: string;
+  clients?: Auth0ClientRegistration[];
+}): Promise<Auth0Store> {
+  return new Auth0Store(opts.domain, await generateSigningKey(), opts.clients ?? []);
+}
