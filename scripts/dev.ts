@@ -1,0 +1,194 @@
+/**
+ * The whole local stack in one command (`npm run dev`): Temporal dev server with the Web UI and
+ * our search attributes (SQLite under .data/, so invites survive a restart), the mail catcher
+ * with its web inbox, the Auth0 and HubSpot emulators, the worker and the API. Link keys and
+ * local secrets are generated on first run into .data/. Ctrl-C stops everything.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
+import { join } from 'node:path';
+import { startAuth0Emulator } from '../emulators/auth0';
+import { startHubSpotEmulator } from '../emulators/hubspot';
+import { startMailCatcher } from '../emulators/mail';
+import { generateLinkKey } from '../lib/token';
+import { SEARCH_ATTRIBUTE_DEFINITIONS } from '../workflows/messages';
+import { provision, ROOT } from './temporal-bin.mjs';
+
+const DATA = join(ROOT, '.data');
+const port = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
+const ports = {
+  temporal: port('DEV_TEMPORAL_PORT', 7233),
+  temporalUi: port('DEV_TEMPORAL_UI_PORT', 8233),
+  api: port('DEV_API_PORT', 3000),
+  auth0: port('DEV_AUTH0_PORT', 4010),
+  hubspot: port('DEV_HUBSPOT_PORT', 4020),
+  smtp: port('DEV_SMTP_PORT', 1025),
+  inbox: port('DEV_INBOX_PORT', 1080),
+  app: port('DEV_APP_PORT', 5173),
+};
+
+interface LocalSecrets {
+  linkKey: Awaited<ReturnType<typeof generateLinkKey>>;
+  inviteIdKey: string;
+  actionSecret: string;
+}
+
+/** Secrets of the local stack: made once, kept in .data/ so links stay valid across restarts. */
+async function localSecrets(): Promise<LocalSecrets> {
+  const file = join(DATA, 'local-secrets.json');
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as LocalSecrets;
+  const secrets: LocalSecrets = {
+    linkKey: await generateLinkKey(`local-${new Date().toISOString().slice(0, 10)}`),
+    inviteIdKey: randomBytes(24).toString('base64url'),
+    actionSecret: randomBytes(32).toString('base64url'),
+  };
+  writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
+  return secrets;
+}
+
+function waitForPort(portNumber: number, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  return new Promise((resolve, reject) => {
+    const attempt = () => {
+      const socket = connect(portNumber, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.end();
+        resolve();
+      });
+      socket.once('error', () => {
+        socket.destroy();
+        if (Date.now() > deadline) reject(new Error(`nothing listens on port ${portNumber} after ${timeoutMs} ms`));
+        else setTimeout(attempt, 200);
+      });
+    };
+    attempt();
+  });
+}
+
+const children: ChildProcess[] = [];
+let stopping = false;
+
+function run(name: string, command: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
+  const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const prefix = `[${name}] `;
+  const forward = (stream: NodeJS.WritableStream) => (chunk: Buffer) => {
+    for (const line of chunk.toString().split('\n')) if (line.trim()) stream.write(prefix + line + '\n');
+  };
+  child.stdout?.on('data', forward(process.stdout));
+  child.stderr?.on('data', forward(process.stderr));
+  child.on('exit', (code, signal) => {
+    if (!stopping) {
+      console.error(`${prefix}exited (${signal ?? code}); stopping the stack`);
+      void shutdown(1);
+    }
+  });
+  children.push(child);
+  return child;
+}
+
+let closers: (() => Promise<void>)[] = [];
+
+async function shutdown(code = 0): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  console.log('\nstopping…');
+  // Worker and API first (they drain), the Temporal server last.
+  for (const child of [...children].reverse()) {
+    if (child.exitCode === null) {
+      child.kill('SIGTERM');
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(() => {
+          child.kill('SIGKILL');
+          resolve();
+        }, 10_000);
+        child.once('exit', () => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+  await Promise.allSettled(closers.map((close) => close()));
+  process.exit(code);
+}
+
+async function main(): Promise<void> {
+  mkdirSync(DATA, { recursive: true });
+  const { cli } = provision();
+  const secrets = await localSecrets();
+
+  run('temporal', cli, [
+    'server',
+    'start-dev',
+    '--db-filename',
+    join(DATA, 'temporal.db'),
+    '--port',
+    String(ports.temporal),
+    '--ui-port',
+    String(ports.temporalUi),
+    '--log-level',
+    'warn',
+    ...Object.entries(SEARCH_ATTRIBUTE_DEFINITIONS).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
+  ]);
+
+  const [auth0, hubspot, mail] = await Promise.all([
+    startAuth0Emulator({ port: ports.auth0, host: '127.0.0.1' }),
+    startHubSpotEmulator({ port: ports.hubspot, host: '127.0.0.1', accessToken: 'pat-local-dev' }),
+    startMailCatcher({ smtpPort: ports.smtp, httpPort: ports.inbox, host: '127.0.0.1' }),
+  ]);
+  closers = [() => auth0.close(), () => hubspot.close(), () => mail.close()];
+  for (const role of ['member', 'billing', 'admin']) auth0.createRole(role);
+
+  await waitForPort(ports.temporal);
+  const publicBaseUrl = `http://localhost:${ports.api}`;
+  const shared = {
+    TEMPORAL_ADDRESS: `127.0.0.1:${ports.temporal}`,
+    PUBLIC_BASE_URL: publicBaseUrl,
+    PRODUCT_NAME: 'Acme (local)',
+    AUTH0_DOMAIN: auth0.domain,
+    AUTH0_CLIENT_ID: 'inviteflow-m2m',
+    AUTH0_CLIENT_SECRET: 'inviteflow-m2m-secret',
+    AUTH0_MANAGEMENT_ENDPOINT: auth0.url,
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+  };
+  const tsx = join(ROOT, 'node_modules', '.bin', 'tsx');
+  run('worker', tsx, ['worker/main.ts'], {
+    ...shared,
+    LINK_SIGNING_KEY: JSON.stringify(secrets.linkKey.privateJwk),
+    SMTP_URL: mail.smtpUrl,
+    HUBSPOT_ACCESS_TOKEN: hubspot.accessToken,
+    HUBSPOT_BASE_PATH: hubspot.url,
+  });
+  const withApi = existsSync(join(ROOT, 'api', 'main.ts'));
+  if (withApi) {
+    run('api', tsx, ['api/main.ts'], {
+      ...shared,
+      PORT: String(ports.api),
+      LINK_VERIFICATION_KEYS: JSON.stringify([secrets.linkKey.publicJwk]),
+      INVITE_ID_KEY: secrets.inviteIdKey,
+      ACTION_SECRET: secrets.actionSecret,
+      AUTH_ISSUER: `https://${auth0.domain}/`,
+      AUTH_JWKS_URL: `${auth0.url}/.well-known/jwks.json`,
+      APP_LOGIN_URL: `http://localhost:${ports.app}/login`,
+    });
+    await waitForPort(ports.api);
+  }
+
+  console.log(`
+inviteflow local stack is up
+  Temporal UI         http://localhost:${ports.temporalUi}   (gRPC ${shared.TEMPORAL_ADDRESS}, data in .data/temporal.db)
+${withApi ? `  API                 ${publicBaseUrl}   (OpenAPI ${publicBaseUrl}/docs)\n` : ''}  Mail inbox          ${mail.httpUrl}   (SMTP ${mail.smtpUrl})
+  Auth0 emulator      ${auth0.url}   (tenant ${auth0.domain}; M2M client inviteflow-m2m / inviteflow-m2m-secret)
+  HubSpot emulator    ${hubspot.url}   (token ${hubspot.accessToken})
+Press Ctrl-C to stop.`);
+}
+
+process.once('SIGINT', () => void shutdown(0));
+process.once('SIGTERM', () => void shutdown(0));
+main().catch((err: unknown) => {
+  console.error(err);
+  void shutdown(1);
+});
