@@ -63,7 +63,7 @@ beforeAll(async () => {
     HUBSPOT_BASE_PATH: hubspot.url,
   });
   const clients = buildActivityDeps(cfg);
-  closeClients = clients.close;
+  closeClients = () => clients.close();
   worker = await createInviteWorker({
     connection: env.nativeConnection,
     namespace: cfg.TEMPORAL_NAMESPACE,
