@@ -79,3 +79,48 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
 
 /** The Temporal part of any process's configuration. */
 export type TemporalConfig = Pick<WorkerConfig, 'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE' | 'TEMPORAL_TASK_QUEUE' | 'TEMPORAL_API_KEY'>;
+
+const flag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+
+const apiSchema = z
+  .object({
+    ...temporal,
+    ...links,
+    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    /** Interface to listen on; containers need all interfaces. */
+    HOST: z.string().min(1).default('0.0.0.0'),
+    /** Public Ed25519 JWKs (a JSON array) that link tokens may be signed with; several during a rotation. */
+    LINK_VERIFICATION_KEYS: jsonOf(z.array(jwk).min(1)),
+    /** Key of the keyed hash that turns email+scope into an invite id; changing it orphans open invites. */
+    INVITE_ID_KEY: z.string().min(16, 'must be at least 16 characters'),
+    /** HS256 secret shared only with the Auth0 Action that calls `POST /v1/redemptions`. */
+    ACTION_SECRET: z.string().min(32, 'must be at least 32 characters'),
+    /** Issuer of the funnel's and operators' access tokens, e.g. `https://tenant.eu.auth0.com/`. */
+    AUTH_ISSUER: url,
+    AUTH_AUDIENCE: z.string().min(1).default('https://inviteflow/api'),
+    /** Where the issuer's keys are; default `${AUTH_ISSUER}.well-known/jwks.json`. */
+    AUTH_JWKS_URL: url.optional(),
+    /** The customer space's login route; the landing page's button goes there with `invite=<token>`. */
+    APP_LOGIN_URL: url,
+    PRODUCT_NAME: workerSchema.shape.PRODUCT_NAME,
+    AUTH0_DOMAIN: workerSchema.shape.AUTH0_DOMAIN,
+    AUTH0_CLIENT_ID: workerSchema.shape.AUTH0_CLIENT_ID,
+    AUTH0_CLIENT_SECRET: workerSchema.shape.AUTH0_CLIENT_SECRET,
+    AUTH0_MANAGEMENT_ENDPOINT: workerSchema.shape.AUTH0_MANAGEMENT_ENDPOINT,
+    /** Behind a load balancer, trust its X-Forwarded-For so rate limits key on the real client. */
+    TRUST_PROXY: flag.default(false),
+    LOG_LEVEL: workerSchema.shape.LOG_LEVEL,
+  })
+  .transform((cfg) => ({
+    ...cfg,
+    AUTH_JWKS_URL:
+      cfg.AUTH_JWKS_URL ?? new URL('.well-known/jwks.json', cfg.AUTH_ISSUER.endsWith('/') ? cfg.AUTH_ISSUER : `${cfg.AUTH_ISSUER}/`).href,
+  }));
+
+/** Configuration of the API process. */
+export type ApiConfig = z.output<typeof apiSchema>;
+
+/** Reads and validates the API's configuration. */
+export function loadApiConfig(env: Record<string, string | undefined> = process.env): ApiConfig {
+  return parse(apiSchema, env);
+}

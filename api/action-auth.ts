@@ -1,0 +1,93 @@
+/**
+ * Authentication of the Auth0 post-login Action calling `POST /v1/redemptions`: a short-lived
+ * HS256 JWT signed with `ACTION_SECRET`, which only the Action and the API hold.
+ *
+ * Replay: each `jti` is accepted once and remembered until the token expires (at most five
+ * minutes). The memory is per process, so with several API instances a captured token could be
+ * replayed once on each of them within those minutes; that is acceptable because the `redeem`
+ * update is idempotent per user and refuses every other account. When the token also carries
+ * `sub`, the route binds it to the user in the body, which removes even that window.
+ */
+import { errors, jwtVerify } from 'jose';
+import { ApiError } from './errors';
+
+/** `iss` of the Action's tokens. */
+export const ACTION_TOKEN_ISSUER = 'inviteflow-action';
+/** `aud` of the Action's tokens. */
+export const ACTION_TOKEN_AUDIENCE = 'inviteflow-redemptions';
+/** The longest life (`exp - iat`) an Action token may have, in seconds. */
+export const ACTION_TOKEN_MAX_LIFETIME_SECONDS = 300;
+
+const CLOCK_TOLERANCE_SECONDS = 30;
+// Bounds memory even under a flood of valid tokens (only possible with the secret).
+const MAX_REMEMBERED = 100_000;
+
+/** What a valid Action token says. */
+export interface ActionClaims {
+  jti: string;
+  /** The Auth0 user id the Action is logging in, when the Action binds it. */
+  sub?: string;
+}
+
+/** Verifies Action tokens and refuses replays. */
+export interface ActionAuth {
+  /** Resolves with the claims, or rejects with a 401 `ApiError`; a success consumes the `jti`. */
+  verify(authorization: string | undefined): Promise<ActionClaims>;
+}
+
+/** Builds the verifier around the shared secret. */
+export function createActionAuth(opts: { secret: string; now?: () => number }): ActionAuth {
+  if (opts.secret.length < 32) throw new TypeError('the Action secret must be at least 32 characters');
+  const key = new TextEncoder().encode(opts.secret);
+  const now = opts.now ?? Date.now;
+  const seen = new Map<string, number>(); // jti → expiry (ms), in insertion order
+
+  const forget = () => {
+    const t = now();
+    for (const [jti, exp] of seen) {
+      if (exp + CLOCK_TOLERANCE_SECONDS * 1000 > t) break;
+      seen.delete(jti);
+    }
+    while (seen.size >= MAX_REMEMBERED) seen.delete(seen.keys().next().value!);
+  };
+
+  const unauthorized = (description: string) =>
+    new ApiError('unauthorized', description, undefined, {
+      'www-authenticate': `Bearer realm="inviteflow-action", error="invalid_token", error_description="${description}"`,
+    });
+
+  return {
+    async verify(authorization) {
+      const match = typeof authorization === 'string' ? /^Bearer ([A-Za-z0-9._-]{1,4096})$/.exec(authorization) : null;
+      if (!match) {
+        throw new ApiError('unauthorized', 'The Action token is missing', undefined, {
+          'www-authenticate': 'Bearer realm="inviteflow-action"',
+        });
+      }
+      let payload: Record<string, unknown>;
+      try {
+        ({ payload } = await jwtVerify(match[1]!, key, {
+          algorithms: ['HS256'],
+          issuer: ACTION_TOKEN_ISSUER,
+          audience: ACTION_TOKEN_AUDIENCE,
+          requiredClaims: ['iat', 'exp', 'jti'],
+          maxTokenAge: ACTION_TOKEN_MAX_LIFETIME_SECONDS,
+          clockTolerance: CLOCK_TOLERANCE_SECONDS,
+          currentDate: new Date(now()),
+        }));
+      } catch (err) {
+        throw unauthorized(err instanceof errors.JWTExpired ? 'The Action token expired' : 'The Action token is invalid');
+      }
+      const { jti, iat, exp, sub } = payload as { jti: unknown; iat: number; exp: number; sub?: unknown };
+      if (typeof jti !== 'string' || jti === '' || jti.length > 200) throw unauthorized('The Action token is invalid');
+      // A long-lived token would widen the replay window the jti memory has to cover.
+      if (exp - iat > ACTION_TOKEN_MAX_LIFETIME_SECONDS) throw unauthorized('The Action token lives too long');
+      forget();
+      if (seen.has(jti)) throw unauthorized('The Action token was already used');
+      // Arrival order is close enough to expiry order for `forget`: lifetimes differ by at most
+      // five minutes, so an expired entry waits at most that long behind a live one.
+      seen.set(jti, exp * 1000);
+      return { jti, ...(typeof sub === 'string' ? { sub } : {}) };
+    },
+  };
+}

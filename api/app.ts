@@ -1,0 +1,192 @@
+/**
+ * The HTTP service, built by a factory from injected dependencies (a Temporal client, a link
+ * verifier, an account check) so tests run it in-process against real servers. Routes are typed
+ * with zod; the same schemas validate requests and produce the OpenAPI document.
+ */
+import Fastify from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import fastifyRateLimit from '@fastify/rate-limit';
+import fastifySwagger from '@fastify/swagger';
+import fastifySwaggerUi from '@fastify/swagger-ui';
+import {
+  hasZodFastifySchemaValidationErrors,
+  jsonSchemaTransform,
+  jsonSchemaTransformObject,
+  serializerCompiler,
+  validatorCompiler,
+} from 'fastify-type-provider-zod';
+import type { Client } from '@temporalio/client';
+import type { JWTVerifyGetKey } from 'jose';
+import type { DestinationStream, LevelWithSilent } from 'pino';
+import type { LinkVerifier } from '../lib/token';
+import { createActionAuth } from './action-auth';
+import { createBearerAuth } from './auth';
+import type { AppConfig, RouteContext } from './context';
+import { ApiError, invalidRequest } from './errors';
+import { createInviteGateway } from './invites-gateway';
+import type { GatewayTimeouts } from './invites-gateway';
+import { loggerOptions } from './logging';
+import { createMetrics } from './metrics';
+import type { ApiMetrics } from './metrics';
+import { PAGE_HEADERS } from './pages/layout';
+import { problemPage } from './pages/landing';
+import { DEFAULT_RATE_LIMITS } from './rate-limit';
+import type { RateLimits } from './rate-limit';
+import { registerHealthRoutes } from './routes/health';
+import { registerInviteRoutes } from './routes/invites';
+import { registerLandingRoutes } from './routes/landing';
+import { registerRedemptionRoutes } from './routes/redemptions';
+
+/** Largest request body; an invite's data is at most 8 kB of JSON. */
+export const BODY_LIMIT_BYTES = 32 * 1024;
+
+/** What `buildApp` needs; everything with a side effect is injected. */
+export interface AppDeps {
+  config: AppConfig;
+  /** A connected Temporal client (namespace included). */
+  temporal: Client;
+  /** Verifies link tokens (`createLinkVerifier` over `LINK_VERIFICATION_KEYS`). */
+  linkVerifier: LinkVerifier;
+  /** Whether an Auth0 account exists for an email (`createAccountCheck`); may reject. */
+  accountExists: (email: string) => Promise<boolean>;
+  /** Keys for bearer tokens; default: the remote JWKS at `AUTH_JWKS_URL`. */
+  bearerKeys?: JWTVerifyGetKey;
+  /** Default `info`. */
+  logLevel?: LevelWithSilent;
+  /** Where log lines go; default stdout. */
+  logStream?: DestinationStream;
+  /** Trust X-Forwarded-For from a load balancer (rate limits then key on the real client). */
+  trustProxy?: boolean;
+  rateLimits?: Partial<RateLimits>;
+  timeouts?: Partial<GatewayTimeouts>;
+  /** Default: a fresh registry. */
+  metrics?: ApiMetrics;
+}
+
+/** Builds the Fastify app with every route registered; call `listen` or `inject` on it. */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  const { config } = deps;
+  const app = Fastify({
+    logger: loggerOptions(deps.logLevel ?? 'info', deps.logStream),
+    bodyLimit: BODY_LIMIT_BYTES,
+    trustProxy: deps.trustProxy ?? false,
+    // Link tokens are path parameters of several hundred characters (the verifier caps them at 2 kB).
+    routerOptions: { maxParamLength: 4096 },
+  });
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+  app.decorateRequest('principal', null);
+  // JSON only (the link pages add form parsers in their own scope).
+  app.removeContentTypeParser('text/plain');
+
+  const metrics = deps.metrics ?? createMetrics();
+  const ctx: RouteContext = {
+    config,
+    gateway: createInviteGateway(deps.temporal, { taskQueue: config.TEMPORAL_TASK_QUEUE, ...(deps.timeouts ? { timeouts: deps.timeouts } : {}) }),
+    bearer: createBearerAuth({
+      issuer: config.AUTH_ISSUER,
+      audience: config.AUTH_AUDIENCE,
+      jwksUrl: config.AUTH_JWKS_URL,
+      ...(deps.bearerKeys ? { keys: deps.bearerKeys } : {}),
+    }),
+    action: createActionAuth({ secret: config.ACTION_SECRET }),
+    linkVerifier: deps.linkVerifier,
+    accountExists: deps.accountExists,
+    metrics,
+    limits: { ...DEFAULT_RATE_LIMITS, ...deps.rateLimits },
+  };
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'unmatched';
+    metrics.httpRequests.inc({ method: request.method, route, status_code: String(reply.statusCode) });
+    metrics.httpSeconds.observe({ method: request.method, route }, reply.elapsedTime / 1000);
+  });
+
+  app.setErrorHandler((err: FastifyError, request, reply) => sendError(toApiError(err, request), request, reply));
+  app.setNotFoundHandler((request, reply) =>
+    sendError(new ApiError('not_found', `No route for ${request.method} ${isPagePath(request.url) ? '/i/…' : request.url.split('?')[0]}`), request, reply),
+  );
+
+  function sendError(error: ApiError, request: FastifyRequest, reply: FastifyReply) {
+    // Page routes answer people, not programs: a page, never JSON or a stack.
+    if (isPagePath(request.url)) {
+      const problem = error.statusCode === 429 ? 'rate_limited' : error.statusCode >= 500 ? 'unavailable' : error.statusCode === 404 ? 'not_found' : 'invalid';
+      return reply
+        .code(error.statusCode)
+        .headers({ ...PAGE_HEADERS, ...error.headers })
+        .send(problemPage(problem, { productName: config.PRODUCT_NAME }));
+    }
+    return reply.code(error.statusCode).headers(error.headers).send(error.body());
+  }
+
+  await app.register(fastifyRateLimit, { global: false });
+  await app.register(fastifySwagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'inviteflow',
+        description: 'Invites people into the application by email; every invite is a Temporal workflow.',
+        version: '1.0.0',
+      },
+      servers: [{ url: config.PUBLIC_BASE_URL }],
+      components: {
+        securitySchemes: {
+          bearerAuth: {
+            type: 'http',
+            scheme: 'bearer',
+            bearerFormat: 'JWT',
+            description: `OAuth2 access token from ${config.AUTH_ISSUER} for audience ${config.AUTH_AUDIENCE}, with invites:* scopes`,
+          },
+          actionToken: {
+            type: 'http',
+            scheme: 'bearer',
+            bearerFormat: 'JWT',
+            description: 'HS256 JWT signed with ACTION_SECRET: iss inviteflow-action, aud inviteflow-redemptions, jti, exp ≤ iat + 5 min',
+          },
+        },
+      },
+    },
+    transform: jsonSchemaTransform,
+    transformObject: jsonSchemaTransformObject,
+  });
+  await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
+
+  app.get('/openapi.json', { schema: { summary: 'This OpenAPI document', tags: ['operations'] } }, () => app.swagger());
+  registerHealthRoutes(app, ctx);
+  registerInviteRoutes(app, ctx);
+  registerRedemptionRoutes(app, ctx);
+  await registerLandingRoutes(app, ctx);
+  return app;
+}
+
+function isPagePath(url: string): boolean {
+  return url.startsWith('/i/');
+}
+
+/** The API error for anything a route or Fastify threw; unexpected errors are logged, not shown. */
+function toApiError(err: FastifyError, request: FastifyRequest): ApiError {
+  if (err instanceof ApiError) return err;
+  if (hasZodFastifySchemaValidationErrors(err)) {
+    const where = err.validationContext === 'querystring' ? 'query' : err.validationContext;
+    return invalidRequest(
+      err.validation.map((v) => {
+        const path = v.instancePath.replace(/^\//, '').replace(/\//g, '.');
+        return { field: where === 'body' ? path || '(body)' : [where, path].filter(Boolean).join('.'), message: v.message ?? 'is invalid' };
+      }),
+    );
+  }
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return new ApiError('payload_too_large', `The body is larger than ${BODY_LIMIT_BYTES} bytes`);
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return new ApiError('unsupported_media_type', 'This content type is not accepted here');
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return invalidRequest([{ field: '(body)', message: 'must not be empty when Content-Type is application/json' }]);
+  }
+  if (typeof err.statusCode === 'number' && err.statusCode >= 400 && err.statusCode < 500) {
+    // Fastify's own 4xx (unparsable JSON, a bad URL…): the message says what, never a stack.
+    return new ApiError('invalid_request', err.code === 'FST_ERR_CTP_INVALID_JSON_BODY' || err instanceof SyntaxError ? 'The body is not valid JSON' : 'The request is invalid');
+  }
+  request.log.error({ err }, 'request failed');
+  return new ApiError('internal_error', 'Something went wrong on our side');
+}

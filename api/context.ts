@@ -1,0 +1,41 @@
+/** What every route module receives from `buildApp`: the configuration and the shared services. */
+import type { ApiConfig } from '../lib/config';
+import type { LinkVerifier } from '../lib/token';
+import type { BearerAuth, Principal } from './auth';
+import type { ActionAuth } from './action-auth';
+import type { InviteGateway } from './invites-gateway';
+import type { ApiMetrics } from './metrics';
+import type { RateLimits } from './rate-limit';
+
+/** The configuration values the app itself reads. */
+export type AppConfig = Pick<
+  ApiConfig,
+  | 'PUBLIC_BASE_URL'
+  | 'TEMPORAL_TASK_QUEUE'
+  | 'INVITE_ID_KEY'
+  | 'ACTION_SECRET'
+  | 'AUTH_ISSUER'
+  | 'AUTH_AUDIENCE'
+  | 'AUTH_JWKS_URL'
+  | 'APP_LOGIN_URL'
+  | 'PRODUCT_NAME'
+>;
+
+/** Shared services of the route modules. */
+export interface RouteContext {
+  config: AppConfig;
+  gateway: InviteGateway;
+  bearer: BearerAuth;
+  action: ActionAuth;
+  linkVerifier: LinkVerifier;
+  accountExists: (email: string) => Promise<boolean>;
+  metrics: ApiMetrics;
+  limits: RateLimits;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The caller of a bearer-authenticated route, set by its `onRequest` hook. */
+    principal: Principal | null;
+  }
+}

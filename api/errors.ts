@@ -1,0 +1,120 @@
+/**
+ * The API's error vocabulary: one stable `code` per outcome, the HTTP status it travels with, and
+ * the `{ error: { code, message, details? } }` body every refusal uses. Callers (the funnel, the
+ * Action, the CLI) switch on `code`, never on `message`.
+ */
+import { z } from 'zod';
+import { ApplicationFailure } from '@temporalio/common';
+import { InviteErrorType } from '../workflows/errors';
+
+/** Every code the API answers with, and its HTTP status. */
+export const ERROR_STATUS = {
+  invalid_request: 400,
+  invite_invalid: 400,
+  unauthorized: 401,
+  insufficient_scope: 403,
+  invite_email_mismatch: 403,
+  not_found: 404,
+  invite_not_found: 404,
+  invite_unknown_link: 404,
+  invite_already_used: 409,
+  invite_not_pending: 409,
+  invite_opted_out: 409,
+  invite_failed: 409,
+  invite_expired: 410,
+  invite_revoked: 410,
+  payload_too_large: 413,
+  unsupported_media_type: 415,
+  rate_limited: 429,
+  resend_rate_limited: 429,
+  internal_error: 500,
+  email_refused: 502,
+  service_unavailable: 503,
+} as const;
+
+/** A stable error code. */
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+/** One field-level problem of a request; `field` is a dotted path such as `body.roles.1`. */
+export interface FieldProblem {
+  field: string;
+  message: string;
+}
+
+/** An error the API answers as such: status and body come from `code`. */
+export class ApiError extends Error {
+  override readonly name = 'ApiError';
+  readonly statusCode: number;
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details?: unknown,
+    /** Extra response headers (`WWW-Authenticate`, `Retry-After`). */
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.statusCode = ERROR_STATUS[code];
+  }
+
+  /** The response body. */
+  body(): ErrorBody {
+    return { error: { code: this.code, message: this.message, ...(this.details === undefined ? {} : { details: this.details }) } };
+  }
+}
+
+/** Schema of every error body, for the OpenAPI document. */
+export const errorBodySchema = z
+  .object({
+    error: z.object({
+      code: z.string().describe('Stable, machine-readable code'),
+      message: z.string().describe('Human-readable explanation; may change'),
+      details: z.unknown().optional(),
+    }),
+  })
+  .meta({ id: 'Error' });
+
+/** The error body. */
+export type ErrorBody = z.infer<typeof errorBodySchema>;
+
+/** `400 invalid_request` listing every field problem. */
+export function invalidRequest(problems: FieldProblem[]): ApiError {
+  return new ApiError('invalid_request', 'The request is invalid', problems);
+}
+
+const REFUSALS: Partial<Record<string, ErrorCode>> = {
+  [InviteErrorType.Expired]: 'invite_expired',
+  [InviteErrorType.Revoked]: 'invite_revoked',
+  [InviteErrorType.AlreadyUsed]: 'invite_already_used',
+  [InviteErrorType.EmailMismatch]: 'invite_email_mismatch',
+  [InviteErrorType.UnknownLink]: 'invite_unknown_link',
+  [InviteErrorType.NotPending]: 'invite_not_pending',
+  [InviteErrorType.ResendRateLimited]: 'resend_rate_limited',
+  [InviteErrorType.EmailOptedOut]: 'invite_opted_out',
+  [InviteErrorType.InvalidInput]: 'invalid_request',
+  [InviteErrorType.Permanent]: 'email_refused',
+};
+
+/**
+ * The API error for a refusal raised by the workflow (an update validator or handler), or
+ * undefined when `failure` is not one of ours. Details the caller can act on are kept: the
+ * `login_hint` of an email mismatch, the wait of a rate-limited resend.
+ */
+export function refusalToApiError(failure: unknown): ApiError | undefined {
+  if (!(failure instanceof ApplicationFailure) || !failure.type) return undefined;
+  const code = REFUSALS[failure.type];
+  if (!code) return undefined;
+  const detail: unknown = failure.details?.[0];
+  if (code === 'invite_email_mismatch' && isObject(detail) && typeof detail.loginHint === 'string') {
+    return new ApiError(code, failure.message, { login_hint: detail.loginHint });
+  }
+  if (code === 'resend_rate_limited' && isObject(detail) && typeof detail.retryAfterMs === 'number') {
+    const seconds = Math.max(1, Math.ceil(detail.retryAfterMs / 1000));
+    return new ApiError(code, failure.message, { retry_after_seconds: seconds }, { 'retry-after': String(seconds) });
+  }
+  return new ApiError(code, failure.message);
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}

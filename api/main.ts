@@ -1,0 +1,65 @@
+/**
+ * The API process: reads its configuration once, builds the real dependencies (Temporal client,
+ * link verifier, Auth0 account check), listens, and closes gracefully on SIGINT/SIGTERM (Fastify
+ * stops accepting, answers in-flight requests, then the Temporal connection closes).
+ */
+import { ConfigError, loadApiConfig } from '../lib/config';
+import { createManagementClient } from '../lib/auth0';
+import { connectClient } from '../lib/temporal';
+import { createLinkVerifier } from '../lib/token';
+import { createAccountCheck } from './accounts';
+import { buildApp } from './app';
+
+async function main(): Promise<void> {
+  const cfg = loadApiConfig();
+  const temporal = await connectClient(cfg);
+  const management = createManagementClient({
+    domain: cfg.AUTH0_DOMAIN,
+    clientId: cfg.AUTH0_CLIENT_ID,
+    clientSecret: cfg.AUTH0_CLIENT_SECRET,
+    endpoint: cfg.AUTH0_MANAGEMENT_ENDPOINT,
+    // The landing page gives up on the lookup after 1.5 s anyway.
+    timeoutSeconds: 3,
+  });
+  const app = await buildApp({
+    config: cfg,
+    temporal,
+    linkVerifier: createLinkVerifier({
+      verificationKeys: cfg.LINK_VERIFICATION_KEYS,
+      issuer: cfg.PUBLIC_BASE_URL,
+      audience: cfg.LINK_AUDIENCE,
+    }),
+    accountExists: createAccountCheck(management),
+    logLevel: cfg.LOG_LEVEL,
+    trustProxy: cfg.TRUST_PROXY,
+  });
+
+  let closing = false;
+  const close = async (signal: string) => {
+    if (closing) return;
+    closing = true;
+    app.log.info({ signal }, 'shutting down');
+    try {
+      await app.close();
+      await temporal.connection.close();
+      process.exit(0);
+    } catch (err) {
+      app.log.error({ err }, 'shutdown failed');
+      process.exit(1);
+    }
+  };
+  process.once('SIGINT', () => void close('SIGINT'));
+  process.once('SIGTERM', () => void close('SIGTERM'));
+
+  await app.listen({ port: cfg.PORT, host: cfg.HOST });
+  app.log.info({ temporal: cfg.TEMPORAL_ADDRESS, namespace: cfg.TEMPORAL_NAMESPACE, taskQueue: cfg.TEMPORAL_TASK_QUEUE }, 'api started');
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    console.error(err.message);
+    process.exit(78); // EX_CONFIG
+  }
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,400 @@
+/**
+ * Invite routes for the funnel and operators: create (idempotent per email+scope), read, list,
+ * revoke, resend, extend. Input is checked in full (zod, then the workflow's own
+ * `resolveInviteInput`) before anything starts, so a bad request changes nothing.
+ */
+import { z } from 'zod';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { deriveInviteId } from '../../lib/invite-id';
+import {
+  InvalidInviteInput,
+  isValidEmail,
+  MAX_REMINDERS,
+  MAX_ROLES,
+  normalizeEmail,
+  resolveInviteInput,
+} from '../../workflows/input';
+import type { ResolvedInvite } from '../../workflows/input';
+import { extendUpdate, resendUpdate, revokeUpdate } from '../../workflows/messages';
+import type { InviteInput, InviteStatus, JsonValue, SentEmailRecord } from '../../workflows/messages';
+import type { Scope } from '../auth';
+import type { RouteContext } from '../context';
+import { ApiError, errorBodySchema, invalidRequest } from '../errors';
+import { rateLimit } from '../rate-limit';
+
+const INVITE_STATES = ['pending', 'redeemed', 'completed', 'expired', 'revoked', 'failed'] as const;
+const INVITE_ID = /^[a-z0-9]{16,64}$/;
+const SCOPE = /^[a-z0-9][a-z0-9:._-]{0,63}$/;
+
+const durationSchema = z
+  .union([z.string().min(1).max(40), z.number().int().positive()])
+  .describe('A duration such as "7 days" or "36h", or milliseconds');
+
+const createInviteBody = z
+  .strictObject({
+    email: z.string().min(1).max(320).describe('The invitee; trimmed and lower-cased'),
+    roles: z.array(z.string().max(100)).max(MAX_ROLES).default([]).describe('Auth0 role names granted on redemption'),
+    data: z.record(z.string(), z.unknown()).default({}).describe('Our data bound to the account (at most 8 kB of JSON)'),
+    scope: z.string().max(64).default('default').describe('What the invite is for; one open invite per email+scope'),
+    locale: z.string().max(10).default('en'),
+    ttl: durationSchema.optional().describe('Time to live; default 7 days, at most 30 days'),
+    reminders: z.array(durationSchema).max(MAX_REMINDERS).optional().describe('Reminder offsets; default 2 and 5 days'),
+    emailPolicy: z.enum(['same-email', 'any']).optional(),
+    redirect: z.string().max(2048).optional().describe('Where the customer space sends the person after sign-in'),
+    inviter: z.strictObject({ name: z.string().max(100).optional(), email: z.string().max(320).optional() }).optional(),
+    replace: z.boolean().default(false).describe('Revoke the open invite for this email+scope and start a new one'),
+  })
+  .meta({ id: 'CreateInvite' });
+
+const sentEmailSchema = z
+  .object({
+    sequence: z.number().int(),
+    kind: z.enum(['invite', 'reminder', 'resend', 'extend']),
+    at: z.string(),
+    messageId: z.string(),
+  })
+  .meta({ id: 'SentEmail' });
+
+const statusSchema = z
+  .object({
+    inviteId: z.string(),
+    state: z.enum(INVITE_STATES),
+    email: z.string(),
+    scope: z.string(),
+    roles: z.array(z.string()),
+    data: z.record(z.string(), z.unknown()),
+    redirect: z.string().optional(),
+    emailPolicy: z.enum(['same-email', 'any']),
+    createdAt: z.string(),
+    expiresAt: z.string(),
+    emails: z.array(sentEmailSchema).describe('Emails sent (their link ids are never shown)'),
+    emailError: z.string().optional(),
+    optedOutAt: z.string().optional(),
+    redeemedAt: z.string().optional(),
+    redeemer: z.object({ userId: z.string(), email: z.string(), emailVerified: z.boolean(), connection: z.string() }).optional(),
+    completedAt: z.string().optional(),
+    expiredAt: z.string().optional(),
+    revokedAt: z.string().optional(),
+    revokeReason: z.string().optional(),
+    failedAt: z.string().optional(),
+    failure: z.object({ type: z.string(), message: z.string() }).optional(),
+  })
+  .meta({ id: 'InviteStatus' });
+
+const linksSchema = z.object({ self: z.string() });
+
+const inviteSchema = z.object({ id: z.string(), status: statusSchema, links: linksSchema }).meta({ id: 'Invite' });
+
+type InviteView = z.infer<typeof inviteSchema>;
+
+const idParams = z.object({ id: z.string().regex(INVITE_ID, 'must be an invite id') });
+
+const listQuery = z.strictObject({
+  status: z.enum(INVITE_STATES).optional(),
+  email: z.string().max(320).optional(),
+  scope: z.string().regex(SCOPE, 'must be a scope').optional(),
+  pageSize: z.coerce.number().int().min(1).max(100).default(20),
+  pageToken: z.string().max(4096).regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/, 'must be a token from a previous page').optional(),
+});
+
+const listSchema = z
+  .object({
+    items: z.array(
+      z.object({
+        id: z.string(),
+        status: z.string().optional(),
+        email: z.string().optional(),
+        scope: z.string().optional(),
+        expiresAt: z.string().optional(),
+        startTime: z.string(),
+        closeTime: z.string().optional(),
+        execution: z.string().describe('Temporal execution status: RUNNING, COMPLETED, TERMINATED, …'),
+      }),
+    ),
+    nextPageToken: z.string().optional().describe('Pass as pageToken for the next page; absent on the last page'),
+  })
+  .meta({ id: 'InviteList' });
+
+const resendSchema = z
+  .object({
+    id: z.string(),
+    sent: sentEmailSchema.optional().describe('The email; absent while it is still being sent (202)'),
+    links: linksSchema,
+  })
+  .meta({ id: 'Resend' });
+
+const errors = {
+  400: errorBodySchema,
+  401: errorBodySchema,
+  403: errorBodySchema,
+  404: errorBodySchema,
+  503: errorBodySchema,
+};
+
+const selfLink = (id: string) => `/v1/invites/${id}`;
+
+/** The status as the API shows it: link ids stay inside Temporal. */
+function toView(status: InviteStatus): InviteView {
+  const { emails, ...rest } = status;
+  return {
+    id: status.inviteId,
+    status: { ...rest, emails: emails.map(({ linkId: _linkId, ...email }) => email) },
+    links: { self: selfLink(status.inviteId) },
+  };
+}
+
+/** The status of a run that was just started, for when no worker has answered the query yet. */
+function initialStatus(invite: ResolvedInvite): InviteStatus {
+  const now = Date.now();
+  return {
+    inviteId: invite.inviteId,
+    state: 'pending',
+    email: invite.email,
+    scope: invite.scope,
+    roles: invite.roles,
+    data: invite.data,
+    redirect: invite.redirect,
+    emailPolicy: invite.emailPolicy,
+    createdAt: new Date(now).toISOString(),
+    expiresAt: new Date(now + invite.ttlMs).toISOString(),
+    emails: [],
+  };
+}
+
+/** Why an operation on a closed invite cannot happen. */
+function closedError(status: InviteStatus): ApiError {
+  if (status.state === 'expired') return new ApiError('invite_expired', 'The invite has expired');
+  // A run ended from outside (terminated in the UI) while pending counts as withdrawn.
+  if (status.state === 'revoked' || status.state === 'pending') return new ApiError('invite_revoked', 'The invite was revoked');
+  return new ApiError('invite_not_pending', `The invite is ${status.state}`);
+}
+
+/** Registers the invite routes. */
+export function registerInviteRoutes(fastify: FastifyInstance, ctx: RouteContext): void {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
+  const { gateway, config } = ctx;
+
+  const requireScope = (scope: Scope) => async (request: FastifyRequest) => {
+    request.principal = await ctx.bearer.authorize(request, scope);
+  };
+  const security = (scope: Scope) => [{ bearerAuth: [scope] }];
+  const resendLimit = rateLimit(fastify, 'resend-invite', ctx.limits.resendPerInvite, (request) => (request.params as { id: string }).id);
+
+  /** Runs an operator update, explaining a refusal by a closed invite. */
+  async function onOpenInvite<T>(inviteId: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (err) {
+      if (!(err instanceof WorkflowNotFoundError)) throw err;
+      throw closedError(await gateway.status(inviteId));
+    }
+  }
+
+  app.post(
+    '/v1/invites',
+    {
+      onRequest: requireScope('invites:create'),
+      schema: {
+        summary: 'Invite someone (idempotent per email and scope)',
+        tags: ['invites'],
+        security: security('invites:create'),
+        body: createInviteBody,
+        response: {
+          200: inviteSchema.describe('An invite for this email and scope was already open; it is returned unchanged'),
+          201: inviteSchema.describe('A new invite was started'),
+          ...errors,
+          409: errorBodySchema,
+        },
+      },
+    },
+    async (request, reply) => {
+      const body = request.body;
+      const email = normalizeEmail(body.email);
+      const input: InviteInput = {
+        inviteId: deriveInviteId(config.INVITE_ID_KEY, email, body.scope),
+        email,
+        roles: body.roles,
+        data: body.data as Record<string, JsonValue>,
+        scope: body.scope,
+        locale: body.locale,
+        ...(body.inviter ? { inviter: { ...body.inviter, ...(body.inviter.email ? { email: normalizeEmail(body.inviter.email) } : {}) } } : {}),
+        ...(body.ttl !== undefined ? { ttl: body.ttl } : {}),
+        ...(body.reminders ? { reminders: body.reminders } : {}),
+        ...(body.emailPolicy ? { emailPolicy: body.emailPolicy } : {}),
+        ...(body.redirect !== undefined ? { redirect: body.redirect } : {}),
+      };
+      // The workflow's own check, run here first so that a bad input starts nothing.
+      let invite: ResolvedInvite;
+      try {
+        invite = resolveInviteInput(input);
+      } catch (err) {
+        if (err instanceof InvalidInviteInput) throw invalidRequest(err.problems);
+        throw err;
+      }
+
+      const revoked = body.replace ? await revokeOpen(invite.inviteId) : false;
+
+      const expiresAt = new Date(Date.now() + invite.ttlMs);
+      const { runId, started } = await gateway.start(input, {
+        expiresAt,
+        summary: `Invite to ${invite.scope} · roles: ${invite.roles.join(', ') || 'none'}`.slice(0, 200),
+        memo: invite.inviter ? { inviter: invite.inviter } : {},
+      });
+      ctx.metrics.invitesCreated.inc({ result: started ? (revoked ? 'replaced' : 'created') : 'existing' });
+      request.log.info({ inviteId: invite.inviteId, started, by: request.principal?.subject }, started ? 'invite started' : 'invite already open');
+
+      let status: InviteStatus;
+      try {
+        status = await gateway.status(invite.inviteId, runId);
+      } catch (err) {
+        // Started, but no worker has run it yet: what it holds is known, so say so now.
+        if (!(started && err instanceof ApiError && err.code === 'service_unavailable')) throw err;
+        status = initialStatus(invite);
+      }
+      if (started) void reply.header('location', selfLink(invite.inviteId));
+      return reply.code(started ? 201 : 200).send(toView(status));
+    },
+  );
+
+  /** Revokes the open invite of this id, if any, and waits for its run to close; true when it did. */
+  async function revokeOpen(inviteId: string): Promise<boolean> {
+    const existing = await gateway.existence(inviteId);
+    if (!existing.exists || !existing.open) return false;
+    try {
+      await gateway.update(inviteId, (h) => h.executeUpdate(revokeUpdate, { args: [{ reason: 'replaced by a new invite' }] }));
+    } catch (err) {
+      // Closed or expired on its own in the meantime: nothing left to revoke.
+      const gone = err instanceof WorkflowNotFoundError || (err instanceof ApiError && (err.code === 'invite_expired' || err.code === 'invite_revoked'));
+      if (!gone) throw err;
+    }
+    await gateway.waitClosed(inviteId, existing.runId);
+    return true;
+  }
+
+  app.get(
+    '/v1/invites/:id',
+    {
+      onRequest: requireScope('invites:read'),
+      schema: {
+        summary: 'An invite and its status (also once closed)',
+        tags: ['invites'],
+        security: security('invites:read'),
+        params: idParams,
+        response: { 200: inviteSchema, ...errors },
+      },
+    },
+    async (request) => toView(await gateway.status(request.params.id)),
+  );
+
+  app.get(
+    '/v1/invites',
+    {
+      onRequest: requireScope('invites:read'),
+      schema: {
+        summary: 'Search invites (from Temporal visibility, eventually consistent)',
+        tags: ['invites'],
+        security: security('invites:read'),
+        querystring: listQuery,
+        response: { 200: listSchema, ...errors },
+      },
+    },
+    async (request) => {
+      const { status, scope, pageSize, pageToken } = request.query;
+      let email: string | undefined;
+      if (request.query.email !== undefined) {
+        email = normalizeEmail(request.query.email);
+        if (!isValidEmail(email)) throw invalidRequest([{ field: 'query.email', message: 'must be an email address' }]);
+      }
+      return gateway.list({ status, email, scope }, pageSize, pageToken);
+    },
+  );
+
+  app.post(
+    '/v1/invites/:id/revoke',
+    {
+      onRequest: requireScope('invites:write'),
+      schema: {
+        summary: 'Revoke a pending invite',
+        tags: ['invites'],
+        security: security('invites:write'),
+        params: idParams,
+        body: z.strictObject({ reason: z.string().max(500).optional() }).default({}),
+        response: { 200: inviteSchema, ...errors, 409: errorBodySchema, 410: errorBodySchema },
+      },
+    },
+    async (request) => {
+      const { id } = request.params;
+      const reason = request.body.reason;
+      const status = await onOpenInvite(id, () =>
+        gateway.update(id, (h) => h.executeUpdate(revokeUpdate, { args: [reason ? { reason } : {}] })),
+      );
+      request.log.info({ inviteId: id, by: request.principal?.subject }, 'invite revoked');
+      return toView(status);
+    },
+  );
+
+  app.post(
+    '/v1/invites/:id/resend',
+    {
+      onRequest: requireScope('invites:write'),
+      preHandler: resendLimit,
+      schema: {
+        summary: 'Email the invite again with a fresh link (rate limited)',
+        tags: ['invites'],
+        security: security('invites:write'),
+        params: idParams,
+        response: {
+          200: resendSchema.describe('The email was sent'),
+          202: resendSchema.describe('Accepted; the email is still being sent'),
+          ...errors,
+          409: errorBodySchema,
+          410: errorBodySchema,
+          429: errorBodySchema,
+          502: errorBodySchema,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      const outcome = await onOpenInvite(id, () => gateway.emailUpdate(id, (h, waitForStage) => h.startUpdate(resendUpdate, { waitForStage })));
+      request.log.info({ inviteId: id, by: request.principal?.subject, done: outcome.done }, 'invite resent');
+      const links = { self: selfLink(id) };
+      if (!outcome.done) return reply.code(202).send({ id, links });
+      const { linkId: _linkId, ...sent }: SentEmailRecord = outcome.result;
+      return reply.code(200).send({ id, sent, links });
+    },
+  );
+
+  app.post(
+    '/v1/invites/:id/extend',
+    {
+      onRequest: requireScope('invites:write'),
+      schema: {
+        summary: 'Move the expiry to ttl from now and email a fresh link',
+        tags: ['invites'],
+        security: security('invites:write'),
+        params: idParams,
+        body: z.strictObject({ ttl: durationSchema }),
+        response: {
+          200: inviteSchema,
+          202: inviteSchema.describe('Extended; the email with the new link is still being sent'),
+          ...errors,
+          409: errorBodySchema,
+          410: errorBodySchema,
+        },
+      },
+    },
+    async (request, reply) => {
+      const { id } = request.params;
+      const { ttl } = request.body;
+      const outcome = await onOpenInvite(id, () =>
+        gateway.emailUpdate(id, (h, waitForStage) => h.startUpdate(extendUpdate, { args: [{ ttl }], waitForStage })),
+      );
+      request.log.info({ inviteId: id, by: request.principal?.subject, done: outcome.done }, 'invite extended');
+      if (outcome.done) return reply.code(200).send(toView(outcome.result));
+      return reply.code(202).send(toView(await gateway.status(id)));
+    },
+  );
+}

@@ -1,0 +1,194 @@
+/**
+ * The pages the emailed link opens. Mail scanners prefetch links, so a GET (or HEAD) consumes
+ * nothing: it verifies the token and runs the read-only status query, then shows the invitation
+ * with a Continue button to the customer space's login route. Declining (RFC 8058 one-click
+ * unsubscribe) is a POST. The token is a bearer secret: it is never logged (see `logging.ts`)
+ * and the pages send no referrer.
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { z } from 'zod';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { LinkTokenError } from '../../lib/token';
+import type { LinkClaims } from '../../lib/token';
+import type { InviteStatus } from '../../workflows/messages';
+import type { RouteContext } from '../context';
+import { ApiError } from '../errors';
+import { PAGE_HEADERS } from '../pages/layout';
+import { declineConfirmPage, declineDonePage, invitePage, PROBLEM_STATUS, problemPage } from '../pages/landing';
+import type { LinkProblem } from '../pages/landing';
+import { rateLimit } from '../rate-limit';
+
+// The account lookup only refines the button (screen_hint); the page never waits long for it.
+const ACCOUNT_CHECK_TIMEOUT_MS = 1500;
+// RFC 8058 allows both encodings for the one-click POST body.
+const FORM_TYPES = ['application/x-www-form-urlencoded', 'multipart/form-data'];
+
+class LinkProblemError extends Error {
+  constructor(readonly problem: LinkProblem) {
+    super(`link problem: ${problem}`);
+  }
+}
+
+/** A valid link of a pending invite. */
+interface OpenLink {
+  link: LinkClaims;
+  status: InviteStatus;
+  inviterName?: string;
+}
+
+const tokenParams = z.object({ token: z.string().describe('The link token') });
+
+/** Registers `/i/:token` (GET and HEAD) and `/i/:token/decline` (GET, HEAD, POST). */
+export async function registerLandingRoutes(fastify: FastifyInstance, ctx: RouteContext): Promise<void> {
+  // In a child scope: only these routes accept form bodies.
+  await fastify.register((scope, _opts, done) => {
+    for (const type of FORM_TYPES) {
+      scope.addContentTypeParser(type, { parseAs: 'string' }, (_request, body, parsed) => parsed(null, body));
+    }
+    routes(scope, ctx);
+    done();
+  });
+}
+
+function routes(fastify: FastifyInstance, ctx: RouteContext): void {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
+  const { gateway, config } = ctx;
+  const perIp = rateLimit(fastify, 'landing-ip', ctx.limits.landingPerIp, (request) => request.ip);
+
+  const send = (reply: FastifyReply, statusCode: number, html: string) => reply.code(statusCode).headers(PAGE_HEADERS).send(html);
+
+  const sendProblem = (request: FastifyRequest, reply: FastifyReply, err: unknown, statusCode?: number) => {
+    let problem: LinkProblem = 'unavailable';
+    if (err instanceof LinkProblemError) problem = err.problem;
+    else if (err instanceof ApiError && err.code === 'rate_limited') {
+      problem = 'rate_limited';
+      void reply.headers(err.headers);
+    } else if (err instanceof ApiError && err.code === 'invite_not_found') problem = 'invalid';
+    else if (!(err instanceof ApiError && err.code === 'service_unavailable')) request.log.error({ err }, 'link page failed');
+    const signInUrl = problem === 'used' ? config.APP_LOGIN_URL : undefined;
+    return send(reply, statusCode ?? PROBLEM_STATUS[problem], problemPage(problem, { productName: config.PRODUCT_NAME, ...(signInUrl ? { signInUrl } : {}) }));
+  };
+
+  const verify = async (token: string): Promise<LinkClaims> => {
+    try {
+      return await ctx.linkVerifier.verify(token);
+    } catch (err) {
+      if (!(err instanceof LinkTokenError)) throw err;
+      throw new LinkProblemError(err.code === 'ERR_LINK_EXPIRED' ? 'expired' : 'invalid');
+    }
+  };
+
+  /** Verifies the link and reads the invite; throws a `LinkProblemError` unless it can be used. */
+  const openLink = async (token: string): Promise<OpenLink> => {
+    const link = await verify(token);
+    const [status, run] = await Promise.all([gateway.status(link.inviteId), gateway.describe(link.inviteId)]);
+    if (!status.emails.some((e) => e.linkId === link.jti)) throw new LinkProblemError('replaced');
+    if (status.state === 'revoked') throw new LinkProblemError('revoked');
+    if (status.state === 'expired' || Date.parse(status.expiresAt) <= Date.now()) throw new LinkProblemError('expired');
+    if (status.state !== 'pending') throw new LinkProblemError('used');
+    // Pending in a closed run: ended from outside (terminated), so as good as revoked.
+    if (!run.open) throw new LinkProblemError('revoked');
+    const inviter = run.memo.inviter as { name?: unknown } | undefined;
+    return { link, status, ...(typeof inviter?.name === 'string' && inviter.name ? { inviterName: inviter.name } : {}) };
+  };
+
+  const continueUrl = async (token: string, status: InviteStatus, lookUpAccount: boolean): Promise<string> => {
+    const url = new URL(config.APP_LOGIN_URL);
+    url.searchParams.set('invite', token);
+    // Under the `any` policy the link may have been forwarded: the invited address is no hint.
+    if (status.emailPolicy === 'same-email') {
+      url.searchParams.set('login_hint', status.email);
+      if (lookUpAccount && (await accountExists(status.email)) === false) url.searchParams.set('screen_hint', 'signup');
+    }
+    return url.href;
+  };
+
+  /** True, false, or undefined when the lookup failed or took too long (then no hint is given). */
+  const accountExists = async (email: string): Promise<boolean | undefined> => {
+    const stop = new AbortController();
+    const timeout = sleep(ACCOUNT_CHECK_TIMEOUT_MS, undefined, { signal: stop.signal }).catch(() => undefined);
+    try {
+      return await Promise.race([ctx.accountExists(email), timeout]);
+    } catch {
+      return undefined;
+    } finally {
+      stop.abort();
+    }
+  };
+
+  const pageSchema = (summary: string) => ({ summary, tags: ['links'], params: tokenParams, produces: ['text/html'] });
+
+  app.get('/i/:token', { schema: pageSchema('The invitation page of an emailed link (consumes nothing)') }, async (request, reply) => {
+    try {
+      await perIp(request);
+      const { status, inviterName } = await openLink(request.params.token);
+      // A HEAD (a scanner's probe) needs the status code only: no account lookup.
+      const url = await continueUrl(request.params.token, status, request.method === 'GET');
+      const html = invitePage({
+        productName: config.PRODUCT_NAME,
+        ...(inviterName ? { inviterName } : {}),
+        expiresAt: status.expiresAt,
+        continueUrl: url,
+        declineUrl: `${request.params.token}/decline`,
+      });
+      return send(reply, 200, html);
+    } catch (err) {
+      return sendProblem(request, reply, err);
+    }
+  });
+
+  app.get('/i/:token/decline', { schema: pageSchema('Asks to confirm declining the invitation (consumes nothing)') }, async (request, reply) => {
+    try {
+      await perIp(request);
+      await openLink(request.params.token);
+      return send(reply, 200, declineConfirmPage({ productName: config.PRODUCT_NAME }));
+    } catch (err) {
+      return sendProblem(request, reply, err);
+    }
+  });
+
+  app.post(
+    '/i/:token/decline',
+    {
+      schema: {
+        ...pageSchema('Declines the invitation: no more emails (RFC 8058 one-click; 200 even if already declined)'),
+        consumes: FORM_TYPES,
+      },
+    },
+    async (request, reply) => {
+      const done = () => send(reply, 200, declineDonePage({ productName: config.PRODUCT_NAME }));
+      try {
+        await perIp(request);
+        if (!isOneClick(request.body)) return sendProblem(request, reply, new LinkProblemError('invalid'), 400);
+        let link: LinkClaims;
+        try {
+          link = await verify(request.params.token);
+        } catch (err) {
+          // An expired invite sends nothing more anyway.
+          if (err instanceof LinkProblemError && err.problem === 'expired') return done();
+          throw err;
+        }
+        try {
+          await gateway.decline(link.inviteId);
+        } catch (err) {
+          if (!(err instanceof WorkflowNotFoundError)) throw err;
+          // A closed invite sends nothing more either; only an unknown one is an error.
+          if (!(await gateway.existence(link.inviteId)).exists) throw new LinkProblemError('invalid');
+        }
+        request.log.info({ inviteId: link.inviteId }, 'invite declined');
+        return done();
+      } catch (err) {
+        return sendProblem(request, reply, err);
+      }
+    },
+  );
+}
+
+/** Whether a form body (urlencoded or multipart, as text) says `List-Unsubscribe=One-Click`. */
+function isOneClick(body: unknown): boolean {
+  if (typeof body !== 'string') return false;
+  if (new URLSearchParams(body).get('List-Unsubscribe') === 'One-Click') return true;
+  return /Content-Disposition:\s*form-data;\s*name="List-Unsubscribe"\r?\n(?:[^\r\n]+\r?\n)*\r?\n\s*One-Click\s*(?:\r?\n|$)/i.test(body);
+}

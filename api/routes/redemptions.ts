@@ -1,0 +1,159 @@
+/**
+ * `POST /v1/redemptions`, called by the Auth0 post-login Action while a login waits: verify the
+ * Action's token and the link token, execute the `redeem` update, answer the claims for the very
+ * token being issued. Every refusal has a stable code the Action switches on; none consumes the
+ * invite.
+ */
+import { z } from 'zod';
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { LinkTokenError } from '../../lib/token';
+import { redeemUpdate } from '../../workflows/messages';
+import type { InviteStatus, Redeemer, RedeemResult } from '../../workflows/messages';
+import type { RouteContext } from '../context';
+import { ApiError, errorBodySchema } from '../errors';
+import { rateLimit } from '../rate-limit';
+
+const redemptionBody = z
+  .object({
+    token: z.string().min(1).max(4096).describe('The link token the person arrived with'),
+    user: z.object({
+      id: z.string().min(1).max(300),
+      email: z.string().max(320),
+      email_verified: z.boolean(),
+      connection: z.string().min(1).max(200),
+    }),
+  })
+  .meta({ id: 'Redemption' });
+
+const redemptionResult = z
+  .object({
+    inviteId: z.string(),
+    scope: z.string(),
+    roles: z.array(z.string()),
+    claims: z.record(z.string(), z.unknown()).describe('Our data bound to the invite'),
+    redirect: z.string().optional(),
+    repeat: z.boolean().describe('True when this account had already redeemed the invite'),
+  })
+  .meta({ id: 'RedemptionResult' });
+
+type Answer = z.infer<typeof redemptionResult>;
+
+function answer(result: Pick<RedeemResult, 'inviteId' | 'scope' | 'roles' | 'data' | 'redirect' | 'repeat'>): Answer {
+  return {
+    inviteId: result.inviteId,
+    scope: result.scope,
+    roles: result.roles,
+    claims: result.data,
+    ...(result.redirect !== undefined ? { redirect: result.redirect } : {}),
+    repeat: result.repeat,
+  };
+}
+
+/**
+ * The answer for a closed invite, which Temporal no longer takes updates for: the idempotent
+ * repeat when this account completed it, otherwise what the workflow's validator would have said.
+ */
+function closedAnswer(status: InviteStatus, user: Redeemer): Answer {
+  if (status.redeemer) {
+    if (status.redeemer.userId !== user.userId) throw new ApiError('invite_already_used', 'The invite was already redeemed by another account');
+    if (status.state === 'failed') throw new ApiError('invite_failed', 'The invite was redeemed but granting it failed; an operator has to act');
+    return answer({ ...status, repeat: true });
+  }
+  if (status.state === 'expired') throw new ApiError('invite_expired', 'The invite has expired');
+  // Revoked, or a pending run ended from outside (terminated in the UI).
+  throw new ApiError('invite_revoked', 'The invite was revoked');
+}
+
+/** Registers `POST /v1/redemptions`. */
+export function registerRedemptionRoutes(fastify: FastifyInstance, ctx: RouteContext): void {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
+  const { gateway, metrics } = ctx;
+  const perIp = rateLimit(fastify, 'redeem-ip', ctx.limits.redeemPerIp, (request) => request.ip);
+  const perToken = rateLimit(fastify, 'redeem-token', ctx.limits.redeemPerToken, (request) => (request.body as { token: string }).token);
+
+  app.post(
+    '/v1/redemptions',
+    {
+      onRequest: [
+        perIp,
+        async (request) => {
+          const claims = await ctx.action.verify(request.headers.authorization);
+          request.log.debug({ jti: claims.jti }, 'action token accepted');
+          actionSubjects.set(request, claims.sub);
+        },
+      ],
+      preHandler: perToken,
+      schema: {
+        summary: 'Redeem an invite for the account logging in (called by the Auth0 Action)',
+        tags: ['redemptions'],
+        security: [{ actionToken: [] }],
+        body: redemptionBody,
+        response: {
+          200: redemptionResult,
+          400: errorBodySchema,
+          401: errorBodySchema,
+          403: errorBodySchema.describe('invite_email_mismatch: error.details.login_hint is the invited address'),
+          404: errorBodySchema,
+          409: errorBodySchema,
+          410: errorBodySchema,
+          429: errorBodySchema,
+          503: errorBodySchema,
+        },
+      },
+    },
+    async (request) => {
+      const begin = performance.now();
+      let outcome = 'error';
+      let code = 'internal_error';
+      try {
+        const { token, user: body } = request.body;
+        const bound = actionSubjects.get(request);
+        if (bound !== undefined && bound !== body.id) {
+          throw new ApiError('unauthorized', 'The Action token was issued for another user', undefined, {
+            'www-authenticate': 'Bearer realm="inviteflow-action", error="invalid_token"',
+          });
+        }
+        let link;
+        try {
+          link = await ctx.linkVerifier.verify(token);
+        } catch (err) {
+          if (!(err instanceof LinkTokenError)) throw err;
+          if (err.code === 'ERR_LINK_EXPIRED') throw new ApiError('invite_expired', 'The invite has expired');
+          throw new ApiError('invite_invalid', 'The invite link is not valid');
+        }
+        const user: Redeemer = { userId: body.id, email: body.email, emailVerified: body.email_verified, connection: body.connection };
+
+        const redeem = async () =>
+          answer(await gateway.update(link.inviteId, (h) => h.executeUpdate(redeemUpdate, { args: [{ linkId: link.jti, user }] })));
+        let result: Answer;
+        try {
+          result = await redeem();
+        } catch (err) {
+          if (!(err instanceof WorkflowNotFoundError)) throw err;
+          const existing = await gateway.existence(link.inviteId);
+          if (!existing.exists) throw new ApiError('invite_not_found', 'No invite has this id');
+          // A new run may have opened since the update was refused; it decides for itself.
+          result = existing.open ? await redeem() : closedAnswer(await gateway.status(link.inviteId), user);
+        }
+        outcome = result.repeat ? 'repeat' : 'redeemed';
+        code = 'ok';
+        request.log.info({ inviteId: result.inviteId, outcome }, 'invite redeemed');
+        return result;
+      } catch (err) {
+        if (err instanceof ApiError) {
+          code = err.code;
+          outcome = err.statusCode >= 500 ? 'error' : 'refused';
+        }
+        throw err;
+      } finally {
+        metrics.redemptions.inc({ outcome, code });
+        metrics.redemptionSeconds.observe({ outcome }, (performance.now() - begin) / 1000);
+      }
+    },
+  );
+}
+
+// The `sub` an Action token was bound to, kept per request between the hook and the handler.
+const actionSubjects = new WeakMap<object, string | undefined>();

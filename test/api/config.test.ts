@@ -1,0 +1,58 @@
+/** The API's configuration: defaults, derived values, and refusals that name every bad variable. */
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadApiConfig } from '../../lib/config';
+
+const publicJwk = { kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo', kid: 'k1' };
+
+const minimal = {
+  LINK_VERIFICATION_KEYS: JSON.stringify([publicJwk]),
+  INVITE_ID_KEY: 'x'.repeat(16),
+  ACTION_SECRET: 's'.repeat(32),
+  AUTH_ISSUER: 'https://tenant.eu.auth0.com/',
+  APP_LOGIN_URL: 'https://app.example.com/login',
+  AUTH0_DOMAIN: 'tenant.eu.auth0.com',
+  AUTH0_CLIENT_ID: 'client',
+  AUTH0_CLIENT_SECRET: 'secret',
+};
+
+describe('loadApiConfig', () => {
+  it('fills the defaults and derives the JWKS URL from the issuer', () => {
+    const cfg = loadApiConfig(minimal);
+    expect(cfg).toMatchObject({
+      PORT: 3000,
+      HOST: '0.0.0.0',
+      PUBLIC_BASE_URL: 'http://localhost:3000',
+      LINK_AUDIENCE: 'inviteflow-link',
+      AUTH_AUDIENCE: 'https://inviteflow/api',
+      AUTH_JWKS_URL: 'https://tenant.eu.auth0.com/.well-known/jwks.json',
+      TEMPORAL_ADDRESS: 'localhost:7233',
+      TEMPORAL_NAMESPACE: 'default',
+      TEMPORAL_TASK_QUEUE: 'invites',
+      PRODUCT_NAME: 'inviteflow',
+      TRUST_PROXY: false,
+      LOG_LEVEL: 'info',
+    });
+    expect(cfg.LINK_VERIFICATION_KEYS).toEqual([publicJwk]);
+    expect(loadApiConfig({ ...minimal, AUTH_ISSUER: 'https://issuer.test', PORT: '8080', TRUST_PROXY: 'true' })).toMatchObject({
+      AUTH_JWKS_URL: 'https://issuer.test/.well-known/jwks.json',
+      PORT: 8080,
+      TRUST_PROXY: true,
+    });
+    expect(loadApiConfig({ ...minimal, AUTH_JWKS_URL: 'http://127.0.0.1:4010/.well-known/jwks.json' }).AUTH_JWKS_URL).toBe(
+      'http://127.0.0.1:4010/.well-known/jwks.json',
+    );
+  });
+
+  it('refuses to start on missing or weak values, naming each and never its value', () => {
+    let error: unknown;
+    try {
+      loadApiConfig({ ...minimal, ACTION_SECRET: 'short-secret', INVITE_ID_KEY: '', LINK_VERIFICATION_KEYS: 'not json', APP_LOGIN_URL: 'ftp://x' });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems.join('\n');
+    for (const name of ['ACTION_SECRET', 'INVITE_ID_KEY', 'LINK_VERIFICATION_KEYS', 'APP_LOGIN_URL']) expect(problems).toContain(name);
+    expect(problems).not.toContain('short-secret');
+  });
+});

@@ -1,0 +1,224 @@
+/**
+ * `POST /v1/redemptions` as the Auth0 Action calls it, against the real workflow: the happy path
+ * and its idempotent repeat (open and closed), every refusal code, and the Action token checks,
+ * none of which may change the invite.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { createLinkSigner, generateLinkKey } from '../../lib/token';
+import { eventually, expectNoSecretsInLogs, json, startHarness, uniqueEmail } from './harness';
+import type { Harness } from './harness';
+
+let h: Harness;
+let app: FastifyInstance;
+
+beforeAll(async () => {
+  h = await startHarness();
+  app = h.app;
+});
+
+afterAll(async () => {
+  await h?.close();
+});
+
+interface User {
+  id: string;
+  email: string;
+  email_verified: boolean;
+  connection: string;
+}
+
+const userFor = (email: string, id = `auth0|${email}`): User => ({
+  id,
+  email,
+  email_verified: true,
+  connection: 'Username-Password-Authentication',
+});
+
+/** Creates an invite through the API and returns its id and the link of its first email. */
+async function invite(body: Record<string, unknown> = {}) {
+  const email = (body.email as string | undefined) ?? uniqueEmail();
+  const res = await app.inject({
+    method: 'POST',
+    url: '/v1/invites',
+    headers: { authorization: `Bearer ${await h.bearer()}` },
+    payload: { email, roles: ['member', 'billing'], data: { leadId: 'L-7', plan: 'pro' }, redirect: 'https://app.test/welcome', ...body },
+  });
+  expect(res.statusCode).toBe(201);
+  const id = json(res).id as string;
+  const [sent] = await h.emails(id);
+  return { id, email, token: await h.linkOf(sent!) };
+}
+
+async function redeem(token: string, user: User, auth?: string, target: FastifyInstance = app) {
+  return target.inject({
+    method: 'POST',
+    url: '/v1/redemptions',
+    headers: { authorization: auth ?? `Bearer ${await h.actionToken()}` },
+    payload: { token, user },
+  });
+}
+
+describe('POST /v1/redemptions', () => {
+  it('redeems and answers the claims; the same account gets an idempotent repeat, also once the invite closed', async () => {
+    const { id, email, token } = await invite();
+    const user = userFor(email);
+    const first = await redeem(token, user);
+    expect(first.statusCode).toBe(200);
+    expect(json(first)).toEqual({
+      inviteId: id,
+      scope: 'default',
+      roles: ['member', 'billing'],
+      claims: { leadId: 'L-7', plan: 'pro' },
+      redirect: 'https://app.test/welcome',
+      repeat: false,
+    });
+
+    const completed = await h.until(id, (s) => s.state === 'completed');
+    expect(completed.redeemer?.userId).toBe(user.id);
+    await eventually(async () => {
+      const d = await h.env.client.workflow.getHandle(`invite-${id}`).describe();
+      return d.status.name === 'COMPLETED' ? true : undefined;
+    }, 'run closed');
+
+    const repeat = await redeem(token, user);
+    expect(repeat.statusCode).toBe(200);
+    expect(json(repeat)).toEqual({ ...json(first), repeat: true });
+    expect(h.fake.calls.roles.filter((r) => r.userId === user.id)).toHaveLength(1);
+  });
+
+  it('refuses another account once the invite was used (409 invite_already_used)', async () => {
+    const { email, token } = await invite({ emailPolicy: 'any' });
+    expect((await redeem(token, userFor(email))).statusCode).toBe(200);
+    const other = await redeem(token, userFor(uniqueEmail('other'), 'google-oauth2|other'));
+    expect(other.statusCode).toBe(409);
+    expect(json(other).error.code).toBe('invite_already_used');
+  });
+
+  it('turns away an account with another email (403 with login_hint) without consuming the invite', async () => {
+    const { id, email, token } = await invite();
+    const mismatch = await redeem(token, userFor(uniqueEmail('personal'), 'google-oauth2|personal'));
+    expect(mismatch.statusCode).toBe(403);
+    expect(json(mismatch).error).toMatchObject({ code: 'invite_email_mismatch', details: { login_hint: email } });
+    expect((await h.status(id)).state).toBe('pending');
+    expect((await redeem(token, userFor(email))).statusCode).toBe(200);
+  });
+
+  it('accepts a fresh unverified sign-up with the invited email in another case', async () => {
+    const { email, token } = await invite();
+    const res = await redeem(token, { ...userFor(email.toUpperCase(), 'auth0|fresh'), email_verified: false });
+    expect(res.statusCode).toBe(200);
+    expect(json(res).repeat).toBe(false);
+  });
+
+  it('refuses a revoked invite with 410 invite_revoked', async () => {
+    const { id, email, token } = await invite();
+    await app.inject({ method: 'POST', url: `/v1/invites/${id}/revoke`, headers: { authorization: `Bearer ${await h.bearer()}` }, payload: {} });
+    const res = await redeem(token, userFor(email));
+    expect(res.statusCode).toBe(410);
+    expect(json(res).error.code).toBe('invite_revoked');
+  });
+
+  it('refuses forged, expired, unknown-link and unknown-invite tokens with their codes', async () => {
+    const { id, email, token } = await invite();
+    const user = userFor(email);
+    const [sent] = await h.emails(id);
+
+    const stranger = await generateLinkKey('stranger');
+    const forgedSigner = createLinkSigner({ signingKey: stranger.privateJwk, issuer: h.config.PUBLIC_BASE_URL, audience: h.config.LINK_AUDIENCE });
+    const forged = await forgedSigner.mint({ inviteId: id, jti: sent!.jti, expiresAt: new Date(sent!.expiresAt) });
+    h.secrets.add(forged);
+    const cases: [string, string, number, string][] = [
+      ['forged', forged, 400, 'invite_invalid'],
+      ['garbage', 'not-a-token', 400, 'invite_invalid'],
+      ['tampered', `${token.slice(0, -4)}AAAA`, 400, 'invite_invalid'],
+      ['expired', await h.signer.mint({ inviteId: id, jti: sent!.jti, expiresAt: new Date(Date.now() - 3_600_000) }), 410, 'invite_expired'],
+      ['unknown link', await h.signer.mint({ inviteId: id, jti: 'never-issued', expiresAt: new Date(sent!.expiresAt) }), 404, 'invite_unknown_link'],
+      ['unknown invite', await h.signer.mint({ inviteId: 'z'.repeat(26), jti: sent!.jti, expiresAt: new Date(sent!.expiresAt) }), 404, 'invite_not_found'],
+    ];
+    for (const [name, bad, status, code] of cases) {
+      h.secrets.add(bad);
+      const res = await redeem(bad, user);
+      expect(res.statusCode, name).toBe(status);
+      expect(json(res).error.code, name).toBe(code);
+    }
+    expect((await h.status(id)).state).toBe('pending');
+    expect((await redeem(token, user)).statusCode).toBe(200);
+  });
+
+  it('refuses a body without the user with 400', async () => {
+    const { token } = await invite();
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/redemptions',
+      headers: { authorization: `Bearer ${await h.actionToken()}` },
+      payload: { token },
+    });
+    expect(res.statusCode).toBe(400);
+    expect(json(res).error.details).toEqual([expect.objectContaining({ field: 'user' })]);
+  });
+});
+
+describe('Action token', () => {
+  it('answers 401 and changes nothing for a missing, wrongly signed, expired, long-lived, mis-addressed or replayed token', async () => {
+    const { id, email, token } = await invite();
+    const user = userFor(email);
+    const now = Math.floor(Date.now() / 1000);
+    const replayed = await h.actionToken();
+    expect((await redeem(token, userFor(uniqueEmail('x'), 'auth0|x'), `Bearer ${replayed}`)).statusCode).toBe(403);
+
+    const cases: [string, string | undefined][] = [
+      ['missing', ''],
+      ['not bearer', `Basic ${Buffer.from('a:b').toString('base64')}`],
+      ['wrong secret', `Bearer ${await h.actionToken({ secret: 'another-secret-of-at-least-32-characters!!' })}`],
+      ['expired', `Bearer ${await h.actionToken({ iat: now - 600, lifetimeSeconds: 120 })}`],
+      ['too long-lived', `Bearer ${await h.actionToken({ lifetimeSeconds: 3600 })}`],
+      ['wrong audience', `Bearer ${await h.actionToken({ claims: { aud: 'someone-else' } })}`],
+      ['wrong issuer', `Bearer ${await h.actionToken({ claims: { iss: 'someone-else' } })}`],
+      ['replayed jti', `Bearer ${replayed}`],
+      ['bound to another user', `Bearer ${await h.actionToken({ claims: { sub: 'auth0|someone-else' } })}`],
+    ];
+    for (const [name, auth] of cases) {
+      const res = await redeem(token, user, auth);
+      expect(res.statusCode, name).toBe(401);
+      expect(json(res).error.code, name).toBe('unauthorized');
+      expect(res.headers['www-authenticate'], name).toMatch(/^Bearer /);
+    }
+    expect((await h.status(id)).state).toBe('pending');
+    expect((await redeem(token, user, `Bearer ${await h.actionToken({ claims: { sub: user.id } })}`)).statusCode).toBe(200);
+  });
+
+  it('rate limits per link token', async () => {
+    const limited = await h.buildApp({ rateLimits: { redeemPerToken: { max: 2, windowMs: 60_000 } } });
+    const { email, token } = await invite();
+    const stranger = userFor(uniqueEmail('stranger'), 'auth0|stranger');
+    expect((await redeem(token, stranger, undefined, limited)).statusCode).toBe(403);
+    expect((await redeem(token, stranger, undefined, limited)).statusCode).toBe(403);
+    const third = await redeem(token, userFor(email), undefined, limited);
+    expect(third.statusCode).toBe(429);
+    expect(json(third).error.code).toBe('rate_limited');
+    // Another link is counted on its own.
+    const other = await invite();
+    expect((await redeem(other.token, userFor(other.email), undefined, limited)).statusCode).toBe(200);
+  });
+
+  it('rate limits per client IP', async () => {
+    const limited = await h.buildApp({ rateLimits: { redeemPerIp: { max: 1, windowMs: 60_000 } } });
+    const { email, token } = await invite();
+    expect((await redeem(token, userFor(email), undefined, limited)).statusCode).toBe(200);
+    const second = await redeem(token, userFor(email), undefined, limited);
+    expect(second.statusCode).toBe(429);
+  });
+
+  it('counts redemptions by outcome in the metrics', async () => {
+    const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+    expect(metrics).toMatch(/inviteflow_redemptions_total\{outcome="redeemed",code="ok"\} [1-9]/);
+    expect(metrics).toMatch(/inviteflow_redemptions_total\{outcome="repeat",code="ok"\} [1-9]/);
+    expect(metrics).toMatch(/inviteflow_redemptions_total\{outcome="refused",code="invite_email_mismatch"\} [1-9]/);
+    expect(metrics).toMatch(/inviteflow_redemption_duration_seconds_count\{outcome="redeemed"\} [1-9]/);
+  });
+
+  it('logs no token', () => {
+    expectNoSecretsInLogs(h);
+  });
+});
