@@ -1,0 +1,20 @@
+# One image for both processes of inviteflow: `api` and `worker` (chosen by the command).
+# Workflow code is bundled by the worker at start, so the TypeScript sources ship as they are.
+FROM node:20-bookworm-slim AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=deps /app/node_modules ./node_modules
+COPY package.json tsconfig.json ./
+COPY workflows ./workflows
+COPY activities ./activities
+COPY worker ./worker
+COPY api ./api
+COPY lib ./lib
+USER node
+# Overridden per service in docker-compose.yml.
+CMD ["node_modules/.bin/tsx", "worker/main.ts"]
