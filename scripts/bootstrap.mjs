@@ -1,9 +1,12 @@
 // Makes a fresh clone runnable: installs the locked npm dependencies when node_modules is missing
 // or older than package-lock.json, then provisions the pinned Temporal binaries into .tools/.
+// The browser tests drive Debian's Chromium (no browser downloads): as root on Debian it is
+// installed with apt-get when missing; elsewhere set CHROMIUM_PATH to an existing Chromium.
 // Idempotent and quick when nothing changed, so `npm run dev` and `npm test` call it every time.
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { provision, ROOT } from './temporal-bin.mjs';
 
@@ -17,3 +20,15 @@ if (!existsSync(stamp) || readFileSync(stamp, 'utf8') !== lockHash) {
   writeFileSync(stamp, lockHash);
 }
 provision();
+
+const chromium = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+if (!existsSync(chromium)) {
+  if (userInfo().uid === 0 && existsSync('/usr/bin/apt-get')) {
+    console.log('bootstrap: installing Debian chromium for the browser tests (apt-get)…');
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    execFileSync('apt-get', ['update', '-qq'], { stdio: 'inherit', env });
+    execFileSync('apt-get', ['install', '-y', '-qq', '--no-install-recommends', 'chromium'], { stdio: 'inherit', env });
+  } else {
+    console.warn(`bootstrap: no Chromium at ${chromium}; install Debian's chromium or set CHROMIUM_PATH (the browser tests need it)`);
+  }
+}
