@@ -1,6 +1,10 @@
-// A local stand-in for an Auth0 tenant: the Management API v2 routes inviteflow uses and the
-// client-credentials token endpoint, spoken in Auth0's wire format so the unchanged `auth0` SDK
-// can drive it. `/__emulator/*` routes (not part of Auth0) inspect it and switch faults on.
+// A local stand-in for an Auth0 tenant: the Management API v2 routes inviteflow uses (users, roles,
+// Actions and trigger bindings), the token endpoint, and a Universal-Login-like browser login
+// (sign up, sign in, emulated Google and Facebook) that runs the deployed post-login Actions and
+// issues real signed tokens. It speaks Auth0's wire format so the unchanged `auth0` SDK and any
+// OIDC client can drive it. `/__emulator/*` routes (not part of Auth0) inspect it and switch
+// faults on. It shares no code with the product: the Action code it runs is what it was given.
+import { readFileSync } from 'node:fs';
 import Fastify from 'fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import {
@@ -19,13 +23,46 @@ import {
   setRateLimitHeaders,
 } from './management';
 import type { RateLimitState } from './management';
-import { clientCredentialsGrant, registerOAuthRoutes } from './oauth';
+import { registerActionRoutes } from './actions-api';
+import { ActionRuntime, DEFAULT_FLOW_BUDGET_MS } from './actions-runtime';
+import { ActionsStore } from './actions-store';
+import type { RunnableAction } from './actions-store';
+import { registerLoginRoutes } from './login';
+import { LoginState } from './login-state';
+import { clientCredentialsGrant, registerCors, registerOAuthRoutes } from './oauth';
 import type { GrantHandler } from './oauth';
-import { createAuth0Store, toApiUser } from './store';
+import { PostLoginFlow } from './post-login-flow';
+import type { FlowRecord } from './post-login-flow';
+import { createAuth0Store, DEFAULT_SPA_CLIENT_ID, toApiUser } from './store';
 import type { ApiUser, Auth0ClientRegistration, Auth0Store, ClientGrant, NewUser, StoredRole } from './store';
+import { authorizationCodeGrant, refreshTokenGrant, registerUserinfoRoute } from './user-tokens';
 
-export type { Auth0ClientRegistration, ApiUser, ClientGrant, NewUser, StoredRole } from './store';
+export type { Auth0ClientRegistration, ApiUser, AppType, ClientGrant, NewUser, StoredRole } from './store';
+export { DEFAULT_SPA_CALLBACKS, DEFAULT_SPA_CLIENT_ID } from './store';
+export type { FlowRecord } from './post-login-flow';
+export type { RunnableAction } from './actions-store';
+export { SESSION_COOKIE } from './login';
 export type { FaultInput, FaultRule, LatencyRule } from '../fault-injection';
+
+/** A post-login Action installed (deployed and bound) when the emulator starts and after `reset()`. */
+export interface InitialAction {
+  name: string;
+  /** The CommonJS code, e.g. `actions/dist/post-login.js` read as text. */
+  code?: string;
+  /** A file to read the code from instead of `code`. */
+  file?: string;
+  secrets?: Record<string, string>;
+}
+
+/** Settings of the default single-page application `inviteflow-spa`. */
+export interface SpaClientOptions {
+  /** Allowed Callback URLs; default `http://localhost:3000/callback` and `http://127.0.0.1:3000/callback`. */
+  callbacks?: string[];
+  /** Allowed Logout URLs; default the callbacks' origins. */
+  allowedLogoutUrls?: string[];
+  /** Allowed Origins (CORS) besides the callbacks' origins. */
+  allowedOrigins?: string[];
+}
 
 /** How to start the emulator; every field has a development default. */
 export interface Auth0EmulatorOptions {
@@ -43,6 +80,16 @@ export interface Auth0EmulatorOptions {
   clients?: Auth0ClientRegistration[];
   /** Access token lifetime; Auth0's default for machine-to-machine tokens is a day. */
   tokenLifetimeSeconds?: number;
+  /** The default SPA's callback, logout and CORS settings. */
+  spa?: SpaClientOptions;
+  /** Post-login Actions to install at start, in binding order. */
+  actions?: InitialAction[];
+  /** How long Auth0 "builds" an Action draft before it can be deployed; default 0. */
+  actionBuildDelayMs?: number;
+  /** Time budget of the whole post-login flow; Auth0's is 20 s. */
+  actionBudgetMs?: number;
+  /** Print what Actions log (`console.log`) to this process's console; default off. */
+  logActions?: boolean;
 }
 
 /** What `GET /__emulator/state` and `state()` return. */
@@ -54,6 +101,9 @@ export interface Auth0EmulatorState {
   counts: Record<string, number>;
   faults: { faults: FaultRule[]; latencies: LatencyRule[] };
   rateLimit: RateLimitState;
+  actions: ReturnType<ActionsStore['snapshot']>;
+  /** The latest post-login flows with what each Action logged, like Auth0's execution logs. */
+  flows: FlowRecord[];
 }
 
 /** A running emulator with helpers for tests in the same process. */
@@ -64,6 +114,14 @@ export interface Auth0Emulator {
   domain: string;
   /** The tenant's state, shared with route modules. */
   store: Auth0Store;
+  /** `https://<domain>/`, the `iss` of every token. */
+  issuer: string;
+  /** Client id of the default single-page application (a public client: PKCE, no secret). */
+  spaClientId: string;
+  /** Deploys and binds an Action to post-login directly (same as through the Management API). */
+  installAction(action: { name: string; code: string; secrets?: Record<string, string> }): { id: string };
+  /** The deployed code and secrets of the Actions bound to post-login, in execution order. */
+  boundActions(): RunnableAction[];
   /** Creates a user directly (no token, no rate limit); returns it in the API shape. */
   createUser(input: NewUser): ApiUser;
   /** The user in the API shape with role names, or undefined. */
@@ -80,7 +138,10 @@ export interface Auth0Emulator {
   clearFaults(): void;
   /** Changes the enforced rate limit; `undefined` switches it off. Starts with a full bucket. */
   setRateLimit(perSecond?: number, burst?: number): void;
-  /** Forgets users, roles, counts and faults; the signing key and applications stay. */
+  /**
+   * Forgets users, roles, counts, faults, sessions and Actions created through the API; the
+   * signing key, the applications and the Actions given as options stay.
+   */
   reset(): void;
   /** Users with roles and metadata, roles, applications, counts, faults. */
   state(): Auth0EmulatorState;
@@ -92,15 +153,40 @@ export interface Auth0Emulator {
 /** Starts an Auth0 emulator; resolves once it listens. */
 export async function startAuth0Emulator(opts: Auth0EmulatorOptions = {}): Promise<Auth0Emulator> {
   const domain = opts.domain ?? 'inviteflow-dev.auth0.local';
-  const store = await createAuth0Store({ domain, ...(opts.clients ? { clients: opts.clients } : {}) });
+  const store = await createAuth0Store({
+    domain,
+    ...(opts.clients ? { clients: opts.clients } : {}),
+    ...(opts.spa ? { spa: opts.spa } : {}),
+  });
   const limiter = new ManagementRateLimiter(opts.rateLimitPerSecond, opts.rateLimitBurst);
   const faults = new FaultInjector();
   const counter = new RequestCounter();
+  const actions = new ActionsStore(opts.actionBuildDelayMs ?? 0);
+  const loginState = new LoginState();
+  const flow = new PostLoginFlow(
+    store,
+    actions,
+    new ActionRuntime(opts.actionBudgetMs ?? DEFAULT_FLOW_BUDGET_MS),
+    {
+      logToConsole: opts.logActions ?? false,
+    },
+  );
+  const initialActions = (opts.actions ?? []).map((a) => {
+    const code = a.code ?? (a.file ? readFileSync(a.file, 'utf8') : undefined);
+    if (code === undefined) throw new Error(`Action ${a.name}: give its code or a file`);
+    return { name: a.name, code, ...(a.secrets ? { secrets: a.secrets } : {}) };
+  });
+  const installInitialActions = (): void => {
+    for (const action of initialActions) actions.install(action);
+  };
+  installInitialActions();
   const grants = new Map<string, GrantHandler>([
     [
       'client_credentials',
       clientCredentialsGrant({ tokenLifetimeSeconds: opts.tokenLifetimeSeconds ?? 86_400 }),
     ],
+    ['authorization_code', authorizationCodeGrant({ state: loginState })],
+    ['refresh_token', refreshTokenGrant({ state: loginState, flow })],
   ]);
   let url = '';
 
@@ -136,19 +222,32 @@ export async function startAuth0Emulator(opts: Auth0EmulatorOptions = {}): Promi
     return reply.code(500).send({ error: 'server_error', error_description: 'Internal Server Error' });
   });
 
+  registerCors(app, { store, paths: ['/oauth/token', '/userinfo'] });
   registerOAuthRoutes(app, { store, grants, baseUrl: () => url });
-  registerManagementRoutes(app, { store, limiter });
+  registerUserinfoRoute(app, { store, state: loginState });
+  registerLoginRoutes(app, { store, state: loginState, flow });
+  registerManagementRoutes(app, {
+    store,
+    limiter,
+    extraRoutes: [(api) => registerActionRoutes(api, { actions })],
+  });
 
   const reset = (): void => {
     store.reset();
     counter.reset();
     faults.clear();
+    loginState.clear();
+    flow.clear();
+    actions.clear();
+    installInitialActions();
   };
   const state = (): Auth0EmulatorState => ({
     ...store.snapshot(),
     counts: counter.snapshot(),
     faults: faults.list(),
     rateLimit: limiter.peek(),
+    actions: actions.snapshot(),
+    flows: flow.history(),
   });
   registerControlRoutes(app, { faults, state, reset });
   app.post(`${CONTROL_PREFIX}rate-limit`, async (request, reply) => {
@@ -178,6 +277,10 @@ export async function startAuth0Emulator(opts: Auth0EmulatorOptions = {}): Promi
     url,
     domain,
     store,
+    issuer: store.issuer,
+    spaClientId: DEFAULT_SPA_CLIENT_ID,
+    installAction: (action) => ({ id: actions.install(action).id }),
+    boundActions: () => actions.runnable('post-login'),
     createUser: (input) => toApiUser(store.createUser(input)),
     getUser: withRoles,
     createRole: (name, description) => store.createRole(name, description),

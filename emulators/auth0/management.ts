@@ -112,7 +112,8 @@ export const GLOBAL_LIMIT_BODY = auth0ErrorBody(429, 'Global limit has been reac
 
 const scopesOf = new WeakMap<FastifyRequest, string[]>();
 
-function requireScope(request: FastifyRequest, anyOf: string[]): void {
+/** Refuses the request with Auth0's 403 unless its token has one of the scopes. */
+export function requireScope(request: FastifyRequest, anyOf: string[]): void {
   const granted = scopesOf.get(request) ?? [];
   if (!anyOf.some((s) => granted.includes(s)))
     throw new Auth0ApiError(
@@ -178,9 +179,11 @@ function valueAt(input: unknown, path: PropertyKey[]): unknown {
   return value;
 }
 
-// Auth0 answers schema violations as "Payload validation error: '…'"; the exact wording matters
-// less than the status and `errorCode`, which clients switch on.
-function parseBody<T>(schema: z.ZodType<T>, body: unknown, kind: 'Payload' | 'Query' = 'Payload'): T {
+/**
+ * Validates a body or query like Auth0: schema violations answer 400 "Payload validation error: '…'";
+ * the exact wording matters less than the status and `errorCode`, which clients switch on.
+ */
+export function parseBody<T>(schema: z.ZodType<T>, body: unknown, kind: 'Payload' | 'Query' = 'Payload'): T {
   if (kind === 'Payload' && (typeof body !== 'object' || body === null || Array.isArray(body))) {
     throw new Auth0ApiError(
       400,
@@ -261,7 +264,12 @@ function bearerToken(request: FastifyRequest): string | undefined {
 /** Registers the Management API under `/api/v2` with rate limiting, bearer auth and scope checks. */
 export function registerManagementRoutes(
   app: FastifyInstance,
-  opts: { store: Auth0Store; limiter: ManagementRateLimiter },
+  opts: {
+    store: Auth0Store;
+    limiter: ManagementRateLimiter;
+    /** More route groups under `/api/v2`, behind the same rate limit, token and error handling. */
+    extraRoutes?: ((api: FastifyInstance) => void)[];
+  },
 ): void {
   const { store, limiter } = opts;
 
@@ -412,6 +420,8 @@ export function registerManagementRoutes(
         requireScope(request, ['read:roles']);
         return store.requireRole(request.params.id);
       });
+
+      for (const register of opts.extraRoutes ?? []) register(api);
 
       done();
     },

@@ -1,7 +1,10 @@
 // The Authentication API side of the emulated tenant: `/oauth/token` and the discovery documents.
-// Grants are looked up by `grant_type`, so the login flow can add `authorization_code` later.
-import type { FastifyInstance } from 'fastify';
+// Grants are looked up by `grant_type`; each application may only use the grant types of its
+// type, and public clients (SPAs) authenticate with PKCE instead of a secret. The browser calls
+// the token endpoint from another origin, so it answers CORS for the applications' origins.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { signToken } from './tokens';
+import { grantTypesOf } from './store';
 import type { Auth0ClientRegistration, Auth0Store } from './store';
 
 /** An OAuth error as Auth0's Authentication API answers it. */
@@ -21,6 +24,7 @@ export type GrantHandler = (ctx: {
   store: Auth0Store;
   client: Auth0ClientRegistration;
   params: Record<string, string>;
+  request: FastifyRequest;
 }) => Promise<GrantResult>;
 
 function oauthError(status: number, error: string, description: string): GrantResult {
@@ -87,6 +91,52 @@ function stringParams(body: unknown): Record<string, string> | undefined {
   return out;
 }
 
+/** Origins allowed to call the token endpoint and `/userinfo`: callback origins and Allowed Origins. */
+export function allowedOrigins(store: Auth0Store): Set<string> {
+  const origins = new Set<string>();
+  for (const client of store.clients.values()) {
+    for (const callback of client.callbacks ?? []) {
+      try {
+        origins.add(new URL(callback).origin);
+      } catch {
+        // A malformed callback URL allows no origin.
+      }
+    }
+    for (const origin of client.allowedOrigins ?? []) origins.add(origin.replace(/\/+$/, ''));
+  }
+  return origins;
+}
+
+function cors(store: Auth0Store, request: FastifyRequest, reply: FastifyReply): void {
+  const origin = request.headers.origin;
+  void reply.header('vary', 'Origin');
+  if (typeof origin === 'string' && allowedOrigins(store).has(origin))
+    void reply.header('access-control-allow-origin', origin);
+}
+
+/** Registers CORS preflight answers for browser-called endpoints of the Authentication API. */
+export function registerCors(app: FastifyInstance, opts: { store: Auth0Store; paths: string[] }): void {
+  for (const path of opts.paths) {
+    app.options(path, async (request, reply) => {
+      cors(opts.store, request, reply);
+      const requested = request.headers['access-control-request-headers'];
+      return reply
+        .code(204)
+        .header('access-control-allow-methods', 'GET, POST, OPTIONS')
+        .header(
+          'access-control-allow-headers',
+          typeof requested === 'string' ? requested : 'authorization, content-type',
+        )
+        .header('access-control-max-age', '86400')
+        .send();
+    });
+  }
+  app.addHook('onSend', async (request, reply) => {
+    const path = request.url.split('?')[0] ?? '';
+    if (request.method !== 'OPTIONS' && opts.paths.includes(path)) cors(opts.store, request, reply);
+  });
+}
+
 /** Registers `POST /oauth/token`, `GET /.well-known/jwks.json` and `GET /.well-known/openid-configuration`. */
 export function registerOAuthRoutes(
   app: FastifyInstance,
@@ -114,7 +164,14 @@ export function registerOAuthRoutes(
     };
     const client = store.authenticateClient(credentials.clientId, credentials.clientSecret);
     if (!client) return reply.code(401).send(oauthError(401, 'access_denied', 'Unauthorized').body);
-    const result = await handler({ store, client, params });
+    if (!grantTypesOf(client).includes(grantType))
+      return reply
+        .code(403)
+        .send(
+          oauthError(403, 'unauthorized_client', `Grant type '${grantType}' not allowed for the client.`)
+            .body,
+        );
+    const result = await handler({ store, client, params, request });
     return reply.code(result.status).send(result.body);
   });
 
@@ -126,13 +183,37 @@ export function registerOAuthRoutes(
     const base = opts.baseUrl();
     return {
       issuer: store.issuer,
+      authorization_endpoint: `${base}/authorize`,
       token_endpoint: `${base}/oauth/token`,
+      userinfo_endpoint: `${base}/userinfo`,
+      end_session_endpoint: `${base}/v2/logout`,
       jwks_uri: `${base}/.well-known/jwks.json`,
       grant_types_supported: [...grants.keys()],
-      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
+      response_types_supported: ['code'],
+      response_modes_supported: ['query'],
+      code_challenge_methods_supported: ['S256'],
+      token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post', 'none'],
       id_token_signing_alg_values_supported: ['RS256'],
       scopes_supported: ['openid', 'profile', 'email', 'offline_access'],
       subject_types_supported: ['public'],
+      claims_supported: [
+        'aud',
+        'auth_time',
+        'email',
+        'email_verified',
+        'exp',
+        'family_name',
+        'given_name',
+        'iat',
+        'iss',
+        'name',
+        'nickname',
+        'nonce',
+        'picture',
+        'sid',
+        'sub',
+        'updated_at',
+      ],
     };
   });
 }

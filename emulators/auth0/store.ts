@@ -1,6 +1,6 @@
 // The emulated tenant: its signing key, registered applications, connections, users and roles.
-// Route modules (the Management API now, `/authorize` and the login page later) share one store
-// per emulator instance, so several emulators can run side by side in one test process.
+// Route modules (the Management API, `/authorize` and the login pages, the token endpoint) share
+// one store per emulator instance, so several emulators can run side by side in one test process.
 import { createHash, randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
 import { generateSigningKey } from './tokens';
 import type { SigningKey } from './tokens';
@@ -21,18 +21,76 @@ export const DEFAULT_MANAGEMENT_SCOPES = [
 /** Scopes the default application gets on any other API (ours). */
 export const DEFAULT_API_SCOPES = ['invites:create', 'invites:read', 'invites:write'];
 
+/** Scopes of the deploy application (`inviteflow-deploy`), which manages Actions and their bindings. */
+export const DEFAULT_DEPLOY_SCOPES = [
+  'read:actions',
+  'create:actions',
+  'update:actions',
+  'read:triggers',
+  'update:triggers',
+];
+
+/** The single-page application every tenant starts with; a public client (no secret, PKCE). */
+export const DEFAULT_SPA_CLIENT_ID = 'inviteflow-spa';
+
+/** Callback URLs of the default SPA when none are configured. */
+export const DEFAULT_SPA_CALLBACKS = ['http://localhost:3000/callback', 'http://127.0.0.1:3000/callback'];
+
+/** The social connections of the login page; their users always have a verified email. */
+export const SOCIAL_CONNECTIONS = ['google-oauth2', 'facebook'] as const;
+
+/** A social connection name. */
+export type SocialConnection = (typeof SOCIAL_CONNECTIONS)[number];
+
+/** A connection as Actions see it in `event.connection`. */
+export interface ConnectionInfo {
+  id: string;
+  name: string;
+  strategy: string;
+}
+
 /** What an application may ask a token for; audience `*` stands for every API not listed. */
 export interface ClientGrant {
   audience: string;
   scopes: string[];
 }
 
-/** An application registered in the tenant (machine-to-machine for now). */
+/** Auth0's application types; they decide the grant types a client may use. */
+export type AppType = 'non_interactive' | 'spa' | 'regular_web';
+
+/** An application registered in the tenant. */
 export interface Auth0ClientRegistration {
   clientId: string;
+  /** Ignored for public clients (`spa`), which authenticate with PKCE instead. */
   clientSecret: string;
   name?: string;
+  /** Client grants for `client_credentials` (machine-to-machine applications). */
   grants: ClientGrant[];
+  /** Default `non_interactive` (machine-to-machine). */
+  appType?: AppType;
+  /** Allowed Callback URLs, compared exactly with `redirect_uri`. */
+  callbacks?: string[];
+  /** Allowed Logout URLs for `/v2/logout?returnTo=`. */
+  allowedLogoutUrls?: string[];
+  /** Allowed Origins (CORS) besides the callback URLs' origins, which Auth0 allows by default. */
+  allowedOrigins?: string[];
+}
+
+/** Grant types an application of this type may use, as Auth0 sets them by default. */
+export function grantTypesOf(client: Auth0ClientRegistration): string[] {
+  switch (client.appType ?? 'non_interactive') {
+    case 'spa':
+      return ['authorization_code', 'refresh_token'];
+    case 'regular_web':
+      return ['authorization_code', 'refresh_token', 'client_credentials'];
+    case 'non_interactive':
+      return ['client_credentials'];
+  }
+}
+
+/** Whether the client is public: it has no secret to keep, so the token endpoint takes none. */
+export function isPublicClient(client: Auth0ClientRegistration): boolean {
+  return client.appType === 'spa';
 }
 
 /** A user as the emulator keeps it; `toApiUser` gives the wire shape. */
@@ -55,6 +113,9 @@ export interface StoredUser {
   /** Role ids in assignment order; Auth0 never holds a role twice. */
   roleIds: string[];
   passwordHash?: string;
+  logins_count: number;
+  last_login?: string;
+  last_ip?: string;
 }
 
 /** A tenant role. */
@@ -132,6 +193,16 @@ function hashPassword(password: string): string {
   return `${salt.toString('base64')}:${scryptSync(password, salt, 32).toString('base64')}`;
 }
 
+function randomDigits(length: number): string {
+  const bytes = randomBytes(length);
+  return Array.from(bytes, (b, i) => (i === 0 ? 1 + (b % 9) : b % 10)).join('');
+}
+
+/** `google-oauth2` for `google-oauth2|1234`; `auth0` for database users. */
+export function providerOf(user: Pick<StoredUser, 'user_id'>): string {
+  return user.user_id.slice(0, user.user_id.indexOf('|'));
+}
+
 function gravatar(email: string): string {
   const digest = createHash('md5').update(email).digest('hex');
   return `https://s.gravatar.com/avatar/${digest}?s=480&r=pg&d=https%3A%2F%2Fcdn.auth0.com%2Favatars%2F${encodeURIComponent(email.slice(0, 2))}.png`;
@@ -154,15 +225,31 @@ export class Auth0Store {
   readonly roles = new Map<string, StoredRole>();
   readonly clients = new Map<string, Auth0ClientRegistration>();
   readonly connections = new Set<string>([DEFAULT_CONNECTION]);
+  private readonly connectionIds = new Map<string, string>();
 
   constructor(
     readonly domain: string,
     readonly key: SigningKey,
     private readonly initialClients: Auth0ClientRegistration[],
+    private readonly spa: Pick<
+      Auth0ClientRegistration,
+      'callbacks' | 'allowedLogoutUrls' | 'allowedOrigins'
+    > = {},
   ) {
     this.issuer = `https://${domain}/`;
     this.managementAudience = `https://${domain}/api/v2/`;
     this.seedClients();
+  }
+
+  /** The connection as `event.connection` shows it; ids are stable for the emulator's life. */
+  connectionInfo(name: string): ConnectionInfo {
+    let id = this.connectionIds.get(name);
+    if (!id) {
+      id = `con_${randomBytes(12).toString('base64url').replace(/[-_]/g, 'x')}`;
+      this.connectionIds.set(name, id);
+    }
+    const strategy = name === DEFAULT_CONNECTION ? 'auth0' : name;
+    return { id, name, strategy };
   }
 
   /** The dev application every tenant starts with (`inviteflow-m2m`). */
@@ -178,9 +265,39 @@ export class Auth0Store {
     };
   }
 
+  /** The deploy application every tenant starts with (`inviteflow-deploy`), for Actions. */
+  deployClient(): Auth0ClientRegistration {
+    return {
+      clientId: 'inviteflow-deploy',
+      clientSecret: 'inviteflow-deploy-secret',
+      name: 'inviteflow (Action deploy)',
+      grants: [{ audience: this.managementAudience, scopes: DEFAULT_DEPLOY_SCOPES }],
+    };
+  }
+
+  /** The single-page application every tenant starts with (`inviteflow-spa`). */
+  spaClient(): Auth0ClientRegistration {
+    const callbacks = this.spa.callbacks ?? DEFAULT_SPA_CALLBACKS;
+    return {
+      clientId: DEFAULT_SPA_CLIENT_ID,
+      clientSecret: randomBytes(32).toString('base64url'),
+      name: 'inviteflow customer space',
+      appType: 'spa',
+      grants: [],
+      callbacks,
+      allowedLogoutUrls: this.spa.allowedLogoutUrls ?? callbacks.map((c) => new URL(c).origin),
+      allowedOrigins: this.spa.allowedOrigins ?? [],
+    };
+  }
+
   private seedClients(): void {
     this.clients.clear();
-    for (const client of [this.defaultClient(), ...this.initialClients])
+    for (const client of [
+      this.defaultClient(),
+      this.deployClient(),
+      this.spaClient(),
+      ...this.initialClients,
+    ])
       this.clients.set(client.clientId, client);
   }
 
@@ -189,10 +306,14 @@ export class Auth0Store {
     this.clients.set(client.clientId, client);
   }
 
-  /** The application when id and secret match, compared in constant time. */
+  /**
+   * The application when id and secret match, compared in constant time. A public client is
+   * identified by its id alone when no secret is sent; PKCE then proves the caller.
+   */
   authenticateClient(clientId: string, clientSecret: string): Auth0ClientRegistration | undefined {
     const client = this.clients.get(clientId);
     if (!client) return undefined;
+    if (isPublicClient(client) && clientSecret === '') return client;
     const expected = Buffer.from(client.clientSecret);
     const given = Buffer.from(clientSecret);
     return expected.length === given.length && timingSafeEqual(expected, given) ? client : undefined;
@@ -236,6 +357,7 @@ export class Auth0Store {
       app_metadata: input.app_metadata ? mergeMetadata({}, input.app_metadata) : {},
       user_metadata: input.user_metadata ? mergeMetadata({}, input.user_metadata) : {},
       roleIds: [],
+      logins_count: 0,
     };
     if (input.given_name !== undefined) user.given_name = input.given_name;
     if (input.family_name !== undefined) user.family_name = input.family_name;
@@ -243,6 +365,47 @@ export class Auth0Store {
     if (input.password !== undefined) user.passwordHash = hashPassword(input.password);
     this.users.set(userId, user);
     return user;
+  }
+
+  /**
+   * The user a social identity provider vouched for: found by email on that connection, or created
+   * with a provider-style id (`google-oauth2|<digits>`) and, as the provider verified it, a
+   * verified email.
+   */
+  socialUser(connection: SocialConnection, profile: { email: string; name?: string }): StoredUser {
+    const email = profile.email.trim().toLowerCase();
+    const existing = this.findByEmail(email, connection);
+    if (existing) return existing;
+    const now = new Date().toISOString();
+    const name = profile.name?.trim() || email;
+    const [given, ...family] = name.includes('@') ? [] : name.split(/\s+/);
+    const user: StoredUser = {
+      user_id: `${connection}|${randomDigits(connection === 'google-oauth2' ? 21 : 16)}`,
+      email,
+      email_verified: true,
+      connection,
+      name,
+      nickname: email.split('@')[0] ?? email,
+      picture: gravatar(email),
+      blocked: false,
+      created_at: now,
+      updated_at: now,
+      app_metadata: {},
+      user_metadata: {},
+      roleIds: [],
+      logins_count: 0,
+    };
+    if (given) user.given_name = given;
+    if (family.length > 0) user.family_name = family.join(' ');
+    this.users.set(user.user_id, user);
+    return user;
+  }
+
+  /** Records a successful authentication, as Auth0 does before post-login Actions run. */
+  recordLogin(user: StoredUser, ip: string): void {
+    user.logins_count += 1;
+    user.last_login = new Date().toISOString();
+    user.last_ip = ip;
   }
 
   /** The user or a 404 `inexistent_user`. */
@@ -384,6 +547,9 @@ export interface ApiUser {
   created_at: string;
   updated_at: string;
   identities: { connection: string; user_id: string; provider: string; isSocial: boolean }[];
+  logins_count?: number;
+  last_login?: string;
+  last_ip?: string;
   given_name?: string;
   family_name?: string;
   username?: string;
@@ -398,11 +564,14 @@ export interface ApiUser {
  */
 export function toApiUser(user: StoredUser): ApiUser {
   const identityId = user.user_id.slice(user.user_id.indexOf('|') + 1);
+  const provider = providerOf(user);
   const out: ApiUser = {
     created_at: user.created_at,
     email: user.email,
     email_verified: user.email_verified,
-    identities: [{ connection: user.connection, user_id: identityId, provider: 'auth0', isSocial: false }],
+    identities: [
+      { connection: user.connection, user_id: identityId, provider, isSocial: provider !== 'auth0' },
+    ],
     name: user.name,
     nickname: user.nickname,
     picture: user.picture,
@@ -413,15 +582,22 @@ export function toApiUser(user: StoredUser): ApiUser {
   if (user.family_name !== undefined) out.family_name = user.family_name;
   if (user.username !== undefined) out.username = user.username;
   if (user.blocked) out.blocked = true;
+  // Auth0 leaves login statistics out until the first login.
+  if (user.logins_count > 0) {
+    out.logins_count = user.logins_count;
+    if (user.last_login !== undefined) out.last_login = user.last_login;
+    if (user.last_ip !== undefined) out.last_ip = user.last_ip;
+  }
   if (Object.keys(user.app_metadata).length > 0) out.app_metadata = structuredClone(user.app_metadata);
   if (Object.keys(user.user_metadata).length > 0) out.user_metadata = structuredClone(user.user_metadata);
   return out;
 }
 
-/** Creates a tenant with a fresh signing key and the default application. */
+/** Creates a tenant with a fresh signing key and the default applications. */
 export async function createAuth0Store(opts: {
   domain: string;
   clients?: Auth0ClientRegistration[];
+  spa?: Pick<Auth0ClientRegistration, 'callbacks' | 'allowedLogoutUrls' | 'allowedOrigins'>;
 }): Promise<Auth0Store> {
-  return new Auth0Store(opts.domain, await generateSigningKey(), opts.clients ?? []);
+  return new Auth0Store(opts.domain, await generateSigningKey(), opts.clients ?? [], opts.spa);
 }

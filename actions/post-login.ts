@@ -1,0 +1,299 @@
+/**
+ * Auth0 post-login Action: redeems an inviteflow invite carried by the `/authorize` request and
+ * puts the invite's roles and our data into the tokens being issued, so the very first token of a
+ * freshly invited person already carries them.
+ *
+ * It has no npm dependencies (node:crypto signs the call by hand), so `actions/build.ts` bundles it
+ * into one small CommonJS file that Auth0 runs as is. Secrets are documented in `actions/README.md`.
+ */
+import { createHmac, randomUUID } from 'node:crypto';
+
+/** The parts of Auth0's post-login `event` object this Action reads (Auth0 sends many more). */
+export interface Event {
+  user: {
+    user_id: string;
+    email?: string;
+    email_verified?: boolean;
+    app_metadata?: Record<string, unknown>;
+    user_metadata?: Record<string, unknown>;
+  };
+  connection: { id?: string; name: string; strategy: string };
+  request: {
+    ip: string;
+    method?: string;
+    hostname?: string;
+    /** The `/authorize` query on an interactive login; empty on refresh-token exchanges. */
+    query?: Record<string, unknown>;
+    body?: Record<string, unknown>;
+  };
+  transaction?: { protocol?: string; redirect_uri?: string; requested_scopes?: string[] };
+  client?: { client_id: string; name?: string };
+  stats?: { logins_count: number };
+  secrets: Record<string, string | undefined>;
+}
+
+/** The parts of Auth0's post-login `api` object this Action calls. */
+export interface API {
+  access: { deny(reason: string): unknown };
+  idToken: { setCustomClaim(name: string, value: unknown): unknown };
+  accessToken: { setCustomClaim(name: string, value: unknown): unknown };
+  user: {
+    setAppMetadata(name: string, value: unknown): unknown;
+    setUserMetadata(name: string, value: unknown): unknown;
+  };
+}
+
+/** What happens to the login when the invite cannot be redeemed. */
+export type RefusalPolicy = 'continue' | 'deny';
+
+/** Error code used when the API cannot be reached, answers 5xx, or answers something unreadable. */
+export const UNAVAILABLE = 'invite_unavailable';
+/** Error code used when the Action's own secrets are missing or malformed. */
+export const MISCONFIGURED = 'misconfigured';
+
+const DEFAULTS = {
+  INVITE_PARAM: 'invite',
+  ON_REFUSAL: 'continue' as RefusalPolicy,
+  CLAIM_NAMESPACE: 'https://inviteflow.dev/',
+  REDEMPTION_TIMEOUT_MS: 5000,
+};
+// Auth0 gives the whole post-login flow 20 s; one call to our API must never take a quarter of it.
+const MAX_TIMEOUT_MS = 5000;
+const MIN_TIMEOUT_MS = 100;
+const MIN_SECRET_LENGTH = 32;
+// A link token is a few hundred characters; anything far larger is not one of ours.
+const MAX_TOKEN_LENGTH = 4096;
+const ERROR_CODE = /^[a-z][a-z0-9_]{0,63}$/;
+
+interface Settings {
+  apiUrl: string;
+  actionSecret: string;
+  inviteParam: string;
+  onRefusal: RefusalPolicy;
+  namespace: string;
+  timeoutMs: number;
+}
+
+// Optional settings fall back to their defaults even when malformed, so a refusal can still be
+// reported under the right parameter name, policy and namespace; the problem is still reported.
+function readSettings(secrets: Record<string, string | undefined>): {
+  settings: Settings;
+  problems: string[];
+} {
+  const problems: string[] = [];
+  const value = (name: string): string | undefined => {
+    const raw = secrets[name];
+    return typeof raw === 'string' && raw.trim() !== '' ? raw.trim() : undefined;
+  };
+
+  let apiUrl = '';
+  const rawUrl = value('INVITEFLOW_API_URL');
+  if (!rawUrl) problems.push('INVITEFLOW_API_URL is missing');
+  else if (!/^https?:\/\/[^\s/]+/i.test(rawUrl)) problems.push('INVITEFLOW_API_URL must be an http(s) URL');
+  else apiUrl = rawUrl.replace(/\/+$/, '');
+
+  const actionSecret = secrets.INVITEFLOW_ACTION_SECRET ?? '';
+  if (actionSecret.length < MIN_SECRET_LENGTH)
+    problems.push(`INVITEFLOW_ACTION_SECRET must be at least ${MIN_SECRET_LENGTH} characters`);
+
+  let inviteParam = DEFAULTS.INVITE_PARAM;
+  const rawParam = value('INVITE_PARAM');
+  if (rawParam !== undefined) {
+    if (/^[A-Za-z0-9_.-]{1,64}$/.test(rawParam)) inviteParam = rawParam;
+    else problems.push('INVITE_PARAM must be a plain query parameter name');
+  }
+
+  let onRefusal = DEFAULTS.ON_REFUSAL;
+  const rawPolicy = value('ON_REFUSAL');
+  if (rawPolicy !== undefined) {
+    if (rawPolicy === 'continue' || rawPolicy === 'deny') onRefusal = rawPolicy;
+    else problems.push('ON_REFUSAL must be "continue" or "deny"');
+  }
+
+  let namespace = DEFAULTS.CLAIM_NAMESPACE;
+  const rawNamespace = value('CLAIM_NAMESPACE');
+  if (rawNamespace !== undefined) {
+    if (/^https?:\/\/[^\s]+[/#]$/i.test(rawNamespace)) namespace = rawNamespace;
+    else problems.push('CLAIM_NAMESPACE must be an http(s) URL ending in "/"');
+  }
+
+  let timeoutMs = DEFAULTS.REDEMPTION_TIMEOUT_MS;
+  const rawTimeout = value('REDEMPTION_TIMEOUT_MS');
+  if (rawTimeout !== undefined) {
+    const parsed = Number(rawTimeout);
+    if (Number.isFinite(parsed)) timeoutMs = Math.min(MAX_TIMEOUT_MS, Math.max(MIN_TIMEOUT_MS, parsed));
+    else problems.push('REDEMPTION_TIMEOUT_MS must be a number of milliseconds');
+  }
+
+  return { settings: { apiUrl, actionSecret, inviteParam, onRefusal, namespace, timeoutMs }, problems };
+}
+
+function inviteToken(query: Record<string, unknown> | undefined, param: string): string | undefined {
+  const raw = query?.[param];
+  const first: unknown = Array.isArray(raw) ? raw[0] : raw;
+  return typeof first === 'string' && first.trim() !== '' ? first.trim() : undefined;
+}
+
+const base64url = (input: string | Buffer): string => Buffer.from(input).toString('base64url');
+
+// HS256 by hand: the API verifies a standard JWT, and the Action stays free of npm modules.
+function signRequestToken(secret: string, subject: string): string {
+  const iat = Math.floor(Date.now() / 1000);
+  const header = base64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
+  const payload = base64url(
+    JSON.stringify({
+      iss: 'inviteflow-action',
+      aud: 'inviteflow-redemptions',
+      sub: subject,
+      iat,
+      exp: iat + 60,
+      jti: randomUUID(),
+    }),
+  );
+  const signature = createHmac('sha256', secret).update(`${header}.${payload}`).digest('base64url');
+  return `${header}.${payload}.${signature}`;
+}
+
+/** A redemption the API accepted: what goes into the tokens. */
+interface Redeemed {
+  ok: true;
+  inviteId: string;
+  scope: string;
+  roles: string[];
+  data: Record<string, unknown>;
+  redirect?: string;
+  repeat: boolean;
+}
+
+/** A redemption that did not happen, with a stable code. */
+interface Refused {
+  ok: false;
+  code: string;
+  loginHint?: string;
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+function readRedeemed(body: unknown): Redeemed | undefined {
+  if (!isObject(body)) return undefined;
+  const { inviteId, scope, roles, redirect, repeat } = body;
+  // The API names our bound data `claims`; `data` is accepted too, as the workflow calls it.
+  const data = body.claims ?? body.data ?? {};
+  if (typeof inviteId !== 'string' || typeof scope !== 'string') return undefined;
+  if (!Array.isArray(roles) || !roles.every((r) => typeof r === 'string')) return undefined;
+  if (!isObject(data)) return undefined;
+  return {
+    ok: true,
+    inviteId,
+    scope,
+    roles,
+    data,
+    ...(typeof redirect === 'string' ? { redirect } : {}),
+    repeat: repeat === true,
+  };
+}
+
+function readRefusal(body: unknown): Refused | undefined {
+  const error = isObject(body) ? body.error : undefined;
+  if (!isObject(error) || typeof error.code !== 'string' || !ERROR_CODE.test(error.code)) return undefined;
+  const hint = error.login_hint;
+  return {
+    ok: false,
+    code: error.code,
+    ...(typeof hint === 'string' && hint.length <= 320 ? { loginHint: hint } : {}),
+  };
+}
+
+async function redeem(settings: Settings, token: string, event: Event): Promise<Redeemed | Refused> {
+  try {
+    const response = await fetch(`${settings.apiUrl}/v1/redemptions`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json',
+        authorization: `Bearer ${signRequestToken(settings.actionSecret, event.user.user_id)}`,
+      },
+      body: JSON.stringify({
+        token,
+        user: {
+          id: event.user.user_id,
+          email: event.user.email ?? null,
+          email_verified: event.user.email_verified === true,
+          connection: event.connection.name,
+        },
+      }),
+      // A redirect would resend the bearer token somewhere we did not choose.
+      redirect: 'error',
+      // The signal also bounds reading the body, so a slow answer cannot hold the login either.
+      signal: AbortSignal.timeout(settings.timeoutMs),
+    });
+    const text = await response.text();
+    let body: unknown;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      body = undefined;
+    }
+    if (response.status === 200) return readRedeemed(body) ?? { ok: false, code: UNAVAILABLE };
+    if (response.status >= 400 && response.status < 500)
+      return readRefusal(body) ?? { ok: false, code: UNAVAILABLE };
+    return { ok: false, code: UNAVAILABLE };
+  } catch {
+    // Timeout, DNS, connection refused, TLS: the invite stays redeemable, the login must not wait.
+    return { ok: false, code: UNAVAILABLE };
+  }
+}
+
+function refuse(api: API, settings: Settings, refusal: Refused): void {
+  // The application keeps open self-signup, so by default a refused invite must not lock anyone
+  // out: the login goes on without our grants and the customer space reads `invite_error` (and the
+  // account to use instead, when the invite is bound to another email). `deny` is for applications
+  // where arriving without the invite's grants makes no sense; Auth0 then redirects to the app
+  // with `error=access_denied` and the code as `error_description`.
+  if (settings.onRefusal === 'deny') {
+    api.access.deny(refusal.code);
+    return;
+  }
+  api.idToken.setCustomClaim(`${settings.namespace}invite_error`, refusal.code);
+  if (refusal.loginHint !== undefined)
+    api.idToken.setCustomClaim(`${settings.namespace}invite_login_hint`, refusal.loginHint);
+}
+
+/** Auth0 calls this on every login; it acts only when the `/authorize` request carried an invite. */
+export const onExecutePostLogin = async (event: Event, api: API): Promise<void> => {
+  const { settings, problems } = readSettings(event.secrets ?? {});
+  const token = inviteToken(event.request?.query, settings.inviteParam);
+  if (token === undefined) return;
+
+  if (problems.length > 0) {
+    console.log(`inviteflow: misconfigured (${problems.join('; ')})`);
+    refuse(api, settings, { ok: false, code: MISCONFIGURED });
+    return;
+  }
+  if (token.length > MAX_TOKEN_LENGTH) {
+    refuse(api, settings, { ok: false, code: 'invite_invalid' });
+    return;
+  }
+
+  const outcome = await redeem(settings, token, event);
+  if (!outcome.ok) {
+    console.log(`inviteflow: invite refused (${outcome.code})`);
+    refuse(api, settings, outcome);
+    return;
+  }
+
+  const invite = {
+    id: outcome.inviteId,
+    scope: outcome.scope,
+    ...(outcome.redirect === undefined ? {} : { redirect: outcome.redirect }),
+  };
+  for (const target of [api.idToken, api.accessToken]) {
+    target.setCustomClaim(`${settings.namespace}roles`, outcome.roles);
+    target.setCustomClaim(`${settings.namespace}invite`, invite);
+    target.setCustomClaim(`${settings.namespace}data`, outcome.data);
+  }
+  console.log(
+    `inviteflow: invite ${outcome.inviteId} ${outcome.repeat ? 'already redeemed by this account' : 'redeemed'}`,
+  );
+};
