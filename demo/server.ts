@@ -1,0 +1,235 @@
+/**
+ * The demo's web server: the customer space (a single-page app that signs in with Authorization
+ * Code + PKCE in the browser and shows what the invite granted) and the demo funnel page (which,
+ * like a real funnel backend, starts invites server-side with a token the browser never sees).
+ * It stands in for the customer's own application, so it shares no code with the product.
+ */
+import { createServer } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { loadBrowserModules } from './assets';
+import type { SpaConfig } from './browser/app';
+import { requestInvite } from './funnel';
+import {
+  contentSecurityPolicy,
+  FAVICON_SVG,
+  funnelErrorPage,
+  funnelFormPage,
+  funnelSentPage,
+  messagePage,
+  spaPage,
+} from './pages';
+
+/** How to start the demo; URLs are where the browser (or this server, for `apiUrl`) reaches each service. */
+export interface DemoAppOptions {
+  /** 0 (default) picks a free port. */
+  port?: number;
+  /** Interface to listen on; default `127.0.0.1`. */
+  host?: string;
+  /** The tenant's `/authorize`. */
+  authorizeUrl: string;
+  /** The tenant's `/oauth/token`; the browser calls it, so the CSP allows its origin. */
+  tokenUrl: string;
+  /** The tenant's `/v2/logout`; without it, signing out only forgets the tokens. */
+  logoutUrl?: string;
+  /** The `iss` of the tenant's tokens (`https://<domain>/`). */
+  issuer: string;
+  /** The customer space's (public) client id. */
+  clientId: string;
+  /** API audience to request an access token for. */
+  audience?: string;
+  /** Prefix of our custom claims; default `https://inviteflow.dev/`. */
+  claimNamespace?: string;
+  /** The inviteflow API base URL, called server-side by the funnel. */
+  apiUrl: string;
+  /** A client-credentials bearer token with `invites:create`, obtained server-side. */
+  funnelToken: () => Promise<string>;
+}
+
+/** A running demo app. */
+export interface DemoApp {
+  /** `http://HOST:PORT`. */
+  url: string;
+  close(): Promise<void>;
+}
+
+/** The claim namespace the post-login Action uses by default. */
+export const DEFAULT_CLAIM_NAMESPACE = 'https://inviteflow.dev/';
+
+// A funnel form is two short fields; anything much larger is not one.
+const MAX_FORM_BYTES = 16 * 1024;
+
+const SPA_PATHS = new Set(['/', '/login', '/callback']);
+
+function absoluteUrl(name: string, value: string): string {
+  try {
+    return new URL(value).href;
+  } catch {
+    throw new Error(`startDemoApp: ${name} must be an absolute URL, got ${JSON.stringify(value)}`);
+  }
+}
+
+class BodyTooLarge extends Error {}
+
+async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_FORM_BYTES) throw new BodyTooLarge();
+    chunks.push(chunk);
+  }
+  return new URLSearchParams(Buffer.concat(chunks).toString('utf8'));
+}
+
+/** Starts the demo customer space and funnel page. */
+export async function startDemoApp(opts: DemoAppOptions): Promise<DemoApp> {
+  const config: SpaConfig = {
+    authorizeUrl: absoluteUrl('authorizeUrl', opts.authorizeUrl),
+    tokenUrl: absoluteUrl('tokenUrl', opts.tokenUrl),
+    ...(opts.logoutUrl ? { logoutUrl: absoluteUrl('logoutUrl', opts.logoutUrl) } : {}),
+    issuer: opts.issuer,
+    clientId: opts.clientId,
+    ...(opts.audience ? { audience: opts.audience } : {}),
+    claimNamespace: opts.claimNamespace ?? DEFAULT_CLAIM_NAMESPACE,
+  };
+  const apiUrl = absoluteUrl('apiUrl', opts.apiUrl);
+  const modules = await loadBrowserModules();
+  const spaHtml = spaPage(config);
+  const securityHeaders = {
+    'content-security-policy': contentSecurityPolicy(config.tokenUrl),
+    'x-content-type-options': 'nosniff',
+    'x-frame-options': 'DENY',
+    // `/login` carries the invite token in its URL; no request may repeat it in a Referer.
+    'referrer-policy': 'no-referrer',
+  };
+
+  function send(
+    res: ServerResponse,
+    status: number,
+    type: string,
+    body: string,
+    headers: Record<string, string> = {},
+  ): void {
+    res.writeHead(status, {
+      ...securityHeaders,
+      'content-type': type,
+      'content-length': Buffer.byteLength(body),
+      'cache-control': 'no-store',
+      ...headers,
+    });
+    res.end(body);
+  }
+  const html = (res: ServerResponse, status: number, body: string, headers?: Record<string, string>) =>
+    send(res, status, 'text/html; charset=utf-8', body, headers);
+
+  async function funnel(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (!/^application\/x-www-form-urlencoded\b/i.test(req.headers['content-type'] ?? '')) {
+      return html(
+        res,
+        415,
+        funnelErrorPage({ code: 'unsupported_media_type', message: 'Send the form itself.', values: {} }),
+      );
+    }
+    let form: URLSearchParams;
+    try {
+      form = await readForm(req);
+    } catch (err) {
+      if (!(err instanceof BodyTooLarge)) throw err;
+      return html(
+        res,
+        413,
+        funnelErrorPage({ code: 'payload_too_large', message: 'The form is too large.', values: {} }),
+        {
+          connection: 'close',
+        },
+      );
+    }
+    const email = (form.get('email') ?? '').trim();
+    const name = (form.get('name') ?? '').trim();
+    const values = { email, name };
+    if (!email) {
+      return html(
+        res,
+        400,
+        funnelErrorPage({ code: 'invalid_request', message: 'Enter your email address.', values }),
+      );
+    }
+    let bearerToken: string;
+    try {
+      bearerToken = await opts.funnelToken();
+    } catch {
+      return html(
+        res,
+        502,
+        funnelErrorPage({
+          code: 'token_unavailable',
+          message: 'The funnel could not authenticate to the invitation service.',
+          values,
+        }),
+      );
+    }
+    const outcome = await requestInvite({
+      apiUrl,
+      bearerToken,
+      signup: { email, ...(name ? { name } : {}) },
+    });
+    if (outcome.ok) {
+      // Post/Redirect/Get would need somewhere to keep the outcome; a demo can show it directly.
+      return html(res, 200, funnelSentPage(outcome));
+    }
+    return html(res, outcome.status, funnelErrorPage({ ...outcome, values }));
+  }
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const path = new URL(req.url ?? '/', 'http://demo.invalid').pathname;
+    const method = req.method === 'HEAD' ? 'GET' : req.method;
+    const asset = path.startsWith('/assets/') ? modules.get(path.slice('/assets/'.length)) : undefined;
+    const allowed =
+      path === '/funnel'
+        ? 'GET, HEAD, POST'
+        : SPA_PATHS.has(path) || asset !== undefined || path === '/favicon.svg'
+          ? 'GET, HEAD'
+          : undefined;
+    if (allowed === undefined)
+      return html(res, 404, messagePage('Not found', 'There is nothing at this address.'));
+    if (method === 'POST' && path === '/funnel') return funnel(req, res);
+    if (method !== 'GET')
+      return html(res, 405, messagePage('Method not allowed', `${path} answers ${allowed}.`), {
+        allow: allowed,
+      });
+    if (SPA_PATHS.has(path)) return html(res, 200, spaHtml);
+    if (asset !== undefined)
+      return send(res, 200, 'text/javascript; charset=utf-8', asset, { 'cache-control': 'no-cache' });
+    if (path === '/favicon.svg')
+      return send(res, 200, 'image/svg+xml', FAVICON_SVG, { 'cache-control': 'max-age=86400' });
+    return html(res, 200, funnelFormPage());
+  }
+
+  const server = createServer((req, res) => {
+    handle(req, res).catch((err: unknown) => {
+      console.error('demo app:', err);
+      if (res.headersSent) res.destroy();
+      else html(res, 500, messagePage('Something went wrong', 'Please try again in a moment.'));
+    });
+  });
+  const host = opts.host ?? '127.0.0.1';
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port ?? 0, host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const { port } = server.address() as AddressInfo;
+  const urlHost = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host;
+  return {
+    url: `http://${urlHost}:${port}`,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((err) => (err ? reject(err) : resolve()));
+        // Keep-alive connections would hold close() open until they time out.
+        server.closeAllConnections();
+      }),
+  };
+}

@@ -1,0 +1,208 @@
+/**
+ * The whole system in one process for browser tests: the Temporal dev server, the real worker
+ * and activities, the API, the mail catcher, the Auth0 emulator running the built post-login
+ * Action (deployed through the Management API, as in production), the HubSpot emulator and the
+ * demo pages. Ports are chosen up front because the pieces name each other (links, callbacks).
+ */
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import type { FastifyInstance } from 'fastify';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Worker } from '@temporalio/worker';
+import { chromium } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { buildAction } from '../../actions/build';
+import { deployAction } from '../../actions/deploy';
+import { createActivities } from '../../activities';
+import { createAccountCheck } from '../../api/accounts';
+import { buildApp } from '../../api/app';
+import { startDemoApp } from '../../demo/server';
+import type { DemoApp } from '../../demo/server';
+import { startAuth0Emulator } from '../../emulators/auth0';
+import type { Auth0Emulator } from '../../emulators/auth0';
+import { startHubSpotEmulator } from '../../emulators/hubspot';
+import type { HubSpotEmulator } from '../../emulators/hubspot';
+import { startMailCatcher } from '../../emulators/mail';
+import type { MailCatcher, ParsedMessage } from '../../emulators/mail';
+import { createManagementClient } from '../../lib/auth0';
+import { loadApiConfig, loadWorkerConfig } from '../../lib/config';
+import { createLinkVerifier, generateLinkKey } from '../../lib/token';
+import { buildActivityDeps } from '../../worker/clients';
+import { createInviteWorker } from '../../worker/worker';
+import { devServerEnv, workflowBundle } from '../support/temporal';
+
+export const CLAIMS = 'https://inviteflow.dev/';
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+
+/** A free TCP port on loopback. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+/** Everything a browser test touches. */
+export interface Stack {
+  env: TestWorkflowEnvironment;
+  auth0: Auth0Emulator;
+  hubspot: HubSpotEmulator;
+  mail: MailCatcher;
+  api: FastifyInstance;
+  apiUrl: string;
+  demo: DemoApp;
+  browser: Browser;
+  /** A client-credentials token for the API (the funnel's). */
+  funnelToken(): Promise<string>;
+  /** The link in the newest invite email to `to`. */
+  linkFor(to: string, after?: number): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** Starts the stack; `close()` in `afterAll`. */
+export async function startStack(): Promise<Stack> {
+  const [apiPort, demoPort] = [await freePort(), await freePort()];
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  const demoUrl = `http://127.0.0.1:${demoPort}`;
+  const actionSecret = randomBytes(32).toString('base64url');
+
+  const [env, auth0, hubspot, mail, key, action] = await Promise.all([
+    devServerEnv(),
+    startAuth0Emulator({ spa: { callbacks: [`${demoUrl}/callback`], allowedLogoutUrls: [demoUrl], allowedOrigins: [demoUrl] } }),
+    startHubSpotEmulator(),
+    startMailCatcher({ smtpPort: 0, httpPort: 0 }),
+    generateLinkKey('e2e-1'),
+    buildAction(),
+  ]);
+  for (const role of ['member', 'billing']) auth0.createRole(role);
+
+  const common = {
+    TEMPORAL_ADDRESS: env.address,
+    PUBLIC_BASE_URL: apiUrl,
+    PRODUCT_NAME: 'Acme',
+    AUTH0_DOMAIN: auth0.domain,
+    AUTH0_CLIENT_ID: 'inviteflow-m2m',
+    AUTH0_CLIENT_SECRET: 'inviteflow-m2m-secret',
+    AUTH0_MANAGEMENT_ENDPOINT: auth0.url,
+  };
+  const workerConfig = loadWorkerConfig({
+    ...common,
+    LINK_SIGNING_KEY: JSON.stringify(key.privateJwk),
+    SMTP_URL: mail.smtpUrl,
+    HUBSPOT_ACCESS_TOKEN: hubspot.accessToken,
+    HUBSPOT_BASE_PATH: hubspot.url,
+  });
+  const clients = buildActivityDeps(workerConfig);
+  const worker: Worker = await createInviteWorker({
+    connection: env.nativeConnection,
+    namespace: workerConfig.TEMPORAL_NAMESPACE,
+    taskQueue: workerConfig.TEMPORAL_TASK_QUEUE,
+    activities: createActivities(clients.deps),
+    workflowBundle: await workflowBundle(),
+  });
+  const running = worker.run();
+
+  const apiConfig = loadApiConfig({
+    ...common,
+    PORT: String(apiPort),
+    HOST: '127.0.0.1',
+    LINK_VERIFICATION_KEYS: JSON.stringify([key.publicJwk]),
+    INVITE_ID_KEY: randomBytes(24).toString('base64url'),
+    ACTION_SECRET: actionSecret,
+    AUTH_ISSUER: `https://${auth0.domain}/`,
+    AUTH_JWKS_URL: `${auth0.url}/.well-known/jwks.json`,
+    APP_LOGIN_URL: `${demoUrl}/login`,
+  });
+  const management = createManagementClient({
+    domain: auth0.domain,
+    clientId: 'inviteflow-m2m',
+    clientSecret: 'inviteflow-m2m-secret',
+    endpoint: auth0.url,
+  });
+  const api = await buildApp({
+    config: apiConfig,
+    temporal: env.client,
+    linkVerifier: createLinkVerifier({ verificationKeys: apiConfig.LINK_VERIFICATION_KEYS, issuer: apiUrl, audience: apiConfig.LINK_AUDIENCE }),
+    accountExists: createAccountCheck(management),
+    logLevel: 'silent',
+  });
+  await api.listen({ port: apiPort, host: '127.0.0.1' });
+
+  // The Action reaches Auth0 the way production does: built to one file, deployed and bound.
+  await deployAction({
+    management: createManagementClient({ domain: auth0.domain, clientId: 'inviteflow-deploy', clientSecret: 'inviteflow-deploy-secret', endpoint: auth0.url }),
+    name: 'inviteflow-redeem-invite',
+    code: action.code,
+    secrets: { INVITEFLOW_API_URL: apiUrl, INVITEFLOW_ACTION_SECRET: actionSecret, ON_REFUSAL: 'continue', CLAIM_NAMESPACE: CLAIMS },
+  });
+
+  const tokens = new Map<string, string>();
+  const funnelToken = async () => {
+    const cached = tokens.get('funnel');
+    if (cached) return cached;
+    const res = await fetch(`${auth0.url}/oauth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({
+        grant_type: 'client_credentials',
+        client_id: 'inviteflow-m2m',
+        client_secret: 'inviteflow-m2m-secret',
+        audience: apiConfig.AUTH_AUDIENCE,
+      }),
+    });
+    const token = ((await res.json()) as { access_token: string }).access_token;
+    tokens.set('funnel', token);
+    return token;
+  };
+
+  const demo = await startDemoApp({
+    port: demoPort,
+    authorizeUrl: `${auth0.url}/authorize`,
+    tokenUrl: `${auth0.url}/oauth/token`,
+    logoutUrl: `${auth0.url}/v2/logout`,
+    issuer: `https://${auth0.domain}/`,
+    clientId: auth0.spaClientId,
+    claimNamespace: CLAIMS,
+    apiUrl,
+    funnelToken,
+  });
+
+  const browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+
+  return {
+    env,
+    auth0,
+    hubspot,
+    mail,
+    api,
+    apiUrl,
+    demo,
+    browser,
+    funnelToken,
+    async linkFor(to, after = 0) {
+      const message: ParsedMessage = await mail.waitForMessage(
+        (m) => m.to.includes(to) && Date.parse(m.receivedAt) >= after,
+        30_000,
+      );
+      const link = new RegExp(`${apiUrl.replace(/[.:/]/g, '\\$&')}/i/[A-Za-z0-9_.-]+`).exec(message.text)?.[0];
+      if (!link) throw new Error(`no invite link in the email to ${to}`);
+      return link;
+    },
+    async close() {
+      await browser.close();
+      await demo.close();
+      await api.close();
+      worker.shutdown();
+      await running;
+      await clients.close();
+      await Promise.all([env.teardown(), auth0.close(), hubspot.close(), mail.close()]);
+    },
+  };
+}
