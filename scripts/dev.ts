@@ -10,7 +10,12 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import { buildAction } from '../actions/build';
+import { deployAction } from '../actions/deploy';
+import { clientCredentialsToken } from '../demo/funnel-token';
+import { startDemoApp } from '../demo/server';
 import { startAuth0Emulator } from '../emulators/auth0';
+import { createManagementClient } from '../lib/auth0';
 import { startHubSpotEmulator } from '../emulators/hubspot';
 import { startMailCatcher } from '../emulators/mail';
 import { generateLinkKey } from '../lib/token';
@@ -60,7 +65,8 @@ function waitForPort(portNumber: number, timeoutMs = 30_000): Promise<void> {
       });
       socket.once('error', () => {
         socket.destroy();
-        if (Date.now() > deadline) reject(new Error(`nothing listens on port ${portNumber} after ${timeoutMs} ms`));
+        if (Date.now() > deadline)
+          reject(new Error(`nothing listens on port ${portNumber} after ${timeoutMs} ms`));
         else setTimeout(attempt, 200);
       });
     };
@@ -72,7 +78,11 @@ const children: ChildProcess[] = [];
 let stopping = false;
 
 function run(name: string, command: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
-  const child = spawn(command, args, { cwd: ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const prefix = `[${name}] `;
   const forward = (stream: NodeJS.WritableStream) => (chunk: Buffer) => {
     for (const line of chunk.toString().split('\n')) if (line.trim()) stream.write(prefix + line + '\n');
@@ -131,11 +141,20 @@ async function main(): Promise<void> {
     String(ports.temporalUi),
     '--log-level',
     'warn',
-    ...Object.entries(SEARCH_ATTRIBUTE_DEFINITIONS).flatMap(([name, type]) => ['--search-attribute', `${name}=${type}`]),
+    ...Object.entries(SEARCH_ATTRIBUTE_DEFINITIONS).flatMap(([name, type]) => [
+      '--search-attribute',
+      `${name}=${type}`,
+    ]),
   ]);
 
   const [auth0, hubspot, mail] = await Promise.all([
-    startAuth0Emulator({ port: ports.auth0, host: '127.0.0.1' }),
+    startAuth0Emulator({
+      port: ports.auth0,
+      host: '127.0.0.1',
+      spa: {
+        callbacks: [`http://localhost:${ports.app}/callback`, `http://127.0.0.1:${ports.app}/callback`],
+      },
+    }),
     startHubSpotEmulator({ port: ports.hubspot, host: '127.0.0.1', accessToken: 'pat-local-dev' }),
     startMailCatcher({ smtpPort: ports.smtp, httpPort: ports.inbox, host: '127.0.0.1' }),
   ]);
@@ -162,25 +181,61 @@ async function main(): Promise<void> {
     HUBSPOT_ACCESS_TOKEN: hubspot.accessToken,
     HUBSPOT_BASE_PATH: hubspot.url,
   });
-  const withApi = existsSync(join(ROOT, 'api', 'main.ts'));
-  if (withApi) {
-    run('api', tsx, ['api/main.ts'], {
-      ...shared,
-      PORT: String(ports.api),
-      LINK_VERIFICATION_KEYS: JSON.stringify([secrets.linkKey.publicJwk]),
-      INVITE_ID_KEY: secrets.inviteIdKey,
-      ACTION_SECRET: secrets.actionSecret,
-      AUTH_ISSUER: `https://${auth0.domain}/`,
-      AUTH_JWKS_URL: `${auth0.url}/.well-known/jwks.json`,
-      APP_LOGIN_URL: `http://localhost:${ports.app}/login`,
-    });
-    await waitForPort(ports.api);
-  }
+  run('api', tsx, ['api/main.ts'], {
+    ...shared,
+    PORT: String(ports.api),
+    HOST: '127.0.0.1',
+    LINK_VERIFICATION_KEYS: JSON.stringify([secrets.linkKey.publicJwk]),
+    INVITE_ID_KEY: secrets.inviteIdKey,
+    ACTION_SECRET: secrets.actionSecret,
+    AUTH_ISSUER: auth0.issuer,
+    AUTH_JWKS_URL: `${auth0.url}/.well-known/jwks.json`,
+    APP_LOGIN_URL: `http://localhost:${ports.app}/login`,
+  });
+  await waitForPort(ports.api);
+
+  // The post-login Action reaches the emulated tenant the way it reaches a real one.
+  const { code } = await buildAction();
+  await deployAction({
+    management: createManagementClient({
+      domain: auth0.domain,
+      clientId: 'inviteflow-deploy',
+      clientSecret: 'inviteflow-deploy-secret',
+      endpoint: auth0.url,
+    }),
+    name: 'inviteflow-redeem-invite',
+    code,
+    secrets: {
+      INVITEFLOW_API_URL: publicBaseUrl,
+      INVITEFLOW_ACTION_SECRET: secrets.actionSecret,
+      ON_REFUSAL: 'continue',
+    },
+  });
+  const demo = await startDemoApp({
+    port: ports.app,
+    host: '127.0.0.1',
+    authorizeUrl: `${auth0.url}/authorize`,
+    tokenUrl: `${auth0.url}/oauth/token`,
+    logoutUrl: `${auth0.url}/v2/logout`,
+    issuer: auth0.issuer,
+    clientId: auth0.spaClientId,
+    apiUrl: publicBaseUrl,
+    funnelToken: clientCredentialsToken({
+      tokenUrl: `${auth0.url}/oauth/token`,
+      clientId: 'inviteflow-m2m',
+      clientSecret: 'inviteflow-m2m-secret',
+      audience: 'https://inviteflow/api',
+    }),
+  });
+  closers.unshift(() => demo.close());
 
   console.log(`
 inviteflow local stack is up
   Temporal UI         http://localhost:${ports.temporalUi}   (gRPC ${shared.TEMPORAL_ADDRESS}, data in .data/temporal.db)
-${withApi ? `  API                 ${publicBaseUrl}   (OpenAPI ${publicBaseUrl}/docs)\n` : ''}  Mail inbox          ${mail.httpUrl}   (SMTP ${mail.smtpUrl})
+  API                 ${publicBaseUrl}   (OpenAPI ${publicBaseUrl}/docs)
+  Demo funnel         http://localhost:${ports.app}/funnel   (leave an email, then open the mail inbox)
+  Customer space      http://localhost:${ports.app}/
+  Mail inbox          ${mail.httpUrl}   (SMTP ${mail.smtpUrl})
   Auth0 emulator      ${auth0.url}   (tenant ${auth0.domain}; M2M client inviteflow-m2m / inviteflow-m2m-secret)
   HubSpot emulator    ${hubspot.url}   (token ${hubspot.accessToken})
 Press Ctrl-C to stop.`);
