@@ -48,6 +48,8 @@ const workerSchema = z.object({
   /** Only for local emulators: replaces https://api.hubapi.com. */
   HUBSPOT_BASE_PATH: url.optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** host:port of the worker's Prometheus endpoint (Temporal SDK metrics and ours); off when empty. */
+  WORKER_METRICS_ADDRESS: z.string().regex(/^[\w.-]+:\d+$/, 'must be host:port').optional(),
 });
 
 /** Thrown when the environment is incomplete or malformed; lists every bad variable, never values. */

@@ -3,8 +3,9 @@
  * workflow and its activities, and shuts down gracefully on SIGINT/SIGTERM (the Temporal runtime
  * stops polling, lets running activities finish, then `run()` resolves).
  */
-import { pino } from 'pino';
+import { Runtime } from '@temporalio/worker';
 import { ConfigError, loadWorkerConfig } from '../lib/config';
+import { createLogger, temporalLogger } from '../lib/logger';
 import { connectWorker } from '../lib/temporal';
 import { createActivities } from '../activities';
 import { buildActivityDeps } from './clients';
@@ -12,7 +13,16 @@ import { createInviteWorker } from './worker';
 
 async function main(): Promise<void> {
   const cfg = loadWorkerConfig();
-  const logger = pino({ name: 'inviteflow-worker', level: cfg.LOG_LEVEL });
+  const logger = createLogger('inviteflow-worker', cfg.LOG_LEVEL);
+  // One JSON log stream for our code and the SDK's (workflow and activity logs carry the invite
+  // id), and Temporal's metrics plus our own counters on one Prometheus endpoint.
+  Runtime.install({
+    logger: temporalLogger(logger),
+    telemetryOptions: {
+      logging: { forward: {}, filter: { core: 'WARN', other: 'WARN' } },
+      ...(cfg.WORKER_METRICS_ADDRESS ? { metrics: { prometheus: { bindAddress: cfg.WORKER_METRICS_ADDRESS } } } : {}),
+    },
+  });
   const clients = buildActivityDeps(cfg);
   const connection = await connectWorker(cfg);
   try {
@@ -22,7 +32,10 @@ async function main(): Promise<void> {
       taskQueue: cfg.TEMPORAL_TASK_QUEUE,
       activities: createActivities(clients.deps),
     });
-    logger.info({ address: cfg.TEMPORAL_ADDRESS, namespace: cfg.TEMPORAL_NAMESPACE, taskQueue: cfg.TEMPORAL_TASK_QUEUE }, 'worker started');
+    logger.info(
+      { address: cfg.TEMPORAL_ADDRESS, namespace: cfg.TEMPORAL_NAMESPACE, taskQueue: cfg.TEMPORAL_TASK_QUEUE, metrics: cfg.WORKER_METRICS_ADDRESS },
+      'worker started',
+    );
     await worker.run();
     logger.info('worker stopped');
   } finally {

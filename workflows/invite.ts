@@ -9,6 +9,7 @@ import {
   ApplicationFailure,
   condition,
   log,
+  metricMeter,
   proxyActivities,
   setCurrentDetails,
   setHandler,
@@ -57,6 +58,10 @@ const hubspot = proxyActivities<InviteActivities>({
 
 const iso = (ms: number) => new Date(ms).toISOString();
 
+// Exported on the worker's Prometheus endpoint; the SDK does not emit them again on replay.
+const transitions = metricMeter.createCounter('inviteflow_invite_transitions', 'invites', 'Invites entering each state');
+const emailsSent = metricMeter.createCounter('inviteflow_emails_sent', 'emails', 'Invite emails accepted by the mail server');
+
 /** Runs one invite from its first email to a final state; returns the final status. */
 export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> {
   let invite: ResolvedInvite;
@@ -95,6 +100,11 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
     createdAt: iso(createdAt),
     expiresAt: iso(expiresAt),
     emails: [],
+  };
+
+  const enter = (state: InviteStatus['state']) => {
+    status.state = state;
+    transitions.add(1, { state });
   };
 
   const publish = () => {
@@ -138,6 +148,7 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
       });
       const record: SentEmailRecord = { sequence, kind, linkId, at: sent.acceptedAt, messageId: sent.messageId };
       status.emails.push(record);
+      emailsSent.add(1, { kind });
       delete status.emailError;
       publish();
       return record;
@@ -157,7 +168,7 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
     redeemUpdate,
     (req: RedeemInput): RedeemResult => {
       if (result && status.redeemer?.userId === req.user.userId) return { ...result, repeat: true };
-      status.state = 'redeemed';
+      enter('redeemed');
       status.redeemedAt = iso(Date.now());
       status.redeemer = req.user;
       result = {
@@ -197,7 +208,7 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
   setHandler(
     revokeUpdate,
     ({ reason }) => {
-      status.state = 'revoked';
+      enter('revoked');
       status.revokedAt = iso(Date.now());
       if (reason) status.revokeReason = reason.slice(0, 500);
       publish();
@@ -277,6 +288,7 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
     if (status.state !== 'pending') throw refusal(InviteErrorType.NotPending, `the invite is ${status.state}`);
   }
 
+  transitions.add(1, { state: 'pending' });
   publish();
   await sendEmail('invite');
 
@@ -285,7 +297,7 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
   while (status.state === 'pending') {
     const now = Date.now();
     if (now >= expiresAt) {
-      status.state = 'expired';
+      enter('expired');
       status.expiredAt = iso(now);
       publish();
       break;
@@ -308,6 +320,7 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
 
   if (status.state === 'redeemed' && status.redeemer) {
     await grant(invite, status);
+    transitions.add(1, { state: status.state });
   }
   // Let an in-flight update (e.g. an idempotent repeat of `redeem`) finish before the run closes.
   await condition(allHandlersFinished);
