@@ -33,6 +33,7 @@ const ports = {
   smtp: port('DEV_SMTP_PORT', 1025),
   inbox: port('DEV_INBOX_PORT', 1080),
   app: port('DEV_APP_PORT', 5173),
+  workerMetrics: port('DEV_WORKER_METRICS_PORT', 9464),
 };
 
 interface LocalSecrets {
@@ -180,6 +181,7 @@ async function main(): Promise<void> {
     SMTP_URL: mail.smtpUrl,
     HUBSPOT_ACCESS_TOKEN: hubspot.accessToken,
     HUBSPOT_BASE_PATH: hubspot.url,
+    WORKER_METRICS_ADDRESS: `127.0.0.1:${ports.workerMetrics}`,
   });
   run('api', tsx, ['api/main.ts'], {
     ...shared,
@@ -235,6 +237,7 @@ inviteflow local stack is up
   API                 ${publicBaseUrl}   (OpenAPI ${publicBaseUrl}/docs)
   Demo funnel         http://localhost:${ports.app}/funnel   (leave an email, then open the mail inbox)
   Customer space      http://localhost:${ports.app}/
+  Metrics             ${publicBaseUrl}/metrics (API), http://127.0.0.1:${ports.workerMetrics}/metrics (worker)
   Mail inbox          ${mail.httpUrl}   (SMTP ${mail.smtpUrl})
   Auth0 emulator      ${auth0.url}   (tenant ${auth0.domain}; M2M client inviteflow-m2m / inviteflow-m2m-secret)
   HubSpot emulator    ${hubspot.url}   (token ${hubspot.accessToken})
