@@ -1,4 +1,4 @@
-// A local stand-in for HubSpot's CRM v3 contacts and contact-properties APIs, spoken in HubSpot's
+// A local stand-in for HubSpot's CRM v3 contacts, contact-properties and property-groups APIs, spoken in HubSpot's
 // wire format so the unchanged `@hubspot/api-client` can drive it: private-app bearer auth, the
 // ten-secondly rolling rate limit with its `X-HubSpot-RateLimit-*` headers, emails compared
 // without case, and unknown properties refused like HubSpot does. `/__emulator/*` routes (not
@@ -40,6 +40,14 @@ export interface HubSpotProperty {
   modificationMetadata: { archivable: boolean; readOnlyDefinition: boolean; readOnlyValue: boolean };
 }
 
+/** A contact property group, as `GET /crm/v3/properties/contacts/groups` lists it. */
+export interface HubSpotPropertyGroup {
+  name: string;
+  label: string;
+  displayOrder: number;
+  archived: boolean;
+}
+
 /** A stored contact; property values are strings as in HubSpot. */
 export interface HubSpotContact {
   id: string;
@@ -78,10 +86,22 @@ export interface HubSpotEmulatorOptions {
   customProperties?: string[];
 }
 
+/** The contact property groups every HubSpot account starts with (a subset). */
+export const BUILT_IN_PROPERTY_GROUPS: readonly { name: string; label: string }[] = [
+  { name: 'contactinformation', label: 'Contact information' },
+  { name: 'emailinformation', label: 'Email information' },
+  { name: 'conversioninformation', label: 'Conversion information' },
+  { name: 'socialmediainformation', label: 'Social media information' },
+  { name: 'analyticsinformation', label: 'Web analytics history' },
+  { name: 'sales_properties', label: 'Sales properties' },
+];
+
 /** What `GET /__emulator/state` and `state()` return. */
 export interface HubSpotEmulatorState {
   contacts: HubSpotContact[];
   properties: string[];
+  /** Contact property groups by name. */
+  groups: string[];
   createdByEmail: Record<string, number>;
   counts: Record<string, number>;
   faults: { faults: FaultRule[]; latencies: LatencyRule[] };
@@ -107,7 +127,11 @@ export interface HubSpotEmulator {
   clearFaults(): void;
   /** Changes the enforced limit; `undefined` switches it off. Starts with an empty window. */
   setRateLimit(limit?: HubSpotRateLimit): void;
-  /** Forgets contacts, custom properties beyond the initial ones, counts and faults. */
+  /** The contact property definition, or undefined. */
+  property(name: string): HubSpotProperty | undefined;
+  /** The contact property group, or undefined. */
+  group(name: string): HubSpotPropertyGroup | undefined;
+  /** Forgets contacts, custom properties and groups beyond the initial ones, counts and faults. */
   reset(): void;
   /** Contacts, property names, creations per email, counts, faults. */
   state(): HubSpotEmulatorState;
@@ -352,6 +376,17 @@ const createPropertyBody = z.object({
     .optional(),
 });
 
+const createGroupBody = z.object({
+  name: z
+    .string()
+    .regex(
+      /^[a-z][a-z0-9_]*$/,
+      'Property group names must start with a letter and contain only lowercase letters, digits and underscores',
+    ),
+  label: z.string().min(1),
+  displayOrder: z.number().int().optional(),
+});
+
 function parse<T>(schema: z.ZodType<T>, body: unknown): T {
   const result = schema.safeParse(body);
   if (result.success) return result.data;
@@ -375,6 +410,7 @@ export async function startHubSpotEmulator(opts: HubSpotEmulatorOptions = {}): P
   const faults = new FaultInjector();
   const counter = new RequestCounter();
   const properties = new Map<string, HubSpotProperty>();
+  const groups = new Map<string, HubSpotPropertyGroup>();
   const contacts = new Map<string, HubSpotContact>();
   const byEmail = new Map<string, string>();
   const createdByEmail = new Map<string, number>();
@@ -382,6 +418,10 @@ export async function startHubSpotEmulator(opts: HubSpotEmulatorOptions = {}): P
   let nextId = 1_000_000_001;
 
   const seed = (): void => {
+    groups.clear();
+    BUILT_IN_PROPERTY_GROUPS.forEach(({ name, label }, displayOrder) =>
+      groups.set(name, { name, label, displayOrder, archived: false }),
+    );
     properties.clear();
     for (const p of builtInProperties()) properties.set(p.name, p);
     for (const name of initialCustom) properties.set(name, property(name, name));
@@ -397,6 +437,16 @@ export async function startHubSpotEmulator(opts: HubSpotEmulatorOptions = {}): P
         409,
         errorBody(`Property named '${input.name}' already exists.`, 'OBJECT_ALREADY_EXISTS'),
       );
+    }
+    // A property lives in a group; HubSpot refuses one whose group does not exist yet.
+    if (!groups.has(input.groupName)) {
+      throw validationError(`Property group '${input.groupName}' does not exist.`, [
+        {
+          message: `Property group '${input.groupName}' does not exist.`,
+          code: 'INVALID_PROPERTY_GROUP',
+          context: { groupName: [input.groupName] },
+        },
+      ]);
     }
     const created = property(input.name, input.label, {
       type: input.type,
@@ -415,6 +465,18 @@ export async function startHubSpotEmulator(opts: HubSpotEmulatorOptions = {}): P
       })),
     });
     properties.set(created.name, created);
+    return created;
+  };
+
+  const createGroup = (input: z.infer<typeof createGroupBody>): HubSpotPropertyGroup => {
+    if (groups.has(input.name)) {
+      throw new HubSpotApiError(
+        409,
+        errorBody(`Property group named '${input.name}' already exists.`, 'OBJECT_ALREADY_EXISTS'),
+      );
+    }
+    const created = { name: input.name, label: input.label, displayOrder: input.displayOrder ?? -1, archived: false };
+    groups.set(created.name, created);
     return created;
   };
 
@@ -612,6 +674,22 @@ export async function startHubSpotEmulator(opts: HubSpotEmulatorOptions = {}): P
     return { results: archived ? [] : [...properties.values()] };
   });
 
+  app.get('/crm/v3/properties/contacts/groups', () => ({ results: [...groups.values()] }));
+
+  app.get<{ Params: { groupName: string } }>('/crm/v3/properties/contacts/groups/:groupName', (request) => {
+    const found = groups.get(request.params.groupName);
+    if (!found)
+      throw new HubSpotApiError(
+        404,
+        errorBody(`Unable to find property group ${request.params.groupName}`, 'OBJECT_NOT_FOUND'),
+      );
+    return found;
+  });
+
+  app.post('/crm/v3/properties/contacts/groups', async (request, reply) =>
+    reply.code(201).send(createGroup(parse(createGroupBody, request.body))),
+  );
+
   app.get<{ Params: { name: string } }>('/crm/v3/properties/contacts/:name', (request) => {
     const found = properties.get(request.params.name);
     if (!found)
@@ -634,6 +712,7 @@ export async function startHubSpotEmulator(opts: HubSpotEmulatorOptions = {}): P
   const state = (): HubSpotEmulatorState => ({
     contacts: [...contacts.values()].map((c) => structuredClone(c)),
     properties: [...properties.keys()],
+    groups: [...groups.keys()],
     createdByEmail: Object.fromEntries(createdByEmail),
     counts: counter.snapshot(),
     faults: faults.list(),
@@ -671,6 +750,14 @@ export async function startHubSpotEmulator(opts: HubSpotEmulatorOptions = {}): P
     createdCount: (email) => createdByEmail.get(email.trim().toLowerCase()) ?? 0,
     createProperty: (name, label = name) =>
       createProperty({ name, label, type: 'string', fieldType: 'text', groupName: 'contactinformation' }),
+    property: (name) => {
+      const found = properties.get(name);
+      return found ? structuredClone(found) : undefined;
+    },
+    group: (name) => {
+      const found = groups.get(name);
+      return found ? { ...found } : undefined;
+    },
     injectFault: (rule) => faults.add(rule),
     clearFaults: () => faults.clear(),
     setRateLimit: (limit) => limiter.configure(limit),

@@ -24,6 +24,10 @@ const temporal = {
   TEMPORAL_TASK_QUEUE: z.string().default('invites'),
   /** Temporal Cloud API key; turns TLS on. */
   TEMPORAL_API_KEY: z.string().optional(),
+  /** mTLS client certificate (PEM file path); needs TEMPORAL_TLS_KEY, turns TLS on. */
+  TEMPORAL_TLS_CERT: z.string().min(1).optional(),
+  /** Private key of TEMPORAL_TLS_CERT (PEM file path). */
+  TEMPORAL_TLS_KEY: z.string().min(1).optional(),
 };
 
 const links = {
@@ -80,7 +84,10 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
 }
 
 /** The Temporal part of any process's configuration. */
-export type TemporalConfig = Pick<WorkerConfig, 'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE' | 'TEMPORAL_TASK_QUEUE' | 'TEMPORAL_API_KEY'>;
+export type TemporalConfig = Pick<
+  WorkerConfig,
+  'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE' | 'TEMPORAL_TASK_QUEUE' | 'TEMPORAL_API_KEY' | 'TEMPORAL_TLS_CERT' | 'TEMPORAL_TLS_KEY'
+>;
 
 const flag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 

@@ -1,12 +1,22 @@
 /** Connections to the Temporal service, shared by the worker, the API and the CLI. */
+import { readFileSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
 import type { TemporalConfig } from './config';
 
+// TLS is on for an API key (Temporal Cloud) and for mTLS; the certificate files are read at each
+// connect, so a rotated certificate is picked up by the next process start without a rebuild.
 function connectionOptions(cfg: TemporalConfig) {
-  return cfg.TEMPORAL_API_KEY
-    ? { address: cfg.TEMPORAL_ADDRESS, tls: true, apiKey: cfg.TEMPORAL_API_KEY }
-    : { address: cfg.TEMPORAL_ADDRESS };
+  const { TEMPORAL_TLS_CERT: cert, TEMPORAL_TLS_KEY: key } = cfg;
+  if ((cert === undefined) !== (key === undefined)) {
+    throw new Error('TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together (mTLS needs both)');
+  }
+  const tls = cert && key ? { clientCertPair: { crt: readFileSync(cert), key: readFileSync(key) } } : cfg.TEMPORAL_API_KEY ? true : undefined;
+  return {
+    address: cfg.TEMPORAL_ADDRESS,
+    ...(tls ? { tls } : {}),
+    ...(cfg.TEMPORAL_API_KEY ? { apiKey: cfg.TEMPORAL_API_KEY } : {}),
+  };
 }
 
 /** A client for starting, signalling, updating and querying invites. */

@@ -1,5 +1,6 @@
 // A local stand-in for an Auth0 tenant: the Management API v2 routes inviteflow uses (users, roles,
-// Actions and trigger bindings), the token endpoint, and a Universal-Login-like browser login
+// Actions and trigger bindings, and for the tenant setup script APIs, applications and client
+// grants), the token endpoint, and a Universal-Login-like browser login
 // (sign up, sign in, emulated Google and Facebook) that runs the deployed post-login Actions and
 // issues real signed tokens. It speaks Auth0's wire format so the unchanged `auth0` SDK and any
 // OIDC client can drive it. `/__emulator/*` routes (not part of Auth0) inspect it and switch
@@ -24,6 +25,9 @@ import {
 } from './management';
 import type { RateLimitState } from './management';
 import { registerActionRoutes } from './actions-api';
+import { registerApplicationRoutes } from './applications-api';
+import { ApplicationsStore } from './applications-store';
+import type { StoredResourceServer } from './applications-store';
 import { ActionRuntime, DEFAULT_FLOW_BUDGET_MS } from './actions-runtime';
 import { ActionsStore } from './actions-store';
 import type { RunnableAction } from './actions-store';
@@ -98,6 +102,8 @@ export interface Auth0EmulatorState {
   users: (ApiUser & { roles: string[] })[];
   roles: StoredRole[];
   clients: { clientId: string; name?: string; grants: ClientGrant[] }[];
+  /** The tenant's APIs, the Management API included. */
+  resourceServers: StoredResourceServer[];
   counts: Record<string, number>;
   faults: { faults: FaultRule[]; latencies: LatencyRule[] };
   rateLimit: RateLimitState;
@@ -162,6 +168,7 @@ export async function startAuth0Emulator(opts: Auth0EmulatorOptions = {}): Promi
   const faults = new FaultInjector();
   const counter = new RequestCounter();
   const actions = new ActionsStore(opts.actionBuildDelayMs ?? 0);
+  const applications = new ApplicationsStore(store);
   const loginState = new LoginState();
   const flow = new PostLoginFlow(
     store,
@@ -229,11 +236,15 @@ export async function startAuth0Emulator(opts: Auth0EmulatorOptions = {}): Promi
   registerManagementRoutes(app, {
     store,
     limiter,
-    extraRoutes: [(api) => registerActionRoutes(api, { actions })],
+    extraRoutes: [
+      (api) => registerActionRoutes(api, { actions }),
+      (api) => registerApplicationRoutes(api, { applications, tenantName: domain.split('.')[0] ?? domain }),
+    ],
   });
 
   const reset = (): void => {
     store.reset();
+    applications.reset();
     counter.reset();
     faults.clear();
     loginState.clear();
@@ -243,6 +254,7 @@ export async function startAuth0Emulator(opts: Auth0EmulatorOptions = {}): Promi
   };
   const state = (): Auth0EmulatorState => ({
     ...store.snapshot(),
+    resourceServers: [...applications.resourceServers.values()].map((rs) => structuredClone(rs)),
     counts: counter.snapshot(),
     faults: faults.list(),
     rateLimit: limiter.peek(),

@@ -112,6 +112,11 @@ export const GLOBAL_LIMIT_BODY = auth0ErrorBody(429, 'Global limit has been reac
 
 const scopesOf = new WeakMap<FastifyRequest, string[]>();
 
+/** Whether the request's token carries the scope (for answers that differ by scope). */
+export function hasScope(request: FastifyRequest, scope: string): boolean {
+  return (scopesOf.get(request) ?? []).includes(scope);
+}
+
 /** Refuses the request with Auth0's 403 unless its token has one of the scopes. */
 export function requireScope(request: FastifyRequest, anyOf: string[]): void {
   const granted = scopesOf.get(request) ?? [];
@@ -223,7 +228,8 @@ const pagination = z.object({
   include_totals: z.enum(['true', 'false']).default('false'),
 });
 
-function paginate<T>(items: T[], query: unknown, key: string): unknown {
+/** Auth0's offset pagination: `?page&per_page`, a bare array or `{key, start, limit, total}`. */
+export function paginate<T>(items: T[], query: unknown, key: string): unknown {
   const {
     per_page: perPage,
     page,
@@ -240,7 +246,8 @@ const fieldsQuery = z.object({
   include_fields: z.enum(['true', 'false']).default('true'),
 });
 
-function selectFields(user: object, query: unknown): object {
+/** Applies `?fields=a,b&include_fields=true|false` to one object of the answer. */
+export function selectFields(user: object, query: unknown): object {
   const { fields, include_fields: includeFields } = parseBody(fieldsQuery, query ?? {}, 'Query');
   if (!fields) return user;
   const names = new Set(

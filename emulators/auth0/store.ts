@@ -53,6 +53,8 @@ export interface ConnectionInfo {
 export interface ClientGrant {
   audience: string;
   scopes: string[];
+  /** `cgr_…`, given the first time the client-grants API shows the grant. */
+  id?: string;
 }
 
 /** Auth0's application types; they decide the grant types a client may use. */
@@ -74,10 +76,16 @@ export interface Auth0ClientRegistration {
   allowedLogoutUrls?: string[];
   /** Allowed Origins (CORS) besides the callback URLs' origins, which Auth0 allows by default. */
   allowedOrigins?: string[];
+  /** Grant types set explicitly (`POST /api/v2/clients`); default: those of `appType`. */
+  grantTypes?: string[];
+  description?: string;
+  /** ISO 8601, for applications created through the Management API. */
+  createdAt?: string;
 }
 
-/** Grant types an application of this type may use, as Auth0 sets them by default. */
+/** Grant types the application may use: its own list, or what Auth0 sets for its type. */
 export function grantTypesOf(client: Auth0ClientRegistration): string[] {
+  if (client.grantTypes) return client.grantTypes;
   switch (client.appType ?? 'non_interactive') {
     case 'spa':
       return ['authorization_code', 'refresh_token'];
