@@ -4,8 +4,8 @@
  * Action, the CLI) switch on `code`, never on `message`.
  */
 import { z } from 'zod';
-import { ApplicationFailure } from '@temporalio/common';
-import { InviteErrorType } from '../workflows/errors';
+import { refusalOf } from '../lib/invite-refusals';
+import type { Refusal } from '../lib/invite-refusals';
 
 /** Every code the API answers with, and its HTTP status. */
 export const ERROR_STATUS = {
@@ -82,39 +82,18 @@ export function invalidRequest(problems: FieldProblem[]): ApiError {
   return new ApiError('invalid_request', 'The request is invalid', problems);
 }
 
-const REFUSALS: Partial<Record<string, ErrorCode>> = {
-  [InviteErrorType.Expired]: 'invite_expired',
-  [InviteErrorType.Revoked]: 'invite_revoked',
-  [InviteErrorType.AlreadyUsed]: 'invite_already_used',
-  [InviteErrorType.EmailMismatch]: 'invite_email_mismatch',
-  [InviteErrorType.UnknownLink]: 'invite_unknown_link',
-  [InviteErrorType.NotPending]: 'invite_not_pending',
-  [InviteErrorType.ResendRateLimited]: 'resend_rate_limited',
-  [InviteErrorType.EmailOptedOut]: 'invite_opted_out',
-  [InviteErrorType.InvalidInput]: 'invalid_request',
-  [InviteErrorType.Permanent]: 'email_refused',
-};
-
 /**
  * The API error for a refusal raised by the workflow (an update validator or handler), or
  * undefined when `failure` is not one of ours. Details the caller can act on are kept: the
- * `login_hint` of an email mismatch, the wait of a rate-limited resend.
+ * `login_hint` of an email mismatch, the wait of a rate-limited resend (also as `Retry-After`).
  */
 export function refusalToApiError(failure: unknown): ApiError | undefined {
-  if (!(failure instanceof ApplicationFailure) || !failure.type) return undefined;
-  const code = REFUSALS[failure.type];
-  if (!code) return undefined;
-  const detail: unknown = failure.details?.[0];
-  if (code === 'invite_email_mismatch' && isObject(detail) && typeof detail.loginHint === 'string') {
-    return new ApiError(code, failure.message, { login_hint: detail.loginHint });
-  }
-  if (code === 'resend_rate_limited' && isObject(detail) && typeof detail.retryAfterMs === 'number') {
-    const seconds = Math.max(1, Math.ceil(detail.retryAfterMs / 1000));
-    return new ApiError(code, failure.message, { retry_after_seconds: seconds }, { 'retry-after': String(seconds) });
-  }
-  return new ApiError(code, failure.message);
+  const refusal = refusalOf(failure);
+  return refusal ? apiErrorOf(refusal) : undefined;
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null;
+/** The API error of a refusal (shared codes from `lib/invite-refusals.ts`). */
+export function apiErrorOf(refusal: Refusal): ApiError {
+  const headers: Record<string, string> = refusal.retryAfterSeconds !== undefined ? { 'retry-after': String(refusal.retryAfterSeconds) } : {};
+  return new ApiError(refusal.code, refusal.message, refusal.details, headers);
 }

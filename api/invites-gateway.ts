@@ -6,23 +6,23 @@
  */
 import { createHash } from 'node:crypto';
 import {
-  compileWorkflowOptions,
-  isGrpcServiceError,
   QueryNotRegisteredError,
   ServiceError,
-  WorkflowClient,
   WorkflowFailedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
   WorkflowUpdateRPCTimeoutOrCancelledError,
   WorkflowUpdateStage,
 } from '@temporalio/client';
-import type { Client, CompiledWorkflowOptions, WorkflowExecutionDescription, WorkflowHandle, WorkflowStartOptions, WorkflowUpdateHandle } from '@temporalio/client';
-import type { SearchAttributePair } from '@temporalio/common';
-import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
+import type { Client, WorkflowExecutionDescription, WorkflowHandle, WorkflowUpdateHandle } from '@temporalio/client';
+import { createInviteStarter } from '../lib/invites';
+import type { StartMeta, StartResult } from '../lib/invites';
+import { InvalidFilterError, searchInvites, visibilityQuery } from '../lib/invite-search';
+import type { InviteListFilter, InviteListItem } from '../lib/invite-search';
+import { GRPC, grpcCode, isDeadline, isUnavailable } from '../lib/temporal-errors';
 import type { inviteWorkflow } from '../workflows/invite';
-import { declineSignal, inviteWorkflowId, searchAttributes, statusQuery } from '../workflows/messages';
-import type { InviteInput, InviteState, InviteStatus } from '../workflows/messages';
+import { declineSignal, inviteWorkflowId, statusQuery } from '../workflows/messages';
+import type { InviteInput, InviteStatus } from '../workflows/messages';
 import { ApiError, refusalToApiError } from './errors';
 
 /** Deadlines of Temporal calls, in milliseconds. */
@@ -37,46 +37,10 @@ export interface GatewayTimeouts {
 
 const DEFAULT_TIMEOUTS: GatewayTimeouts = { readMs: 5000, updateMs: 5000, emailUpdateMs: 10_000 };
 
-/** What a start did: created a run, or found the open one (workflow-id conflict policy). */
-export interface StartResult {
-  runId: string;
-  started: boolean;
-}
-
-/** Extra start options beyond the input. */
-export interface StartMeta {
-  /** Expected expiry, for the `InviteExpiresAt` search attribute until the workflow publishes its own. */
-  expiresAt: Date;
-  /** One line for the Temporal UI; must not contain personal data. */
-  summary: string;
-  /** Shown with the invite (the landing page reads the inviter from here). */
-  memo: Record<string, unknown>;
-}
-
-/** One row of a list, read from visibility without querying the workflow. */
-export interface InviteListItem {
-  id: string;
-  status?: string;
-  email?: string;
-  scope?: string;
-  expiresAt?: string;
-  startTime: string;
-  closeTime?: string;
-  /** Temporal's execution status (`RUNNING`, `COMPLETED`, `TERMINATED`, …). */
-  execution: string;
-}
-
 /** A page of a list. */
 export interface InviteListPage {
   items: InviteListItem[];
   nextPageToken?: string;
-}
-
-/** Filters of a list; every value was validated by the route. */
-export interface InviteListFilter {
-  status?: InviteState;
-  email?: string;
-  scope?: string;
 }
 
 /** Whether an invite's workflow exists and is open. */
@@ -88,35 +52,13 @@ export type EmailUpdateOutcome<T> = { done: true; result: T } | { done: false };
 /** A handle on an invite's latest run. */
 export type Handle = WorkflowHandle<typeof inviteWorkflow>;
 
-// `WorkflowClient.start` does not expose the `started` flag of StartWorkflowExecutionResponse, and
-// comparing run ids cannot tell two racing creators apart (both see the same run). The request is
-// built by the SDK itself, so encoding, search attributes and user metadata stay the SDK's.
-class StartReportingClient extends WorkflowClient {
-  async startReporting(options: WorkflowStartOptions<typeof inviteWorkflow>): Promise<StartResult> {
-    const request = await this.createStartWorkflowRequest({
-      // The SDK's own start path adds nothing else to the options (`args` is always set here).
-      options: compileWorkflowOptions(options) as unknown as CompiledWorkflowOptions,
-      headers: {},
-      workflowType: 'inviteWorkflow',
-    });
-    const response = await this.workflowService.startWorkflowExecution(request);
-    return { runId: response.runId, started: response.started === true };
-  }
-}
-
 /** The gateway's operations. */
 export type InviteGateway = ReturnType<typeof createInviteGateway>;
 
 /** Builds the gateway around a connected client. */
-export function createInviteGateway(client: Client, opts: { taskQueue: string; timeouts?: Partial<GatewayTimeouts> }) {
+export function createInviteGateway(client: Client, opts: { taskQueue: string; emailKey?: string; timeouts?: Partial<GatewayTimeouts> }) {
   const timeouts = { ...DEFAULT_TIMEOUTS, ...opts.timeouts };
-  const namespace = client.options.namespace;
-  const starter = new StartReportingClient({
-    connection: client.connection,
-    namespace,
-    dataConverter: client.options.dataConverter,
-    identity: client.options.identity,
-  });
+  const startInvite = createInviteStarter(client, opts.taskQueue, opts.emailKey);
   const within = <T>(ms: number, fn: () => Promise<T>): Promise<T> => client.connection.withDeadline(Date.now() + ms, fn);
   const handle = (inviteId: string, runId?: string): Handle => client.workflow.getHandle<typeof inviteWorkflow>(inviteWorkflowId(inviteId), runId);
 
@@ -126,26 +68,7 @@ export function createInviteGateway(client: Client, opts: { taskQueue: string; t
      * reused. `started` says which happened, as the server reports it.
      */
     async start(input: InviteInput, meta: StartMeta): Promise<StartResult> {
-      const typedSearchAttributes: SearchAttributePair[] = [
-        { key: searchAttributes.status, value: 'pending' },
-        { key: searchAttributes.email, value: input.email },
-        { key: searchAttributes.scope, value: input.scope },
-        { key: searchAttributes.expiresAt, value: meta.expiresAt },
-      ];
-      return guard(() =>
-        within(timeouts.readMs, () =>
-          starter.startReporting({
-            taskQueue: opts.taskQueue,
-            workflowId: inviteWorkflowId(input.inviteId),
-            args: [input],
-            workflowIdConflictPolicy: 'USE_EXISTING',
-            workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-            typedSearchAttributes,
-            staticSummary: meta.summary,
-            memo: meta.memo,
-          }),
-        ),
-      );
+      return guard(() => within(timeouts.readMs, () => startInvite(input, meta)));
     },
 
     /** The status query (replayed by a worker when the run is closed); 404 when there is no such invite. */
@@ -226,7 +149,13 @@ export function createInviteGateway(client: Client, opts: { taskQueue: string; t
 
     /** One page of invites from visibility, newest first. */
     async list(filter: InviteListFilter, pageSize: number, pageToken?: string): Promise<InviteListPage> {
-      const query = visibilityQuery(filter);
+      let query: string;
+      try {
+        query = visibilityQuery(filter, opts.emailKey);
+      } catch (err) {
+        if (err instanceof InvalidFilterError) throw new ApiError('invalid_request', err.message);
+        throw err;
+      }
       const fingerprint = createHash('sha256').update(query).digest('base64url').slice(0, 12);
       let nextPageToken: Uint8Array | undefined;
       if (pageToken !== undefined) {
@@ -238,35 +167,15 @@ export function createInviteGateway(client: Client, opts: { taskQueue: string; t
         }
         nextPageToken = Buffer.from(pageToken.slice(dot + 1), 'base64url');
       }
-      const response = await guard(() =>
-        within(timeouts.readMs, () =>
-          client.workflowService.listWorkflowExecutions({ namespace, query, pageSize, nextPageToken }),
-        ),
-      ).catch((err: unknown) => {
+      const page = await guard(() => within(timeouts.readMs, () => searchInvites(client, query, pageSize, nextPageToken))).catch((err: unknown) => {
         if (pageToken === undefined || !(err instanceof ServiceError) || grpcCode(err) !== GRPC.INVALID_ARGUMENT) throw err;
         // The server refuses a token it cannot decode with INVALID_ARGUMENT.
         throw new ApiError('invalid_request', 'The page token is invalid', [{ field: 'query.pageToken', message: 'is invalid' }]);
       });
-      const items = (response.executions ?? []).map((execution): InviteListItem => {
-        const attrs = decodeTypedSearchAttributes(execution.searchAttributes?.indexedFields);
-        const workflowId = execution.execution?.workflowId ?? '';
-        const expiresAt = attrs.get(searchAttributes.expiresAt);
-        const closeTime = timestamp(execution.closeTime);
-        return {
-          id: workflowId.replace(/^invite-/, ''),
-          status: attrs.get(searchAttributes.status),
-          email: attrs.get(searchAttributes.email),
-          scope: attrs.get(searchAttributes.scope),
-          ...(expiresAt ? { expiresAt: expiresAt.toISOString() } : {}),
-          startTime: timestamp(execution.startTime) ?? new Date(0).toISOString(),
-          ...(closeTime ? { closeTime } : {}),
-          execution: executionStatusName(execution.status),
-        };
-      });
-      const token = response.nextPageToken;
+      const token = page.nextPageToken;
       return {
-        items,
-        ...(token && token.length > 0 ? { nextPageToken: `${fingerprint}.${Buffer.from(token).toString('base64url')}` } : {}),
+        items: page.items,
+        ...(token ? { nextPageToken: `${fingerprint}.${Buffer.from(token).toString('base64url')}` } : {}),
       };
     },
 
@@ -275,60 +184,6 @@ export function createInviteGateway(client: Client, opts: { taskQueue: string; t
       await guard(() => within(2000, () => client.workflowService.getSystemInfo({})));
     },
   };
-}
-
-/**
- * The visibility query of a list. Values were validated by the route (a status from the enum, a
- * normalized email, a scope of `[a-z0-9:._-]`); quoting still escapes backslashes and quotes, so
- * no value can ever end the string literal.
- */
-export function visibilityQuery(filter: InviteListFilter): string {
-  const clauses = [`WorkflowType = 'inviteWorkflow'`];
-  if (filter.status) clauses.push(`${searchAttributes.status.name} = ${quote(filter.status)}`);
-  if (filter.email) clauses.push(`${searchAttributes.email.name} = ${quote(filter.email)}`);
-  if (filter.scope) clauses.push(`${searchAttributes.scope.name} = ${quote(filter.scope)}`);
-  return clauses.join(' AND ');
-}
-
-function quote(value: string): string {
-  // eslint-disable-next-line no-control-regex -- control characters have no place in a filter
-  if (/[\x00-\x1f\x7f]/.test(value)) throw new ApiError('invalid_request', 'A filter value contains control characters');
-  return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
-}
-
-function timestamp(ts: { seconds?: unknown; nanos?: number | null } | null | undefined): string | undefined {
-  if (!ts || ts.seconds === undefined || ts.seconds === null) return undefined;
-  const seconds = Number(ts.seconds);
-  return new Date(seconds * 1000 + Math.floor((ts.nanos ?? 0) / 1e6)).toISOString();
-}
-
-const EXECUTION_STATUS = ['UNSPECIFIED', 'RUNNING', 'COMPLETED', 'FAILED', 'CANCELED', 'TERMINATED', 'CONTINUED_AS_NEW', 'TIMED_OUT', 'PAUSED'];
-
-function executionStatusName(code: number | null | undefined): string {
-  return EXECUTION_STATUS[code ?? 0] ?? 'UNKNOWN';
-}
-
-// gRPC status codes (the numbers are fixed by the gRPC specification).
-const GRPC = { CANCELLED: 1, INVALID_ARGUMENT: 3, DEADLINE_EXCEEDED: 4, RESOURCE_EXHAUSTED: 8, UNAVAILABLE: 14 } as const;
-
-function grpcCode(err: unknown): number | undefined {
-  const cause = err instanceof ServiceError ? err.cause : err;
-  return isGrpcServiceError(cause) ? cause.code : undefined;
-}
-
-function isDeadline(err: unknown): boolean {
-  const code = grpcCode(err);
-  return code === GRPC.DEADLINE_EXCEEDED || code === GRPC.CANCELLED;
-}
-
-function isUnavailable(err: unknown): boolean {
-  const code = grpcCode(err);
-  return (
-    err instanceof WorkflowUpdateRPCTimeoutOrCancelledError ||
-    isDeadline(err) ||
-    code === GRPC.UNAVAILABLE ||
-    code === GRPC.RESOURCE_EXHAUSTED
-  );
 }
 
 const notFound = new ApiError('invite_not_found', 'No invite has this id');

@@ -7,21 +7,16 @@ import { z } from 'zod';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { deriveInviteId } from '../../lib/invite-id';
-import {
-  InvalidInviteInput,
-  isValidEmail,
-  MAX_REMINDERS,
-  MAX_ROLES,
-  normalizeEmail,
-  resolveInviteInput,
-} from '../../workflows/input';
+import { closedRefusal } from '../../lib/invite-refusals';
+import { DEFAULT_LOCALE, DEFAULT_SCOPE, inviteStartMeta, prepareInvite } from '../../lib/invites';
+import type { PreparedInvite } from '../../lib/invites';
+import { InvalidInviteInput, isValidEmail, MAX_REMINDERS, MAX_ROLES, normalizeEmail } from '../../workflows/input';
 import type { ResolvedInvite } from '../../workflows/input';
 import { extendUpdate, resendUpdate, revokeUpdate } from '../../workflows/messages';
-import type { InviteInput, InviteStatus, JsonValue, SentEmailRecord } from '../../workflows/messages';
+import type { InviteStatus, JsonValue, SentEmailRecord } from '../../workflows/messages';
 import type { Scope } from '../auth';
 import type { RouteContext } from '../context';
-import { ApiError, errorBodySchema, invalidRequest } from '../errors';
+import { ApiError, apiErrorOf, errorBodySchema, invalidRequest } from '../errors';
 import { rateLimit } from '../rate-limit';
 
 const INVITE_STATES = ['pending', 'redeemed', 'completed', 'expired', 'revoked', 'failed'] as const;
@@ -37,8 +32,8 @@ const createInviteBody = z
     email: z.string().min(1).max(320).describe('The invitee; trimmed and lower-cased'),
     roles: z.array(z.string().max(100)).max(MAX_ROLES).default([]).describe('Auth0 role names granted on redemption'),
     data: z.record(z.string(), z.unknown()).default({}).describe('Our data bound to the account (at most 8 kB of JSON)'),
-    scope: z.string().max(64).default('default').describe('What the invite is for; one open invite per email+scope'),
-    locale: z.string().max(10).default('en'),
+    scope: z.string().max(64).default(DEFAULT_SCOPE).describe('What the invite is for; one open invite per email+scope'),
+    locale: z.string().max(10).default(DEFAULT_LOCALE),
     ttl: durationSchema.optional().describe('Time to live; default 7 days, at most 30 days'),
     reminders: z.array(durationSchema).max(MAX_REMINDERS).optional().describe('Reminder offsets; default 2 and 5 days'),
     emailPolicy: z.enum(['same-email', 'any']).optional(),
@@ -163,14 +158,6 @@ function initialStatus(invite: ResolvedInvite): InviteStatus {
   };
 }
 
-/** Why an operation on a closed invite cannot happen. */
-function closedError(status: InviteStatus): ApiError {
-  if (status.state === 'expired') return new ApiError('invite_expired', 'The invite has expired');
-  // A run ended from outside (terminated in the UI) while pending counts as withdrawn.
-  if (status.state === 'revoked' || status.state === 'pending') return new ApiError('invite_revoked', 'The invite was revoked');
-  return new ApiError('invite_not_pending', `The invite is ${status.state}`);
-}
-
 /** Registers the invite routes. */
 export function registerInviteRoutes(fastify: FastifyInstance, ctx: RouteContext): void {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
@@ -188,7 +175,7 @@ export function registerInviteRoutes(fastify: FastifyInstance, ctx: RouteContext
       return await run();
     } catch (err) {
       if (!(err instanceof WorkflowNotFoundError)) throw err;
-      throw closedError(await gateway.status(inviteId));
+      throw apiErrorOf(closedRefusal(await gateway.status(inviteId)));
     }
   }
 
@@ -211,37 +198,19 @@ export function registerInviteRoutes(fastify: FastifyInstance, ctx: RouteContext
     },
     async (request, reply) => {
       const body = request.body;
-      const email = normalizeEmail(body.email);
-      const input: InviteInput = {
-        inviteId: deriveInviteId(config.INVITE_ID_KEY, email, body.scope),
-        email,
-        roles: body.roles,
-        data: body.data as Record<string, JsonValue>,
-        scope: body.scope,
-        locale: body.locale,
-        ...(body.inviter ? { inviter: { ...body.inviter, ...(body.inviter.email ? { email: normalizeEmail(body.inviter.email) } : {}) } } : {}),
-        ...(body.ttl !== undefined ? { ttl: body.ttl } : {}),
-        ...(body.reminders ? { reminders: body.reminders } : {}),
-        ...(body.emailPolicy ? { emailPolicy: body.emailPolicy } : {}),
-        ...(body.redirect !== undefined ? { redirect: body.redirect } : {}),
-      };
       // The workflow's own check, run here first so that a bad input starts nothing.
-      let invite: ResolvedInvite;
+      let prepared: PreparedInvite;
       try {
-        invite = resolveInviteInput(input);
+        prepared = prepareInvite(config.INVITE_ID_KEY, { ...body, data: body.data as Record<string, JsonValue> });
       } catch (err) {
         if (err instanceof InvalidInviteInput) throw invalidRequest(err.problems);
         throw err;
       }
+      const { input, invite } = prepared;
 
       const revoked = body.replace ? await revokeOpen(invite.inviteId) : false;
 
-      const expiresAt = new Date(Date.now() + invite.ttlMs);
-      const { runId, started } = await gateway.start(input, {
-        expiresAt,
-        summary: `Invite to ${invite.scope} · roles: ${invite.roles.join(', ') || 'none'}`.slice(0, 200),
-        memo: invite.inviter ? { inviter: invite.inviter } : {},
-      });
+      const { runId, started } = await gateway.start(input, inviteStartMeta(invite));
       ctx.metrics.invitesCreated.inc({ result: started ? (revoked ? 'replaced' : 'created') : 'existing' });
       request.log.info({ inviteId: invite.inviteId, started, by: request.principal?.subject }, started ? 'invite started' : 'invite already open');
 

@@ -1,0 +1,136 @@
+/**
+ * `inviteflow show`: one invite's status (the workflow's own query) and a readable account of its
+ * history, plus the side effects still being retried. The history is read even when no worker
+ * answers the query, since that is exactly when an operator needs it.
+ */
+import { QueryNotRegisteredError } from '@temporalio/client';
+import type { WorkflowExecutionDescription } from '@temporalio/client';
+import type { inviteWorkflow } from '../../workflows/invite';
+import { inviteWorkflowId, statusQuery } from '../../workflows/messages';
+import type { InviteStatus } from '../../workflows/messages';
+import { summarizeHistory } from '../history';
+import type { HistoryEntry } from '../history';
+import { CliError, EXIT, jsonLine, line } from '../io';
+import type { ExitCode } from '../io';
+import { DEADLINES, messageOf, orNotFound, resolveInviteId } from '../session';
+import type { Session } from '../session';
+import type { InviteRef } from './operate';
+
+/** A side effect Temporal is still retrying. */
+export interface PendingActivity {
+  activity: string;
+  attempt: number;
+  lastFailure?: string;
+}
+
+/** What `show --json` prints. */
+export interface ShowResult {
+  id: string;
+  workflowId: string;
+  runId: string;
+  /** Temporal's execution status (`RUNNING`, `COMPLETED`, …). */
+  execution: string;
+  /** The status query's answer (link ids left out), or null when no worker answered it. */
+  status:
+    (Omit<InviteStatus, 'emails'> & { emails: Omit<InviteStatus['emails'][number], 'linkId'>[] }) | null;
+  /** Why `status` is null. */
+  statusError?: string;
+  history: HistoryEntry[];
+  pending: PendingActivity[];
+}
+
+/** Shows one invite. */
+export async function showCommand(session: Session, target: InviteRef): Promise<ExitCode> {
+  const id = await resolveInviteId(session, target.ref, target.scope);
+  const client = await session.client();
+  const handle = client.workflow.getHandle<typeof inviteWorkflow>(inviteWorkflowId(id));
+  const description = await orNotFound(() => session.call(DEADLINES.readMs, () => handle.describe()));
+  // Pin the run just described, so status and history are of the same run.
+  const run = client.workflow.getHandle<typeof inviteWorkflow>(inviteWorkflowId(id), description.runId);
+
+  let status: InviteStatus | null = null;
+  let statusError: string | undefined;
+  try {
+    status = await session.call(DEADLINES.queryMs, () => run.query(statusQuery));
+  } catch (err) {
+    // A run that refused its input has no query; a missing worker cannot answer one.
+    if (
+      !(err instanceof QueryNotRegisteredError) &&
+      !(err instanceof CliError && err.exit === EXIT.unavailable)
+    )
+      throw err;
+    statusError =
+      err instanceof QueryNotRegisteredError
+        ? 'the run registered no status query (its input was refused)'
+        : messageOf(err);
+  }
+  const history = await session.call(DEADLINES.readMs, () => run.fetchHistory());
+  const result: ShowResult = {
+    id,
+    workflowId: description.workflowId,
+    runId: description.runId,
+    execution: description.status.name,
+    status: status && { ...status, emails: status.emails.map(({ linkId: _linkId, ...email }) => email) },
+    ...(statusError ? { statusError } : {}),
+    history: await summarizeHistory(history, client.options.loadedDataConverter, status?.emails),
+    pending: pendingActivities(description),
+  };
+
+  if (session.json) jsonLine(session.io.stdout, result);
+  else printShow(session, result);
+  return EXIT.ok;
+}
+
+function pendingActivities(description: WorkflowExecutionDescription): PendingActivity[] {
+  return (description.raw.pendingActivities ?? []).map((p) => ({
+    activity: p.activityType?.name ?? 'activity',
+    attempt: p.attempt ?? 1,
+    ...(p.lastFailure?.message ? { lastFailure: p.lastFailure.message } : {}),
+  }));
+}
+
+function printShow(session: Session, r: ShowResult): void {
+  const out = session.io.stdout;
+  const field = (name: string, value: string | undefined) => {
+    if (value !== undefined && value !== '') line(out, `${name.padEnd(10)}${value}`);
+  };
+  field('invite', `${r.id}  (workflow ${r.workflowId}, run ${r.runId}, ${r.execution.toLowerCase()})`);
+  const s = r.status;
+  if (s) {
+    field('state', s.state);
+    field('email', s.email);
+    field('scope', s.scope);
+    field('roles', s.roles.join(', ') || 'none');
+    if (Object.keys(s.data).length > 0) field('data', JSON.stringify(s.data));
+    field('policy', s.emailPolicy);
+    field('created', s.createdAt);
+    field('expires', s.expiresAt);
+    field('emails', `${s.emails.length} sent${s.optedOutAt ? `, opted out at ${s.optedOutAt}` : ''}`);
+    field('email err', s.emailError);
+    if (s.redeemer)
+      field(
+        'redeemed',
+        `${s.redeemedAt ?? ''} by ${s.redeemer.userId} <${s.redeemer.email}> via ${s.redeemer.connection}`,
+      );
+    field('completed', s.completedAt);
+    field('expired', s.expiredAt);
+    if (s.revokedAt) field('revoked', `${s.revokedAt}${s.revokeReason ? ` (${s.revokeReason})` : ''}`);
+    if (s.failedAt)
+      field('failed', `${s.failedAt}: ${s.failure?.message ?? ''}${s.failure ? ` [${s.failure.type}]` : ''}`);
+  } else {
+    field('state', `unknown: ${r.statusError ?? 'no answer'}`);
+  }
+  line(out);
+  line(out, 'history');
+  for (const entry of r.history) line(out, `  ${entry.at}  ${entry.text}`);
+  if (r.pending.length > 0) {
+    line(out);
+    line(out, 'in progress');
+    for (const p of r.pending) {
+      line(
+        out,
+        `  ${p.activity}: attempt ${p.attempt}${p.lastFailure ? `, last failure: ${p.lastFailure}` : ''}`,
+      );
+    }
+  }
+}

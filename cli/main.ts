@@ -1,0 +1,220 @@
+/**
+ * The operator CLI: `run(argv, io)` parses a command line with commander, runs the command
+ * against Temporal and returns the exit code. Nothing here touches `process` (the bin does), so
+ * tests run the CLI in-process with their own writers and environment.
+ */
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { INVITE_STATES } from '../lib/invite-search';
+import { DEFAULT_SCOPE } from '../lib/invites';
+import { bulkCommand } from './commands/bulk';
+import { listCommand } from './commands/list';
+import { extendCommand, resendCommand, revokeCommand } from './commands/operate';
+import { showCommand } from './commands/show';
+import { CliError, EXIT, jsonLine, line } from './io';
+import type { CliIO, ExitCode } from './io';
+import { createSession } from './session';
+import type { Session } from './session';
+import { parseRate } from './throttle';
+
+/** What callers of `run` pass and get back. */
+export type { CliIO, ExitCode, Output } from './io';
+/** The exit codes, by meaning. */
+export { EXIT } from './io';
+
+const EXIT_CODES_HELP = `
+Exit codes:
+  0   ok
+  1   the operation was refused or failed (the stable code is printed)
+  2   usage error
+  3   no such invite
+  4   cannot reach Temporal (or no answer in time)
+  78  configuration error (environment)
+  130 interrupted (bulk keeps its report resumable)
+
+Environment: TEMPORAL_ADDRESS (localhost:7233), TEMPORAL_NAMESPACE (default),
+TEMPORAL_TASK_QUEUE (invites), TEMPORAL_API_KEY, TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY,
+PAYLOAD_KEYS (when the worker encrypts payloads); INVITE_ID_KEY for bulk and for naming an
+invite by email.`;
+
+/** Runs one command line (without the node and script arguments) and returns its exit code. */
+export async function run(argv: readonly string[], io: CliIO): Promise<ExitCode> {
+  let exit: ExitCode = EXIT.ok;
+  let session: Session | undefined;
+  const program = buildProgram(
+    io,
+    (json) => (session ??= createSession(io, json)),
+    (code) => (exit = code),
+  );
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return exit;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version are successes; every other commander error is a bad command line.
+      return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    const json = program.opts<{ json?: boolean }>().json === true;
+    const failure =
+      err instanceof CliError
+        ? err
+        : new CliError(EXIT.failed, 'error', err instanceof Error ? err.message : String(err));
+    if (json)
+      jsonLine(io.stderr, {
+        error: {
+          code: failure.code,
+          message: failure.message,
+          ...(failure.details !== undefined ? { details: failure.details } : {}),
+        },
+      });
+    else line(io.stderr, `inviteflow: ${failure.code}: ${failure.message}${detailText(failure.details)}`);
+    return failure.exit;
+  } finally {
+    await session?.close();
+  }
+}
+
+function detailText(details: unknown): string {
+  if (details === undefined) return '';
+  if (Array.isArray(details)) return details.map((d) => `\n  ${String(d)}`).join('');
+  return ` ${JSON.stringify(details)}`;
+}
+
+function buildProgram(
+  io: CliIO,
+  sessionFor: (json: boolean) => Session,
+  done: (code: ExitCode) => void,
+): Command {
+  const program = new Command('inviteflow')
+    .description('Operate inviteflow invites on Temporal: list, show, revoke, resend, extend, bulk-create.')
+    .option(
+      '--json',
+      'machine-readable output: one JSON object per line on stdout (errors as JSON on stderr)',
+    )
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => void io.stdout.write(s),
+      writeErr: (s) => void io.stderr.write(s),
+      getOutHelpWidth: () => io.stdout.columns ?? 100,
+      getErrHelpWidth: () => io.stderr.columns ?? 100,
+      getOutHasColors: () => false,
+      getErrHasColors: () => false,
+    })
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText('after', EXIT_CODES_HELP);
+
+  // Each action hands its exit code back; errors travel as exceptions to `run`.
+  const action =
+    <A extends unknown[]>(fn: (session: Session, ...args: A) => Promise<ExitCode>) =>
+    async (...args: A) => {
+      done(await fn(sessionFor(program.opts<{ json?: boolean }>().json === true), ...args));
+    };
+
+  program
+    .command('list')
+    .description('List invites from Temporal visibility (newest first; can lag a few seconds behind)')
+    .addOption(new Option('--status <state>', 'only invites in this state').choices([...INVITE_STATES]))
+    .option('--email <email>', 'only invites of this address')
+    .option('--scope <scope>', 'only invites of this scope')
+    .option('--limit <n>', 'at most this many invites (1-1000)', integer(1, 1000), 20)
+    .action(
+      action((session, opts: { status?: string; email?: string; scope?: string; limit: number }) =>
+        listCommand(session, opts),
+      ),
+    );
+
+  program
+    .command('show')
+    .description('Show an invite: its status and a summary of its workflow history')
+    .argument('<invite>', 'invite id (or invite-<id>), or the invited email with --scope')
+    .option('--scope <scope>', 'scope of the invite when naming it by email', DEFAULT_SCOPE)
+    .action(
+      action((session, ref: string, opts: { scope: string }) =>
+        showCommand(session, { ref, scope: opts.scope }),
+      ),
+    );
+
+  program
+    .command('revoke')
+    .description('Revoke a pending invite')
+    .argument('<invite>', 'invite id (or invite-<id>), or the invited email with --scope')
+    .option('--reason <text>', 'why (kept in the invite status, at most 500 characters)')
+    .option('--scope <scope>', 'scope of the invite when naming it by email', DEFAULT_SCOPE)
+    .action(
+      action((session, ref: string, opts: { reason?: string; scope: string }) =>
+        revokeCommand(session, { ref, scope: opts.scope }, opts),
+      ),
+    );
+
+  program
+    .command('resend')
+    .description('Email a pending invite again with a fresh link (rate limited by the workflow)')
+    .argument('<invite>', 'invite id (or invite-<id>), or the invited email with --scope')
+    .option('--scope <scope>', 'scope of the invite when naming it by email', DEFAULT_SCOPE)
+    .action(
+      action((session, ref: string, opts: { scope: string }) =>
+        resendCommand(session, { ref, scope: opts.scope }),
+      ),
+    );
+
+  program
+    .command('extend')
+    .description('Move the expiry of a pending invite to ttl from now and email a fresh link')
+    .argument('<invite>', 'invite id (or invite-<id>), or the invited email with --scope')
+    .requiredOption('--ttl <duration>', 'new time to live from now, e.g. "14 days" (at most 30 days)')
+    .option('--scope <scope>', 'scope of the invite when naming it by email', DEFAULT_SCOPE)
+    .action(
+      action((session, ref: string, opts: { ttl: string; scope: string }) =>
+        extendCommand(session, { ref, scope: opts.scope }, opts),
+      ),
+    );
+
+  program
+    .command('bulk')
+    .description('Create invites from a CSV file, paced, with a resumable report')
+    .argument('<file.csv>', 'header row; columns email, scope, roles (a;b), locale, ttl, data_<name>')
+    .option('--rate <rate>', 'most starts per second or minute, e.g. 5/s or 120/min', rate, 5)
+    .option(
+      '--report <report.csv>',
+      'write one row per input row; an existing report is resumed (done rows are skipped)',
+    )
+    .option('--dry-run', 'check every row and print what would happen; start nothing, write no report')
+    .option('--scope <scope>', 'scope of rows without one', DEFAULT_SCOPE)
+    .option('--roles <a,b>', 'roles of rows without a roles cell (comma-separated)', list)
+    .addHelpText(
+      'after',
+      '\nA row whose email and scope already have an open invite reports "exists"; invalid rows are "skipped" with the reason.',
+    )
+    .action(
+      action(
+        (
+          session,
+          file: string,
+          opts: { rate: number; report?: string; dryRun?: boolean; scope: string; roles?: string[] },
+        ) => bulkCommand(session, file, opts),
+      ),
+    );
+
+  return program;
+}
+
+function integer(min: number, max: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value.trim()) || n < min || n > max)
+      throw new InvalidArgumentError(`must be a whole number from ${min} to ${max}`);
+    return n;
+  };
+}
+
+function rate(value: string): number {
+  const perSecond = parseRate(value);
+  if (perSecond === undefined) throw new InvalidArgumentError('must be a rate like 5/s, 120/min or 1000/h');
+  return perSecond;
+}
+
+function list(value: string): string[] {
+  return value
+    .split(',')
+    .map((v) => v.trim())
+    .filter(Boolean);
+}

@@ -1,0 +1,284 @@
+/**
+ * `inviteflow bulk` on the real dev server: rows go through the API's validation and starter,
+ * invalid rows are skipped with their reason, the report has one row per input row, and a run
+ * with an existing report resumes (done rows are not started again).
+ */
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseCsv } from '../../cli/csv';
+import { deriveInviteId } from '../../lib/invite-id';
+import { eventually, startCliHarness, uniqueEmail } from './harness';
+import type { CliHarness } from './harness';
+
+let h: CliHarness;
+
+beforeAll(async () => {
+  h = await startCliHarness();
+});
+
+afterAll(async () => {
+  await h?.close();
+});
+
+let files = 0;
+
+/** Writes a file into the CLI's working directory; returns its name. */
+function file(name: string, text: string): string {
+  const unique = `${++files}-${name}`;
+  writeFileSync(join(h.dir, unique), text);
+  return unique;
+}
+
+/** The report's rows as objects keyed by its header. */
+function report(name: string): Record<string, string>[] {
+  const [header, ...rows] = parseCsv(readFileSync(join(h.dir, name), 'utf8'));
+  return rows.map((r) => Object.fromEntries(header!.map((column, i) => [column, r[i] ?? ''])));
+}
+
+const id = (email: string, scope: string) => deriveInviteId(h.cliEnv.INVITE_ID_KEY, email, scope);
+
+describe('bulk', () => {
+  it('creates valid rows, skips invalid ones with the reason, reports one row per input row, and resumes from its report', async () => {
+    const ada = uniqueEmail('ada');
+    const grace = uniqueEmail('grace');
+    const linus = uniqueEmail('linus');
+    const csv = [
+      'email,scope,roles,locale,data_plan,data_lead,ttl',
+      `${ada},acme,member; billing,fr,pro,L-1,14 days`,
+      `  ${grace.toUpperCase()} ,,,,,,`,
+      'not-an-email,acme,,,,,',
+      `${linus},acme,,,,,45 days`,
+      `${ada},acme,,,,,`,
+      `"${uniqueEmail('quoted')}","bad scope!",,,"a, b",,`,
+    ].join('\r\n');
+    const input = file('people.csv', csv);
+    const out = file('report.csv', '');
+
+    const first = await h.cli([
+      'bulk',
+      input,
+      '--rate',
+      '1000/s',
+      '--report',
+      out,
+      '--scope',
+      'bulk',
+      '--roles',
+      'viewer,reader',
+    ]);
+    expect(first.code).toBe(1); // some rows were skipped
+    expect(first.stdout).toMatch(
+      /^bulk: 6 rows · 2 created · 1 exists · 3 skipped · 0 failed · 0 already done$/m,
+    );
+    expect(first.stdout).toMatch(
+      /^ {2}row 4 {2}skipped {2}not-an-email {2}email: must be a normalized email address$/m,
+    );
+    expect(first.stdout).toMatch(
+      /^ {2}row 5 {2}skipped {2}\S+ {2}ttl: must be between 1 minute and 30 days$/m,
+    );
+
+    expect(report(out)).toEqual([
+      { row: '2', email: ada, scope: 'acme', outcome: 'created', invite_id: id(ada, 'acme'), reason: '' },
+      { row: '3', email: grace, scope: 'bulk', outcome: 'created', invite_id: id(grace, 'bulk'), reason: '' },
+      {
+        row: '4',
+        email: 'not-an-email',
+        scope: 'acme',
+        outcome: 'skipped',
+        invite_id: '',
+        reason: 'email: must be a normalized email address',
+      },
+      {
+        row: '5',
+        email: linus,
+        scope: 'acme',
+        outcome: 'skipped',
+        invite_id: '',
+        reason: 'ttl: must be between 1 minute and 30 days',
+      },
+      {
+        row: '6',
+        email: ada,
+        scope: 'acme',
+        outcome: 'exists',
+        invite_id: id(ada, 'acme'),
+        reason: 'an invite for this email and scope is already open',
+      },
+      expect.objectContaining({
+        row: '7',
+        outcome: 'skipped',
+        reason: expect.stringMatching(/^scope: must be/),
+      }),
+    ]);
+
+    // Each cell reached the workflow input: roles split on ";", data_* columns, locale, ttl.
+    const adaStatus = await h.until(id(ada, 'acme'), (s) => s.emails.length === 1);
+    expect(adaStatus).toMatchObject({
+      email: ada,
+      scope: 'acme',
+      roles: ['member', 'billing'],
+      data: { plan: 'pro', lead: 'L-1' },
+    });
+    expect(Date.parse(adaStatus.expiresAt) - Date.parse(adaStatus.createdAt)).toBe(14 * 24 * 3600 * 1000);
+    expect(h.fake.calls.emails.find((e) => e.inviteId === id(ada, 'acme'))?.locale).toBe('fr');
+    // Empty cells take the command's defaults.
+    expect(await h.status(id(grace, 'bulk'))).toMatchObject({
+      scope: 'bulk',
+      roles: ['viewer', 'reader'],
+      data: {},
+    });
+
+    // The operator fixes row 4 and runs again with the same report.
+    writeFileSync(join(h.dir, input), csv.replace('not-an-email', linus));
+    const second = await h.cli([
+      'bulk',
+      input,
+      '--rate',
+      '1000/s',
+      '--report',
+      out,
+      '--scope',
+      'bulk',
+      '--roles',
+      'viewer,reader',
+      '--json',
+    ]);
+    expect(second.code).toBe(1);
+    const lines = second.lines();
+    expect(lines.at(-1)).toEqual({
+      summary: { rows: 6, created: 1, exists: 0, skipped: 2, failed: 0, done: 3, report: join(h.dir, out) },
+    });
+    // Rows done before keep their outcome: "created", not the "exists" a second start would say.
+    expect(lines.slice(0, -1).map((l) => [l.row, l.outcome, l.resumed ?? false])).toEqual([
+      [2, 'created', true],
+      [3, 'created', true],
+      [4, 'created', false],
+      [5, 'skipped', false],
+      [6, 'exists', true],
+      [7, 'skipped', false],
+    ]);
+    expect(report(out).map((r) => [r.row, r.email, r.outcome])).toEqual([
+      ['2', ada, 'created'],
+      ['3', grace, 'created'],
+      ['4', linus, 'created'],
+      ['5', linus, 'skipped'],
+      ['6', ada, 'exists'],
+      ['7', expect.any(String), 'skipped'],
+    ]);
+    expect(h.fake.calls.emails.filter((e) => e.inviteId === id(ada, 'acme'))).toHaveLength(1);
+  });
+
+  it('checks every row on --dry-run and starts nothing, writing no report', async () => {
+    const ada = uniqueEmail('dry');
+    const input = file('dry.csv', `email,scope\n${ada},dry\nnope,dry\n`);
+    const r = await h.cli(['bulk', input, '--dry-run', '--report', 'dry-report.csv', '--json']);
+    expect(r.code).toBe(1);
+    expect(r.lines()).toEqual([
+      expect.objectContaining({ row: 2, email: ada, outcome: 'valid', inviteId: id(ada, 'dry') }),
+      expect.objectContaining({
+        row: 3,
+        email: 'nope',
+        outcome: 'skipped',
+        reason: 'email: must be a normalized email address',
+      }),
+    ]);
+    expect(existsSync(join(h.dir, 'dry-report.csv'))).toBe(false);
+    await expect(h.env.client.workflow.getHandle(`invite-${id(ada, 'dry')}`).describe()).rejects.toThrow(
+      /not found/i,
+    );
+
+    const text = await h.cli(['bulk', input, '--dry-run']);
+    expect(text.stdout).toMatch(
+      /^dry run: 2 rows · 1 would be started · 1 skipped · 0 already done; nothing was started$/m,
+    );
+  });
+
+  it('exits 0 when every row was created or already open, with JSON lines for each row', async () => {
+    const emails = [uniqueEmail('a'), uniqueEmail('b'), uniqueEmail('c')];
+    const input = file('ok.csv', `email\n${emails.join('\n')}\n`);
+    const r = await h.cli(['--json', 'bulk', input, '--rate', '1000/s', '--scope', 'ok']);
+    expect(r.code).toBe(0);
+    expect(r.lines()).toEqual([
+      ...emails.map((email): unknown =>
+        expect.objectContaining({ email, scope: 'ok', outcome: 'created', inviteId: id(email, 'ok') }),
+      ),
+      { summary: { rows: 3, created: 3, exists: 0, skipped: 0, failed: 0, done: 0 } },
+    ]);
+    expect(r.stderr).toBe('');
+  });
+
+  it('stops on Ctrl-C with a resumable report', async () => {
+    const emails = [uniqueEmail('i1'), uniqueEmail('i2'), uniqueEmail('i3')];
+    const input = file('slow.csv', `email\n${emails.join('\n')}\n`);
+    const out = 'slow-report.csv';
+    const controller = new AbortController();
+    // One start per second: the abort lands while the run waits for its next slot.
+    const running = h.cli(['bulk', input, '--rate', '1/s', '--report', out, '--scope', 'slow'], {
+      signal: controller.signal,
+    });
+    await eventually(
+      () => Promise.resolve(existsSync(join(h.dir, out)) && report(out).length >= 1 ? true : undefined),
+      'the first report row',
+    );
+    controller.abort(new Error('interrupted'));
+    const stopped = await running;
+    expect(stopped.code).toBe(130);
+    expect(stopped.stderr).toMatch(/interrupted: .*same --report/);
+    const done = report(out);
+    expect(done.length).toBeLessThan(3);
+    expect(done.every((row) => row.outcome === 'created')).toBe(true);
+
+    const resumed = await h.cli([
+      'bulk',
+      input,
+      '--rate',
+      '1000/s',
+      '--report',
+      out,
+      '--scope',
+      'slow',
+      '--json',
+    ]);
+    expect(resumed.code).toBe(0);
+    expect(resumed.lines().at(-1)).toMatchObject({
+      summary: { rows: 3, created: 3 - done.length, exists: 0, done: done.length },
+    });
+    expect(report(out).map((row) => [row.email, row.outcome])).toEqual(
+      emails.map((email) => [email, 'created']),
+    );
+  });
+
+  it('draws a progress bar on a terminal only, never with --json', async () => {
+    const input = file('bar.csv', `email\n${uniqueEmail('bar')}\n`);
+    const tty = await h.cli(['bulk', input, '--rate', '1000/s', '--scope', 'bar'], { tty: true });
+    expect(tty.code).toBe(0);
+    expect(tty.stderr).toMatch(/bulk .*1\/1 · 1 created/);
+    const piped = await h.cli(['bulk', input, '--rate', '1000/s', '--scope', 'bar']);
+    expect(piped.stderr).toBe('');
+    expect(piped.stdout).toMatch(/1 exists/);
+    const json = await h.cli(['bulk', input, '--rate', '1000/s', '--scope', 'bar', '--json'], { tty: true });
+    expect(json.stderr).toBe('');
+  });
+
+  it('refuses a file it cannot use, before starting anything (exit 2)', async () => {
+    const cases: [string, RegExp][] = [
+      [file('typo.csv', 'email,role\nada@example.com,admin\n'), /unknown column\(s\) "role"/],
+      [file('noemail.csv', 'scope\nacme\n'), /has no "email" column/],
+      [file('twice.csv', 'email,email\na@example.com,b@example.com\n'), /column "email" appears twice/],
+      [file('empty.csv', ''), /is empty/],
+      [file('broken.csv', 'email\n"ada@example.com\n'), /quoted field is not closed/],
+      ['missing.csv', /cannot read .*missing\.csv \(ENOENT\)/],
+    ];
+    for (const [name, message] of cases) {
+      const r = await h.cli(['bulk', name]);
+      expect(r.code, name).toBe(2);
+      expect(r.stderr, name).toMatch(message);
+    }
+    const notAReport = file('other.csv', 'a,b\n1,2\n');
+    const r = await h.cli(['bulk', file('fine.csv', 'email\nada@example.com\n'), '--report', notAReport]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/is not a bulk report/);
+    expect(readFileSync(join(h.dir, notAReport), 'utf8')).toBe('a,b\n1,2\n');
+  });
+});

@@ -1,0 +1,194 @@
+/**
+ * The CLI under test, in-process, against real servers: the Temporal CLI dev server with a worker
+ * running the real invite workflow on fake activities. `cli(...)` runs one command line with the
+ * environment an operator would export and captures what it writes.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import { run } from '../../cli/main';
+import type { Output } from '../../cli/main';
+import { createInviteStarter, inviteStartMeta, prepareInvite } from '../../lib/invites';
+import type { InviteRequest, StartResult } from '../../lib/invites';
+import { inviteWorkflowId, redeemUpdate, statusQuery } from '../../workflows/messages';
+import type { InviteInput, InviteStatus, Redeemer } from '../../workflows/messages';
+import { fakeActivities } from '../support/fake-activities';
+import { devServerEnv, workflowBundle } from '../support/temporal';
+
+/** A fresh, valid email address for a test. */
+export function uniqueEmail(name = 'ada'): string {
+  return `${name}.${randomBytes(5).toString('hex')}@example.com`;
+}
+
+/** Polls `probe` until it returns a value other than undefined (bounded, no timing assertion). */
+export async function eventually<T>(
+  probe: () => Promise<T | undefined>,
+  what: string,
+  attempts = 200,
+): Promise<T> {
+  for (let i = 0; i < attempts; i++) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`not reached: ${what}`);
+}
+
+/** What one CLI run did. */
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** stdout as JSON Lines. */
+  lines(): Record<string, unknown>[];
+}
+
+/** Options of one CLI run. */
+export interface CliRunOptions {
+  /** Replaces (or, with undefined, removes) environment variables. */
+  env?: Record<string, string | undefined>;
+  /** Pretend stderr is a terminal (for the progress bar). */
+  tty?: boolean;
+  signal?: AbortSignal;
+}
+
+/** Everything a CLI test file needs; `close()` in `afterAll`. */
+export interface CliHarness {
+  env: TestWorkflowEnvironment;
+  fake: ReturnType<typeof fakeActivities>;
+  taskQueue: string;
+  /** The environment the CLI runs with (Temporal address, task queue, INVITE_ID_KEY). */
+  cliEnv: {
+    TEMPORAL_ADDRESS: string;
+    TEMPORAL_NAMESPACE: string;
+    TEMPORAL_TASK_QUEUE: string;
+    INVITE_ID_KEY: string;
+  };
+  /** A scratch directory, removed on close; the CLI's working directory. */
+  dir: string;
+  cli(argv: string[], opts?: CliRunOptions): Promise<CliResult>;
+  /** Starts an invite the way the API does (the shared starter); `extra` sets input fields the API keeps at their defaults. */
+  invite(
+    request: InviteRequest,
+    extra?: Partial<InviteInput>,
+    taskQueue?: string,
+  ): Promise<{ id: string } & StartResult>;
+  status(inviteId: string): Promise<InviteStatus>;
+  /** Redeems with the link of the latest email, as the Auth0 Action would (waits for the email). */
+  redeem(inviteId: string, user?: Partial<Redeemer>): Promise<void>;
+  /** Polls the status until `predicate` holds. */
+  until(inviteId: string, predicate: (s: InviteStatus) => boolean): Promise<InviteStatus>;
+  close(): Promise<void>;
+}
+
+/** Collects what is written; `isTTY` as asked. */
+export function capture(isTTY = false): Output & { text(): string } {
+  const chunks: string[] = [];
+  return {
+    isTTY,
+    columns: 120,
+    write(chunk: string) {
+      chunks.push(chunk);
+      return true;
+    },
+    text: () => chunks.join(''),
+  };
+}
+
+/** Starts the dev server and a worker on a task queue of this file's own. */
+export async function startCliHarness(): Promise<CliHarness> {
+  const env = await devServerEnv();
+  const fake = fakeActivities();
+  const taskQueue = `cli-${randomBytes(6).toString('hex')}`;
+  const worker = await Worker.create({
+    connection: env.nativeConnection,
+    taskQueue,
+    workflowBundle: await workflowBundle(),
+    activities: fake.activities,
+  });
+  const running = worker.run();
+  const dir = mkdtempSync(join(tmpdir(), 'inviteflow-cli-'));
+  const cliEnv = {
+    TEMPORAL_ADDRESS: env.address,
+    TEMPORAL_NAMESPACE: env.namespace ?? 'default',
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    INVITE_ID_KEY: randomBytes(24).toString('base64url'),
+  };
+  const start = createInviteStarter(env.client, taskQueue);
+  const status = (inviteId: string) =>
+    env.client.workflow.getHandle(inviteWorkflowId(inviteId)).query(statusQuery);
+
+  return {
+    env,
+    fake,
+    taskQueue,
+    cliEnv,
+    dir,
+    async cli(argv, opts = {}) {
+      const stdout = capture();
+      const stderr = capture(opts.tty ?? false);
+      const merged: Record<string, string | undefined> = { ...cliEnv, ...opts.env };
+      const code = await run(argv, {
+        stdout,
+        stderr,
+        env: merged,
+        cwd: dir,
+        ...(opts.signal ? { signal: opts.signal } : {}),
+      });
+      const out = stdout.text();
+      return {
+        code,
+        stdout: out,
+        stderr: stderr.text(),
+        lines: () =>
+          out
+            .split('\n')
+            .filter((l) => l.trim() !== '')
+            .map((l) => JSON.parse(l) as Record<string, unknown>),
+      };
+    },
+    async invite(request, extra = {}, queue = taskQueue) {
+      const { input, invite } = prepareInvite(cliEnv.INVITE_ID_KEY, request);
+      const starter = queue === taskQueue ? start : createInviteStarter(env.client, queue);
+      const result = await starter({ ...input, ...extra }, inviteStartMeta(invite));
+      return { id: input.inviteId, ...result };
+    },
+    status,
+    async redeem(inviteId, user = {}) {
+      const email = await eventually(
+        () => Promise.resolve(fake.calls.emails.filter((e) => e.inviteId === inviteId).at(-1)),
+        `an email for ${inviteId}`,
+      );
+      const { email: invited } = await status(inviteId);
+      await env.client.workflow.getHandle(inviteWorkflowId(inviteId)).executeUpdate(redeemUpdate, {
+        args: [
+          {
+            linkId: email.jti,
+            user: {
+              userId: `auth0|${inviteId}`,
+              email: invited,
+              emailVerified: true,
+              connection: 'google-oauth2',
+              ...user,
+            },
+          },
+        ],
+      });
+    },
+    async until(inviteId, predicate) {
+      return eventually(async () => {
+        const s = await status(inviteId);
+        return predicate(s) ? s : undefined;
+      }, `status of ${inviteId}`);
+    },
+    async close() {
+      worker.shutdown();
+      await running;
+      await env.teardown();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
