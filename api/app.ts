@@ -3,6 +3,7 @@
  * verifier, an account check) so tests run it in-process against real servers. Routes are typed
  * with zod; the same schemas validate requests and produce the OpenAPI document.
  */
+import { emailSearchKey } from '../lib/codec';
 import Fastify from 'fastify';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fastifyRateLimit from '@fastify/rate-limit';
@@ -32,6 +33,8 @@ import { PAGE_HEADERS } from './pages/layout';
 import { problemPage } from './pages/landing';
 import { DEFAULT_RATE_LIMITS } from './rate-limit';
 import type { RateLimits } from './rate-limit';
+import { registerCodecRoutes } from './routes/codec';
+import type { CodecRouteOptions } from './routes/codec';
 import { registerHealthRoutes } from './routes/health';
 import { registerInviteRoutes } from './routes/invites';
 import { registerLandingRoutes } from './routes/landing';
@@ -61,6 +64,8 @@ export interface AppDeps {
   timeouts?: Partial<GatewayTimeouts>;
   /** Default: a fresh registry. */
   metrics?: ApiMetrics;
+  /** The payload codec endpoint for the Temporal UI; only when PAYLOAD_KEYS is set. */
+  codec?: CodecRouteOptions;
 }
 
 /** Builds the Fastify app with every route registered; call `listen` or `inject` on it. */
@@ -82,7 +87,11 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   const metrics = deps.metrics ?? createMetrics();
   const ctx: RouteContext = {
     config,
-    gateway: createInviteGateway(deps.temporal, { taskQueue: config.TEMPORAL_TASK_QUEUE, ...(deps.timeouts ? { timeouts: deps.timeouts } : {}) }),
+    gateway: createInviteGateway(deps.temporal, {
+      taskQueue: config.TEMPORAL_TASK_QUEUE,
+      emailKey: emailSearchKey(config),
+      ...(deps.timeouts ? { timeouts: deps.timeouts } : {}),
+    }),
     bearer: createBearerAuth({
       issuer: config.AUTH_ISSUER,
       audience: config.AUTH_AUDIENCE,
@@ -156,6 +165,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerInviteRoutes(app, ctx);
   registerRedemptionRoutes(app, ctx);
   await registerLandingRoutes(app, ctx);
+  if (deps.codec) registerCodecRoutes(app, ctx, deps.codec);
   return app;
 }
 

@@ -11,7 +11,7 @@ import type { FastifyRequest } from 'fastify';
 import { ApiError } from './errors';
 
 /** The scopes the API checks. */
-export type Scope = 'invites:create' | 'invites:read' | 'invites:write';
+export type Scope = 'invites:create' | 'invites:read' | 'invites:write' | 'invites:decode';
 
 /** Who called, as the access token says. */
 export interface Principal {

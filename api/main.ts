@@ -5,6 +5,7 @@
  */
 import { ConfigError, loadApiConfig } from '../lib/config';
 import { createManagementClient } from '../lib/auth0';
+import { EncryptionCodec } from '../lib/codec';
 import { connectClient } from '../lib/temporal';
 import { createLinkVerifier } from '../lib/token';
 import { createAccountCheck } from './accounts';
@@ -32,6 +33,10 @@ async function main(): Promise<void> {
     accountExists: createAccountCheck(management),
     logLevel: cfg.LOG_LEVEL,
     trustProxy: cfg.TRUST_PROXY,
+    // Operators read encrypted payloads in the Temporal UI through this endpoint.
+    ...(cfg.PAYLOAD_KEYS
+      ? { codec: { codec: new EncryptionCodec(cfg.PAYLOAD_KEYS), corsOrigin: cfg.CODEC_CORS_ORIGIN, namespace: cfg.TEMPORAL_NAMESPACE } }
+      : {}),
   });
 
   let closing = false;

@@ -28,6 +28,16 @@ const temporal = {
   TEMPORAL_TLS_CERT: z.string().min(1).optional(),
   /** Private key of TEMPORAL_TLS_CERT (PEM file path). */
   TEMPORAL_TLS_KEY: z.string().min(1).optional(),
+  /**
+   * Keys that encrypt every Temporal payload (JSON array of `{ id, key }`, key = 32 bytes base64);
+   * the first encrypts, all decrypt. Unset: payloads are stored in clear (local development).
+   */
+  PAYLOAD_KEYS: jsonOf(
+    z
+      .array(z.object({ id: z.string().regex(/^[\w.-]{1,64}$/, 'key ids are 1-64 of A-Z a-z 0-9 _ . -'), key: z.string().regex(/^[A-Za-z0-9+/]{43}=?$/, 'must be 32 bytes in base64') }))
+      .min(1)
+      .refine((keys) => new Set(keys.map((k) => k.id)).size === keys.length, 'key ids must be unique'),
+  ).optional(),
 };
 
 const links = {
@@ -86,10 +96,11 @@ export function loadWorkerConfig(env: Record<string, string | undefined> = proce
 /** The Temporal part of any process's configuration. */
 export type TemporalConfig = Pick<
   WorkerConfig,
-  'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE' | 'TEMPORAL_TASK_QUEUE' | 'TEMPORAL_API_KEY' | 'TEMPORAL_TLS_CERT' | 'TEMPORAL_TLS_KEY'
+  'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE' | 'TEMPORAL_TASK_QUEUE' | 'TEMPORAL_API_KEY' | 'TEMPORAL_TLS_CERT' | 'TEMPORAL_TLS_KEY' | 'PAYLOAD_KEYS'
 >;
 
 const flag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+const inviteIdKey = z.string().min(16, 'must be at least 16 characters');
 
 const apiSchema = z
   .object({
@@ -101,7 +112,7 @@ const apiSchema = z
     /** Public Ed25519 JWKs (a JSON array) that link tokens may be signed with; several during a rotation. */
     LINK_VERIFICATION_KEYS: jsonOf(z.array(jwk).min(1)),
     /** Key of the keyed hash that turns email+scope into an invite id; changing it orphans open invites. */
-    INVITE_ID_KEY: z.string().min(16, 'must be at least 16 characters'),
+    INVITE_ID_KEY: inviteIdKey,
     /** HS256 secret shared only with the Auth0 Action that calls `POST /v1/redemptions`. */
     ACTION_SECRET: z.string().min(32, 'must be at least 32 characters'),
     /** Issuer of the funnel's and operators' access tokens, e.g. `https://tenant.eu.auth0.com/`. */
@@ -118,6 +129,8 @@ const apiSchema = z
     AUTH0_MANAGEMENT_ENDPOINT: workerSchema.shape.AUTH0_MANAGEMENT_ENDPOINT,
     /** Behind a load balancer, trust its X-Forwarded-For so rate limits key on the real client. */
     TRUST_PROXY: flag.default(false),
+    /** Origin of the Temporal UI allowed to call `/codec/*` (only served when PAYLOAD_KEYS is set). */
+    CODEC_CORS_ORIGIN: z.string().regex(/^https?:\/\/[^/\s]+$/, 'must be an origin like https://temporal.example.com').default('http://localhost:8233'),
     LOG_LEVEL: workerSchema.shape.LOG_LEVEL,
   })
   .transform((cfg) => ({
@@ -132,4 +145,18 @@ export type ApiConfig = z.output<typeof apiSchema>;
 /** Reads and validates the API's configuration. */
 export function loadApiConfig(env: Record<string, string | undefined> = process.env): ApiConfig {
   return parse(apiSchema, env);
+}
+
+const cliSchema = z.object({
+  ...temporal,
+  /** Same key as the API's; only `bulk` and lookups by email need it (they derive invite ids). */
+  INVITE_ID_KEY: inviteIdKey.optional(),
+});
+
+/** Configuration of the operator CLI. */
+export type CliConfig = z.infer<typeof cliSchema>;
+
+/** Reads and validates the CLI's configuration. */
+export function loadCliConfig(env: Record<string, string | undefined> = process.env): CliConfig {
+  return parse(cliSchema, env);
 }

@@ -2,6 +2,8 @@
 import { readFileSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
+import type { DataConverter } from '@temporalio/common';
+import { payloadDataConverter } from './codec';
 import type { TemporalConfig } from './config';
 
 // TLS is on for an API key (Temporal Cloud) and for mTLS; the certificate files are read at each
@@ -19,10 +21,18 @@ function connectionOptions(cfg: TemporalConfig) {
   };
 }
 
-/** A client for starting, signalling, updating and querying invites. */
+/**
+ * The data converter of every client and worker of the process: with PAYLOAD_KEYS, payloads are
+ * encrypted; a client and a worker that disagreed would not read each other's payloads.
+ */
+export function temporalDataConverter(cfg: Pick<TemporalConfig, 'PAYLOAD_KEYS'>): DataConverter {
+  return payloadDataConverter(cfg.PAYLOAD_KEYS);
+}
+
+/** A client for starting, signalling, updating and querying invites (encrypting when configured). */
 export async function connectClient(cfg: TemporalConfig): Promise<Client> {
   const connection = await Connection.connect(connectionOptions(cfg));
-  return new Client({ connection, namespace: cfg.TEMPORAL_NAMESPACE });
+  return new Client({ connection, namespace: cfg.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(cfg) });
 }
 
 /** The native connection a worker polls with. */

@@ -6,7 +6,7 @@
 import { Runtime } from '@temporalio/worker';
 import { ConfigError, loadWorkerConfig } from '../lib/config';
 import { createLogger, temporalLogger } from '../lib/logger';
-import { connectWorker } from '../lib/temporal';
+import { connectWorker, temporalDataConverter } from '../lib/temporal';
 import { createActivities } from '../activities';
 import { buildActivityDeps } from './clients';
 import { createInviteWorker } from './worker';
@@ -31,9 +31,10 @@ async function main(): Promise<void> {
       namespace: cfg.TEMPORAL_NAMESPACE,
       taskQueue: cfg.TEMPORAL_TASK_QUEUE,
       activities: createActivities(clients.deps),
+      dataConverter: temporalDataConverter(cfg),
     });
     logger.info(
-      { address: cfg.TEMPORAL_ADDRESS, namespace: cfg.TEMPORAL_NAMESPACE, taskQueue: cfg.TEMPORAL_TASK_QUEUE, metrics: cfg.WORKER_METRICS_ADDRESS },
+      { address: cfg.TEMPORAL_ADDRESS, namespace: cfg.TEMPORAL_NAMESPACE, taskQueue: cfg.TEMPORAL_TASK_QUEUE, metrics: cfg.WORKER_METRICS_ADDRESS, payloadEncryption: cfg.PAYLOAD_KEYS ? cfg.PAYLOAD_KEYS[0]!.id : 'off' },
       'worker started',
     );
     await worker.run();

@@ -2,6 +2,7 @@
 import { fileURLToPath } from 'node:url';
 import { Worker } from '@temporalio/worker';
 import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
+import type { DataConverter } from '@temporalio/common';
 import type { InviteActivities } from '../activities';
 
 /** Path of the workflow entry point the worker bundles. */
@@ -15,6 +16,8 @@ export interface InviteWorkerOptions {
   activities: InviteActivities;
   workflowBundle?: WorkerOptions['workflowBundle'];
   maxCachedWorkflows?: number;
+  /** Must match the clients' (`temporalDataConverter(cfg)`), or neither reads the other's payloads. */
+  dataConverter?: DataConverter;
 }
 
 /** A worker for the invite workflow and its activities. */
@@ -26,5 +29,6 @@ export async function createInviteWorker(opts: InviteWorkerOptions): Promise<Wor
     activities: opts.activities,
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     ...(opts.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: opts.maxCachedWorkflows } : {}),
+    ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
   });
 }

@@ -79,6 +79,11 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
     throw err;
   }
 
+  // Only the value changes, not the upsert commands, so histories recorded before it replay.
+  const emailSearch =
+    typeof input.emailSearchValue === 'string' && input.emailSearchValue.length > 0 && input.emailSearchValue.length <= 200
+      ? input.emailSearchValue
+      : invite.email;
   const createdAt = Date.now();
   let expiresAt = createdAt + invite.ttlMs;
   const links = new Set<string>();
@@ -110,7 +115,7 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
   const publish = () => {
     upsertSearchAttributes([
       { key: searchAttributes.status, value: status.state },
-      { key: searchAttributes.email, value: status.email },
+      { key: searchAttributes.email, value: emailSearch },
       { key: searchAttributes.scope, value: status.scope },
       { key: searchAttributes.expiresAt, value: new Date(expiresAt) },
     ]);

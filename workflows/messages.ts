@@ -55,6 +55,12 @@ export interface InviteInput {
   resendInterval?: Duration;
   /** Most `resend` emails per invite; default 5. */
   maxResends?: number;
+  /**
+   * What the `InviteEmail` search attribute holds; default the email. With payload encryption on,
+   * the starter passes a keyed hash (`emailSearchValue` in `lib/codec.ts`): search attributes are
+   * stored in clear.
+   */
+  emailSearchValue?: string;
 }
 
 /** The account that redeems, as the Auth0 Action sees it. */

@@ -84,8 +84,8 @@ describe('the worker process', () => {
     });
     const exit = exited(child);
     let out = '';
-    child.stdout!.on('data', (chunk: Buffer) => (out += chunk.toString()));
-    child.stderr!.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()));
+    child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()));
 
     const inviteId = randomBytes(10).toString('hex');
     const email = `proc.${inviteId}@example.com`;

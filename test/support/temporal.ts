@@ -12,8 +12,12 @@ import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { WorkflowHandle } from '@temporalio/client';
 import { requireBinary } from '../../scripts/temporal-bin.mjs';
 import { SEARCH_ATTRIBUTE_DEFINITIONS, searchAttributes } from '../../workflows/messages';
-import { temporal } from '@temporalio/proto';
+import { createRequire } from 'node:module';
+import type * as Proto from '@temporalio/proto';
 import { WORKFLOWS_PATH } from '../../worker/worker';
+
+// CommonJS named exports are invisible to Node's ESM loader; the fault run imports this file under tsx.
+const { temporal } = createRequire(import.meta.url)('@temporalio/proto') as typeof Proto;
 
 /** The time-skipping test server, for workflow tests with long timers, with our search attributes. */
 export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {

@@ -1,0 +1,231 @@
+/**
+ * Payload encryption end to end on the Temporal dev server: a worker and a client sharing the
+ * codec run an invite to completion; the history as the server stores it (read by a client
+ * without the codec) holds neither the email nor the invite's data, yet decodes and replays with
+ * the codec. The codec endpoint the Temporal UI calls decrypts the same payloads for an
+ * authorized operator only, with CORS for the UI's origin.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { FastifyInstance } from 'fastify';
+import { exportJWK, generateKeyPair, createLocalJWKSet, SignJWT } from 'jose';
+import { Client } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
+import type { Payload } from '@temporalio/common';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import type { temporal } from '@temporalio/proto';
+import { Worker } from '@temporalio/worker';
+import { EncryptionCodec, emailSearchValue, ENCRYPTED_ENCODING } from '../../lib/codec';
+import { temporalDataConverter } from '../../lib/temporal';
+import { inviteWorkflowId, redeemUpdate, searchAttributes } from '../../workflows/messages';
+import type { inviteWorkflow } from '../../workflows/invite';
+import { eventually, startHarness, uniqueEmail } from '../api/harness';
+import type { Harness } from '../api/harness';
+import { fakeActivities } from '../support/fake-activities';
+import { workflowBundle } from '../support/temporal';
+
+const keys = [{ id: 'test-2025', key: randomBytes(32).toString('base64') }];
+const dataConverter = temporalDataConverter({ PAYLOAD_KEYS: keys });
+const codec = new EncryptionCodec(keys);
+const UI_ORIGIN = 'http://ui.test:8233';
+
+let h: Harness;
+let worker: Worker;
+let running: Promise<void>;
+let codecApp: FastifyInstance;
+let signToken: (scope: string) => Promise<string>;
+const fake = fakeActivities();
+const taskQueue = `codec-${randomBytes(6).toString('hex')}`;
+
+const email = uniqueEmail('secret');
+const leadId = `lead-${randomBytes(8).toString('hex')}`;
+const inviteId = randomBytes(13).toString('hex');
+let rawHistory: temporal.api.history.v1.IHistory;
+
+beforeAll(async () => {
+  h = await startHarness();
+  worker = await Worker.create({ connection: h.env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: fake.activities, dataConverter });
+  running = worker.run();
+
+  // Bearer tokens from a key of our own: the emulator's default grant has no `invites:decode`.
+  const { publicKey, privateKey } = await generateKeyPair('RS256');
+  const jwk = { ...(await exportJWK(publicKey)), kid: 'codec-test', alg: 'RS256' };
+  signToken = (scope) =>
+    new SignJWT({ scope })
+      .setProtectedHeader({ alg: 'RS256', kid: 'codec-test' })
+      .setIssuer(h.config.AUTH_ISSUER)
+      .setAudience(h.config.AUTH_AUDIENCE)
+      .setSubject('operator@clients')
+      .setIssuedAt()
+      .setExpirationTime('5m')
+      .sign(privateKey);
+  codecApp = await h.buildApp({
+    bearerKeys: createLocalJWKSet({ keys: [jwk] }),
+    codec: { codec, corsOrigin: UI_ORIGIN, namespace: 'default' },
+  });
+
+  const client = new Client({ connection: h.env.connection, dataConverter });
+  const searchValue = emailSearchValue(email, h.config.INVITE_ID_KEY);
+  const handle = await client.workflow.start<typeof inviteWorkflow>('inviteWorkflow', {
+    taskQueue,
+    workflowId: inviteWorkflowId(inviteId),
+    args: [{ inviteId, email, roles: ['member'], data: { leadId }, scope: 'workspace:acme', locale: 'en', emailSearchValue: searchValue }],
+    typedSearchAttributes: [
+      { key: searchAttributes.status, value: 'pending' },
+      { key: searchAttributes.email, value: searchValue },
+    ],
+  });
+  const sent = await eventually(() => Promise.resolve(fake.calls.emails.find((e) => e.inviteId === inviteId)), 'the invite email');
+  const answer = await handle.executeUpdate(redeemUpdate, {
+    args: [{ linkId: sent.jti, user: { userId: 'auth0|secret', email, emailVerified: true, connection: 'Username-Password-Authentication' } }],
+  });
+  expect(answer.data).toEqual({ leadId });
+  expect((await handle.result()).state).toBe('completed');
+  rawHistory = await h.env.client.workflow.getHandle(inviteWorkflowId(inviteId)).fetchHistory();
+}, 60_000);
+
+afterAll(async () => {
+  worker?.shutdown();
+  await running;
+  await h?.close();
+});
+
+/** Every payload of a history, with whether it is a search attribute (which codecs never see). */
+function payloadsOf(node: unknown, inSearchAttributes = false, out: { payload: Payload; searchAttribute: boolean }[] = []) {
+  if (node === null || typeof node !== 'object' || node instanceof Uint8Array) return out;
+  if ('data' in node && 'metadata' in node && (node as Payload).metadata && typeof (node as Payload).metadata === 'object') {
+    out.push({ payload: node as Payload, searchAttribute: inSearchAttributes });
+    return out;
+  }
+  for (const [k, v] of Object.entries(node)) payloadsOf(v, inSearchAttributes || k === 'searchAttributes', out);
+  return out;
+}
+
+describe('an invite run with payload encryption', () => {
+  it('stores neither the email nor the data in clear', () => {
+    const json = historyToJSON(rawHistory);
+    expect(json).not.toContain(email);
+    expect(json).not.toContain(leadId);
+    const all = payloadsOf(rawHistory);
+    const encrypted = all.filter((p) => !p.searchAttribute);
+    expect(encrypted.length).toBeGreaterThan(5);
+    for (const { payload } of encrypted) {
+      expect(Buffer.from(payload.metadata!.encoding!).toString()).toBe(ENCRYPTED_ENCODING);
+    }
+    for (const { payload } of all) {
+      expect(Buffer.from(payload.data ?? []).toString('latin1')).not.toContain(email);
+      expect(Buffer.from(payload.data ?? []).toString('latin1')).not.toContain(leadId);
+    }
+  });
+
+  it('keeps the email searchable only through its keyed hash', async () => {
+    const hashed = emailSearchValue(email, h.config.INVITE_ID_KEY);
+    const found = await eventually(async () => {
+      const ids: string[] = [];
+      for await (const wf of h.env.client.workflow.list({ query: `InviteEmail = '${hashed}'` })) ids.push(wf.workflowId);
+      return ids.length > 0 ? ids : undefined;
+    }, 'the invite in visibility');
+    expect(found).toEqual([inviteWorkflowId(inviteId)]);
+  });
+
+  it('decodes with the codec: the input carries the email and the data', async () => {
+    const started = rawHistory.events![0]!.workflowExecutionStartedEventAttributes!;
+    const [input] = await codec.decode(started.input!.payloads!);
+    expect(defaultPayloadConverter.fromPayload(input!)).toMatchObject({ email, data: { leadId } });
+  });
+
+  it('replays with the codec and not without it', async () => {
+    const bundle = await workflowBundle();
+    await Worker.runReplayHistory({ workflowBundle: bundle, dataConverter }, rawHistory, 'encrypted-redeem');
+    await expect(Worker.runReplayHistory({ workflowBundle: bundle }, rawHistory, 'encrypted-redeem')).rejects.toThrow();
+  });
+});
+
+describe('the codec endpoint', () => {
+  const body = () => {
+    const started = rawHistory.events![0]!.workflowExecutionStartedEventAttributes!;
+    const p = started.input!.payloads![0]!;
+    return {
+      payloads: [
+        {
+          metadata: Object.fromEntries(Object.entries(p.metadata!).map(([k, v]) => [k, Buffer.from(v).toString('base64')])),
+          data: Buffer.from(p.data!).toString('base64'),
+        },
+      ],
+    };
+  };
+
+  it('decodes a history payload for an operator with invites:decode, with CORS for the UI', async () => {
+    const res = await codecApp.inject({
+      method: 'POST',
+      url: '/codec/decode',
+      headers: { authorization: `Bearer ${await signToken('invites:decode')}`, 'x-namespace': 'default', origin: UI_ORIGIN },
+      payload: body(),
+    });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['access-control-allow-origin']).toBe(UI_ORIGIN);
+    const decoded = res.json<{ payloads: { metadata: Record<string, string>; data: string }[] }>().payloads[0]!;
+    expect(Buffer.from(decoded.metadata.encoding!, 'base64').toString()).toBe('json/plain');
+    expect(JSON.parse(Buffer.from(decoded.data, 'base64').toString())).toMatchObject({ email, data: { leadId } });
+  });
+
+  it('encodes what decode reads back, beyond the 32 kB body limit of the invite routes', async () => {
+    const token = await signToken('invites:decode');
+    const big = JSON.stringify({ x: 'y'.repeat(60_000) });
+    const plain = { payloads: [{ metadata: { encoding: Buffer.from('json/plain').toString('base64') }, data: Buffer.from(big).toString('base64') }] };
+    const enc = await codecApp.inject({ method: 'POST', url: '/codec/encode', headers: { authorization: `Bearer ${token}` }, payload: plain });
+    expect(enc.statusCode).toBe(200);
+    const encoded = enc.json<typeof plain>();
+    expect(Buffer.from(encoded.payloads[0]!.metadata.encoding, 'base64').toString()).toBe(ENCRYPTED_ENCODING);
+    const dec = await codecApp.inject({ method: 'POST', url: '/codec/decode', headers: { authorization: `Bearer ${token}` }, payload: encoded });
+    expect(dec.json()).toEqual(plain);
+  });
+
+  it.each([
+    ['no token', undefined, 401, 'unauthorized'],
+    ['a token without invites:decode', 'invites:read invites:write', 403, 'insufficient_scope'],
+  ])('refuses %s', async (_name, scope, status, code) => {
+    const res = await codecApp.inject({
+      method: 'POST',
+      url: '/codec/decode',
+      headers: { ...(scope ? { authorization: `Bearer ${await signToken(scope)}` } : {}), origin: UI_ORIGIN },
+      payload: body(),
+    });
+    expect(res.statusCode).toBe(status);
+    expect(res.json().error.code).toBe(code);
+    expect(res.body).not.toContain(leadId);
+    expect(res.headers['access-control-allow-origin']).toBe(UI_ORIGIN);
+  });
+
+  it('refuses another namespace, a tampered payload and non-base64 input', async () => {
+    const headers = { authorization: `Bearer ${await signToken('invites:decode')}` };
+    const other = await codecApp.inject({ method: 'POST', url: '/codec/decode', headers: { ...headers, 'x-namespace': 'prod' }, payload: body() });
+    expect([other.statusCode, other.json().error.code]).toEqual([400, 'invalid_request']);
+    const tampered = body();
+    tampered.payloads[0]!.data = Buffer.from(Buffer.from(tampered.payloads[0]!.data, 'base64').map((b, i) => (i === 30 ? b ^ 1 : b))).toString('base64');
+    const bad = await codecApp.inject({ method: 'POST', url: '/codec/decode', headers, payload: tampered });
+    expect([bad.statusCode, bad.json().error.code]).toEqual([400, 'invalid_request']);
+    const junk = await codecApp.inject({ method: 'POST', url: '/codec/decode', headers, payload: { payloads: [{ data: '%%%' }] } });
+    expect([junk.statusCode, junk.json().error.code]).toEqual([400, 'invalid_request']);
+  });
+
+  it('answers the UI preflight for its origin only', async () => {
+    const preflight = (origin: string) =>
+      codecApp.inject({
+        method: 'OPTIONS',
+        url: '/codec/decode',
+        headers: { origin, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type,x-namespace' },
+      });
+    const ok = await preflight(UI_ORIGIN);
+    expect(ok.statusCode).toBe(204);
+    expect(ok.headers['access-control-allow-origin']).toBe(UI_ORIGIN);
+    expect(String(ok.headers['access-control-allow-headers'])).toContain('x-namespace');
+    const evil = await preflight('https://evil.example');
+    expect(evil.headers['access-control-allow-origin']).toBeUndefined();
+  });
+
+  it('is not served without payload keys', async () => {
+    const res = await h.app.inject({ method: 'POST', url: '/codec/decode', payload: body() });
+    expect(res.statusCode).toBe(404);
+  });
+});
