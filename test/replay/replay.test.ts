@@ -30,6 +30,7 @@ describe('recorded histories replay', () => {
         'transient-retry',
         'side-effect-refused',
         'email-refused',
+        'email-search-value',
       ]),
     );
   });

@@ -20,6 +20,7 @@ import {
   redeemUpdate,
   resendUpdate,
   revokeUpdate,
+  searchAttributes,
   statusQuery,
 } from '../../workflows/messages';
 import type { InviteInput, InviteStatus, Redeemer } from '../../workflows/messages';
@@ -366,6 +367,19 @@ describe('invite workflow', () => {
       },
       fake,
     );
+  });
+
+  it('keeps the InviteEmail search attribute at the value the starter gave (a keyed hash under encryption)', async () => {
+    await withInvite({ emailSearchValue: 'sha256:0123456789abcdef' }, async (handle) => {
+      const status = await firstEmail(handle);
+      const described = await handle.describe();
+      expect(described.typedSearchAttributes.get(searchAttributes.email)).toBe('sha256:0123456789abcdef');
+      expect(status.email).toBe('ada@example.com');
+      await handle.executeUpdate(redeemUpdate, { args: [{ linkId: status.emails[0]!.linkId, user: invited }] });
+      expect((await handle.result()).state).toBe('completed');
+      expect((await handle.describe()).typedSearchAttributes.get(searchAttributes.email)).toBe('sha256:0123456789abcdef');
+      await recordHistory('email-search-value', handle);
+    });
   });
 
   it('fails at once on invalid input, listing every problem', async () => {
