@@ -4,7 +4,7 @@
  */
 import { msToNumber } from '@temporalio/common/lib/time';
 import type { Duration } from '@temporalio/common';
-import type { EmailPolicy, InviteInput, JsonValue } from './messages';
+import type { EmailPolicy, InviteInput, InviteStatus, JsonValue } from './messages';
 
 export const DAY = 24 * 60 * 60 * 1000;
 export const DEFAULT_TTL = '7 days';
@@ -174,5 +174,22 @@ export function resolveInviteInput(input: InviteInput): ResolvedInvite {
     emailPolicy,
     resendIntervalMs,
     maxResends,
+  };
+}
+
+/** The status of an invite created at `createdAtMs`, before its first email: the workflow's initial state. */
+export function initialInviteStatus(invite: ResolvedInvite, createdAtMs: number): InviteStatus {
+  return {
+    inviteId: invite.inviteId,
+    state: 'pending',
+    email: invite.email,
+    scope: invite.scope,
+    roles: invite.roles,
+    data: invite.data,
+    redirect: invite.redirect,
+    emailPolicy: invite.emailPolicy,
+    createdAt: new Date(createdAtMs).toISOString(),
+    expiresAt: new Date(createdAtMs + invite.ttlMs).toISOString(),
+    emails: [],
   };
 }

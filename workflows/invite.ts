@@ -18,7 +18,7 @@ import {
 } from '@temporalio/workflow';
 import type { InviteActivities } from '../activities';
 import { InviteErrorType } from './errors';
-import { InvalidInviteInput, MAX_EXTENDS, MAX_TTL_MS, MIN_TTL_MS, normalizeEmail, resolveInviteInput } from './input';
+import { initialInviteStatus, InvalidInviteInput, MAX_EXTENDS, MAX_TTL_MS, MIN_TTL_MS, normalizeEmail, resolveInviteInput } from './input';
 import type { ResolvedInvite } from './input';
 import { msToNumber } from '@temporalio/common/lib/time';
 import {
@@ -93,19 +93,7 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
   let lastEmailAt = 0;
   let wake = 0; // bumped by handlers that change what the main loop waits for
 
-  const status: InviteStatus = {
-    inviteId: invite.inviteId,
-    state: 'pending',
-    email: invite.email,
-    scope: invite.scope,
-    roles: invite.roles,
-    data: invite.data,
-    redirect: invite.redirect,
-    emailPolicy: invite.emailPolicy,
-    createdAt: iso(createdAt),
-    expiresAt: iso(expiresAt),
-    emails: [],
-  };
+  const status: InviteStatus = initialInviteStatus(invite, createdAt);
 
   const enter = (state: InviteStatus['state']) => {
     status.state = state;

@@ -10,8 +10,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { closedRefusal } from '../../lib/invite-refusals';
 import { DEFAULT_LOCALE, DEFAULT_SCOPE, inviteStartMeta, prepareInvite } from '../../lib/invites';
 import type { PreparedInvite } from '../../lib/invites';
-import { InvalidInviteInput, isValidEmail, MAX_REMINDERS, MAX_ROLES, normalizeEmail } from '../../workflows/input';
-import type { ResolvedInvite } from '../../workflows/input';
+import { initialInviteStatus, InvalidInviteInput, isValidEmail, MAX_REMINDERS, MAX_ROLES, normalizeEmail } from '../../workflows/input';
 import { extendUpdate, resendUpdate, revokeUpdate } from '../../workflows/messages';
 import type { InviteStatus, JsonValue, SentEmailRecord } from '../../workflows/messages';
 import type { Scope } from '../auth';
@@ -140,24 +139,6 @@ function toView(status: InviteStatus): InviteView {
   };
 }
 
-/** The status of a run that was just started, for when no worker has answered the query yet. */
-function initialStatus(invite: ResolvedInvite): InviteStatus {
-  const now = Date.now();
-  return {
-    inviteId: invite.inviteId,
-    state: 'pending',
-    email: invite.email,
-    scope: invite.scope,
-    roles: invite.roles,
-    data: invite.data,
-    redirect: invite.redirect,
-    emailPolicy: invite.emailPolicy,
-    createdAt: new Date(now).toISOString(),
-    expiresAt: new Date(now + invite.ttlMs).toISOString(),
-    emails: [],
-  };
-}
-
 /** Registers the invite routes. */
 export function registerInviteRoutes(fastify: FastifyInstance, ctx: RouteContext): void {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
@@ -220,7 +201,7 @@ export function registerInviteRoutes(fastify: FastifyInstance, ctx: RouteContext
       } catch (err) {
         // Started, but no worker has run it yet: what it holds is known, so say so now.
         if (!(started && err instanceof ApiError && err.code === 'service_unavailable')) throw err;
-        status = initialStatus(invite);
+        status = initialInviteStatus(invite, Date.now());
       }
       if (started) void reply.header('location', selfLink(invite.inviteId));
       return reply.code(started ? 201 : 200).send(toView(status));
