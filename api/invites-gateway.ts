@@ -21,7 +21,7 @@ import { InvalidFilterError, searchInvites, visibilityQuery } from '../lib/invit
 import type { InviteListFilter, InviteListItem } from '../lib/invite-search';
 import { GRPC, grpcCode, isDeadline, isUnavailable } from '../lib/temporal-errors';
 import type { inviteWorkflow } from '../workflows/invite';
-import { declineSignal, inviteWorkflowId, statusQuery } from '../workflows/messages';
+import { declineSignal, inviteWorkflowId, linkIssuedQuery, statusQuery } from '../workflows/messages';
 import type { InviteInput, InviteStatus } from '../workflows/messages';
 import { ApiError, refusalToApiError } from './errors';
 
@@ -74,6 +74,11 @@ export function createInviteGateway(client: Client, opts: { taskQueue: string; e
     /** The status query (replayed by a worker when the run is closed); 404 when there is no such invite. */
     async status(inviteId: string, runId?: string): Promise<InviteStatus> {
       return guard(() => within(timeouts.readMs, () => handle(inviteId, runId).query(statusQuery)), notFound);
+    },
+
+    /** Whether the invite issued this link id (also while its email is still being sent). */
+    async linkIssued(inviteId: string, linkId: string): Promise<boolean> {
+      return guard(() => within(timeouts.readMs, () => handle(inviteId).query(linkIssuedQuery, linkId)), notFound);
     },
 
     /** Whether the latest run is open, and the memo it was started with; 404 when there is none. */

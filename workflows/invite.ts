@@ -24,6 +24,7 @@ import { msToNumber } from '@temporalio/common/lib/time';
 import {
   declineSignal,
   extendUpdate,
+  linkIssuedQuery,
   redeemUpdate,
   resendUpdate,
   revokeUpdate,
@@ -156,6 +157,7 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
   };
 
   setHandler(statusQuery, () => status);
+  setHandler(linkIssuedQuery, (linkId) => links.has(linkId));
 
   setHandler(
     redeemUpdate,

@@ -155,6 +155,12 @@ export const declineSignal = defineSignal<[]>('decline');
 /** The invite's current state, timestamps, emails sent and redeemer. */
 export const statusQuery = defineQuery<InviteStatus>('status');
 
+/**
+ * Whether this invite issued the link id (token `jti`). A link is issued before its email is
+ * sent, so the landing page asks this rather than reading the emails already recorded.
+ */
+export const linkIssuedQuery = defineQuery<boolean, [string]>('linkIssued');
+
 /** Search attributes the Temporal UI and the list API filter on. */
 export const searchAttributes = {
   status: defineSearchAttributeKey('InviteStatus', SearchAttributeType.KEYWORD),

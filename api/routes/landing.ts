@@ -83,8 +83,12 @@ function routes(fastify: FastifyInstance, ctx: RouteContext): void {
   /** Verifies the link and reads the invite; throws a `LinkProblemError` unless it can be used. */
   const openLink = async (token: string): Promise<OpenLink> => {
     const link = await verify(token);
-    const [status, run] = await Promise.all([gateway.status(link.inviteId), gateway.describe(link.inviteId)]);
-    if (!status.emails.some((e) => e.linkId === link.jti)) throw new LinkProblemError('replaced');
+    const [status, run, issued] = await Promise.all([
+      gateway.status(link.inviteId),
+      gateway.describe(link.inviteId),
+      gateway.linkIssued(link.inviteId, link.jti),
+    ]);
+    if (!issued) throw new LinkProblemError('replaced');
     if (status.state === 'revoked') throw new LinkProblemError('revoked');
     if (status.state === 'expired' || Date.parse(status.expiresAt) <= Date.now()) throw new LinkProblemError('expired');
     if (status.state !== 'pending') throw new LinkProblemError('used');

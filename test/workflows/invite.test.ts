@@ -17,6 +17,7 @@ import {
   declineSignal,
   extendUpdate,
   inviteWorkflowId,
+  linkIssuedQuery,
   redeemUpdate,
   resendUpdate,
   revokeUpdate,
@@ -208,7 +209,9 @@ describe('invite workflow', () => {
 
   it('refuses a link it did not issue', async () => {
     await withInvite({}, async (handle) => {
-      await firstEmail(handle);
+      const status = await firstEmail(handle);
+      expect(await handle.query(linkIssuedQuery, status.emails[0]!.linkId)).toBe(true);
+      expect(await handle.query(linkIssuedQuery, 'not-a-link')).toBe(false);
       const refused = await refusal(handle.executeUpdate(redeemUpdate, { args: [{ linkId: 'not-a-link', user: invited }] }));
       expect(refused.type).toBe(InviteErrorType.UnknownLink);
       expect((await handle.query(statusQuery)).state).toBe('pending');
