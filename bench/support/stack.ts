@@ -1,0 +1,391 @@
+/**
+ * The system under benchmark, shaped like a deployment on one machine: the Temporal CLI dev
+ * server on a SQLite file (as `npm run dev` runs it, rather than in memory), the API listening on
+ * a loopback port, the worker in its own process (with the baseline worker beside it), the mail
+ * catcher and the Auth0 and HubSpot emulators. The benchmark's load generator and raw-Temporal
+ * baseline client share this process with the API, so both sides pay the same for it.
+ */
+import { fork } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request as httpRequest, createServer, Agent } from 'node:http';
+import type { IncomingMessage, Server } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance } from 'fastify';
+import { SignJWT } from 'jose';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import type { Client } from '@temporalio/client';
+import { buildApp } from '../../api/app';
+import { createAccountCheck } from '../../api/accounts';
+import type { RateLimits } from '../../api/rate-limit';
+import { startAuth0Emulator } from '../../emulators/auth0';
+import type { Auth0Emulator } from '../../emulators/auth0';
+import { startHubSpotEmulator } from '../../emulators/hubspot';
+import type { HubSpotEmulator, HubSpotRateLimit } from '../../emulators/hubspot';
+import { startMailCatcher } from '../../emulators/mail';
+import type { MailCatcher } from '../../emulators/mail';
+import { createManagementClient } from '../../lib/auth0';
+import { loadApiConfig } from '../../lib/config';
+import type { ApiConfig } from '../../lib/config';
+import { createLinkSigner, createLinkVerifier, generateLinkKey } from '../../lib/token';
+import type { LinkSigner } from '../../lib/token';
+import { requireBinary } from '../../scripts/temporal-bin.mjs';
+import { inviteWorkflowId, searchAttributes, statusQuery, TASK_QUEUE } from '../../workflows/messages';
+import type { InviteStatus } from '../../workflows/messages';
+import type { ChildMessage, WorkerHostConfig, WorkerStats } from './worker-host';
+
+/** How to start the stack. */
+export interface BenchStackOptions {
+  /** `real`: nodemailer to the catcher; `fake`: a no-op email activity. */
+  email: 'real' | 'fake';
+  /** Start the baseline worker too. */
+  baseline: boolean;
+  /** Auth0's global Management API limit, as the emulator models it (token bucket). */
+  auth0RateLimit?: { perSecond: number; burst?: number };
+  /** HubSpot's rolling-window limit. */
+  hubspotRateLimit?: HubSpotRateLimit;
+  /** Put status-counting proxies between the worker and the emulators. */
+  countStatuses?: boolean;
+  maxCachedWorkflows?: number;
+  /** Messages the catcher keeps (default 1000). */
+  mailMaxMessages?: number;
+  /** How the worker meets the rate limits (see `WorkerHostConfig.throttle`). */
+  throttle?: WorkerHostConfig['throttle'];
+  /** Profile the worker process: `--cpu-prof` into this folder (default: $BENCH_WORKER_CPU_PROF). */
+  workerCpuProfDir?: string;
+  /**
+   * `file` (default): SQLite on disk, as `npm run dev` runs it, every write synced; `memory`:
+   * the dev server's in-memory SQLite, which isolates CPU costs from the disk.
+   */
+  db?: 'file' | 'memory';
+}
+
+/** Response statuses seen by a counting proxy, per `METHOD /path-pattern`. */
+export interface StatusCounts {
+  /** status → count over every route. */
+  byStatus: Map<number, number>;
+  /** `METHOD /path` (ids collapsed) → status → count. */
+  byRoute: Map<string, Map<number, number>>;
+}
+
+/** A running stack; `close()` stops everything it started. */
+export interface BenchStack {
+  env: TestWorkflowEnvironment;
+  client: Client;
+  api: FastifyInstance;
+  apiUrl: string;
+  apiConfig: ApiConfig;
+  auth0: Auth0Emulator;
+  hubspot: HubSpotEmulator;
+  mail: MailCatcher;
+  /** Signs link tokens with the worker's key, as the email activity does. */
+  signer: LinkSigner;
+  /** The funnel's client-credentials access token (all invite scopes). */
+  funnelToken: string;
+  /** A fresh Action token (HS256, new `jti`), as the post-login Action makes one per call. */
+  actionToken(sub?: string): Promise<string>;
+  /** The link id of the invite's first email, once the worker has sent it. */
+  firstLink(inviteId: string): Promise<{ linkId: string; expiresAt: Date }>;
+  /** Milliseconds each answered request spent inside the API, per `METHOD /route`. */
+  apiTimes: Map<string, number[]>;
+  /** Memory and sticky-cache numbers of the worker process. */
+  workerStats(gc?: boolean): Promise<WorkerStats>;
+  maxCachedWorkflows: number;
+  /** Only with `countStatuses`. */
+  statuses?: { auth0: StatusCounts; hubspot: StatusCounts };
+  /** Stops the worker first (writing its CPU profile), then the servers. */
+  close(): Promise<void>;
+}
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** Starts the stack; resolves once the worker polls and the API listens. */
+export async function startBenchStack(opts: BenchStackOptions): Promise<BenchStack> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'inviteflow-bench-'));
+  const [env, auth0, hubspot, mail, key] = await Promise.all([
+    TestWorkflowEnvironment.createLocal({
+      server: {
+        executable: { type: 'existing-path', path: requireBinary('cli') },
+        ...(opts.db === 'memory' ? {} : { dbFilename: join(dataDir, 'temporal.db') }),
+        searchAttributes: Object.values(searchAttributes),
+        log: { format: 'pretty', level: 'never' },
+      },
+    }),
+    startAuth0Emulator(
+      opts.auth0RateLimit
+        ? {
+            rateLimitPerSecond: opts.auth0RateLimit.perSecond,
+            ...(opts.auth0RateLimit.burst ? { rateLimitBurst: opts.auth0RateLimit.burst } : {}),
+          }
+        : {},
+    ),
+    startHubSpotEmulator(opts.hubspotRateLimit ? { rateLimit: opts.hubspotRateLimit } : {}),
+    startMailCatcher({ smtpPort: 0, httpPort: 0, maxMessages: opts.mailMaxMessages ?? 1000 }),
+    generateLinkKey('bench-1'),
+  ]);
+  auth0.createRole('member');
+
+  const proxies = opts.countStatuses
+    ? await Promise.all([countingProxy(auth0.url), countingProxy(hubspot.url)])
+    : undefined;
+  const apiPort = await freePort();
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  const common = {
+    TEMPORAL_ADDRESS: env.address,
+    TEMPORAL_TASK_QUEUE: TASK_QUEUE,
+    PUBLIC_BASE_URL: apiUrl,
+    PRODUCT_NAME: 'Acme',
+    AUTH0_DOMAIN: auth0.domain,
+    AUTH0_CLIENT_ID: 'inviteflow-m2m',
+    AUTH0_CLIENT_SECRET: 'inviteflow-m2m-secret',
+    AUTH0_MANAGEMENT_ENDPOINT: proxies ? proxies[0].url : auth0.url,
+  };
+
+  const hostConfig: WorkerHostConfig = {
+    env: {
+      ...common,
+      LINK_SIGNING_KEY: JSON.stringify(key.privateJwk),
+      SMTP_URL: mail.smtpUrl,
+      HUBSPOT_ACCESS_TOKEN: hubspot.accessToken,
+      HUBSPOT_BASE_PATH: proxies ? proxies[1].url : hubspot.url,
+      LOG_LEVEL: 'warn',
+    },
+    email: opts.email,
+    baseline: opts.baseline,
+    ...(opts.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: opts.maxCachedWorkflows } : {}),
+    ...(opts.throttle ? { throttle: opts.throttle } : {}),
+  };
+  const host = await startWorkerHost(hostConfig, opts.workerCpuProfDir ?? process.env.BENCH_WORKER_CPU_PROF);
+
+  const apiConfig = loadApiConfig({
+    ...common,
+    PORT: String(apiPort),
+    HOST: '127.0.0.1',
+    LINK_VERIFICATION_KEYS: JSON.stringify([key.publicJwk]),
+    INVITE_ID_KEY: randomBytes(24).toString('base64url'),
+    ACTION_SECRET: randomBytes(32).toString('base64url'),
+    AUTH_ISSUER: `https://${auth0.domain}/`,
+    AUTH_JWKS_URL: `${auth0.url}/.well-known/jwks.json`,
+    APP_LOGIN_URL: 'http://127.0.0.1:5173/login',
+    AUTH0_MANAGEMENT_ENDPOINT: auth0.url,
+  });
+  // The API limits redemptions per client address (600/min by default, sized for Auth0's few
+  // egress addresses); every benchmark request comes from 127.0.0.1, so that one limit is lifted
+  // here. The check itself still runs on every request.
+  const rateLimits: Partial<RateLimits> = { redeemPerIp: { max: 1_000_000, windowMs: 60_000 } };
+  const api = await buildApp({
+    config: apiConfig,
+    temporal: env.client,
+    linkVerifier: createLinkVerifier({
+      verificationKeys: apiConfig.LINK_VERIFICATION_KEYS,
+      issuer: apiUrl,
+      audience: apiConfig.LINK_AUDIENCE,
+    }),
+    accountExists: createAccountCheck(
+      createManagementClient({
+        domain: auth0.domain,
+        clientId: 'inviteflow-m2m',
+        clientSecret: 'inviteflow-m2m-secret',
+        endpoint: auth0.url,
+      }),
+    ),
+    // Production logs one line per request at info: the serialisation stays on the measured
+    // path, only the output is dropped.
+    logLevel: 'info',
+    logStream: { write() {} },
+    rateLimits,
+  });
+  // Time spent inside the API per route (Fastify's own clock, from the request's arrival to the
+  // last byte of the answer), to tell the API's share of a round trip from the network's.
+  const apiTimes = new Map<string, number[]>();
+  api.addHook('onResponse', async (request, reply) => {
+    const route = `${request.method} ${request.routeOptions.url ?? 'unmatched'}`;
+    const list = apiTimes.get(route) ?? [];
+    list.push(reply.elapsedTime);
+    apiTimes.set(route, list);
+  });
+  await api.listen({ port: apiPort, host: '127.0.0.1' });
+
+  const tokenResponse = await fetch(`${auth0.url}/oauth/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({
+      grant_type: 'client_credentials',
+      client_id: 'inviteflow-m2m',
+      client_secret: 'inviteflow-m2m-secret',
+      audience: apiConfig.AUTH_AUDIENCE,
+    }),
+  });
+  const funnelToken = ((await tokenResponse.json()) as { access_token: string }).access_token;
+  const actionKey = new TextEncoder().encode(apiConfig.ACTION_SECRET);
+  const signer = createLinkSigner({
+    signingKey: key.privateJwk,
+    issuer: apiUrl,
+    audience: apiConfig.LINK_AUDIENCE,
+  });
+
+  return {
+    env,
+    client: env.client,
+    api,
+    apiUrl,
+    apiConfig,
+    auth0,
+    hubspot,
+    mail,
+    signer,
+    funnelToken,
+    actionToken(sub) {
+      const iat = Math.floor(Date.now() / 1000);
+      return new SignJWT({ ...(sub ? { sub } : {}) })
+        .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+        .setIssuer('inviteflow-action')
+        .setAudience('inviteflow-redemptions')
+        .setJti(randomUUID())
+        .setIssuedAt(iat)
+        .setExpirationTime(iat + 60)
+        .sign(actionKey);
+    },
+    async firstLink(inviteId) {
+      const handle = env.client.workflow.getHandle(inviteWorkflowId(inviteId));
+      for (let attempt = 0; attempt < 600; attempt++) {
+        const status: InviteStatus = await handle.query(statusQuery);
+        const first = status.emails[0];
+        if (first) return { linkId: first.linkId, expiresAt: new Date(status.expiresAt) };
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      throw new Error(`no email was sent for invite ${inviteId}`);
+    },
+    apiTimes,
+    workerStats: (gc = true) => host.stats(gc),
+    maxCachedWorkflows: host.maxCachedWorkflows,
+    ...(proxies ? { statuses: { auth0: proxies[0].counts, hubspot: proxies[1].counts } } : {}),
+    async close() {
+      await host.stop();
+      await api.close();
+      await Promise.all([
+        env.teardown(),
+        auth0.close(),
+        hubspot.close(),
+        mail.close(),
+        ...(proxies ?? []).map((p) => p.close()),
+      ]);
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+interface WorkerHost {
+  maxCachedWorkflows: number;
+  stats(gc: boolean): Promise<WorkerStats>;
+  stop(): Promise<void>;
+}
+
+async function startWorkerHost(config: WorkerHostConfig, cpuProfDir?: string): Promise<WorkerHost> {
+  const child: ChildProcess = fork(fileURLToPath(new URL('./worker-host.ts', import.meta.url)), [], {
+    cwd: ROOT,
+    execArgv: [
+      '--import',
+      import.meta.resolve('tsx'),
+      '--expose-gc',
+      ...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []),
+    ],
+    env: { ...process.env, BENCH_WORKER: JSON.stringify(config) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const next = <T extends ChildMessage['type']>(type: T) =>
+    new Promise<Extract<ChildMessage, { type: T }>>((resolve, reject) => {
+      const onMessage = (message: ChildMessage) => {
+        if (message.type === 'error') reject(new Error(`worker process: ${message.message}`));
+        else if (message.type === type) resolve(message as Extract<ChildMessage, { type: T }>);
+        else return;
+        child.off('message', onMessage);
+        child.off('exit', onExit);
+      };
+      const onExit = (code: number | null) => reject(new Error(`worker process exited with ${code}`));
+      child.on('message', onMessage);
+      child.once('exit', onExit);
+    });
+  const ready = await next('ready');
+  return {
+    maxCachedWorkflows: ready.maxCachedWorkflows,
+    async stats(gc) {
+      const answer = next('stats');
+      child.send({ type: 'stats', gc });
+      return (await answer).stats;
+    },
+    async stop() {
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.send({ type: 'stop' });
+      await exited;
+    },
+  };
+}
+
+/** A free TCP port on loopback. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+/**
+ * An HTTP proxy that counts response statuses. The emulators count requests per route but not
+ * their answers, and the throttling benchmark needs to know how many were 429s.
+ */
+async function countingProxy(
+  target: string,
+): Promise<{ url: string; counts: StatusCounts; close(): Promise<void> }> {
+  const upstream = new URL(target);
+  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
+  const counts: StatusCounts = { byStatus: new Map(), byRoute: new Map() };
+  const server: Server = createServer((req, res) => {
+    const forward = httpRequest(
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        method: req.method,
+        path: req.url,
+        headers: { ...req.headers, host: upstream.host },
+        agent,
+      },
+      (answer: IncomingMessage) => {
+        const status = answer.statusCode ?? 0;
+        counts.byStatus.set(status, (counts.byStatus.get(status) ?? 0) + 1);
+        const route = `${req.method} ${(req.url ?? '').split('?')[0]!.replace(/\/(auth0\|[^/]+|auth0%7C[^/]+|rol_[^/]+|\d+)(?=\/|$)/g, '/:id')}`;
+        const perRoute = counts.byRoute.get(route) ?? new Map<number, number>();
+        perRoute.set(status, (perRoute.get(status) ?? 0) + 1);
+        counts.byRoute.set(route, perRoute);
+        res.writeHead(status, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    forward.on('error', () => {
+      res.writeHead(502).end();
+    });
+    req.pipe(forward);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    counts,
+    close: () =>
+      new Promise<void>((resolve) => {
+        agent.destroy();
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
