@@ -38,7 +38,8 @@ export interface ActionAuth {
 /** Builds the verifier around the shared secret. */
 export function createActionAuth(opts: { secret: string; now?: () => number }): ActionAuth {
   if (opts.secret.length < 32) throw new TypeError('the Action secret must be at least 32 characters');
-  const key = new TextEncoder().encode(opts.secret);
+  // Imported once: given raw bytes, jose would import a WebCrypto key on every verification.
+  const key = crypto.subtle.importKey('raw', new TextEncoder().encode(opts.secret), { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
   const now = opts.now ?? Date.now;
   const seen = new Map<string, number>(); // jti → expiry (ms), in insertion order
 
@@ -66,7 +67,7 @@ export function createActionAuth(opts: { secret: string; now?: () => number }): 
       }
       let payload: Record<string, unknown>;
       try {
-        ({ payload } = await jwtVerify(match[1]!, key, {
+        ({ payload } = await jwtVerify(match[1]!, await key, {
           algorithms: ['HS256'],
           issuer: ACTION_TOKEN_ISSUER,
           audience: ACTION_TOKEN_AUDIENCE,
