@@ -244,6 +244,10 @@ try {
       'grant max s': g.max,
     },
   ]);
+  if (mode === 'paced') {
+    const { localRefusals } = await stack.workerStats(false);
+    console.log(`Refused locally by the pacing (activity retries that sent nothing): ${localRefusals}`);
+  }
   console.log('Per route (status: count):');
   for (const [service, counts] of [
     ['Auth0', auth0Counts],

@@ -6,10 +6,13 @@
  *
  * A sliding-log limiter hands out send times so that no window of `windowMs` holds more than
  * `max` requests (Auth0's token bucket of 2 at 2/s is served by 2 per second; HubSpot's rolling
- * 100 per 10 s by exactly that). A request whose turn is further away than `maxWaitMs` is not
- * queued, since the wait would count against the activity's start-to-close timeout: it is
- * refused at once, locally, with the wait as its retry delay, which Temporal honours.
+ * 100 per 10 s by exactly that). An activity reserves every request it will make before making
+ * the first, so a throttled second call never wastes the first (an Auth0 grant reads before it
+ * writes). An activity whose turn is further away than `maxWaitMs` is not queued, since the wait
+ * would count against its start-to-close timeout: it is refused at once, locally, with the wait
+ * as its retry delay, which Temporal honours.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { ApplicationFailure } from '@temporalio/common';
 import { InviteErrorType } from '../../workflows/errors';
 
@@ -20,17 +23,24 @@ export class SlidingLogLimiter {
   constructor(
     private readonly max: number,
     private readonly windowMs: number,
-    private readonly maxWaitMs: number,
+    readonly maxWaitMs: number,
   ) {}
 
-  /** The time this request may be sent, reserved; or the wait, unreserved, when it is too far away. */
-  reserve(now = Date.now()): { at: number } | { refusedForMs: number } {
+  /** Send times for `count` requests, reserved; or, when the last is too far away, the wait. */
+  reserve(count: number, now = Date.now()): { at: number[] } | { refusedForMs: number } {
     while (this.times.length > this.max && this.times[0]! <= now - this.windowMs) this.times.shift();
-    const n = this.times.length;
-    // A few milliseconds of margin: the service's clock starts its window when the request lands.
-    const at = n >= this.max ? Math.max(now, this.times[n - this.max]! + this.windowMs + 25) : now;
-    if (at - now > this.maxWaitMs) return { refusedForMs: at - now };
-    this.times.push(at);
+    const at: number[] = [];
+    for (let i = 0; i < count; i++) {
+      const n = this.times.length;
+      // A few milliseconds of margin: the service's clock starts its window when the request lands.
+      at.push(n >= this.max ? Math.max(now, this.times[n - this.max]! + this.windowMs + 25) : now);
+      this.times.push(at[i]!);
+    }
+    const last = at.at(-1) ?? now;
+    if (last - now > this.maxWaitMs) {
+      this.times.length -= count;
+      return { refusedForMs: last - now };
+    }
     return { at };
   }
 
@@ -41,34 +51,31 @@ export class SlidingLogLimiter {
   }
 }
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Calls refused locally so far (each one an activity retry, no request to the service). */
+export const refusals = { count: 0 };
+
+const sleep = (ms: number) => (ms > 0 ? new Promise((r) => setTimeout(r, ms)) : Promise.resolve());
+
+// The send times an activity reserved, for the paced `fetch` its SDK calls to take in order.
+const reserved = new AsyncLocalStorage<number[]>();
 
 /**
- * A `fetch` that waits for its turn. A refusal is answered like the service would, a 429 with
- * `Retry-After`, so the SDK and `activities/failures.ts` turn it into the usual retry decision.
+ * A `fetch` that sends at the activity's reserved times (or reserves one itself outside an
+ * activity). A refusal is answered like the service would, a 429 with `Retry-After`, so the SDK
+ * and `activities/failures.ts` turn it into the usual retry decision.
  */
 export function pacedFetch(base: typeof fetch, limiter: SlidingLogLimiter): typeof fetch {
   return async (input, init) => {
-    const turn = limiter.reserve();
-    if ('refusedForMs' in turn) {
-      return new Response(
-        JSON.stringify({
-          statusCode: 429,
-          error: 'Too Many Requests',
-          message: 'Paced locally',
-          errorCode: 'too_many_requests',
-        }),
-        {
-          status: 429,
-          headers: {
-            'content-type': 'application/json',
-            'retry-after': String(Math.ceil(turn.refusedForMs / 1000)),
-          },
-        },
-      );
+    let at = reserved.getStore()?.shift();
+    if (at === undefined) {
+      const turn = limiter.reserve(1);
+      if ('refusedForMs' in turn) {
+        refusals.count++;
+        return localRefusal(turn.refusedForMs);
+      }
+      at = turn.at[0]!;
     }
-    const wait = turn.at - Date.now();
-    if (wait > 0) await sleep(wait);
+    await sleep(at - Date.now());
     const response = await base(input, init);
     if (response.status === 429) {
       const reset = Number(response.headers.get('x-ratelimit-reset'));
@@ -78,23 +85,45 @@ export function pacedFetch(base: typeof fetch, limiter: SlidingLogLimiter): type
   };
 }
 
-/** Wraps an activity that makes one request: it waits for its turn or fails retryably with the wait. */
-export function pacedActivity<A extends unknown[], R>(
+function localRefusal(waitMs: number): Response {
+  const body = {
+    statusCode: 429,
+    error: 'Too Many Requests',
+    message: 'Paced locally',
+    errorCode: 'too_many_requests',
+  };
+  return new Response(JSON.stringify(body), {
+    status: 429,
+    headers: { 'content-type': 'application/json', 'retry-after': String(Math.ceil(waitMs / 1000)) },
+  });
+}
+
+/**
+ * Wraps an activity that makes `cost(input)` requests: it reserves them all, then runs, or fails
+ * retryably with the wait. `clientPaced`: the activity's client takes its times from the
+ * reservation (`pacedFetch`); otherwise the activity starts at the first reserved time.
+ */
+export function pacedActivity<I, R>(
   limiter: SlidingLogLimiter,
-  fn: (...args: A) => Promise<R>,
-): (...args: A) => Promise<R> {
-  return async (...args) => {
-    const turn = limiter.reserve();
+  cost: (input: I) => number,
+  fn: (input: I) => Promise<R>,
+  clientPaced: boolean,
+): (input: I) => Promise<R> {
+  return async (input) => {
+    const turn = limiter.reserve(cost(input));
     if ('refusedForMs' in turn) {
+      refusals.count++;
       throw ApplicationFailure.create({
         type: InviteErrorType.Transient,
-        message: 'paced locally: the rate limit has no room before the retry',
+        message: 'paced locally: the rate limit has no room for this call before the retry',
         nonRetryable: false,
-        nextRetryDelay: Math.max(1000, Math.ceil(turn.refusedForMs)),
+        nextRetryDelay: Math.max(1000, Math.ceil(turn.refusedForMs - limiter.maxWaitMs / 2)),
       });
     }
-    const wait = turn.at - Date.now();
-    if (wait > 0) await sleep(wait);
-    return fn(...args);
+    if (!clientPaced) {
+      await sleep((turn.at[0] ?? 0) - Date.now());
+      return fn(input);
+    }
+    return reserved.run(turn.at, () => fn(input));
   };
 }

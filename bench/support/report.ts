@@ -5,12 +5,13 @@
  */
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
-import { cpus, loadavg, totalmem, freemem, release } from 'node:os';
+import { createRequire } from 'node:module';
+import { cpus, loadavg, totalmem, freemem, release, type } from 'node:os';
 import { parseArgs } from 'node:util';
 import type { ParseArgsConfig } from 'node:util';
 import { requireBinary } from '../../scripts/temporal-bin.mjs';
 
-/** Parses `--name value` flags; every flag is a string, read back with `num`/`str`. */
+/** Parses `--name value` flags against their defaults; every value comes back as a string (see `int`). */
 export function flags<K extends string>(defaults: Record<K, string | number>): Record<K, string> {
   const options: NonNullable<ParseArgsConfig['options']> = {};
   for (const name of Object.keys(defaults)) options[name] = { type: 'string' };
@@ -22,7 +23,7 @@ export function flags<K extends string>(defaults: Record<K, string | number>): R
   return out;
 }
 
-/** A positive integer flag, or a clear exit. */
+/** A non-negative integer flag, or a clear exit. */
 export function int(value: string, name: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) {
@@ -39,6 +40,11 @@ export function temporalCliVersion(): string {
     .replace(/^temporal version /, '');
 }
 
+function sdkVersion(): string {
+  const require = createRequire(import.meta.url);
+  return (require('@temporalio/worker/package.json') as { version: string }).version;
+}
+
 /**
  * Prints the machine, versions and load average, and starts watching the CPU time of every
  * other process: other engineers run test suites on the same two cores, and a run that
@@ -50,10 +56,10 @@ export function printHeader(title: string, params: Record<string, unknown>): voi
   console.log(`# ${title}`);
   console.log(`date         ${new Date().toISOString()}`);
   console.log(
-    `machine      ${cpu.length} × ${cpu[0]?.model.trim() ?? 'unknown cpu'}, ${gib(totalmem())} GiB RAM (${gib(freemem())} free), Linux ${release()}`,
+    `machine      ${cpu.length} × ${cpu[0]?.model.trim() ?? 'unknown cpu'}, ${gib(totalmem())} GiB RAM (${gib(freemem())} free), ${type()} ${release()}`,
   );
   console.log(`node         ${process.version}`);
-  console.log(`temporal     CLI ${temporalCliVersion()} (dev server, SQLite file)`);
+  console.log(`temporal     CLI ${temporalCliVersion()} (dev server), TypeScript SDK ${sdkVersion()}`);
   console.log(`load before  ${load1!.toFixed(2)} (1 min), ${load5!.toFixed(2)} (5 min)`);
   console.log(
     `parameters   ${Object.entries(params)

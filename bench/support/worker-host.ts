@@ -19,7 +19,7 @@ import { loadWorkerConfig } from '../../lib/config';
 import { buildActivityDeps } from '../../worker/clients';
 import { createInviteWorker, WORKFLOWS_PATH } from '../../worker/worker';
 import { BASELINE_TASK_QUEUE } from '../baseline/workflows';
-import { pacedActivity, pacedFetch, SlidingLogLimiter } from './pacing';
+import { pacedActivity, pacedFetch, refusals, SlidingLogLimiter } from './pacing';
 
 // Under the activities' 30 s start-to-close timeout, with room for the request itself.
 const PACING_MAX_WAIT_MS = 10_000;
@@ -60,6 +60,8 @@ export interface WorkerStats {
   maxCachedWorkflows: number;
   /** Email activities completed so far. */
   emailsSent: number;
+  /** Calls the paced mode refused locally (each an activity retry, no request). */
+  localRefusals: number;
 }
 
 export type ParentMessage = { type: 'stats'; gc: boolean } | { type: 'stop' };
@@ -78,9 +80,10 @@ async function main(): Promise<void> {
   const cfg = loadWorkerConfig(config.env);
   const clients = buildActivityDeps(cfg);
   const throttle = config.throttle;
+  let auth0Limiter: SlidingLogLimiter | undefined;
   if (throttle?.mode === 'paced') {
     // The product's client, rebuilt with a paced fetch (lib/auth0.ts takes no fetch option).
-    const auth0Limiter = new SlidingLogLimiter(
+    auth0Limiter = new SlidingLogLimiter(
       throttle.auth0.burst,
       (throttle.auth0.burst / throttle.auth0.perSecond) * 1000,
       PACING_MAX_WAIT_MS,
@@ -101,15 +104,27 @@ async function main(): Promise<void> {
   }
   const activities: InviteActivities = createActivities(clients.deps);
   if (throttle?.mode === 'paced') {
+    // What each activity will send: one role lookup per role and the assignment; a read and a
+    // write of the user. HubSpot: one batch upsert.
+    const a = activities;
+    const assign = a.assignAuth0Roles.bind(a);
+    const metadata = a.writeAuth0AppMetadata.bind(a);
+    const verified = a.markAuth0EmailVerified.bind(a);
+    const link = a.linkHubSpotContact.bind(a);
+    a.assignAuth0Roles = pacedActivity(
+      auth0Limiter!,
+      (i: Parameters<typeof assign>[0]) => (i.roles.length > 0 ? new Set(i.roles).size + 1 : 0),
+      assign,
+      true,
+    );
+    a.writeAuth0AppMetadata = pacedActivity(auth0Limiter!, () => 2, metadata, true);
+    a.markAuth0EmailVerified = pacedActivity(auth0Limiter!, () => 2, verified, true);
     const hubspotLimiter = new SlidingLogLimiter(
       throttle.hubspot.max,
       throttle.hubspot.intervalMs,
       PACING_MAX_WAIT_MS,
     );
-    const link = activities.linkHubSpotContact.bind(activities);
-    activities.linkHubSpotContact = pacedActivity(hubspotLimiter, (input: Parameters<typeof link>[0]) =>
-      link(input),
-    );
+    a.linkHubSpotContact = pacedActivity(hubspotLimiter, () => 1, link, false);
   }
   const realSend = activities.sendInviteEmail.bind(activities);
   const send = (input: Parameters<typeof realSend>[0]) =>
@@ -198,6 +213,7 @@ async function main(): Promise<void> {
         cachedWorkflows: worker.getStatus().numCachedWorkflows,
         maxCachedWorkflows,
         emailsSent,
+        localRefusals: refusals.count,
       },
     });
   };
