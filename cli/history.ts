@@ -64,6 +64,12 @@ export async function summarizeHistory(
         InviteInput | undefined,
       ];
       add('created', input ? createdText(input) : 'created');
+      // What the start set; an upsert that repeats it says nothing new.
+      const started = decodeTypedSearchAttributes(
+        event.workflowExecutionStartedEventAttributes.searchAttributes?.indexedFields,
+      );
+      status = started.get(searchAttributes.status);
+      expiresAt = started.get(searchAttributes.expiresAt)?.toISOString();
     } else if (event.activityTaskScheduledEventAttributes) {
       const attrs = event.activityTaskScheduledEventAttributes;
       const [input] = await values(attrs.input);
@@ -112,7 +118,7 @@ export async function summarizeHistory(
       );
       const nextStatus = attrs.get(searchAttributes.status);
       const nextExpiry = attrs.get(searchAttributes.expiresAt)?.toISOString();
-      // The first upsert only repeats what the start said; later ones are changes worth a line.
+      // Runs whose start set no search attributes: the first upsert says what they were.
       if (nextStatus !== undefined && status !== undefined && nextStatus !== status)
         add('status', `status ${status} → ${nextStatus}`);
       if (nextExpiry !== undefined && expiresAt !== undefined && nextExpiry !== expiresAt)

@@ -47,7 +47,7 @@ export interface PreparedInvite {
  * Builds the workflow input of a request and runs the workflow's own validation on it, so a bad
  * request starts nothing. Throws `InvalidInviteInput` listing every problem.
  */
-export function prepareInvite(idKey: string, request: InviteRequest): PreparedInvite {
+export function prepareInvite(idKey: string, request: InviteRequest, now: number = Date.now()): PreparedInvite {
   const email = normalizeEmail(request.email);
   const scope = request.scope ?? DEFAULT_SCOPE;
   const { inviter } = request;
@@ -66,8 +66,18 @@ export function prepareInvite(idKey: string, request: InviteRequest): PreparedIn
     ...(request.reminders ? { reminders: request.reminders } : {}),
     ...(request.emailPolicy ? { emailPolicy: request.emailPolicy } : {}),
     ...(request.redirect !== undefined ? { redirect: request.redirect } : {}),
+    // The workflow takes this as the creation time, so the caller can answer with the status now.
+    createdAt: new Date(now).toISOString(),
   };
   return { input, invite: resolveInviteInput(input) };
+}
+
+/** The same invite created at `now` instead: for a caller that checks early and starts later (bulk import). */
+export function restampInvite(prepared: PreparedInvite, now: number = Date.now()): PreparedInvite {
+  return {
+    input: { ...prepared.input, createdAt: new Date(now).toISOString() },
+    invite: { ...prepared.invite, createdAtMs: now },
+  };
 }
 
 /** Start options beyond the input. */
@@ -80,10 +90,13 @@ export interface StartMeta {
   memo: Record<string, unknown>;
 }
 
-/** The start options of a resolved invite: expiry, a summary without personal data, the inviter memo. */
+/**
+ * The start options of a resolved invite: expiry (from the invite's creation time when it has one,
+ * so the start's search attribute is the workflow's), a summary without personal data, the memo.
+ */
 export function inviteStartMeta(invite: ResolvedInvite, now: number = Date.now()): StartMeta {
   return {
-    expiresAt: new Date(now + invite.ttlMs),
+    expiresAt: new Date((invite.createdAtMs ?? now) + invite.ttlMs),
     summary: `Invite to ${invite.scope} · roles: ${invite.roles.join(', ') || 'none'}`.slice(0, 200),
     memo: invite.inviter ? { inviter: invite.inviter } : {},
   };

@@ -34,6 +34,8 @@ export interface ResolvedInvite {
   emailPolicy: EmailPolicy;
   resendIntervalMs: number;
   maxResends: number;
+  /** The caller's creation time, when given (see `InviteInput.createdAt` and `inviteCreatedAt`). */
+  createdAtMs?: number;
 }
 
 /** A field-level problem found in an input; `field` is a dotted path. */
@@ -57,6 +59,7 @@ const EMAIL = /^[^\s@<>()[\]\\,;:"\x00-\x1f]{1,64}@(?=.{1,253}$)(?:[a-z0-9](?:[a
 const SCOPE = /^[a-z0-9][a-z0-9:._-]{0,63}$/;
 const ROLE = /^[\w .:/-]{1,100}$/u;
 const INVITE_ID = /^[a-z0-9]{16,64}$/;
+const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?Z$/;
 
 /** Trims and lower-cases an address; Auth0 and HubSpot compare emails case-insensitively too. */
 export function normalizeEmail(raw: string): string {
@@ -156,6 +159,11 @@ export function resolveInviteInput(input: InviteInput): ResolvedInvite {
   if (!Number.isInteger(maxResends) || maxResends < 0 || maxResends > 20) {
     problems.push({ field: 'maxResends', message: 'must be a whole number from 0 to 20' });
   }
+  let createdAtMs: number | undefined;
+  if (input.createdAt !== undefined) {
+    createdAtMs = typeof input.createdAt === 'string' && ISO_TIMESTAMP.test(input.createdAt) ? Date.parse(input.createdAt) : NaN;
+    if (!Number.isFinite(createdAtMs)) problems.push({ field: 'createdAt', message: 'must be an ISO 8601 UTC timestamp' });
+  }
   if (problems.length > 0 || ttlMs === undefined || resendIntervalMs === undefined) {
     throw new InvalidInviteInput(problems);
   }
@@ -174,7 +182,20 @@ export function resolveInviteInput(input: InviteInput): ResolvedInvite {
     emailPolicy,
     resendIntervalMs,
     maxResends,
+    ...(createdAtMs !== undefined ? { createdAtMs } : {}),
   };
+}
+
+/**
+ * How far a caller's `createdAt` may lie from the run's start and still be taken as the creation
+ * time; further away (a skewed clock, a hand-made input) the first workflow task's time is used.
+ */
+export const CREATED_AT_TOLERANCE_MS = 5 * 60_000;
+
+/** The creation time of an invite: the caller's when plausible, else `fallbackMs`. */
+export function inviteCreatedAt(invite: ResolvedInvite, runStartMs: number, fallbackMs: number): number {
+  const given = invite.createdAtMs;
+  return given !== undefined && Math.abs(given - runStartMs) <= CREATED_AT_TOLERANCE_MS ? given : fallbackMs;
 }
 
 /** The status of an invite created at `createdAtMs`, before its first email: the workflow's initial state. */

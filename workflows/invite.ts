@@ -10,15 +10,17 @@ import {
   condition,
   log,
   metricMeter,
+  patched,
   proxyActivities,
   setCurrentDetails,
   setHandler,
   upsertSearchAttributes,
   uuid4,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { InviteActivities } from '../activities';
 import { InviteErrorType } from './errors';
-import { initialInviteStatus, InvalidInviteInput, MAX_EXTENDS, MAX_TTL_MS, MIN_TTL_MS, normalizeEmail, resolveInviteInput } from './input';
+import { initialInviteStatus, inviteCreatedAt, InvalidInviteInput, MAX_EXTENDS, MAX_TTL_MS, MIN_TTL_MS, normalizeEmail, resolveInviteInput } from './input';
 import type { ResolvedInvite } from './input';
 import { msToNumber } from '@temporalio/common/lib/time';
 import {
@@ -85,7 +87,8 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
     typeof input.emailSearchValue === 'string' && input.emailSearchValue.length > 0 && input.emailSearchValue.length <= 200
       ? input.emailSearchValue
       : invite.email;
-  const createdAt = Date.now();
+  // The caller's creation time when it sent one (the API answers with the status at once), else now.
+  const createdAt = inviteCreatedAt(invite, workflowInfo().runStartTime.getTime(), Date.now());
   let expiresAt = createdAt + invite.ttlMs;
   const links = new Set<string>();
   let result: RedeemResult | undefined;
@@ -101,13 +104,31 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
     transitions.add(1, { state });
   };
 
+  // Runs recorded before this patch upserted the search attributes on every publish; newer runs
+  // skip an upsert that would change nothing (the start already set them, and most emails leave
+  // them as they are), which spares the server a visibility write per email.
+  const skipUnchangedUpserts = patched('skip-unchanged-search-attributes');
+  const visible = workflowInfo().typedSearchAttributes;
+  let published = skipUnchangedUpserts
+    ? searchAttributesKey(
+        visible.get(searchAttributes.status),
+        visible.get(searchAttributes.email),
+        visible.get(searchAttributes.scope),
+        visible.get(searchAttributes.expiresAt)?.getTime(),
+      )
+    : '';
+
   const publish = () => {
-    upsertSearchAttributes([
-      { key: searchAttributes.status, value: status.state },
-      { key: searchAttributes.email, value: emailSearch },
-      { key: searchAttributes.scope, value: status.scope },
-      { key: searchAttributes.expiresAt, value: new Date(expiresAt) },
-    ]);
+    const key = searchAttributesKey(status.state, emailSearch, status.scope, expiresAt);
+    if (!skipUnchangedUpserts || key !== published) {
+      upsertSearchAttributes([
+        { key: searchAttributes.status, value: status.state },
+        { key: searchAttributes.email, value: emailSearch },
+        { key: searchAttributes.scope, value: status.scope },
+        { key: searchAttributes.expiresAt, value: new Date(expiresAt) },
+      ]);
+      published = key;
+    }
     const sent = status.emails.length;
     setCurrentDetails(
       [
@@ -372,6 +393,10 @@ async function grant(invite: ResolvedInvite, status: InviteStatus): Promise<void
       ? `**completed** · redeemed by ${redeemer.userId} (${redeemer.connection})`
       : `**failed** · ${status.failure?.message ?? ''}`,
   );
+}
+
+function searchAttributesKey(state?: string, email?: string, scope?: string, expiresAtMs?: number): string {
+  return JSON.stringify([state ?? null, email ?? null, scope ?? null, expiresAtMs ?? null]);
 }
 
 function refusal(type: InviteErrorType, message: string): ApplicationFailure {

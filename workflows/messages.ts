@@ -61,6 +61,13 @@ export interface InviteInput {
    * stored in clear.
    */
   emailSearchValue?: string;
+  /**
+   * When the caller created the invite (ISO 8601). The workflow takes it as the invite's creation
+   * time when it lies within `CREATED_AT_TOLERANCE_MS` of the run's start, so the caller can answer
+   * with the invite's status at once and later reads agree with it; otherwise, and when absent, the
+   * creation time is that of the run's first workflow task.
+   */
+  createdAt?: string;
 }
 
 /** The account that redeems, as the Auth0 Action sees it. */

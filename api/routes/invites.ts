@@ -8,7 +8,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { closedRefusal } from '../../lib/invite-refusals';
-import { DEFAULT_LOCALE, DEFAULT_SCOPE, inviteStartMeta, prepareInvite } from '../../lib/invites';
+import { DEFAULT_LOCALE, DEFAULT_SCOPE, inviteStartMeta, prepareInvite, restampInvite } from '../../lib/invites';
 import type { PreparedInvite } from '../../lib/invites';
 import { initialInviteStatus, InvalidInviteInput, isValidEmail, MAX_REMINDERS, MAX_ROLES, normalizeEmail } from '../../workflows/input';
 import { extendUpdate, resendUpdate, revokeUpdate } from '../../workflows/messages';
@@ -20,6 +20,8 @@ import { rateLimit } from '../rate-limit';
 
 const INVITE_STATES = ['pending', 'redeemed', 'completed', 'expired', 'revoked', 'failed'] as const;
 const INVITE_ID = /^[a-z0-9]{16,64}$/;
+/** States of a run that has stopped being an open invite but may not have closed yet. */
+const CLOSING_STATES = new Set<InviteStatus['state']>(['completed', 'expired', 'revoked', 'failed']);
 const SCOPE = /^[a-z0-9][a-z0-9:._-]{0,63}$/;
 
 const durationSchema = z
@@ -187,23 +189,31 @@ export function registerInviteRoutes(fastify: FastifyInstance, ctx: RouteContext
         if (err instanceof InvalidInviteInput) throw invalidRequest(err.problems);
         throw err;
       }
-      const { input, invite } = prepared;
+      const revoked = body.replace ? await revokeOpen(prepared.invite.inviteId) : false;
 
-      const revoked = body.replace ? await revokeOpen(invite.inviteId) : false;
-
-      const { runId, started } = await gateway.start(input, inviteStartMeta(invite));
-      ctx.metrics.invitesCreated.inc({ result: started ? (revoked ? 'replaced' : 'created') : 'existing' });
-      request.log.info({ inviteId: invite.inviteId, started, by: request.principal?.subject }, started ? 'invite started' : 'invite already open');
-
-      let status: InviteStatus;
-      try {
-        status = await gateway.status(invite.inviteId, runId);
-      } catch (err) {
-        // Started, but no worker has run it yet: what it holds is known, so say so now.
-        if (!(started && err instanceof ApiError && err.code === 'service_unavailable')) throw err;
-        status = initialInviteStatus(invite, Date.now());
+      const startNow = async () => {
+        const { input, invite } = restampInvite(prepared);
+        const { runId, started } = await gateway.start(input, inviteStartMeta(invite));
+        // A run just started holds exactly what was sent: its status is known without asking it
+        // (a query would wait until a worker has run its first workflow task).
+        return { runId, started, status: started ? initialInviteStatus(invite, invite.createdAtMs!) : undefined };
+      };
+      const { inviteId } = prepared.invite;
+      let { runId, started, status } = await startNow();
+      if (!status) {
+        status = await gateway.status(inviteId, runId);
+        if (CLOSING_STATES.has(status.state)) {
+          // Revoked, declined, expired or done, its run finishing its last step: no longer open.
+          // Once it has closed, its id starts a fresh invite.
+          await gateway.waitClosed(inviteId, runId);
+          ({ runId, started, status } = await startNow());
+          status ??= await gateway.status(inviteId, runId);
+        }
       }
-      if (started) void reply.header('location', selfLink(invite.inviteId));
+      ctx.metrics.invitesCreated.inc({ result: started ? (revoked ? 'replaced' : 'created') : 'existing' });
+      request.log.info({ inviteId, started, by: request.principal?.subject }, started ? 'invite started' : 'invite already open');
+
+      if (started) void reply.header('location', selfLink(inviteId));
       return reply.code(started ? 201 : 200).send(toView(status));
     },
   );

@@ -8,7 +8,7 @@ import { emailSearchKey } from '../../lib/codec';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import cliProgress from 'cli-progress';
-import { createInviteStarter, inviteStartMeta, prepareInvite } from '../../lib/invites';
+import { createInviteStarter, inviteStartMeta, prepareInvite, restampInvite } from '../../lib/invites';
 import type { InviteRequest, InviteStarter, PreparedInvite } from '../../lib/invites';
 import { InvalidInviteInput, normalizeEmail } from '../../workflows/input';
 import type { JsonValue } from '../../workflows/messages';
@@ -131,7 +131,8 @@ async function decide(
   } catch {
     throw interrupted();
   }
-  const { input, invite } = row.prepared;
+  // Checked when the file was read; created now.
+  const { input, invite } = restampInvite(row.prepared);
   try {
     const { started } = await session.call(DEADLINES.readMs, () => start(input, inviteStartMeta(invite)));
     return reportRow(

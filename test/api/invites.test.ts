@@ -56,6 +56,9 @@ describe('POST /v1/invites', () => {
     const again = await create({ email, roles: ['admin'], scope: 'workspace:acme' });
     expect(again.statusCode).toBe(200);
     expect(json(again).id).toBe(invite.id);
+    // The 201 answered without asking the workflow; what it said is what the workflow holds.
+    expect(json(again).status.createdAt).toBe(invite.status.createdAt);
+    expect(json(again).status.expiresAt).toBe(invite.status.expiresAt);
     // The open invite is returned unchanged; `replace` is how a caller changes it.
     expect(json(again).status.roles).toEqual(['member']);
     // Link ids stay inside Temporal.

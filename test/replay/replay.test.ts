@@ -31,6 +31,7 @@ describe('recorded histories replay', () => {
         'side-effect-refused',
         'email-refused',
         'email-search-value',
+        'created-at-quiet-upserts',
       ]),
     );
   });

@@ -385,6 +385,71 @@ describe('invite workflow', () => {
     });
   });
 
+  it('takes the creation time the starter sent, and upserts search attributes only when they change', async () => {
+    const taskQueue = `test-${randomBytes(6).toString('hex')}`;
+    const fake = fakeActivities();
+    const worker = await Worker.create({
+      connection: env.nativeConnection,
+      taskQueue,
+      workflowBundle: await workflowBundle(),
+      activities: fake.activities,
+    });
+    // The test server's clock has skipped ahead with the earlier tests: the starter's clock is it.
+    const createdAtMs = (await env.currentTimeMs()) - 1500;
+    const args = input({ ttl: '3 days', reminders: ['1 day'], createdAt: new Date(createdAtMs).toISOString() });
+    const expiresAt = new Date(createdAtMs + 3 * 86_400_000);
+    await worker.runUntil(async () => {
+      const handle: Handle = await env.client.workflow.start('inviteWorkflow', {
+        taskQueue,
+        workflowId: inviteWorkflowId(args.inviteId),
+        args: [args],
+        // What `lib/invites.ts` sets at the start.
+        typedSearchAttributes: [
+          { key: searchAttributes.status, value: 'pending' },
+          { key: searchAttributes.email, value: args.email },
+          { key: searchAttributes.scope, value: args.scope },
+          { key: searchAttributes.expiresAt, value: expiresAt },
+        ],
+      });
+      const status = await firstEmail(handle);
+      expect(status.createdAt).toBe(args.createdAt);
+      expect(status.expiresAt).toBe(expiresAt.toISOString());
+      // Upserts of the invite's own attributes (the patch marker upserts TemporalChangeVersion once).
+      const upserts = async () =>
+        (await handle.fetchHistory()).events!.filter((e) =>
+          Object.keys(e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {}).some((k) =>
+            k.startsWith('Invite'),
+          ),
+        ).length;
+      // The start set them and the email left them as they were: nothing to upsert.
+      expect(await upserts()).toBe(0);
+      // The reminder (a day later) changes nothing either; expiry does.
+      await env.sleep('1 day');
+      await until(handle, (s) => s.emails.length === 2);
+      expect(await upserts()).toBe(0);
+      await handle.executeUpdate(extendUpdate, { args: [{ ttl: '5 days' }] });
+      await until(handle, (s) => s.emails.length === 3);
+      expect(await upserts()).toBe(1);
+      const described = await handle.describe();
+      expect(described.typedSearchAttributes.get(searchAttributes.expiresAt)?.getTime()).toBe(
+        Date.parse((await handle.query(statusQuery)).expiresAt),
+      );
+      await handle.executeUpdate(redeemUpdate, { args: [{ linkId: status.emails[0]!.linkId, user: invited }] });
+      expect((await handle.result()).state).toBe('completed');
+      expect((await handle.describe()).typedSearchAttributes.get(searchAttributes.status)).toBe('completed');
+      await recordHistory('created-at-quiet-upserts', handle);
+    });
+  });
+
+  it('falls back to its own clock when the starter’s creation time is implausible', async () => {
+    const createdAt = new Date(Date.parse('2020-01-01T00:00:00Z')).toISOString();
+    await withInvite({ createdAt }, async (handle) => {
+      const status = await firstEmail(handle);
+      expect(status.createdAt).not.toBe(createdAt);
+      expect(Math.abs(Date.parse(status.createdAt) - (await env.currentTimeMs()))).toBeLessThan(60_000);
+    });
+  });
+
   it('fails at once on invalid input, listing every problem', async () => {
     await withInvite({ email: 'not an email', ttl: '90 days', roles: ['ok', '<bad>'] }, async (handle, fake) => {
       const err = await handle.result().catch((e: unknown) => e);

@@ -1,0 +1,50 @@
+/** The invite input's creation time: checked like every other field, taken only when plausible. */
+import { describe, expect, it } from 'vitest';
+import { CREATED_AT_TOLERANCE_MS, InvalidInviteInput, inviteCreatedAt, resolveInviteInput } from '../../workflows/input';
+import type { InviteInput } from '../../workflows/messages';
+
+const base: InviteInput = {
+  inviteId: 'a'.repeat(20),
+  email: 'ada@example.com',
+  roles: [],
+  data: {},
+  scope: 'default',
+  locale: 'en',
+};
+
+describe('createdAt', () => {
+  it('is optional, and read as milliseconds when given', () => {
+    expect(resolveInviteInput(base).createdAtMs).toBeUndefined();
+    expect(resolveInviteInput({ ...base, createdAt: '2026-11-25T10:00:00.123Z' }).createdAtMs).toBe(
+      Date.parse('2026-11-25T10:00:00.123Z'),
+    );
+  });
+
+  it.each([
+    ['not a date', 'yesterday'],
+    ['a date without a time', '2026-11-25'],
+    ['a local time', '2026-11-25T10:00:00'],
+    ['an offset', '2026-11-25T10:00:00+01:00'],
+    ['an impossible date', '2026-13-45T10:00:00Z'],
+    ['a number', 1_764_064_800_000],
+  ])('refuses %s', (_, createdAt) => {
+    let err: unknown;
+    try {
+      resolveInviteInput({ ...base, createdAt: createdAt as string });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(InvalidInviteInput);
+    expect((err as InvalidInviteInput).problems).toEqual([{ field: 'createdAt', message: 'must be an ISO 8601 UTC timestamp' }]);
+  });
+
+  it('is the creation time only within the tolerance of the run’s start', () => {
+    const start = Date.parse('2026-11-25T10:00:00Z');
+    const at = (ms: number) => resolveInviteInput({ ...base, createdAt: new Date(ms).toISOString() });
+    expect(inviteCreatedAt(at(start - 1200), start, start + 40)).toBe(start - 1200);
+    expect(inviteCreatedAt(at(start - CREATED_AT_TOLERANCE_MS), start, start + 40)).toBe(start - CREATED_AT_TOLERANCE_MS);
+    expect(inviteCreatedAt(at(start - CREATED_AT_TOLERANCE_MS - 1), start, start + 40)).toBe(start + 40);
+    expect(inviteCreatedAt(at(start + CREATED_AT_TOLERANCE_MS + 1), start, start + 40)).toBe(start + 40);
+    expect(inviteCreatedAt(resolveInviteInput(base), start, start + 40)).toBe(start + 40);
+  });
+});
