@@ -2,15 +2,24 @@
  * Auth0 side effects of a redeemed invite: roles, the invite's record in `app_metadata`, and the
  * verified email. Each activity is idempotent, so Temporal may retry any attempt, and every SDK
  * error goes through `toActivityFailure` so Temporal knows whether and when to try again.
+ * Each activity declares the most Management API requests it makes, beside the code that makes
+ * them, so that a rate limiter can reserve them all before the first (`lib/rate-limit.ts`).
  */
 import { ApplicationFailure } from '@temporalio/common';
 import type { ManagementClient } from 'auth0';
+import { pacedActivity } from '../lib/rate-limit';
+import type { RateLimiter } from '../lib/rate-limit';
 import { InviteErrorType } from '../workflows/errors';
 import { toActivityFailure } from './failures';
 
 /** Dependencies of the Auth0 activities. */
 export interface Auth0ActivityDeps {
   management: ManagementClient;
+  /**
+   * The limiter `management` was built with (`createManagementClient`'s `limiter`): each
+   * activity then reserves its requests before its first and sends them at the reserved times.
+   */
+  limiter?: RateLimiter;
 }
 
 /** Input of `assignAuth0Roles`. */
@@ -70,9 +79,14 @@ function sameJson(a: unknown, b: unknown): boolean {
   return false;
 }
 
+const distinctRoles = (input: AssignAuth0RolesInput) => [...new Set(input.roles)];
+
 /** Builds the Auth0 activities around an injected Management API client. */
 export function createAuth0Activities(deps: Auth0ActivityDeps) {
-  const { management } = deps;
+  const { management, limiter } = deps;
+  // `requests(input)`: the most Management API requests the activity makes for that input.
+  const paced = <I, R>(requests: (input: I) => number, activity: (input: I) => Promise<R>) =>
+    limiter ? pacedActivity(limiter, requests, activity, { clientPaced: true }) : activity;
 
   async function findRoleId(name: string): Promise<string | undefined> {
     // name_filter is a case-insensitive match Auth0 does not promise to be exact, so the exact
@@ -89,26 +103,34 @@ export function createAuth0Activities(deps: Auth0ActivityDeps) {
 
   return {
     /** Assigns the named roles to the user; a role that does not exist fails the invite permanently. */
-    async assignAuth0Roles(input: AssignAuth0RolesInput): Promise<{ roleIds: string[] }> {
-      const names = [...new Set(input.roles)];
-      if (names.length === 0) return { roleIds: [] };
-      const roleIds: string[] = [];
-      for (const name of names) {
-        const id = await findRoleId(name);
-        if (!id) {
-          throw ApplicationFailure.create({
-            message: `Auth0 role "${name}" does not exist`,
-            type: InviteErrorType.UnknownRole,
-            nonRetryable: true,
-            details: [{ role: name }],
-          });
+    assignAuth0Roles: paced(
+      // One lookup per distinct role and one assignment; none without roles. (A lookup's second
+      // page, past 100 name matches, is paced on its own.)
+      (input: AssignAuth0RolesInput) => {
+        const lookups = distinctRoles(input).length;
+        return lookups === 0 ? 0 : lookups + 1;
+      },
+      async (input: AssignAuth0RolesInput): Promise<{ roleIds: string[] }> => {
+        const names = distinctRoles(input);
+        if (names.length === 0) return { roleIds: [] };
+        const roleIds: string[] = [];
+        for (const name of names) {
+          const id = await findRoleId(name);
+          if (!id) {
+            throw ApplicationFailure.create({
+              message: `Auth0 role "${name}" does not exist`,
+              type: InviteErrorType.UnknownRole,
+              nonRetryable: true,
+              details: [{ role: name }],
+            });
+          }
+          roleIds.push(id);
         }
-        roleIds.push(id);
-      }
-      // Assigning a role the user already has is accepted by Auth0, so a retry is harmless.
-      await call(() => management.users.roles.assign(input.userId, { roles: roleIds }));
-      return { roleIds };
-    },
+        // Assigning a role the user already has is accepted by Auth0, so a retry is harmless.
+        await call(() => management.users.roles.assign(input.userId, { roles: roleIds }));
+        return { roleIds };
+      },
+    ),
 
     /**
      * Records the invite under `app_metadata.inviteflow[scope]`. Auth0 merges only top-level keys
@@ -116,34 +138,42 @@ export function createAuth0Activities(deps: Auth0ActivityDeps) {
      * back whole; other top-level keys are left to Auth0's merge. Two invites for the same user
      * written at the same instant could still race (Auth0 has no conditional update).
      */
-    async writeAuth0AppMetadata(input: WriteAuth0AppMetadataInput): Promise<void> {
-      const user = await call(() =>
-        management.users.get(input.userId, { fields: 'app_metadata', include_fields: true }),
-      );
-      const appMetadata: unknown = user.app_metadata;
-      const current: unknown = isRecord(appMetadata) ? appMetadata[APP_METADATA_KEY] : undefined;
-      const ours = isRecord(current) ? current : {};
-      const record: InviteflowScopeRecord = {
-        inviteId: input.inviteId,
-        roles: input.roles,
-        data: input.data,
-        redeemedAt: input.redeemedAt,
-      };
-      if (sameJson(ours[input.scope], record)) return;
-      await call(() =>
-        management.users.update(input.userId, {
-          app_metadata: { [APP_METADATA_KEY]: { ...ours, [input.scope]: record } },
-        }),
-      );
-    },
+    writeAuth0AppMetadata: paced(
+      // A read, and a write unless the record is already there.
+      () => 2,
+      async (input: WriteAuth0AppMetadataInput): Promise<void> => {
+        const user = await call(() =>
+          management.users.get(input.userId, { fields: 'app_metadata', include_fields: true }),
+        );
+        const appMetadata: unknown = user.app_metadata;
+        const current: unknown = isRecord(appMetadata) ? appMetadata[APP_METADATA_KEY] : undefined;
+        const ours = isRecord(current) ? current : {};
+        const record: InviteflowScopeRecord = {
+          inviteId: input.inviteId,
+          roles: input.roles,
+          data: input.data,
+          redeemedAt: input.redeemedAt,
+        };
+        if (sameJson(ours[input.scope], record)) return;
+        await call(() =>
+          management.users.update(input.userId, {
+            app_metadata: { [APP_METADATA_KEY]: { ...ours, [input.scope]: record } },
+          }),
+        );
+      },
+    ),
 
     /** Marks the user's email verified; the invite link proved the address. No write when it already is. */
-    async markAuth0EmailVerified(input: { userId: string }): Promise<void> {
-      const user = await call(() =>
-        management.users.get(input.userId, { fields: 'email_verified', include_fields: true }),
-      );
-      if (user.email_verified === true) return;
-      await call(() => management.users.update(input.userId, { email_verified: true }));
-    },
+    markAuth0EmailVerified: paced(
+      // A read, and a write unless the email is already verified.
+      () => 2,
+      async (input: { userId: string }): Promise<void> => {
+        const user = await call(() =>
+          management.users.get(input.userId, { fields: 'email_verified', include_fields: true }),
+        );
+        if (user.email_verified === true) return;
+        await call(() => management.users.update(input.userId, { email_verified: true }));
+      },
+    ),
   };
 }

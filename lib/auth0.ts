@@ -1,9 +1,12 @@
 /**
  * Builds the Auth0 Management API client. Temporal owns retries, so the SDK's own retries
  * (408/429/5xx, honouring Retry-After) are off: a failed call fails the activity attempt at once
- * and `activities/failures.ts` tells Temporal how long the service asked us to wait.
+ * and `activities/failures.ts` tells Temporal how long the service asked us to wait. With a
+ * `limiter`, Management API requests go out at the times it hands out (`lib/rate-limit.ts`).
  */
 import { ManagementClient } from 'auth0';
+import { pacedFetch } from './rate-limit';
+import type { RateLimiter } from './rate-limit';
 
 /** Options of `createManagementClient`. */
 export interface ManagementClientOptions {
@@ -18,6 +21,11 @@ export interface ManagementClientOptions {
   endpoint?: string;
   /** Per-request timeout; shorter than the SDK's 60 s so an attempt fails before Temporal's own timeout. */
   timeoutSeconds?: number;
+  /**
+   * Paces Management API requests (`/api/v2/…`; the token request has its own limit). Give the
+   * same limiter to `createAuth0Activities`, whose activities reserve their requests up front.
+   */
+  limiter?: RateLimiter;
 }
 
 /**
@@ -42,14 +50,22 @@ export function redirectingFetch(
   };
 }
 
-/** The real `ManagementClient` with SDK retries off; `endpoint` reroutes it to an emulator. */
+const isManagementApi = (url: URL) => url.pathname.startsWith('/api/v2/');
+
+/**
+ * The real `ManagementClient` with SDK retries off; `endpoint` reroutes it to an emulator and
+ * `limiter` paces it.
+ */
 export function createManagementClient(opts: ManagementClientOptions): ManagementClient {
+  const routed = opts.endpoint ? redirectingFetch(opts.domain, opts.endpoint) : undefined;
+  // The paced fetch sees the https://<domain> URL the SDK built, before any rerouting.
+  const paced = opts.limiter ? pacedFetch(routed ?? fetch, opts.limiter, { paces: isManagementApi }) : routed;
   return new ManagementClient({
     domain: opts.domain,
     clientId: opts.clientId,
     clientSecret: opts.clientSecret,
     maxRetries: 0,
     timeoutInSeconds: opts.timeoutSeconds ?? 15,
-    ...(opts.endpoint ? { fetch: redirectingFetch(opts.domain, opts.endpoint) } : {}),
+    ...(paced ? { fetch: paced } : {}),
   });
 }

@@ -45,6 +45,21 @@ const links = {
   LINK_AUDIENCE: z.string().default('inviteflow-link'),
 };
 
+// Rate limits are per worker process: with N workers sharing one limit, give each 1/N of it.
+const positiveInt = z.string().regex(/^[1-9]\d*$/, 'must be a positive integer').transform(Number);
+const perSecond = z
+  .string()
+  .regex(/^\d+(\.\d+)?$/, 'must be requests per second (e.g. 2 or 0.5), or 0 to turn pacing off')
+  .transform(Number);
+const INTERVAL_UNITS = { ms: 1, s: 1000, m: 60_000 } as const;
+const perInterval = z
+  .string()
+  .regex(/^(0|[1-9]\d*\/[1-9]\d*(ms|s|m))$/, 'must be <max>/<interval> like 100/10s (interval in ms, s or m), or 0 to turn pacing off')
+  .transform((text) => {
+    const match = /^(\d+)\/(\d+)(ms|s|m)$/.exec(text);
+    return match ? { max: Number(match[1]), intervalMs: Number(match[2]) * INTERVAL_UNITS[match[3] as keyof typeof INTERVAL_UNITS] } : undefined;
+  });
+
 const workerSchema = z.object({
   ...temporal,
   ...links,
@@ -64,6 +79,21 @@ const workerSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** host:port of the worker's Prometheus endpoint (Temporal SDK metrics and ours); off when empty. */
   WORKER_METRICS_ADDRESS: z.string().regex(/^[\w.-]+:\d+$/, 'must be host:port').optional(),
+  /** Workflows kept in the worker's sticky cache; default the SDK's (derived from the heap limit). */
+  WORKER_MAX_CACHED_WORKFLOWS: positiveInt.optional(),
+  /**
+   * Management API requests per second this worker process sends (lib/rate-limit.ts). 2 is the
+   * free and developer plans' limit; paid plans allow more (see the tenant's rate-limit policy).
+   * 0 turns pacing off, leaving only retries on 429.
+   */
+  AUTH0_MGMT_RATE_LIMIT: perSecond.prefault('2'),
+  /** Requests that may go out together; default the rate rounded down (at least 1). */
+  AUTH0_MGMT_RATE_BURST: positiveInt.optional(),
+  /**
+   * HubSpot requests per rolling interval this worker process sends: `100/10s` is a free or
+   * Starter private app's limit, `190/10s` Professional and Enterprise. 0 turns pacing off.
+   */
+  HUBSPOT_RATE_LIMIT: perInterval.prefault('100/10s'),
 });
 
 /** Thrown when the environment is incomplete or malformed; lists every bad variable, never values. */

@@ -1,14 +1,60 @@
 /** Builds the real clients the activities need from the worker's configuration. */
+import type { MetricMeter } from '@temporalio/common';
 import type { WorkerConfig } from '../lib/config';
 import { createManagementClient } from '../lib/auth0';
 import { createHubSpotClient } from '../lib/hubspot';
 import { createMailer } from '../lib/mailer';
+import { RateLimiter } from '../lib/rate-limit';
+import type { RateLimitEvent } from '../lib/rate-limit';
 import { createLinkSigner } from '../lib/token';
 import type { ActivityDeps } from '../activities';
 
-/** The activity dependencies plus what must be closed on shutdown. */
-export function buildActivityDeps(cfg: WorkerConfig): { deps: ActivityDeps; close(): Promise<void> } {
+/** The limiters pacing this process's calls to Auth0 and HubSpot; absent when turned off. */
+export interface RateLimiters {
+  auth0?: RateLimiter;
+  hubspot?: RateLimiter;
+}
+
+/** The process's limiters from config (per process: several workers divide the service's limit). */
+export function buildRateLimiters(cfg: WorkerConfig, metricMeter?: MetricMeter): RateLimiters {
+  const counters = metricMeter && {
+    refused: metricMeter.createCounter(
+      'inviteflow_rate_limit_refusals',
+      'calls',
+      'Activity attempts refused locally by client-side pacing (retried later, nothing sent)',
+    ),
+    throttled: metricMeter.createCounter(
+      'inviteflow_rate_limit_throttled',
+      'responses',
+      '429s received despite client-side pacing (another process spends the same limit)',
+    ),
+  };
+  const onEvent = (service: string) => (event: RateLimitEvent) => counters?.[event].add(1, { service });
+  const auth0 =
+    cfg.AUTH0_MGMT_RATE_LIMIT > 0
+      ? RateLimiter.perSecond(cfg.AUTH0_MGMT_RATE_LIMIT, cfg.AUTH0_MGMT_RATE_BURST, {
+          name: 'auth0',
+          onEvent: onEvent('auth0'),
+        })
+      : undefined;
+  const hubspot = cfg.HUBSPOT_RATE_LIMIT
+    ? new RateLimiter({
+        name: 'hubspot',
+        max: cfg.HUBSPOT_RATE_LIMIT.max,
+        windowMs: cfg.HUBSPOT_RATE_LIMIT.intervalMs,
+        onEvent: onEvent('hubspot'),
+      })
+    : undefined;
+  return { auth0, hubspot };
+}
+
+/** The activity dependencies, the rate limiters they use, and what must be closed on shutdown. */
+export function buildActivityDeps(
+  cfg: WorkerConfig,
+  opts: { metricMeter?: MetricMeter } = {},
+): { deps: ActivityDeps; limiters: RateLimiters; close(): Promise<void> } {
   const mailer = createMailer({ smtpUrl: cfg.SMTP_URL });
+  const limiters = buildRateLimiters(cfg, opts.metricMeter);
   const deps: ActivityDeps = {
     email: {
       mailer,
@@ -22,19 +68,24 @@ export function buildActivityDeps(cfg: WorkerConfig): { deps: ActivityDeps; clos
       productName: cfg.PRODUCT_NAME,
     },
     auth0: {
+      // The same limiter paces the client's requests and lets the activities reserve them.
       management: createManagementClient({
         domain: cfg.AUTH0_DOMAIN,
         clientId: cfg.AUTH0_CLIENT_ID,
         clientSecret: cfg.AUTH0_CLIENT_SECRET,
         endpoint: cfg.AUTH0_MANAGEMENT_ENDPOINT,
+        limiter: limiters.auth0,
       }),
+      limiter: limiters.auth0,
     },
     hubspot: {
       hubspot: createHubSpotClient({ accessToken: cfg.HUBSPOT_ACCESS_TOKEN, basePath: cfg.HUBSPOT_BASE_PATH }),
+      limiter: limiters.hubspot,
     },
   };
   return {
     deps,
+    limiters,
     close: async () => {
       await mailer.close();
     },

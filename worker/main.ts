@@ -6,10 +6,13 @@
 import { Runtime } from '@temporalio/worker';
 import { ConfigError, loadWorkerConfig } from '../lib/config';
 import { createLogger, temporalLogger } from '../lib/logger';
+import type { RateLimiter } from '../lib/rate-limit';
 import { connectWorker, temporalDataConverter } from '../lib/temporal';
 import { createActivities } from '../activities';
 import { buildActivityDeps } from './clients';
 import { createInviteWorker } from './worker';
+
+const limitOf = (limiter?: RateLimiter) => (limiter ? `${limiter.max}/${limiter.windowMs} ms` : 'off');
 
 async function main(): Promise<void> {
   const cfg = loadWorkerConfig();
@@ -23,7 +26,8 @@ async function main(): Promise<void> {
       ...(cfg.WORKER_METRICS_ADDRESS ? { metrics: { prometheus: { bindAddress: cfg.WORKER_METRICS_ADDRESS } } } : {}),
     },
   });
-  const clients = buildActivityDeps(cfg);
+  // Client-side pacing of Auth0 and HubSpot (per process), its refusals and 429s counted as metrics.
+  const clients = buildActivityDeps(cfg, { metricMeter: Runtime.instance().metricMeter });
   const connection = await connectWorker(cfg);
   try {
     const worker = await createInviteWorker({
@@ -32,9 +36,10 @@ async function main(): Promise<void> {
       taskQueue: cfg.TEMPORAL_TASK_QUEUE,
       activities: createActivities(clients.deps),
       dataConverter: temporalDataConverter(cfg),
+      maxCachedWorkflows: cfg.WORKER_MAX_CACHED_WORKFLOWS,
     });
     logger.info(
-      { address: cfg.TEMPORAL_ADDRESS, namespace: cfg.TEMPORAL_NAMESPACE, taskQueue: cfg.TEMPORAL_TASK_QUEUE, metrics: cfg.WORKER_METRICS_ADDRESS, payloadEncryption: cfg.PAYLOAD_KEYS ? cfg.PAYLOAD_KEYS[0]!.id : 'off' },
+      { address: cfg.TEMPORAL_ADDRESS, namespace: cfg.TEMPORAL_NAMESPACE, taskQueue: cfg.TEMPORAL_TASK_QUEUE, metrics: cfg.WORKER_METRICS_ADDRESS, payloadEncryption: cfg.PAYLOAD_KEYS ? cfg.PAYLOAD_KEYS[0]!.id : 'off', maxCachedWorkflows: worker.options.maxCachedWorkflows, pacing: { auth0: limitOf(clients.limiters.auth0), hubspot: limitOf(clients.limiters.hubspot) } },
       'worker started',
     );
     await worker.run();

@@ -16,6 +16,11 @@ export interface InviteWorkerOptions {
   activities: InviteActivities;
   workflowBundle?: WorkerOptions['workflowBundle'];
   maxCachedWorkflows?: number;
+  /**
+   * The SDK's per-worker cap on activity starts, for every activity type alike; third-party
+   * limits are better met by `lib/rate-limit.ts`, per service. Benchmarks compare the two.
+   */
+  maxActivitiesPerSecond?: number;
   /** Must match the clients' (`temporalDataConverter(cfg)`), or neither reads the other's payloads. */
   dataConverter?: DataConverter;
 }
@@ -29,6 +34,7 @@ export async function createInviteWorker(opts: InviteWorkerOptions): Promise<Wor
     activities: opts.activities,
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     ...(opts.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: opts.maxCachedWorkflows } : {}),
+    ...(opts.maxActivitiesPerSecond !== undefined ? { maxActivitiesPerSecond: opts.maxActivitiesPerSecond } : {}),
     ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
   });
 }
