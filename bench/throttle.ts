@@ -5,15 +5,18 @@
  * ever delay a grant, never fail it), with as few 429s as possible: the script counts what the
  * emulators answered, through counting proxies, and compares it with the minimum.
  *
- *   npm run bench:throttle [-- --redemptions 100 --mode reactive|paced|worker-rate --concurrency 16 --wait-seconds <1.5 × minimum + 60> --db file]
+ *   npm run bench:throttle [-- --redemptions 100 --mode product|reactive|worker-rate --concurrency 16 --wait-seconds <1.5 × minimum + 60> --db file]
  *
  * The default of 100 redemptions keeps the run near five minutes: each redemption needs four
  * Management API calls (find the role, assign it, read and write app_metadata), so Auth0 alone
  * needs at least N × 4 / 2 seconds, 200 s for 100 and 1000 s for 500 (`--redemptions 500`).
  *
- * Modes: `reactive` is the product as it is (calls go out; a 429 becomes a retry after the
- * service's delay); `paced` puts a client-side limiter in front of each service (`support/pacing.ts`);
- * `worker-rate` sets the SDK's `maxActivitiesPerSecond` on the worker (every activity type).
+ * Modes: `product` (default; `paced` is the same) is the worker as a deployment configures it for
+ * these limits: AUTH0_MGMT_RATE_LIMIT, AUTH0_MGMT_RATE_BURST and HUBSPOT_RATE_LIMIT set to what the
+ * emulators enforce, so its client-side pacing (`lib/rate-limit.ts`) keeps under them. `reactive`
+ * turns that pacing off (both set to 0): calls go out and a 429 becomes a retry after the
+ * service's delay. `worker-rate`, also without pacing, sets the SDK's `maxActivitiesPerSecond` on
+ * the worker instead (every activity type).
  * Invites are started through the client with a no-op email activity (the email path is
  * measured elsewhere); redemptions go through `POST /v1/redemptions` as the Action calls it.
  */
@@ -39,7 +42,7 @@ import type { StatusCounts } from './support/stack';
 const startedAt = performance.now();
 const args = flags({
   redemptions: 100,
-  mode: 'reactive',
+  mode: 'product',
   concurrency: 16,
   'auth0-rps': 2,
   'auth0-burst': '',
@@ -49,7 +52,14 @@ const args = flags({
   db: 'file',
 });
 const total = Math.max(1, int(args.redemptions, 'redemptions'));
-const mode = args.mode === 'paced' || args.mode === 'worker-rate' ? args.mode : 'reactive';
+const mode =
+  args.mode === 'reactive' || args.mode === 'worker-rate'
+    ? args.mode
+    : args.mode === 'product' || args.mode === 'paced'
+      ? 'product'
+      : (() => {
+          throw new Error(`--mode must be product, reactive or worker-rate, not ${args.mode}`);
+        })();
 const concurrency = Math.max(1, int(args.concurrency, 'concurrency'));
 const auth0Rps = Number(args['auth0-rps']);
 // The emulator's default bucket: max(1, floor(rate)), i.e. 2 at 2 per second.
@@ -64,6 +74,10 @@ printHeader('bench:throttle — redemptions at the real Auth0 and HubSpot rate l
   concurrency,
   auth0: `${auth0Rps}/s burst ${auth0Burst}`,
   hubspot: `${hubspotLimit.max}/${hubspotLimit.intervalMs / 1000} s rolling`,
+  'worker pacing':
+    mode === 'product'
+      ? `AUTH0_MGMT_RATE_LIMIT=${auth0Rps} AUTH0_MGMT_RATE_BURST=${auth0Burst} HUBSPOT_RATE_LIMIT=${hubspotLimit.max}/${hubspotLimit.intervalMs}ms`
+      : 'off (AUTH0_MGMT_RATE_LIMIT=0 HUBSPOT_RATE_LIMIT=0)',
   ...(mode === 'worker-rate' ? { maxActivitiesPerSecond: activitiesPerSecond } : {}),
   db,
 });
@@ -75,12 +89,9 @@ const stack = await startBenchStack({
   countStatuses: true,
   auth0RateLimit: { perSecond: auth0Rps, burst: auth0Burst },
   hubspotRateLimit: hubspotLimit,
-  throttle: {
-    mode,
-    auth0: { perSecond: auth0Rps, burst: auth0Burst },
-    hubspot: hubspotLimit,
-    maxActivitiesPerSecond: activitiesPerSecond,
-  },
+  // The worker's pacing follows the emulators' limits (as a deployment sets it to its plan's).
+  pacing: mode === 'product',
+  ...(mode === 'worker-rate' ? { maxActivitiesPerSecond: activitiesPerSecond } : {}),
 });
 const tag = randomBytes(3).toString('hex');
 const ROLES = ['member'];
@@ -244,9 +255,13 @@ try {
       'grant max s': g.max,
     },
   ]);
-  if (mode === 'paced') {
-    const { localRefusals } = await stack.workerStats(false);
+  if (mode === 'product') {
+    const { localRefusals, rateLimiters } = await stack.workerStats(false);
     console.log(`Refused locally by the pacing (activity retries that sent nothing): ${localRefusals}`);
+    for (const [service, s] of Object.entries(rateLimiters))
+      console.log(
+        `  ${service} limiter: ${s.reserved} send times reserved, ${s.released} handed back unused, ${s.held} sends held for late ones, ${s.refused} refusals, ${s.throttled} × 429 seen`,
+      );
   }
   console.log('Per route (status: count):');
   for (const [service, counts] of [

@@ -49,11 +49,19 @@ export interface BenchStackOptions {
   hubspotRateLimit?: HubSpotRateLimit;
   /** Put status-counting proxies between the worker and the emulators. */
   countStatuses?: boolean;
+  /** The worker's WORKER_MAX_CACHED_WORKFLOWS; default the SDK's. */
   maxCachedWorkflows?: number;
   /** Messages the catcher keeps (default 1000). */
   mailMaxMessages?: number;
-  /** How the worker meets the rate limits (see `WorkerHostConfig.throttle`). */
-  throttle?: WorkerHostConfig['throttle'];
+  /**
+   * The worker's client-side pacing (`lib/rate-limit.ts`), configured as a deployment would be:
+   * to the limits the emulators enforce (AUTH0_MGMT_RATE_LIMIT and _BURST, HUBSPOT_RATE_LIMIT).
+   * Default on; an emulator without an enforced limit gets no pacing (0), and `false` turns it
+   * off for both, leaving only the retries on 429.
+   */
+  pacing?: boolean;
+  /** The SDK's per-worker `maxActivitiesPerSecond` (every activity type); default none. */
+  maxActivitiesPerSecond?: number;
   /** Profile the worker process: `--cpu-prof` into this folder (default: $BENCH_WORKER_CPU_PROF). */
   workerCpuProfDir?: string;
   /**
@@ -152,11 +160,16 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
       HUBSPOT_ACCESS_TOKEN: hubspot.accessToken,
       HUBSPOT_BASE_PATH: proxies ? proxies[1].url : hubspot.url,
       LOG_LEVEL: 'warn',
+      ...workerPacingEnv(opts),
+      ...(opts.maxCachedWorkflows !== undefined
+        ? { WORKER_MAX_CACHED_WORKFLOWS: String(opts.maxCachedWorkflows) }
+        : {}),
     },
     email: opts.email,
     baseline: opts.baseline,
-    ...(opts.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: opts.maxCachedWorkflows } : {}),
-    ...(opts.throttle ? { throttle: opts.throttle } : {}),
+    ...(opts.maxActivitiesPerSecond !== undefined
+      ? { maxActivitiesPerSecond: opts.maxActivitiesPerSecond }
+      : {}),
   };
   const host = await startWorkerHost(hostConfig, opts.workerCpuProfDir ?? process.env.BENCH_WORKER_CPU_PROF);
 
@@ -275,6 +288,17 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
       ]);
       rmSync(dataDir, { recursive: true, force: true });
     },
+  };
+}
+
+/** The worker's pacing variables for the emulators' limits (see `BenchStackOptions.pacing`). */
+function workerPacingEnv(opts: BenchStackOptions): Record<string, string> {
+  const auth0 = opts.pacing === false ? undefined : opts.auth0RateLimit;
+  const hubspot = opts.pacing === false ? undefined : opts.hubspotRateLimit;
+  return {
+    AUTH0_MGMT_RATE_LIMIT: auth0 ? String(auth0.perSecond) : '0',
+    ...(auth0?.burst ? { AUTH0_MGMT_RATE_BURST: String(auth0.burst) } : {}),
+    HUBSPOT_RATE_LIMIT: hubspot ? `${hubspot.max}/${hubspot.intervalMs}ms` : '0',
   };
 }
 

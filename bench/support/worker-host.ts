@@ -11,40 +11,27 @@ import { Session } from 'node:inspector';
 import { getHeapStatistics } from 'node:v8';
 import { DefaultLogger, NativeConnection, Runtime, Worker, bundleWorkflowCode } from '@temporalio/worker';
 import type { WorkerOptions } from '@temporalio/worker';
-import { ManagementClient } from 'auth0';
 import { createActivities } from '../../activities';
 import type { InviteActivities } from '../../activities';
-import { redirectingFetch } from '../../lib/auth0';
 import { loadWorkerConfig } from '../../lib/config';
+import type { RateLimiterStats } from '../../lib/rate-limit';
 import { buildActivityDeps } from '../../worker/clients';
 import { createInviteWorker, WORKFLOWS_PATH } from '../../worker/worker';
 import { BASELINE_TASK_QUEUE } from '../baseline/workflows';
-import { pacedActivity, pacedFetch, refusals, SlidingLogLimiter } from './pacing';
-
-// Under the activities' 30 s start-to-close timeout, with room for the request itself.
-const PACING_MAX_WAIT_MS = 10_000;
 
 /** What the parent passes in BENCH_WORKER. */
 export interface WorkerHostConfig {
-  /** Environment of the worker as `loadWorkerConfig` reads it (TEMPORAL_ADDRESS, SMTP_URL, …). */
+  /**
+   * Environment of the worker as `loadWorkerConfig` reads it (TEMPORAL_ADDRESS, SMTP_URL, the
+   * rate limits it paces Auth0 and HubSpot to, WORKER_MAX_CACHED_WORKFLOWS, …).
+   */
   env: Record<string, string>;
   /** `real`: nodemailer to the mail catcher; `fake`: answers at once without SMTP. */
   email: 'real' | 'fake';
   /** Also run the baseline worker. */
   baseline: boolean;
-  /** Sticky cache size; default the SDK's (derived from the heap limit). */
-  maxCachedWorkflows?: number;
-  /**
-   * How the worker meets third-party rate limits: `reactive` (the product as it is: calls go out,
-   * 429s become retries), `paced` (`pacing.ts` in front of Auth0 and HubSpot), or `worker-rate`
-   * (the SDK's per-worker `maxActivitiesPerSecond`, for every activity type).
-   */
-  throttle?: {
-    mode: 'reactive' | 'paced' | 'worker-rate';
-    auth0: { perSecond: number; burst: number };
-    hubspot: { max: number; intervalMs: number };
-    maxActivitiesPerSecond?: number;
-  };
+  /** The SDK's per-worker `maxActivitiesPerSecond`, for every activity type; default none. */
+  maxActivitiesPerSecond?: number;
 }
 
 /** A `stats` answer. */
@@ -60,8 +47,10 @@ export interface WorkerStats {
   maxCachedWorkflows: number;
   /** Email activities completed so far. */
   emailsSent: number;
-  /** Calls the paced mode refused locally (each an activity retry, no request). */
+  /** Calls the product's pacing refused locally (each an activity retry, no request). */
   localRefusals: number;
+  /** The worker's rate limiters (`lib/rate-limit.ts`); absent when its pacing is off. */
+  rateLimiters: { auth0?: RateLimiterStats; hubspot?: RateLimiterStats };
 }
 
 export type ParentMessage = { type: 'stats'; gc: boolean } | { type: 'stop' };
@@ -78,54 +67,9 @@ async function main(): Promise<void> {
   // Activity retries are the throttling benchmark's subject: counted, not logged.
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const cfg = loadWorkerConfig(config.env);
+  // The product's clients and activities, paced as its configuration says.
   const clients = buildActivityDeps(cfg);
-  const throttle = config.throttle;
-  let auth0Limiter: SlidingLogLimiter | undefined;
-  if (throttle?.mode === 'paced') {
-    // The product's client, rebuilt with a paced fetch (lib/auth0.ts takes no fetch option).
-    auth0Limiter = new SlidingLogLimiter(
-      throttle.auth0.burst,
-      (throttle.auth0.burst / throttle.auth0.perSecond) * 1000,
-      PACING_MAX_WAIT_MS,
-    );
-    clients.deps.auth0.management = new ManagementClient({
-      domain: cfg.AUTH0_DOMAIN,
-      clientId: cfg.AUTH0_CLIENT_ID,
-      clientSecret: cfg.AUTH0_CLIENT_SECRET,
-      maxRetries: 0,
-      timeoutInSeconds: 15,
-      fetch: pacedFetch(
-        cfg.AUTH0_MANAGEMENT_ENDPOINT
-          ? redirectingFetch(cfg.AUTH0_DOMAIN, cfg.AUTH0_MANAGEMENT_ENDPOINT)
-          : fetch,
-        auth0Limiter,
-      ),
-    });
-  }
   const activities: InviteActivities = createActivities(clients.deps);
-  if (throttle?.mode === 'paced') {
-    // What each activity will send: one role lookup per role and the assignment; a read and a
-    // write of the user. HubSpot: one batch upsert.
-    const a = activities;
-    const assign = a.assignAuth0Roles.bind(a);
-    const metadata = a.writeAuth0AppMetadata.bind(a);
-    const verified = a.markAuth0EmailVerified.bind(a);
-    const link = a.linkHubSpotContact.bind(a);
-    a.assignAuth0Roles = pacedActivity(
-      auth0Limiter!,
-      (i: Parameters<typeof assign>[0]) => (i.roles.length > 0 ? new Set(i.roles).size + 1 : 0),
-      assign,
-      true,
-    );
-    a.writeAuth0AppMetadata = pacedActivity(auth0Limiter!, () => 2, metadata, true);
-    a.markAuth0EmailVerified = pacedActivity(auth0Limiter!, () => 2, verified, true);
-    const hubspotLimiter = new SlidingLogLimiter(
-      throttle.hubspot.max,
-      throttle.hubspot.intervalMs,
-      PACING_MAX_WAIT_MS,
-    );
-    a.linkHubSpotContact = pacedActivity(hubspotLimiter, () => 1, link, false);
-  }
   const realSend = activities.sendInviteEmail.bind(activities);
   const send = (input: Parameters<typeof realSend>[0]) =>
     config.email === 'fake'
@@ -150,27 +94,15 @@ async function main(): Promise<void> {
         })
       : undefined,
   ]);
-  const worker =
-    throttle?.mode === 'worker-rate'
-      ? // createInviteWorker has no option for it; the rest is the same.
-        await Worker.create({
-          connection,
-          namespace: cfg.TEMPORAL_NAMESPACE,
-          taskQueue: cfg.TEMPORAL_TASK_QUEUE,
-          activities,
-          workflowBundle: inviteBundle,
-          maxActivitiesPerSecond: throttle.maxActivitiesPerSecond ?? 1,
-        })
-      : await createInviteWorker({
-          connection,
-          namespace: cfg.TEMPORAL_NAMESPACE,
-          taskQueue: cfg.TEMPORAL_TASK_QUEUE,
-          activities,
-          workflowBundle: inviteBundle,
-          ...(config.maxCachedWorkflows !== undefined
-            ? { maxCachedWorkflows: config.maxCachedWorkflows }
-            : {}),
-        });
+  const worker = await createInviteWorker({
+    connection,
+    namespace: cfg.TEMPORAL_NAMESPACE,
+    taskQueue: cfg.TEMPORAL_TASK_QUEUE,
+    activities,
+    workflowBundle: inviteBundle,
+    maxCachedWorkflows: cfg.WORKER_MAX_CACHED_WORKFLOWS,
+    maxActivitiesPerSecond: config.maxActivitiesPerSecond,
+  });
   const baselineOptions: WorkerOptions | undefined = baselineBundle
     ? {
         connection,
@@ -213,7 +145,12 @@ async function main(): Promise<void> {
         cachedWorkflows: worker.getStatus().numCachedWorkflows,
         maxCachedWorkflows,
         emailsSent,
-        localRefusals: refusals.count,
+        localRefusals:
+          (clients.limiters.auth0?.stats().refused ?? 0) + (clients.limiters.hubspot?.stats().refused ?? 0),
+        rateLimiters: {
+          ...(clients.limiters.auth0 ? { auth0: clients.limiters.auth0.stats() } : {}),
+          ...(clients.limiters.hubspot ? { hubspot: clients.limiters.hubspot.stats() } : {}),
+        },
       },
     });
   };
