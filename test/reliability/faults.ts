@@ -171,6 +171,11 @@ export async function runFaultRun(opts: FaultRunOptions): Promise<FaultRunSummar
       AUTH0_MANAGEMENT_ENDPOINT: auth0.url,
       HUBSPOT_ACCESS_TOKEN: hubspot.accessToken,
       HUBSPOT_BASE_PATH: hubspot.url,
+      // These emulators enforce no rate limit: the faults are injected 429s and 5xx, met by the
+      // retry policies. Pacing to the real limits is tested in test/activities/paced.test.ts and
+      // measured by bench:throttle; here it would only stretch 300 grants to 10 minutes.
+      AUTH0_MGMT_RATE_LIMIT: '0',
+      HUBSPOT_RATE_LIMIT: '0',
       LOG_LEVEL: 'info',
     });
     await worker.start();
