@@ -70,7 +70,7 @@ const request = () => {
 
 let emailsExpected = 0;
 const emailsCaught = () =>
-  until(() => stack.mail.messages().length >= emailsExpected, 'the phase’s emails', 300_000);
+  until(async () => (await stack.mail.count()) >= emailsExpected, 'the phase’s emails', 300_000);
 // Counted as completed rather than "none running": visibility records a start a moment after the
 // start returns, so "none running" can hold before the last runs even appear.
 let baselineExpected = 0;

@@ -65,7 +65,7 @@ try {
     inviter: undefined,
   });
   const received = (to: string) =>
-    stack.mail.waitForMessage((m) => m.to.includes(to), 60_000).then((m) => Date.parse(m.receivedAt));
+    stack.mail.receivedAt(to, 60_000).then((at) => Date.parse(at));
 
   const samples = { inviteflow: [] as number[], answered: [] as number[], baseline: [] as number[] };
   const viaApi = async (i: number, keep: boolean) => {

@@ -77,7 +77,7 @@ try {
     });
     const body = (await res.json()) as { id: string };
     if (res.status !== 201) throw new Error(`POST /v1/invites answered ${res.status}`);
-    const account = stack.auth0.createUser({
+    const account = await stack.auth0.createUser({
       email,
       email_verified: true,
       // No password: the emulator would hash it with scrypt, about 80 ms of CPU per account.
@@ -109,7 +109,7 @@ try {
     baselineIds[i] = { workflowId, linkId };
   });
   // Quiet again before measuring: every invite emailed and waiting, every baseline run waiting.
-  await until(() => stack.mail.messages().length >= count * groups, 'the invite emails', 300_000);
+  await until(async () => (await stack.mail.count()) >= count * groups, 'the invite emails', 300_000);
   await new Promise((r) => setTimeout(r, 2000));
 
   const post = async (p: Prepared) => {

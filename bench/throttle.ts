@@ -117,7 +117,7 @@ try {
     });
     await starter(input, inviteStartMeta(invite));
     // Created directly in the emulator: sign-ups do not spend the Management API limit.
-    const account = stack.auth0.createUser({
+    const account = await stack.auth0.createUser({
       email,
       email_verified: true,
       // No password: the emulator would hash it with scrypt, about 80 ms of CPU per account.
@@ -135,10 +135,7 @@ try {
       },
     };
   });
-  stack.statuses!.auth0.byStatus.clear();
-  stack.statuses!.auth0.byRoute.clear();
-  stack.statuses!.hubspot.byStatus.clear();
-  stack.statuses!.hubspot.byRoute.clear();
+  await stack.resetStatuses();
   measuring();
 
   console.log(`redeeming ${total} invites, ${concurrency} at a time…`);
@@ -180,7 +177,7 @@ try {
       const elapsed = (performance.now() - begin) / 1000;
       if (elapsed - lastPrint >= 30) {
         lastPrint = elapsed;
-        const a = stack.statuses!.auth0.byStatus;
+        const a = (await stack.statuses()).auth0.byStatus;
         console.log(
           `  ${elapsed.toFixed(0)} s: ${last.completed} completed, ${last.failed} failed; Auth0 ${[...a.values()].reduce((x, y) => x + y, 0)} requests, ${a.get(429) ?? 0} × 429`,
         );
@@ -220,7 +217,7 @@ try {
       'requests/minimum': all / minimum,
     };
   };
-  const auth0Counts = stack.statuses!.auth0;
+  const { auth0: auth0Counts, hubspot: hubspotCounts } = await stack.statuses();
   // The token request is not under the Management API limit and happens once per process.
   const tokenRequests = [...auth0Counts.byRoute]
     .filter(([route]) => route.includes('/oauth/token'))
@@ -234,7 +231,7 @@ try {
     ),
     serviceRow(
       'HubSpot CRM',
-      stack.statuses!.hubspot,
+      hubspotCounts,
       hubspotMin,
       `${hubspotLimit.max}/${hubspotLimit.intervalMs / 1000} s`,
     ),
@@ -266,7 +263,7 @@ try {
   console.log('Per route (status: count):');
   for (const [service, counts] of [
     ['Auth0', auth0Counts],
-    ['HubSpot', stack.statuses!.hubspot],
+    ['HubSpot', hubspotCounts],
   ] as const) {
     for (const [route, m] of [...counts.byRoute].sort())
       console.log(`  ${service} ${route}  ${[...m].map(([s, n]) => `${s}: ${n}`).join(', ')}`);

@@ -105,7 +105,7 @@ export function printLoadAfter(startedAt: number): void {
             : p.comm === 'temporal'
               ? 'temporal server'
               : p.comm === 'node'
-                ? 'worker process'
+                ? nodeProcessName(pid)
                 : p.comm;
         parts.set(part, (parts.get(part) ?? 0) + since);
       } else if (delta > 0.5) foreign.push({ comm: p.comm, s: delta });
@@ -127,7 +127,7 @@ export function printLoadAfter(startedAt: number): void {
   console.log(`load after   ${load1!.toFixed(2)} (1 min) · run time ${seconds.toFixed(1)} s${others}`);
   if (cpuSplit)
     console.log(
-      `cpu split    ${cpuSplit} since set-up (this process: API, load generator, baseline client, emulators, mail catcher)`,
+      `cpu split    ${cpuSplit} since set-up (this process: API, load generator, baseline client; services: emulators, mail catcher)`,
     );
 }
 
@@ -140,6 +140,18 @@ interface CpuSnapshot {
 
 // /proc is read directly: `ps` reports lifetime averages, which cannot tell a test suite that
 // ran alongside this benchmark from one that ran an hour ago.
+/** Which of the stack's Node children a process is, from its command line. */
+function nodeProcessName(pid: number): string {
+  try {
+    const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+    if (cmdline.includes('services-host')) return 'services process';
+    if (cmdline.includes('worker-host')) return 'worker process';
+  } catch {
+    // Gone already.
+  }
+  return 'node';
+}
+
 function snapshot(): CpuSnapshot {
   const procs = new Map<number, { ppid: number; ticks: number; comm: string }>();
   let busyTicks = 0;

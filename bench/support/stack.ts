@@ -1,16 +1,16 @@
 /**
  * The system under benchmark, shaped like a deployment on one machine: the Temporal CLI dev
  * server on a SQLite file (as `npm run dev` runs it, rather than in memory), the API listening on
- * a loopback port, the worker in its own process (with the baseline worker beside it), the mail
- * catcher and the Auth0 and HubSpot emulators. The benchmark's load generator and raw-Temporal
+ * a loopback port, the worker in its own process (with the baseline worker beside it), and the
+ * outside world in a third (`services-host.ts`: the mail catcher and the Auth0 and HubSpot
+ * emulators, remote services in production). The benchmark's load generator and raw-Temporal
  * baseline client share this process with the API, so both sides pay the same for it.
  */
 import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { request as httpRequest, createServer, Agent } from 'node:http';
-import type { IncomingMessage, Server } from 'node:http';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,12 +21,8 @@ import type { Client } from '@temporalio/client';
 import { buildApp } from '../../api/app';
 import { createAccountCheck } from '../../api/accounts';
 import type { RateLimits } from '../../api/rate-limit';
-import { startAuth0Emulator } from '../../emulators/auth0';
-import type { Auth0Emulator } from '../../emulators/auth0';
-import { startHubSpotEmulator } from '../../emulators/hubspot';
-import type { HubSpotEmulator, HubSpotRateLimit } from '../../emulators/hubspot';
-import { startMailCatcher } from '../../emulators/mail';
-import type { MailCatcher } from '../../emulators/mail';
+import type { NewUser } from '../../emulators/auth0';
+import type { HubSpotRateLimit } from '../../emulators/hubspot';
 import { createManagementClient } from '../../lib/auth0';
 import { loadApiConfig } from '../../lib/config';
 import type { ApiConfig } from '../../lib/config';
@@ -35,6 +31,7 @@ import type { LinkSigner } from '../../lib/token';
 import { requireBinary } from '../../scripts/temporal-bin.mjs';
 import { inviteWorkflowId, searchAttributes, statusQuery, TASK_QUEUE } from '../../workflows/messages';
 import type { InviteStatus } from '../../workflows/messages';
+import type { ServicesAnswer, ServicesCall, ServicesConfig, ServicesReady, StatusSnapshot } from './services-host';
 import type { ChildMessage, WorkerHostConfig, WorkerStats } from './worker-host';
 
 /** How to start the stack. */
@@ -86,9 +83,16 @@ export interface BenchStack {
   api: FastifyInstance;
   apiUrl: string;
   apiConfig: ApiConfig;
-  auth0: Auth0Emulator;
-  hubspot: HubSpotEmulator;
-  mail: MailCatcher;
+  /** The Auth0 emulator (in the services process). */
+  auth0: { url: string; domain: string; createUser(user: NewUser): Promise<{ user_id: string }> };
+  /** The mail catcher (in the services process). */
+  mail: {
+    smtpUrl: string;
+    /** Messages accepted so far. */
+    count(): Promise<number>;
+    /** When the catcher accepted the first message to `to` (ISO 8601), waiting for it. */
+    receivedAt(to: string, timeoutMs: number): Promise<string>;
+  };
   /** Signs link tokens with the worker's key, as the email activity does. */
   signer: LinkSigner;
   /** The funnel's client-credentials access token (all invite scopes). */
@@ -102,8 +106,10 @@ export interface BenchStack {
   /** Memory and sticky-cache numbers of the worker process. */
   workerStats(gc?: boolean): Promise<WorkerStats>;
   maxCachedWorkflows: number;
-  /** Only with `countStatuses`. */
-  statuses?: { auth0: StatusCounts; hubspot: StatusCounts };
+  /** What the counting proxies saw so far (empty without `countStatuses`). */
+  statuses(): Promise<{ auth0: StatusCounts; hubspot: StatusCounts }>;
+  /** Forgets what the counting proxies saw. */
+  resetStatuses(): Promise<void>;
   /** Stops the worker first (writing its CPU profile), then the servers. */
   close(): Promise<void>;
 }
@@ -113,7 +119,7 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** Starts the stack; resolves once the worker polls and the API listens. */
 export async function startBenchStack(opts: BenchStackOptions): Promise<BenchStack> {
   const dataDir = mkdtempSync(join(tmpdir(), 'inviteflow-bench-'));
-  const [env, auth0, hubspot, mail, key] = await Promise.all([
+  const [env, services, key] = await Promise.all([
     TestWorkflowEnvironment.createLocal({
       server: {
         executable: { type: 'existing-path', path: requireBinary('cli') },
@@ -122,23 +128,15 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
         log: { format: 'pretty', level: 'never' },
       },
     }),
-    startAuth0Emulator(
-      opts.auth0RateLimit
-        ? {
-            rateLimitPerSecond: opts.auth0RateLimit.perSecond,
-            ...(opts.auth0RateLimit.burst ? { rateLimitBurst: opts.auth0RateLimit.burst } : {}),
-          }
-        : {},
-    ),
-    startHubSpotEmulator(opts.hubspotRateLimit ? { rateLimit: opts.hubspotRateLimit } : {}),
-    startMailCatcher({ smtpPort: 0, httpPort: 0, maxMessages: opts.mailMaxMessages ?? 1000 }),
+    startServicesHost({
+      ...(opts.auth0RateLimit ? { auth0RateLimit: opts.auth0RateLimit } : {}),
+      ...(opts.hubspotRateLimit ? { hubspotRateLimit: opts.hubspotRateLimit } : {}),
+      mailMaxMessages: opts.mailMaxMessages ?? 1000,
+      countStatuses: opts.countStatuses === true,
+    }),
     generateLinkKey('bench-1'),
   ]);
-  auth0.createRole('member');
-
-  const proxies = opts.countStatuses
-    ? await Promise.all([countingProxy(auth0.url), countingProxy(hubspot.url)])
-    : undefined;
+  const { auth0, hubspot, proxies } = services.ready;
   const apiPort = await freePort();
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   const common = {
@@ -149,16 +147,16 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
     AUTH0_DOMAIN: auth0.domain,
     AUTH0_CLIENT_ID: 'inviteflow-m2m',
     AUTH0_CLIENT_SECRET: 'inviteflow-m2m-secret',
-    AUTH0_MANAGEMENT_ENDPOINT: proxies ? proxies[0].url : auth0.url,
+    AUTH0_MANAGEMENT_ENDPOINT: proxies?.auth0 ?? auth0.url,
   };
 
   const hostConfig: WorkerHostConfig = {
     env: {
       ...common,
       LINK_SIGNING_KEY: JSON.stringify(key.privateJwk),
-      SMTP_URL: mail.smtpUrl,
+      SMTP_URL: services.ready.smtpUrl,
       HUBSPOT_ACCESS_TOKEN: hubspot.accessToken,
-      HUBSPOT_BASE_PATH: proxies ? proxies[1].url : hubspot.url,
+      HUBSPOT_BASE_PATH: proxies?.hubspot ?? hubspot.url,
       LOG_LEVEL: 'warn',
       ...workerPacingEnv(opts),
       ...(opts.maxCachedWorkflows !== undefined
@@ -246,9 +244,12 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
     api,
     apiUrl,
     apiConfig,
-    auth0,
-    hubspot,
-    mail,
+    auth0: { ...auth0, createUser: (user) => services.call({ method: 'createUser', user }) },
+    mail: {
+      smtpUrl: services.ready.smtpUrl,
+      count: () => services.call({ method: 'mailCount' }),
+      receivedAt: (to, timeoutMs) => services.call({ method: 'mailReceivedAt', to, timeoutMs }),
+    },
     signer,
     funnelToken,
     actionToken(sub) {
@@ -275,17 +276,15 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
     apiTimes,
     workerStats: (gc = true) => host.stats(gc),
     maxCachedWorkflows: host.maxCachedWorkflows,
-    ...(proxies ? { statuses: { auth0: proxies[0].counts, hubspot: proxies[1].counts } } : {}),
+    async statuses() {
+      const seen = await services.call<{ auth0: StatusSnapshot; hubspot: StatusSnapshot } | undefined>({ method: 'statuses' });
+      return { auth0: statusCounts(seen?.auth0), hubspot: statusCounts(seen?.hubspot) };
+    },
+    resetStatuses: () => services.call({ method: 'resetStatuses' }),
     async close() {
       await host.stop();
       await api.close();
-      await Promise.all([
-        env.teardown(),
-        auth0.close(),
-        hubspot.close(),
-        mail.close(),
-        ...(proxies ?? []).map((p) => p.close()),
-      ]);
+      await Promise.all([env.teardown(), services.stop()]);
       rmSync(dataDir, { recursive: true, force: true });
     },
   };
@@ -363,53 +362,61 @@ export function freePort(): Promise<number> {
   });
 }
 
-/**
- * An HTTP proxy that counts response statuses. The emulators count requests per route but not
- * their answers, and the throttling benchmark needs to know how many were 429s.
- */
-async function countingProxy(
-  target: string,
-): Promise<{ url: string; counts: StatusCounts; close(): Promise<void> }> {
-  const upstream = new URL(target);
-  const agent = new Agent({ keepAlive: true, maxSockets: 64 });
-  const counts: StatusCounts = { byStatus: new Map(), byRoute: new Map() };
-  const server: Server = createServer((req, res) => {
-    const forward = httpRequest(
-      {
-        host: upstream.hostname,
-        port: upstream.port,
-        method: req.method,
-        path: req.url,
-        headers: { ...req.headers, host: upstream.host },
-        agent,
-      },
-      (answer: IncomingMessage) => {
-        const status = answer.statusCode ?? 0;
-        counts.byStatus.set(status, (counts.byStatus.get(status) ?? 0) + 1);
-        const route = `${req.method} ${(req.url ?? '').split('?')[0]!.replace(/\/(auth0\|[^/]+|auth0%7C[^/]+|rol_[^/]+|\d+)(?=\/|$)/g, '/:id')}`;
-        const perRoute = counts.byRoute.get(route) ?? new Map<number, number>();
-        perRoute.set(status, (perRoute.get(status) ?? 0) + 1);
-        counts.byRoute.set(route, perRoute);
-        res.writeHead(status, answer.headers);
-        answer.pipe(res);
-      },
-    );
-    forward.on('error', () => {
-      res.writeHead(502).end();
-    });
-    req.pipe(forward);
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  const port = typeof address === 'object' && address ? address.port : 0;
+function statusCounts(seen: StatusSnapshot | undefined): StatusCounts {
   return {
-    url: `http://127.0.0.1:${port}`,
-    counts,
-    close: () =>
-      new Promise<void>((resolve) => {
-        agent.destroy();
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    byStatus: new Map(seen?.byStatus ?? []),
+    byRoute: new Map((seen?.byRoute ?? []).map(([route, statuses]) => [route, new Map(statuses)])),
+  };
+}
+
+interface ServicesHost {
+  ready: ServicesReady;
+  call<T>(call: DistributiveOmit<ServicesCall, 'id'>): Promise<T>;
+  stop(): Promise<void>;
+}
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+async function startServicesHost(config: ServicesConfig): Promise<ServicesHost> {
+  const child: ChildProcess = fork(fileURLToPath(new URL('./services-host.ts', import.meta.url)), [], {
+    cwd: ROOT,
+    execArgv: ['--import', import.meta.resolve('tsx')],
+    env: { ...process.env, BENCH_SERVICES: JSON.stringify(config) },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
+  const pending = new Map<number, { resolve(value: unknown): void; reject(err: Error): void }>();
+  let ids = 0;
+  const ready = await new Promise<ServicesReady>((resolve, reject) => {
+    child.on('message', (message: ServicesAnswer) => {
+      if (message.type === 'ready') resolve(message);
+      else if (message.type === 'error') reject(new Error(`services process: ${message.message}`));
+      else {
+        const waiter = pending.get(message.id);
+        pending.delete(message.id);
+        if (message.error !== undefined) waiter?.reject(new Error(`services process: ${message.error}`));
+        else waiter?.resolve(message.value);
+      }
+    });
+    child.once('exit', (code) => {
+      const err = new Error(`services process exited with ${code}`);
+      reject(err);
+      for (const waiter of pending.values()) waiter.reject(err);
+      pending.clear();
+    });
+  });
+  const call = <T>(message: DistributiveOmit<ServicesCall, 'id'>) =>
+    new Promise<T>((resolve, reject) => {
+      const id = ++ids;
+      pending.set(id, { resolve: resolve, reject });
+      child.send({ ...message, id });
+    });
+  return {
+    ready,
+    call,
+    async stop() {
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      await call({ method: 'stop' }).catch(() => undefined);
+      await exited;
+    },
   };
 }
