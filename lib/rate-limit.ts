@@ -21,6 +21,7 @@
  * service's delay (`activities/failures.ts`) and holds this process's sends back until then.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import { InviteErrorType } from '../workflows/errors';
 
@@ -86,6 +87,8 @@ export class RateLimiter {
   // Actual send times of the last `max` requests, in the order they went out.
   private readonly sent: number[] = [];
   private readonly counts: RateLimiterStats = { reserved: 0, released: 0, refused: 0, throttled: 0, held: 0 };
+  // Send times kept for a refused caller (by key) until its retry comes for them.
+  private readonly tickets = new Map<string, { at: number[]; expires: number }>();
 
   constructor(opts: RateLimiterOptions) {
     if (!Number.isInteger(opts.max) || opts.max < 1) throw new RangeError('max must be a positive integer');
@@ -116,13 +119,36 @@ export class RateLimiter {
   }
 
   /**
-   * Reserves send times for `count` requests, all or none: refused, and nothing kept, when the
-   * last of them would be more than `maxWaitMs` away.
+   * Reserves send times for `count` requests, all or none: refused when the last of them would be
+   * more than `maxWaitMs` away. Without a `ticket`, a refusal keeps nothing. With one (a key that
+   * names the caller across its retries, such as an activity's id), a refusal keeps the send times
+   * for the caller's next attempt under the same key: it waits its turn in line instead of competing
+   * afresh with every later caller on each retry, so it is refused once rather than again and again.
+   * A ticket not claimed within `maxWaitMs` after its last send time lapses.
    */
-  reserve(count: number): Reservation {
+  reserve(count: number, ticket?: string): Reservation {
     if (!Number.isInteger(count) || count < 0) throw new RangeError('count must be a non-negative integer');
     const now = this.now();
     while (this.times.length > this.max && this.times[0]! <= now - this.windowMs) this.times.shift();
+    for (const [key, held] of this.tickets) if (held.expires < now) this.tickets.delete(key);
+    const held = ticket === undefined ? undefined : this.tickets.get(ticket);
+    if (held) {
+      this.tickets.delete(ticket!);
+      if (held.at.length === count) {
+        const waitMs = held.at.at(-1)! - now;
+        if (waitMs > this.maxWaitMs) {
+          // Back before its turn (a retry timer fired early): still in line.
+          this.tickets.set(ticket!, held);
+          this.counts.refused++;
+          this.onEvent?.('refused');
+          return { ok: false, waitMs };
+        }
+        this.counts.reserved += count;
+        return { ok: true, at: held.at };
+      }
+      // Asks for a different number of requests now: the held times go back, the call queues anew.
+      this.release(held.at);
+    }
     const at: number[] = [];
     for (let i = 0; i < count; i++) {
       const n = this.times.length;
@@ -134,7 +160,8 @@ export class RateLimiter {
     }
     const waitMs = (at.at(-1) ?? now) - now;
     if (waitMs > this.maxWaitMs) {
-      this.times.length -= count;
+      if (ticket === undefined) this.times.length -= count;
+      else this.tickets.set(ticket, { at, expires: at.at(-1)! + this.maxWaitMs });
       this.counts.refused++;
       this.onEvent?.('refused');
       return { ok: false, waitMs };
@@ -290,8 +317,24 @@ export interface PacedActivityOptions {
 }
 
 /**
+ * The running activity execution, the same across its retries, or undefined outside an activity.
+ * A refused attempt's send times are kept under it for the retry (see `RateLimiter.reserve`).
+ */
+function activityTicket(): string | undefined {
+  let info;
+  try {
+    info = Context.current().info;
+  } catch {
+    return undefined;
+  }
+  const run = info.workflowExecution;
+  return run ? `${run.workflowId}/${run.runId}/${info.activityId}` : info.activityId;
+}
+
+/**
  * Wraps an activity that makes at most `cost(input)` requests: it reserves them all, then runs,
- * or fails at once, retryably, with a next retry delay that brings its turn within reach.
+ * or fails at once, retryably, with a next retry delay that brings its turn within reach; that
+ * turn is kept for the retry.
  */
 export function pacedActivity<I, R>(
   limiter: RateLimiter,
@@ -300,7 +343,7 @@ export function pacedActivity<I, R>(
   opts: PacedActivityOptions,
 ): (input: I) => Promise<R> {
   return async (input) => {
-    const turn = limiter.reserve(cost(input));
+    const turn = limiter.reserve(cost(input), activityTicket());
     if (!turn.ok) {
       const retryAfterMs = limiter.retryDelayFor(turn.waitMs);
       throw ApplicationFailure.create({

@@ -3,6 +3,7 @@
 // reserved all or none, a call whose turn is too far away is refused with the right retry delay
 // and keeps nothing, and the paced fetch takes its activity's reserved times in order.
 import { ApplicationFailure } from '@temporalio/common';
+import { MockActivityEnvironment } from '@temporalio/testing';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ManagementRateLimiter } from '../../emulators/auth0/management';
@@ -120,6 +121,38 @@ describe('RateLimiter.reserve', () => {
     expect(limiter.stats()).toEqual({ reserved: 20, released: 0, refused: 1, throttled: 0, held: 0 });
   });
 
+  it('keeps a refused caller’s turn under its ticket: its retry gets it, later callers queue behind', () => {
+    const { clock, limiter } = clocked({ max: 2, windowMs: 1000, maxWaitMs: 10_000 });
+    reserved(limiter, 19); // up to 9225 ms
+    expect(limiter.reserve(2, 'wf/run/3')).toEqual({ ok: false, waitMs: 10_250 });
+    // Someone else, later: behind the ticket's two sends (9225 and 10 250 ms), not in their place.
+    expect(limiter.reserve(1)).toEqual({ ok: false, waitMs: 10_250 });
+    // The retry, too early (its turn is still beyond the wait): refused again, the turn still kept.
+    clock.t += 200;
+    expect(limiter.reserve(2, 'wf/run/3')).toEqual({ ok: false, waitMs: 10_050 });
+    // On time: exactly the kept sends.
+    clock.t = T0 + 5_250;
+    const turn = limiter.reserve(2, 'wf/run/3');
+    expect(turn).toEqual({ ok: true, at: [T0 + 9225, T0 + 10_250] });
+    expect(limiter.reserve(1).ok && limiter.stats()).toMatchObject({ reserved: 22, refused: 3 });
+  });
+
+  it('lets an unclaimed ticket lapse, and re-queues a ticket asked for a different count', () => {
+    const { clock, limiter } = clocked({ max: 1, windowMs: 1000, maxWaitMs: 2500 });
+    reserved(limiter, 3); // 0, 1025, 2050
+    expect(limiter.reserve(1, 'a')).toEqual({ ok: false, waitMs: 3075 });
+    expect(limiter.reserve(1, 'b')).toEqual({ ok: false, waitMs: 4100 });
+    // 'a' never comes back; long after its send time plus the wait, its ticket is gone: a
+    // later 'a' queues anew.
+    clock.t = T0 + 3075 + 2501;
+    expect(reserved(limiter, 0)).toEqual([]);
+    const again = limiter.reserve(1, 'a');
+    expect(again.ok && again.at[0]! - clock.t).toBe(0);
+    // 'b' comes back wanting two requests: its one kept send goes back, and it queues for two.
+    const b = limiter.reserve(2, 'b');
+    expect(b.ok && b.at.map((t) => t - T0)).toEqual([6601, 7626]);
+  });
+
   it('hands released send times to the next caller', () => {
     const { limiter } = clocked({ max: 1, windowMs: 1000 });
     const at = reserved(limiter, 3);
@@ -206,6 +239,35 @@ describe('pacedActivity', () => {
     expect(f.message).toContain('auth0 paced locally');
     expect(activity).not.toHaveBeenCalled();
     expect(limiter.stats()).toMatchObject({ reserved: 3, refused: 1 });
+  });
+
+  it('keeps a refused attempt’s turn for the retry of the same activity, not for another one', async () => {
+    const { clock, limiter } = clocked({ max: 1, windowMs: 1000, maxWaitMs: 3000, name: 'auth0' });
+    reserved(limiter, 3); // at 0, 1025, 2050
+    const ran: string[] = [];
+    const paced = pacedActivity(
+      limiter,
+      () => 1,
+      (name: string) => {
+        ran.push(name);
+        return Promise.resolve();
+      },
+      { clientPaced: false },
+    );
+    const inActivity = (activityId: string) =>
+      new MockActivityEnvironment({
+        activityId,
+        workflowExecution: { workflowId: 'invite-1', runId: 'run-1' },
+      });
+    // Its send would go at 3075 ms: refused, the turn kept under the activity's id.
+    await expect(inActivity('7').run(paced, 'grant')).rejects.toMatchObject({ nextRetryDelay: 1575 });
+    // Another activity now queues behind it (4100 ms), beyond the wait too.
+    await expect(inActivity('8').run(paced, 'other')).rejects.toMatchObject({ nextRetryDelay: 2600 });
+    // The retry of the first, after its delay: runs at its kept time.
+    clock.t = T0 + 3075;
+    await inActivity('7').run(paced, 'grant');
+    expect(ran).toEqual(['grant']);
+    expect(limiter.stats()).toMatchObject({ reserved: 4, refused: 2 });
   });
 
   it('asks for at least a second', async () => {
