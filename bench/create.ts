@@ -31,6 +31,7 @@ import {
   table,
   until,
 } from './support/report';
+import type { CpuParts } from './support/report';
 import { startBenchStack } from './support/stack';
 
 const startedAt = performance.now();
@@ -151,7 +152,7 @@ interface Phase {
   drainMs: number;
   latencies: number[];
   /** CPU seconds of the phase including its drain: server, worker, this process. */
-  cpu: { server: number; worker: number; self: number };
+  cpu: CpuParts;
 }
 async function phase(side: Side, n: number): Promise<Phase> {
   const cpu0 = cpuParts();
@@ -169,6 +170,7 @@ async function phase(side: Side, n: number): Promise<Phase> {
     cpu: {
       server: cpu1.server - cpu0.server,
       worker: cpu1.worker - cpu0.worker,
+      services: cpu1.services - cpu0.services,
       self: cpu1.self - cpu0.self,
     },
   };
@@ -202,6 +204,7 @@ try {
         'server CPU ms/call': (list.reduce((a, p) => a + p.cpu.server, 0) * 1000) / calls,
         'worker CPU ms/call': (list.reduce((a, p) => a + p.cpu.worker, 0) * 1000) / calls,
         'API+client CPU ms/call': (list.reduce((a, p) => a + p.cpu.self, 0) * 1000) / calls,
+        'services CPU ms/call': (list.reduce((a, p) => a + p.cpu.services, 0) * 1000) / calls,
       };
     }),
   );
@@ -209,7 +212,7 @@ try {
     'end-to-end/s: calls until the last email was accepted by SMTP (inviteflow) or the last run closed (baseline).',
   );
   console.log(
-    'CPU ms/call: CPU time of each process over the phases including their drain, per call (this process also runs the emulators and the mail catcher).',
+    'CPU ms/call: CPU time of each process over the phases including their drain, per call (services: the emulators and the mail catcher).',
   );
   const worker = await stack.workerStats();
   console.log(

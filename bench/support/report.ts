@@ -313,18 +313,24 @@ export interface CpuParts {
   self: number;
   server: number;
   worker: number;
+  /** The emulators and the mail catcher (`services-host.ts`). */
+  services: number;
 }
 
 /** Reads `CpuParts` from /proc (zeros elsewhere); subtract two readings to cost a phase. */
 export function cpuParts(): CpuParts {
   const s = snapshot();
   const tree = descendants(s);
-  const parts: CpuParts = { self: 0, server: 0, worker: 0 };
+  const parts: CpuParts = { self: 0, server: 0, worker: 0, services: 0 };
   for (const [pid, p] of s.procs) {
     if (!tree.has(pid)) continue;
     if (pid === process.pid) parts.self += p.ticks / TICKS;
     else if (p.comm === 'temporal') parts.server += p.ticks / TICKS;
-    else if (p.comm === 'node') parts.worker += p.ticks / TICKS;
+    else if (p.comm === 'node') {
+      const name = nodeProcessName(pid);
+      if (name === 'worker process') parts.worker += p.ticks / TICKS;
+      else if (name === 'services process') parts.services += p.ticks / TICKS;
+    }
   }
   return parts;
 }
