@@ -21,6 +21,7 @@ import {
   flags,
   int,
   measuring,
+  pairedBootstrap,
   pool,
   printHeader,
   printLoadAfter,
@@ -207,6 +208,13 @@ try {
   const ours = rows.at(-2)!;
   const theirs = rows[0]!;
   const gap = ours.p99 - theirs.p99;
+  // Both sides ran in the same rounds, side by side: resampling the rounds says how much of the
+  // gap a rerun on this machine could move.
+  const interval = pairedBootstrap(samples.inviteflow, samples.baseline, 99);
+  const signed = (ms: number) => `${ms >= 0 ? '+' : ''}${ms.toFixed(1)}`;
+  console.log(
+    `p99 gap ${signed(gap)} ms; 90 % paired-bootstrap interval ${signed(interval.low)} to ${signed(interval.high)} ms (p50 gap ${signed(ours.p50 - theirs.p50)} ms)`,
+  );
   ratioLine(
     'redeem',
     'inviteflow/baseline p99',

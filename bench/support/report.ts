@@ -239,6 +239,41 @@ export function percentile(sample: number[], p: number): number {
   return sorted[rank - 1]!;
 }
 
+/**
+ * How far chance alone moves the difference of a percentile between two samples measured in
+ * pairs (round i of one beside round i of the other): the 5th and 95th percentiles of that
+ * difference over `resamples` bootstrap resamples of the rounds (a seeded generator, so the same
+ * samples give the same interval).
+ */
+export function pairedBootstrap(
+  ours: number[],
+  theirs: number[],
+  p: number,
+  resamples = 2000,
+): { low: number; high: number } {
+  const n = Math.min(ours.length, theirs.length);
+  let seed = 0x9e3779b9;
+  const random = () => {
+    // xorshift32
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return (seed >>> 0) / 2 ** 32;
+  };
+  const diffs: number[] = [];
+  const a: number[] = new Array<number>(n);
+  const b: number[] = new Array<number>(n);
+  for (let r = 0; r < resamples; r++) {
+    for (let i = 0; i < n; i++) {
+      const k = Math.floor(random() * n);
+      a[i] = ours[k]!;
+      b[i] = theirs[k]!;
+    }
+    diffs.push(percentile(a, p) - percentile(b, p));
+  }
+  return { low: percentile(diffs, 5), high: percentile(diffs, 95) };
+}
+
 /** p50/p90/p99/max/mean of a latency sample in ms. */
 export function summary(sample: number[]): {
   p50: number;
