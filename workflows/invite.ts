@@ -24,9 +24,12 @@ import { initialInviteStatus, inviteCreatedAt, InvalidInviteInput, MAX_EXTENDS, 
 import type { ResolvedInvite } from './input';
 import { msToNumber } from '@temporalio/common/lib/time';
 import {
+  auditSignal,
   declineSignal,
   extendUpdate,
+  historyQuery,
   linkIssuedQuery,
+  MAX_NOTES,
   redeemUpdate,
   resendUpdate,
   revokeUpdate,
@@ -34,8 +37,10 @@ import {
   statusQuery,
 } from './messages';
 import type {
+  AuditNote,
   EmailMismatchDetails,
   InviteInput,
+  LifecycleEvent,
   InviteStatus,
   RedeemInput,
   RedeemResult,
@@ -99,6 +104,15 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
 
   const status: InviteStatus = initialInviteStatus(invite, createdAt);
 
+  // The lifecycle the `history` query answers. Only state: recording a step issues no command.
+  const lifecycle: LifecycleEvent[] = [{ at: iso(createdAt), type: 'created' }];
+  const linkSequences = new Map<string, number>();
+  let notes = 0;
+  let omitted = 0;
+  const step = (type: LifecycleEvent['type'], extra: Omit<LifecycleEvent, 'at' | 'type'> = {}) => {
+    lifecycle.push({ at: iso(Date.now()), type, ...extra });
+  };
+
   const enter = (state: InviteStatus['state']) => {
     status.state = state;
     transitions.add(1, { state });
@@ -148,6 +162,7 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
     const linkId = uuid4();
     const sequence = status.emails.length + 1;
     links.add(linkId);
+    linkSequences.set(linkId, sequence);
     lastEmailAt = Date.now();
     try {
       const sent = await email.sendInviteEmail({
@@ -164,6 +179,7 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
       const record: SentEmailRecord = { sequence, kind, linkId, at: sent.acceptedAt, messageId: sent.messageId };
       status.emails.push(record);
       emailsSent.add(1, { kind });
+      step(kind === 'reminder' ? 'reminded' : 'emailed', { sequence, kind });
       delete status.emailError;
       publish();
       return record;
@@ -171,6 +187,7 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
       // The mail server refused the address for good (5xx): the invite stays pending and
       // redeemable; the refusal shows in the status and the UI for an operator to act on.
       status.emailError = failureMessage(err);
+      step('email_refused', { sequence, kind, reason: status.emailError });
       publish();
       log.warn('invite email refused', { inviteId: invite.inviteId, kind });
       return undefined;
@@ -179,6 +196,35 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
 
   setHandler(statusQuery, () => status);
   setHandler(linkIssuedQuery, (linkId) => links.has(linkId));
+  setHandler(historyQuery, () => ({ inviteId: invite.inviteId, events: lifecycle, omitted }));
+
+  // Clicks and refusals come from the API; each is bounded so that no caller can grow the state.
+  setHandler(auditSignal, (note: AuditNote) => {
+    if (typeof note !== 'object' || note === null) return;
+    const sequence = typeof note.linkId === 'string' ? linkSequences.get(note.linkId) : undefined;
+    if (note.type === 'clicked') {
+      if (sequence === undefined) return;
+    } else if (note.type === 'refused') {
+      if (typeof note.code !== 'string' || !/^[a-z_]{1,40}$/.test(note.code)) return;
+    } else {
+      return;
+    }
+    if (notes >= MAX_NOTES) {
+      omitted++;
+      return;
+    }
+    notes++;
+    if (note.type === 'clicked') {
+      step('clicked', { sequence: sequence! });
+      return;
+    }
+    step('refused', {
+      ...(sequence !== undefined ? { sequence } : {}),
+      code: note.code,
+      ...(typeof note.userId === 'string' ? { userId: note.userId.slice(0, 300) } : {}),
+      ...(typeof note.connection === 'string' ? { connection: note.connection.slice(0, 200) } : {}),
+    });
+  });
 
   setHandler(
     redeemUpdate,
@@ -187,6 +233,8 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
       enter('redeemed');
       status.redeemedAt = iso(Date.now());
       status.redeemer = req.user;
+      const sequence = linkSequences.get(req.linkId);
+      step('redeemed', { ...(sequence !== undefined ? { sequence } : {}), userId: req.user.userId, connection: req.user.connection });
       result = {
         inviteId: invite.inviteId,
         scope: invite.scope,
@@ -227,6 +275,7 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
       enter('revoked');
       status.revokedAt = iso(Date.now());
       if (reason) status.revokeReason = reason.slice(0, 500);
+      step('revoked', status.revokeReason ? { reason: status.revokeReason } : {});
       publish();
       return status;
     },
@@ -267,6 +316,7 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
       extendsUsed++;
       expiresAt = Date.now() + msToNumber(ttl);
       status.expiresAt = iso(expiresAt);
+      step('extended', { expiresAt: status.expiresAt });
       wake++;
       publish();
       // Earlier links carry the earlier expiry in their token; the person needs a link that works.
@@ -292,6 +342,7 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
   setHandler(declineSignal, () => {
     if (status.optedOutAt) return;
     status.optedOutAt = iso(Date.now());
+    step('declined');
     wake++;
     publish();
   });
@@ -315,6 +366,7 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
     if (now >= expiresAt) {
       enter('expired');
       status.expiredAt = iso(now);
+      step('expired');
       publish();
       break;
     }
@@ -335,7 +387,7 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
   }
 
   if (status.state === 'redeemed' && status.redeemer) {
-    await grant(invite, status);
+    await grant(invite, status, step);
     transitions.add(1, { state: status.state });
   }
   // Let an in-flight update (e.g. an idempotent repeat of `redeem`) finish before the run closes.
@@ -352,7 +404,11 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
 }
 
 /** The side effects of a redemption: Auth0 grant and HubSpot link in parallel, then `completed`. */
-async function grant(invite: ResolvedInvite, status: InviteStatus): Promise<void> {
+async function grant(
+  invite: ResolvedInvite,
+  status: InviteStatus,
+  step: (type: LifecycleEvent['type'], extra?: Omit<LifecycleEvent, 'at' | 'type'>) => void,
+): Promise<void> {
   const redeemer = status.redeemer!;
   const redeemedAt = status.redeemedAt!;
   const auth0Grant = async () => {
@@ -370,22 +426,27 @@ async function grant(invite: ResolvedInvite, status: InviteStatus): Promise<void
       data: invite.data,
       redeemedAt,
     });
+    step('granted', { userId: redeemer.userId });
   };
-  const hubspotLink = () =>
-    hubspot.linkHubSpotContact({
+  const hubspotLink = async () => {
+    const { contactId } = await hubspot.linkHubSpotContact({
       email: invite.email,
       auth0UserId: redeemer.userId,
       inviteId: invite.inviteId,
       inviteStatus: 'redeemed',
     });
+    step('linked', { contactId });
+  };
   try {
     await Promise.all([auth0Grant(), hubspotLink()]);
     status.state = 'completed';
     status.completedAt = new Date(Date.now()).toISOString();
+    step('completed');
   } catch (err) {
     status.state = 'failed';
     status.failedAt = new Date(Date.now()).toISOString();
     status.failure = { type: failureType(err), message: failureMessage(err) };
+    step('failed', { reason: status.failure.message });
   }
   upsertSearchAttributes([{ key: searchAttributes.status, value: status.state }]);
   setCurrentDetails(

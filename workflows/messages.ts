@@ -159,6 +159,74 @@ export const extendUpdate = defineUpdate<InviteStatus, [{ ttl: Duration }]>('ext
  */
 export const declineSignal = defineSignal<[]>('decline');
 
+/** What happened to an invite, in order: the `history` query's events. */
+export type LifecycleEventType =
+  | 'created'
+  | 'emailed'
+  | 'reminded'
+  | 'email_refused'
+  | 'clicked'
+  | 'refused'
+  | 'redeemed'
+  | 'granted'
+  | 'linked'
+  | 'completed'
+  | 'failed'
+  | 'extended'
+  | 'declined'
+  | 'revoked'
+  | 'expired';
+
+/** One step of an invite's lifecycle. Link ids never appear: a link is named by its email's number. */
+export interface LifecycleEvent {
+  /** Workflow time of the step (ISO 8601). */
+  at: string;
+  type: LifecycleEventType;
+  /** The email it is about (`emailed`, `reminded`, `email_refused`, `clicked`, `refused`). */
+  sequence?: number;
+  /** The email's kind (`emailed`: `invite`, `resend` or `extend`). */
+  kind?: SentEmailRecord['kind'];
+  /** The stable code of a refused redemption (`invite_email_mismatch`, …). */
+  code?: string;
+  /** Why: a refusal's or failure's message, a revocation's reason. */
+  reason?: string;
+  /** The account (`redeemed`, `granted`, `refused`). */
+  userId?: string;
+  connection?: string;
+  /** `linked`: the HubSpot contact. */
+  contactId?: string;
+  /** `extended`: the new expiry. */
+  expiresAt?: string;
+}
+
+/** Answer of the `history` query. */
+export interface InviteLifecycle {
+  inviteId: string;
+  events: LifecycleEvent[];
+  /** Clicks and refusals left out once `MAX_NOTES` of them were recorded (history stays bounded). */
+  omitted: number;
+}
+
+/**
+ * What the API tells the workflow about steps it sees and the workflow does not: a link opened
+ * (the landing page), a redemption refused (the update's validator leaves no trace in history).
+ */
+export type AuditNote =
+  | { type: 'clicked'; linkId: string }
+  | { type: 'refused'; code: string; linkId?: string; userId?: string; connection?: string };
+
+/** Most clicks and refusals an invite records; later ones are only counted. */
+export const MAX_NOTES = 50;
+
+/**
+ * An audit note from the API. A signal: the API must not wait on it (a refusal is answered to the
+ * Action at once), and a closed invite simply does not take it.
+ */
+export const auditSignal = defineSignal<[AuditNote]>('audit');
+
+/** The invite's lifecycle as events: created, emailed, reminded, clicked, refused, redeemed, granted, … */
+export const historyQuery = defineQuery<InviteLifecycle>('history');
+
 /** The invite's current state, timestamps, emails sent and redeemer. */
 export const statusQuery = defineQuery<InviteStatus>('status');
 

@@ -12,7 +12,7 @@ import { DEFAULT_LOCALE, DEFAULT_SCOPE, inviteStartMeta, prepareInvite, restampI
 import type { PreparedInvite } from '../../lib/invites';
 import { initialInviteStatus, InvalidInviteInput, isValidEmail, MAX_REMINDERS, MAX_ROLES, normalizeEmail } from '../../workflows/input';
 import { extendUpdate, resendUpdate, revokeUpdate } from '../../workflows/messages';
-import type { InviteStatus, JsonValue, SentEmailRecord } from '../../workflows/messages';
+import type { InviteStatus, JsonValue, LifecycleEventType, SentEmailRecord } from '../../workflows/messages';
 import type { Scope } from '../auth';
 import type { RouteContext } from '../context';
 import { ApiError, apiErrorOf, errorBodySchema, invalidRequest } from '../errors';
@@ -78,6 +78,45 @@ const statusSchema = z
     failure: z.object({ type: z.string(), message: z.string() }).optional(),
   })
   .meta({ id: 'InviteStatus' });
+
+const LIFECYCLE_TYPES = [
+  'created',
+  'emailed',
+  'reminded',
+  'email_refused',
+  'clicked',
+  'refused',
+  'redeemed',
+  'granted',
+  'linked',
+  'completed',
+  'failed',
+  'extended',
+  'declined',
+  'revoked',
+  'expired',
+] as const satisfies readonly LifecycleEventType[];
+
+const lifecycleSchema = z
+  .object({
+    id: z.string(),
+    events: z.array(
+      z.object({
+        at: z.string(),
+        type: z.enum(LIFECYCLE_TYPES),
+        sequence: z.number().int().optional().describe('The email (its number) the event is about'),
+        kind: z.enum(['invite', 'reminder', 'resend', 'extend']).optional(),
+        code: z.string().optional().describe('refused: the stable code the redemption got'),
+        reason: z.string().optional(),
+        userId: z.string().optional(),
+        connection: z.string().optional(),
+        contactId: z.string().optional(),
+        expiresAt: z.string().optional(),
+      }),
+    ),
+    omitted: z.number().int().describe('Clicks and refusals beyond the recorded maximum, only counted'),
+  })
+  .meta({ id: 'InviteLifecycle' });
 
 const linksSchema = z.object({ self: z.string() });
 
@@ -246,6 +285,24 @@ export function registerInviteRoutes(fastify: FastifyInstance, ctx: RouteContext
       },
     },
     async (request) => toView(await gateway.status(request.params.id)),
+  );
+
+  app.get(
+    '/v1/invites/:id/history',
+    {
+      onRequest: requireScope('invites:read'),
+      schema: {
+        summary: "The invite's lifecycle as events: created, emailed, reminded, clicked, refused, redeemed, granted, linked, expired, …",
+        tags: ['invites'],
+        security: security('invites:read'),
+        params: idParams,
+        response: { 200: lifecycleSchema, ...errors },
+      },
+    },
+    async (request) => {
+      const { inviteId, events, omitted } = await gateway.history(request.params.id);
+      return { id: inviteId, events, omitted };
+    },
   );
 
   app.get(

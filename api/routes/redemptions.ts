@@ -107,6 +107,7 @@ export function registerRedemptionRoutes(fastify: FastifyInstance, ctx: RouteCon
       const begin = performance.now();
       let outcome = 'error';
       let code = 'internal_error';
+      let linkOf: { inviteId: string; jti: string } | undefined;
       try {
         const { token, user: body } = request.body;
         const bound = actionSubjects.get(request);
@@ -123,6 +124,7 @@ export function registerRedemptionRoutes(fastify: FastifyInstance, ctx: RouteCon
           if (err.code === 'ERR_LINK_EXPIRED') throw new ApiError('invite_expired', 'The invite has expired');
           throw new ApiError('invite_invalid', 'The invite link is not valid');
         }
+        linkOf = link;
         const user: Redeemer = { userId: body.id, email: body.email, emailVerified: body.email_verified, connection: body.connection };
 
         const redeem = async () =>
@@ -145,6 +147,14 @@ export function registerRedemptionRoutes(fastify: FastifyInstance, ctx: RouteCon
         if (err instanceof ApiError) {
           code = err.code;
           outcome = err.statusCode >= 500 ? 'error' : 'refused';
+          // The workflow's validator leaves no trace of a refusal; the invite's lifecycle should.
+          if (linkOf && NOTED_REFUSALS.has(err.code)) {
+            const { inviteId, jti } = linkOf;
+            const { id: userId, connection } = request.body.user;
+            gateway.note(inviteId, { type: 'refused', code: err.code, linkId: jti, userId, connection }).catch((noteErr: unknown) => {
+              request.log.debug({ inviteId, err: noteErr }, 'refusal not noted');
+            });
+          }
         }
         throw err;
       } finally {
@@ -154,6 +164,16 @@ export function registerRedemptionRoutes(fastify: FastifyInstance, ctx: RouteCon
     },
   );
 }
+
+// Refusals about the invite itself (not the caller or the service), recorded in its lifecycle.
+const NOTED_REFUSALS = new Set<string>([
+  'invite_email_mismatch',
+  'invite_unknown_link',
+  'invite_already_used',
+  'invite_expired',
+  'invite_revoked',
+  'invite_not_pending',
+]);
 
 // The `sub` an Action token was bound to, kept per request between the hook and the handler.
 const actionSubjects = new WeakMap<object, string | undefined>();

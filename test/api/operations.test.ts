@@ -93,6 +93,7 @@ describe('OpenAPI and errors', () => {
         'POST /v1/invites',
         'GET /v1/invites',
         'GET /v1/invites/{id}',
+        'GET /v1/invites/{id}/history',
         'POST /v1/invites/{id}/revoke',
         'POST /v1/invites/{id}/resend',
         'POST /v1/invites/{id}/extend',

@@ -136,6 +136,20 @@ describe('show', () => {
     expect(text).toMatch(/^roles\s+member, billing$/m);
     expect(text).toMatch(/^data\s+\{"plan":"pro"\}$/m);
     expect(text).toMatch(/^emails\s+2 sent$/m);
+    const lifecycle = text
+      .slice(text.indexOf('\nlifecycle\n'), text.indexOf('\nhistory\n'))
+      .split('\n')
+      .filter((l) => /^ {2}\d{4}-/.test(l))
+      .map((l) => l.replace(/^ {2}\S+ {2}/, '').replace(/ +/g, ' '));
+    expect(lifecycle.slice(0, 5)).toEqual([
+      'created',
+      'emailed invite email #1',
+      expect.stringMatching(/^extended until \d{4}-/),
+      'emailed extend email #2',
+      `redeemed link of email #2 auth0|${invite.id} via Username-Password-Authentication`,
+    ]);
+    expect(lifecycle.slice(5, 7).sort()).toEqual(['granted auth0|' + invite.id, 'linked HubSpot contact 101']);
+    expect(lifecycle.at(-1)).toBe('completed');
     const history = text.slice(text.indexOf('\nhistory\n'));
     const entries = history
       .split('\n')
@@ -172,6 +186,11 @@ describe('show', () => {
       execution: 'RUNNING',
       status: { state: 'pending' },
       pending: [],
+    });
+    expect(shown!.lifecycle).toEqual({
+      inviteId: invite.id,
+      events: [expect.objectContaining({ type: 'created' }), expect.objectContaining({ type: 'emailed', sequence: 1, kind: 'invite' })],
+      omitted: 0,
     });
     const status = shown!.status as { emails: Record<string, unknown>[] };
     expect(status.emails).toHaveLength(1);

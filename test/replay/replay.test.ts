@@ -32,6 +32,7 @@ describe('recorded histories replay', () => {
         'email-refused',
         'email-search-value',
         'created-at-quiet-upserts',
+        'lifecycle',
       ]),
     );
   });

@@ -14,8 +14,11 @@ import { recordHistory, timeSkippingEnv, workflowBundle } from '../support/tempo
 import { InviteErrorType } from '../../workflows/errors';
 import type { inviteWorkflow } from '../../workflows/invite';
 import {
+  auditSignal,
   declineSignal,
   extendUpdate,
+  historyQuery,
+  MAX_NOTES,
   inviteWorkflowId,
   linkIssuedQuery,
   redeemUpdate,
@@ -441,6 +444,70 @@ describe('invite workflow', () => {
     });
   });
 
+  it('answers the lifecycle as events: created, emailed, clicked, refused, reminded, redeemed, granted, linked, completed', async () => {
+    await withInvite({}, async (handle) => {
+      const status = await firstEmail(handle);
+      const linkId = status.emails[0]!.linkId;
+      await handle.signal(auditSignal, { type: 'clicked', linkId });
+      // A link this invite never issued, and a note of no known kind, are ignored.
+      await handle.signal(auditSignal, { type: 'clicked', linkId: 'not-a-link' });
+      await handle.signal(auditSignal, { type: 'opened', linkId } as never);
+      await handle.signal(auditSignal, {
+        type: 'refused',
+        code: 'invite_email_mismatch',
+        linkId,
+        userId: 'google-oauth2|9',
+        connection: 'google-oauth2',
+      });
+      await env.sleep('2 days');
+      const reminded = await until(handle, (s) => s.emails.length === 2);
+      await handle.executeUpdate(redeemUpdate, { args: [{ linkId: reminded.emails[1]!.linkId, user: invited }] });
+      await handle.result();
+      const { inviteId, events, omitted } = await handle.query(historyQuery);
+      expect(inviteId).toBe(status.inviteId);
+      expect(omitted).toBe(0);
+      expect(events[0]).toEqual({ at: status.createdAt, type: 'created' });
+      expect(events.slice(1, 6).map(({ at: _at, ...e }) => e)).toEqual([
+        { type: 'emailed', sequence: 1, kind: 'invite' },
+        { type: 'clicked', sequence: 1 },
+        { type: 'refused', sequence: 1, code: 'invite_email_mismatch', userId: 'google-oauth2|9', connection: 'google-oauth2' },
+        { type: 'reminded', sequence: 2, kind: 'reminder' },
+        { type: 'redeemed', sequence: 2, userId: 'auth0|invited', connection: invited.connection },
+      ]);
+      // Auth0 and HubSpot run in parallel: their relative order is not part of the contract.
+      expect(events.slice(6, 8).map((e) => e.type).sort()).toEqual(['granted', 'linked']);
+      expect(events.find((e) => e.type === 'linked')?.contactId).toBe('101');
+      expect(events.at(-1)?.type).toBe('completed');
+      const times = events.map((e) => Date.parse(e.at));
+      expect(times).toEqual([...times].sort((a, b) => a - b));
+      await recordHistory('lifecycle', handle);
+    });
+  });
+
+  it('records at most MAX_NOTES clicks and refusals and counts the rest; revocation and expiry are events', async () => {
+    await withInvite({ reminders: [] }, async (handle) => {
+      const status = await firstEmail(handle);
+      const linkId = status.emails[0]!.linkId;
+      for (let i = 0; i < MAX_NOTES + 3; i++) await handle.signal(auditSignal, { type: 'refused', code: 'invite_email_mismatch', linkId });
+      await handle.executeUpdate(revokeUpdate, { args: [{ reason: 'wrong person' }] });
+      await handle.result();
+      const { events, omitted } = await handle.query(historyQuery);
+      expect(events.filter((e) => e.type === 'refused')).toHaveLength(MAX_NOTES);
+      expect(omitted).toBe(3);
+      expect(events.at(-1)).toMatchObject({ type: 'revoked', reason: 'wrong person' });
+    });
+    await withInvite({ reminders: [], ttl: '1 day' }, async (handle) => {
+      await firstEmail(handle);
+      await handle.signal(declineSignal);
+      await env.sleep('1 day');
+      await handle.result();
+      const { events } = await handle.query(historyQuery);
+      expect(events.map((e) => e.type)).toEqual(['created', 'emailed', 'declined', 'expired']);
+    });
+  });
+
+  // The tests below leave an invite open without a worker: its timers then hold the test server's
+  // time skipping, so tests that skip time come before them.
   it('falls back to its own clock when the starter’s creation time is implausible', async () => {
     const createdAt = new Date(Date.parse('2020-01-01T00:00:00Z')).toISOString();
     await withInvite({ createdAt }, async (handle) => {
