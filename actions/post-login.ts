@@ -162,6 +162,8 @@ interface Redeemed {
   roles: string[];
   data: Record<string, unknown>;
   redirect?: string;
+  /** Campaign/UTM fields, when the invite asked for them in the tokens. */
+  attribution?: Record<string, string>;
   repeat: boolean;
 }
 
@@ -177,7 +179,7 @@ const isObject = (value: unknown): value is Record<string, unknown> =>
 
 function readRedeemed(body: unknown): Redeemed | undefined {
   if (!isObject(body)) return undefined;
-  const { inviteId, scope, roles, redirect, repeat } = body;
+  const { inviteId, scope, roles, redirect, repeat, attribution } = body;
   // The API names our bound data `claims`; `data` is accepted too, as the workflow calls it.
   const data = body.claims ?? body.data ?? {};
   if (typeof inviteId !== 'string' || typeof scope !== 'string') return undefined;
@@ -190,6 +192,9 @@ function readRedeemed(body: unknown): Redeemed | undefined {
     roles,
     data,
     ...(typeof redirect === 'string' ? { redirect } : {}),
+    ...(isObject(attribution) && Object.values(attribution).every((v) => typeof v === 'string')
+      ? { attribution: attribution as Record<string, string> }
+      : {}),
     repeat: repeat === true,
   };
 }
@@ -292,6 +297,7 @@ export const onExecutePostLogin = async (event: Event, api: API): Promise<void> 
     target.setCustomClaim(`${settings.namespace}roles`, outcome.roles);
     target.setCustomClaim(`${settings.namespace}invite`, invite);
     target.setCustomClaim(`${settings.namespace}data`, outcome.data);
+    if (outcome.attribution) target.setCustomClaim(`${settings.namespace}attribution`, outcome.attribution);
   }
   console.log(
     `inviteflow: invite ${outcome.inviteId} ${outcome.repeat ? 'already redeemed by this account' : 'redeemed'}`,

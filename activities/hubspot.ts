@@ -13,6 +13,20 @@ export const HUBSPOT_CONTACT_PROPERTIES = {
   auth0UserId: 'inviteflow_auth0_user_id',
   inviteId: 'inviteflow_invite_id',
   inviteStatus: 'inviteflow_invite_status',
+  utmSource: 'inviteflow_utm_source',
+  utmMedium: 'inviteflow_utm_medium',
+  utmCampaign: 'inviteflow_utm_campaign',
+  utmTerm: 'inviteflow_utm_term',
+  utmContent: 'inviteflow_utm_content',
+} as const;
+
+// Attribution fields as the invite names them → our contact properties.
+const ATTRIBUTION_PROPERTIES = {
+  utm_source: HUBSPOT_CONTACT_PROPERTIES.utmSource,
+  utm_medium: HUBSPOT_CONTACT_PROPERTIES.utmMedium,
+  utm_campaign: HUBSPOT_CONTACT_PROPERTIES.utmCampaign,
+  utm_term: HUBSPOT_CONTACT_PROPERTIES.utmTerm,
+  utm_content: HUBSPOT_CONTACT_PROPERTIES.utmContent,
 } as const;
 
 /** Dependencies of the HubSpot activities. */
@@ -26,6 +40,8 @@ export interface LinkHubSpotContactInput {
   auth0UserId: string;
   inviteId: string;
   inviteStatus: string;
+  /** Campaign/UTM fields of the invite; only those given are written (others keep their value). */
+  attribution?: Partial<Record<keyof typeof ATTRIBUTION_PROPERTIES, string>>;
 }
 
 /** Builds the HubSpot activities around an injected client. */
@@ -48,6 +64,7 @@ export function createHubSpotActivities(deps: HubSpotActivityDeps) {
                 [HUBSPOT_CONTACT_PROPERTIES.auth0UserId]: input.auth0UserId,
                 [HUBSPOT_CONTACT_PROPERTIES.inviteId]: input.inviteId,
                 [HUBSPOT_CONTACT_PROPERTIES.inviteStatus]: input.inviteStatus,
+                ...attributionProperties(input.attribution),
               },
             },
           ],
@@ -70,4 +87,13 @@ export function createHubSpotActivities(deps: HubSpotActivityDeps) {
       return { contactId };
     },
   };
+}
+
+function attributionProperties(attribution: LinkHubSpotContactInput['attribution']): Record<string, string> {
+  const properties: Record<string, string> = {};
+  for (const [field, property] of Object.entries(ATTRIBUTION_PROPERTIES)) {
+    const value = attribution?.[field as keyof typeof ATTRIBUTION_PROPERTIES];
+    if (typeof value === 'string' && value !== '') properties[property] = value;
+  }
+  return properties;
 }

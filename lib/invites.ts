@@ -13,7 +13,7 @@ import type { inviteWorkflow } from '../workflows/invite';
 import { normalizeEmail, resolveInviteInput } from '../workflows/input';
 import type { ResolvedInvite } from '../workflows/input';
 import { inviteWorkflowId, searchAttributes } from '../workflows/messages';
-import type { EmailPolicy, InviteInput, Inviter, JsonValue } from '../workflows/messages';
+import type { Attribution, EmailPolicy, InviteInput, Inviter, JsonValue } from '../workflows/messages';
 import { deriveInviteId } from './invite-id';
 
 /** Scope of an invite whose request names none. */
@@ -35,6 +35,8 @@ export interface InviteRequest {
   emailPolicy?: EmailPolicy;
   redirect?: string;
   inviter?: Inviter;
+  attribution?: Attribution;
+  attributionInClaims?: boolean;
 }
 
 /** The workflow input of a request, and the same input with every default resolved. */
@@ -66,6 +68,8 @@ export function prepareInvite(idKey: string, request: InviteRequest, now: number
     ...(request.reminders ? { reminders: request.reminders } : {}),
     ...(request.emailPolicy ? { emailPolicy: request.emailPolicy } : {}),
     ...(request.redirect !== undefined ? { redirect: request.redirect } : {}),
+    ...(request.attribution !== undefined ? { attribution: request.attribution } : {}),
+    ...(request.attributionInClaims ? { attributionInClaims: true } : {}),
     // The workflow takes this as the creation time, so the caller can answer with the status now.
     createdAt: new Date(now).toISOString(),
   };

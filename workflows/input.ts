@@ -4,7 +4,7 @@
  */
 import { msToNumber } from '@temporalio/common/lib/time';
 import type { Duration } from '@temporalio/common';
-import type { EmailPolicy, InviteInput, InviteStatus, JsonValue } from './messages';
+import type { Attribution, EmailPolicy, InviteInput, InviteStatus, JsonValue } from './messages';
 
 export const DAY = 24 * 60 * 60 * 1000;
 export const DEFAULT_TTL = '7 days';
@@ -18,6 +18,10 @@ export const MAX_EXTENDS = 5;
 export const MAX_ROLES = 50;
 export const MAX_DATA_BYTES = 8 * 1024;
 export const SUPPORTED_LOCALES = ['en', 'fr'] as const;
+/** The attribution fields an invite may carry, as the funnel names them. */
+export const ATTRIBUTION_FIELDS = ['utm_source', 'utm_medium', 'utm_campaign', 'utm_term', 'utm_content'] as const;
+/** Longest attribution value (HubSpot single-line text holds far more; UTM values are short). */
+export const MAX_ATTRIBUTION_LENGTH = 200;
 
 /** An input with every default filled in and durations in milliseconds. */
 export interface ResolvedInvite {
@@ -32,6 +36,8 @@ export interface ResolvedInvite {
   reminderOffsetsMs: number[];
   redirect?: string;
   emailPolicy: EmailPolicy;
+  attribution?: Attribution;
+  attributionInClaims: boolean;
   resendIntervalMs: number;
   maxResends: number;
   /** The caller's creation time, when given (see `InviteInput.createdAt` and `inviteCreatedAt`). */
@@ -140,6 +146,27 @@ export function resolveInviteInput(input: InviteInput): ResolvedInvite {
   if (input.redirect !== undefined && (typeof input.redirect !== 'string' || !/^https?:\/\/[^\s]+$/.test(input.redirect))) {
     problems.push({ field: 'redirect', message: 'must be an absolute http(s) URL' });
   }
+  let attribution: Attribution | undefined;
+  if (input.attribution !== undefined) {
+    if (!isPlainObject(input.attribution)) {
+      problems.push({ field: 'attribution', message: 'must be an object of UTM fields' });
+    } else {
+      attribution = {};
+      for (const [key, value] of Object.entries(input.attribution)) {
+        if (!(ATTRIBUTION_FIELDS as readonly string[]).includes(key)) {
+          problems.push({ field: `attribution.${key}`, message: `is not one of ${ATTRIBUTION_FIELDS.join(', ')}` });
+          // eslint-disable-next-line no-control-regex -- a header-like value must stay on one line
+        } else if (typeof value !== 'string' || value.length === 0 || value.length > MAX_ATTRIBUTION_LENGTH || /[\x00-\x1f\x7f]/.test(value)) {
+          problems.push({ field: `attribution.${key}`, message: `must be 1 to ${MAX_ATTRIBUTION_LENGTH} characters on one line` });
+        } else {
+          attribution[key as keyof Attribution] = value;
+        }
+      }
+    }
+  }
+  if (input.attributionInClaims !== undefined && typeof input.attributionInClaims !== 'boolean') {
+    problems.push({ field: 'attributionInClaims', message: 'must be true or false' });
+  }
   const ttlMs = duration(input.ttl ?? DEFAULT_TTL, 'ttl', problems);
   if (ttlMs !== undefined && (ttlMs < MIN_TTL_MS || ttlMs > MAX_TTL_MS)) {
     problems.push({ field: 'ttl', message: 'must be between 1 minute and 30 days' });
@@ -180,6 +207,8 @@ export function resolveInviteInput(input: InviteInput): ResolvedInvite {
     reminderOffsetsMs: [...new Set(reminderOffsetsMs)].filter((ms) => ms < ttlMs).sort((a, b) => a - b),
     redirect: input.redirect,
     emailPolicy,
+    ...(attribution && Object.keys(attribution).length > 0 ? { attribution } : {}),
+    attributionInClaims: input.attributionInClaims === true,
     resendIntervalMs,
     maxResends,
     ...(createdAtMs !== undefined ? { createdAtMs } : {}),
@@ -209,6 +238,8 @@ export function initialInviteStatus(invite: ResolvedInvite, createdAtMs: number)
     data: invite.data,
     redirect: invite.redirect,
     emailPolicy: invite.emailPolicy,
+    ...(invite.attribution ? { attribution: invite.attribution } : {}),
+    ...(invite.attributionInClaims ? { attributionInClaims: true } : {}),
     createdAt: new Date(createdAtMs).toISOString(),
     expiresAt: new Date(createdAtMs + invite.ttlMs).toISOString(),
     emails: [],

@@ -242,6 +242,7 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
         data: invite.data,
         redirect: invite.redirect,
         redeemedAt: status.redeemedAt,
+        ...(invite.attributionInClaims && invite.attribution ? { attribution: invite.attribution } : {}),
         repeat: false,
       };
       publish();
@@ -434,6 +435,7 @@ async function grant(
       auth0UserId: redeemer.userId,
       inviteId: invite.inviteId,
       inviteStatus: 'redeemed',
+      ...(invite.attribution ? { attribution: invite.attribution } : {}),
     });
     step('linked', { contactId });
   };

@@ -29,6 +29,15 @@ export interface Inviter {
   email?: string;
 }
 
+/** Campaign fields the funnel knew at creation; each becomes a HubSpot contact property on redemption. */
+export interface Attribution {
+  utm_source?: string;
+  utm_medium?: string;
+  utm_campaign?: string;
+  utm_term?: string;
+  utm_content?: string;
+}
+
 /** Workflow input. Durations use Temporal's format (`'7 days'`, `'36h'`, or milliseconds). */
 export interface InviteInput {
   /** Keyed hash of normalized email and scope (see `lib/invite-id.ts`). */
@@ -51,6 +60,10 @@ export interface InviteInput {
   /** Where the customer space should send the person after sign-in (an absolute https URL). */
   redirect?: string;
   emailPolicy?: EmailPolicy;
+  /** Campaign/UTM fields, carried to the HubSpot contact on redemption. */
+  attribution?: Attribution;
+  /** Also answer `attribution` to the Action, which puts it in the customer space's tokens; default false. */
+  attributionInClaims?: boolean;
   /** Shortest gap between two emails of this invite caused by `resend`; default 1 minute. */
   resendInterval?: Duration;
   /** Most `resend` emails per invite; default 5. */
@@ -93,6 +106,8 @@ export interface RedeemResult {
   data: Record<string, JsonValue>;
   redirect?: string;
   redeemedAt: string;
+  /** The invite's attribution, only when the invite asked for it in the claims. */
+  attribution?: Attribution;
   /** True when this was an idempotent repeat by the same account. */
   repeat: boolean;
 }
@@ -122,6 +137,9 @@ export interface InviteStatus {
   data: Record<string, JsonValue>;
   redirect?: string;
   emailPolicy: EmailPolicy;
+  attribution?: Attribution;
+  /** Present (true) when redemption answers the attribution for the tokens. */
+  attributionInClaims?: boolean;
   createdAt: string;
   expiresAt: string;
   emails: SentEmailRecord[];

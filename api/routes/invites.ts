@@ -10,7 +10,15 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { closedRefusal } from '../../lib/invite-refusals';
 import { DEFAULT_LOCALE, DEFAULT_SCOPE, inviteStartMeta, prepareInvite, restampInvite } from '../../lib/invites';
 import type { PreparedInvite } from '../../lib/invites';
-import { initialInviteStatus, InvalidInviteInput, isValidEmail, MAX_REMINDERS, MAX_ROLES, normalizeEmail } from '../../workflows/input';
+import {
+  initialInviteStatus,
+  InvalidInviteInput,
+  isValidEmail,
+  MAX_ATTRIBUTION_LENGTH,
+  MAX_REMINDERS,
+  MAX_ROLES,
+  normalizeEmail,
+} from '../../workflows/input';
 import { extendUpdate, resendUpdate, revokeUpdate } from '../../workflows/messages';
 import type { InviteStatus, JsonValue, LifecycleEventType, SentEmailRecord } from '../../workflows/messages';
 import type { Scope } from '../auth';
@@ -28,6 +36,11 @@ const durationSchema = z
   .union([z.string().min(1).max(40), z.number().int().positive()])
   .describe('A duration such as "7 days" or "36h", or milliseconds');
 
+const utm = z.string().min(1).max(MAX_ATTRIBUTION_LENGTH).optional();
+const attributionSchema = z
+  .strictObject({ utm_source: utm, utm_medium: utm, utm_campaign: utm, utm_term: utm, utm_content: utm })
+  .meta({ id: 'Attribution' });
+
 const createInviteBody = z
   .strictObject({
     email: z.string().min(1).max(320).describe('The invitee; trimmed and lower-cased'),
@@ -40,6 +53,8 @@ const createInviteBody = z
     emailPolicy: z.enum(['same-email', 'any']).optional(),
     redirect: z.string().max(2048).optional().describe('Where the customer space sends the person after sign-in'),
     inviter: z.strictObject({ name: z.string().max(100).optional(), email: z.string().max(320).optional() }).optional(),
+    attribution: attributionSchema.optional().describe('Campaign/UTM fields; written to the HubSpot contact on redemption'),
+    attributionInClaims: z.boolean().optional().describe('Also put attribution into the tokens of the customer space (claim …/attribution); default false'),
     replace: z.boolean().default(false).describe('Revoke the open invite for this email+scope and start a new one'),
   })
   .meta({ id: 'CreateInvite' });
@@ -63,6 +78,8 @@ const statusSchema = z
     data: z.record(z.string(), z.unknown()),
     redirect: z.string().optional(),
     emailPolicy: z.enum(['same-email', 'any']),
+    attribution: attributionSchema.optional(),
+    attributionInClaims: z.boolean().optional(),
     createdAt: z.string(),
     expiresAt: z.string(),
     emails: z.array(sentEmailSchema).describe('Emails sent (their link ids are never shown)'),

@@ -34,19 +34,21 @@ const redemptionResult = z
     roles: z.array(z.string()),
     claims: z.record(z.string(), z.unknown()).describe('Our data bound to the invite'),
     redirect: z.string().optional(),
+    attribution: z.record(z.string(), z.string()).optional().describe('Campaign/UTM fields, only when the invite asked for them in the claims'),
     repeat: z.boolean().describe('True when this account had already redeemed the invite'),
   })
   .meta({ id: 'RedemptionResult' });
 
 type Answer = z.infer<typeof redemptionResult>;
 
-function answer(result: Pick<RedeemResult, 'inviteId' | 'scope' | 'roles' | 'data' | 'redirect' | 'repeat'>): Answer {
+function answer(result: Pick<RedeemResult, 'inviteId' | 'scope' | 'roles' | 'data' | 'redirect' | 'repeat' | 'attribution'>): Answer {
   return {
     inviteId: result.inviteId,
     scope: result.scope,
     roles: result.roles,
     claims: result.data,
     ...(result.redirect !== undefined ? { redirect: result.redirect } : {}),
+    ...(result.attribution !== undefined ? { attribution: { ...result.attribution } } : {}),
     repeat: result.repeat,
   };
 }
@@ -59,7 +61,8 @@ function closedAnswer(status: InviteStatus, user: Redeemer): Answer {
   if (status.redeemer) {
     if (status.redeemer.userId !== user.userId) throw new ApiError('invite_already_used', 'The invite was already redeemed by another account');
     if (status.state === 'failed') throw new ApiError('invite_failed', 'The invite was redeemed but granting it failed; an operator has to act');
-    return answer({ ...status, repeat: true });
+    const { attribution, ...rest } = status;
+    return answer({ ...rest, ...(status.attributionInClaims && attribution ? { attribution } : {}), repeat: true });
   }
   if (status.state === 'expired') throw new ApiError('invite_expired', 'The invite has expired');
   // Revoked, or a pending run ended from outside (terminated in the UI).

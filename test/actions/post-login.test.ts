@@ -165,6 +165,16 @@ describe('a redeemed invite', () => {
     ).rejects.toThrow();
   });
 
+  it('sets the attribution claim on both tokens when the answer carries it, and not otherwise', async () => {
+    api.answer = () => ({ status: 200, body: { ...redeemed, attribution: { utm_source: 'newsletter', utm_campaign: 'spring-26' } } });
+    const calls = await login({ query: { invite: LINK }, secrets: secrets() });
+    expect(calls.idToken[`${NS}attribution`]).toEqual({ utm_source: 'newsletter', utm_campaign: 'spring-26' });
+    expect(calls.accessToken[`${NS}attribution`]).toEqual({ utm_source: 'newsletter', utm_campaign: 'spring-26' });
+    api.answer = () => ({ status: 200, body: redeemed });
+    const without = await login({ query: { invite: LINK }, secrets: secrets() });
+    expect(without.idToken).not.toHaveProperty(`${NS}attribution`);
+  });
+
   it('honours INVITE_PARAM and CLAIM_NAMESPACE, and accepts `data` as the name of our data', async () => {
     const { claims, ...rest } = redeemed;
     api.answer = () => ({ status: 200, body: { ...rest, data: claims } });

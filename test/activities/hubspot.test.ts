@@ -73,6 +73,17 @@ describe('linkHubSpotContact', () => {
     expect(emu.counts[UPSERT]).toBe(1);
   });
 
+  it('writes the attribution given as contact properties and leaves the others as they were', async () => {
+    await activities.linkHubSpotContact({ ...link('utm@example.com'), attribution: { utm_source: 'ads', utm_term: 'invites' } });
+    await activities.linkHubSpotContact({ ...link('utm@example.com'), attribution: { utm_campaign: 'spring-26' } });
+    expect(emu.contactByEmail('utm@example.com')?.properties).toMatchObject({
+      [HUBSPOT_CONTACT_PROPERTIES.utmSource]: 'ads',
+      [HUBSPOT_CONTACT_PROPERTIES.utmTerm]: 'invites',
+      [HUBSPOT_CONTACT_PROPERTIES.utmCampaign]: 'spring-26',
+    });
+    expect(emu.contactByEmail('utm@example.com')?.properties).not.toHaveProperty(HUBSPOT_CONTACT_PROPERTIES.utmMedium);
+  });
+
   it('upserting twice keeps one contact and updates it', async () => {
     const first = await activities.linkHubSpotContact(link('ada@example.com', 'pending'));
     const second = await activities.linkHubSpotContact(link('ada@example.com', 'redeemed'));

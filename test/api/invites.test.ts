@@ -67,6 +67,21 @@ describe('POST /v1/invites', () => {
     expect(JSON.stringify(json(again))).not.toContain(h.fake.calls.emails.find((e) => e.inviteId === invite.id)!.jti);
   });
 
+  it('takes campaign/UTM attribution, shows it in the status, and refuses unknown or bad fields with 400 starting nothing', async () => {
+    const email = uniqueEmail('utm');
+    const res = await create({ email, attribution: { utm_source: 'newsletter', utm_campaign: 'spring-26' }, attributionInClaims: true });
+    expect(res.statusCode).toBe(201);
+    expect(json(res).status).toMatchObject({ attribution: { utm_source: 'newsletter', utm_campaign: 'spring-26' }, attributionInClaims: true });
+    expect((await h.status(json(res).id as string)).attribution).toEqual({ utm_source: 'newsletter', utm_campaign: 'spring-26' });
+    for (const attribution of [{ utm_id: 'x' }, { utm_source: '' }, { utm_term: 'a\nb' }, { utm_medium: 'x'.repeat(201) }, 'newsletter']) {
+      const bad = uniqueEmail('badutm');
+      const refused = await create({ email: bad, attribution });
+      expect(refused.statusCode, JSON.stringify(attribution)).toBe(400);
+      expect(json(refused).error.code).toBe('invalid_request');
+      expect(await h.exists(idOf(bad, 'default'))).toBe(false);
+    }
+  });
+
   it('converges two concurrent creates on one workflow run', async () => {
     const email = uniqueEmail('race');
     const [a, b] = await Promise.all([create({ email, roles: ['member'] }), create({ email, roles: ['member'] })]);

@@ -87,6 +87,24 @@ describe('POST /v1/redemptions', () => {
     expect(h.fake.calls.roles.filter((r) => r.userId === user.id)).toHaveLength(1);
   });
 
+  it('answers the attribution for the tokens when the invite asks, also on a repeat once closed', async () => {
+    const attribution = { utm_source: 'newsletter', utm_campaign: 'spring-26' };
+    const asked = await invite({ attribution, attributionInClaims: true });
+    const res = await redeem(asked.token, userFor(asked.email));
+    expect(res.statusCode).toBe(200);
+    expect(json(res).attribution).toEqual(attribution);
+    await h.until(asked.id, (s) => s.state === 'completed');
+    await eventually(async () => ((await h.env.client.workflow.getHandle(`invite-${asked.id}`).describe()).status.name === 'COMPLETED' ? true : undefined), 'closed');
+    const repeat = await redeem(asked.token, userFor(asked.email));
+    expect(json(repeat)).toMatchObject({ repeat: true, attribution });
+    expect(h.fake.calls.hubspot.find((c) => c.inviteId === asked.id)?.attribution).toEqual(attribution);
+
+    const quiet = await invite({ attribution });
+    const plain = await redeem(quiet.token, userFor(quiet.email));
+    expect(json(plain)).not.toHaveProperty('attribution');
+    expect((await h.status(quiet.id)).attribution).toEqual(attribution);
+  });
+
   it('refuses another account once the invite was used (409 invite_already_used)', async () => {
     const { email, token } = await invite({ emailPolicy: 'any' });
     expect((await redeem(token, userFor(email))).statusCode).toBe(200);

@@ -33,6 +33,7 @@ describe('recorded histories replay', () => {
         'email-search-value',
         'created-at-quiet-upserts',
         'lifecycle',
+        'attribution',
       ]),
     );
   });

@@ -1,4 +1,4 @@
-/** The invite input's creation time: checked like every other field, taken only when plausible. */
+/** The invite input's creation time (checked like every other field, taken only when plausible) and its attribution. */
 import { describe, expect, it } from 'vitest';
 import { CREATED_AT_TOLERANCE_MS, InvalidInviteInput, inviteCreatedAt, resolveInviteInput } from '../../workflows/input';
 import type { InviteInput } from '../../workflows/messages';
@@ -46,5 +46,33 @@ describe('createdAt', () => {
     expect(inviteCreatedAt(at(start - CREATED_AT_TOLERANCE_MS - 1), start, start + 40)).toBe(start + 40);
     expect(inviteCreatedAt(at(start + CREATED_AT_TOLERANCE_MS + 1), start, start + 40)).toBe(start + 40);
     expect(inviteCreatedAt(resolveInviteInput(base), start, start + 40)).toBe(start + 40);
+  });
+});
+
+describe('attribution', () => {
+  it('keeps the UTM fields given, and asks for claims only when told', () => {
+    const resolved = resolveInviteInput({ ...base, attribution: { utm_source: 'newsletter', utm_campaign: 'spring-26' } });
+    expect(resolved.attribution).toEqual({ utm_source: 'newsletter', utm_campaign: 'spring-26' });
+    expect(resolved.attributionInClaims).toBe(false);
+    expect(resolveInviteInput({ ...base, attribution: {}, attributionInClaims: true })).toMatchObject({ attributionInClaims: true });
+    expect(resolveInviteInput({ ...base, attribution: {} }).attribution).toBeUndefined();
+  });
+
+  it.each([
+    ['an unknown field', { utm_id: 'x' }, 'attribution.utm_id'],
+    ['an empty value', { utm_source: '' }, 'attribution.utm_source'],
+    ['a value too long', { utm_medium: 'x'.repeat(201) }, 'attribution.utm_medium'],
+    ['a line break', { utm_term: 'a\r\nb' }, 'attribution.utm_term'],
+    ['a number', { utm_content: 7 }, 'attribution.utm_content'],
+    ['a list', ['newsletter'], 'attribution'],
+  ])('refuses %s', (_, attribution, field) => {
+    let err: unknown;
+    try {
+      resolveInviteInput({ ...base, attribution: attribution as never });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(InvalidInviteInput);
+    expect((err as InvalidInviteInput).problems.map((p) => p.field)).toEqual([field]);
   });
 });

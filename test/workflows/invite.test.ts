@@ -506,6 +506,26 @@ describe('invite workflow', () => {
     });
   });
 
+  it('carries the attribution to HubSpot on redemption, and into the answer only when the invite asks', async () => {
+    const attribution = { utm_source: 'newsletter', utm_medium: 'email', utm_campaign: 'spring-26' };
+    await withInvite({ attribution, attributionInClaims: true }, async (handle, fake) => {
+      const status = await firstEmail(handle);
+      expect(status.attribution).toEqual(attribution);
+      const answer = await handle.executeUpdate(redeemUpdate, { args: [{ linkId: status.emails[0]!.linkId, user: invited }] });
+      expect(answer.attribution).toEqual(attribution);
+      expect((await handle.result()).state).toBe('completed');
+      expect(fake.calls.hubspot).toEqual([expect.objectContaining({ inviteId: status.inviteId, attribution })]);
+      await recordHistory('attribution', handle);
+    });
+    await withInvite({ attribution }, async (handle, fake) => {
+      const status = await firstEmail(handle);
+      const answer = await handle.executeUpdate(redeemUpdate, { args: [{ linkId: status.emails[0]!.linkId, user: invited }] });
+      expect(answer).not.toHaveProperty('attribution');
+      await handle.result();
+      expect(fake.calls.hubspot).toEqual([expect.objectContaining({ attribution })]);
+    });
+  });
+
   // The tests below leave an invite open without a worker: its timers then hold the test server's
   // time skipping, so tests that skip time come before them.
   it('falls back to its own clock when the starter’s creation time is implausible', async () => {
