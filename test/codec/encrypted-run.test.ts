@@ -90,14 +90,17 @@ afterAll(async () => {
   await h?.close();
 });
 
-/** Every payload of a history, with whether it is a search attribute (which codecs never see). */
+/**
+ * Every payload of a history, with whether it is a search attribute or a `patched()` marker's
+ * details (the SDK writes both without the codec; a marker holds only the patch id).
+ */
 function payloadsOf(node: unknown, inSearchAttributes = false, out: { payload: Payload; searchAttribute: boolean }[] = []) {
   if (node === null || typeof node !== 'object' || node instanceof Uint8Array) return out;
   if ('data' in node && 'metadata' in node && (node as Payload).metadata && typeof (node as Payload).metadata === 'object') {
     out.push({ payload: node as Payload, searchAttribute: inSearchAttributes });
     return out;
   }
-  for (const [k, v] of Object.entries(node)) payloadsOf(v, inSearchAttributes || k === 'searchAttributes', out);
+  for (const [k, v] of Object.entries(node)) payloadsOf(v, inSearchAttributes || k === 'searchAttributes' || k === 'markerRecordedEventAttributes', out);
   return out;
 }
 
