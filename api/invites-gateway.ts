@@ -21,8 +21,8 @@ import { InvalidFilterError, searchInvites, visibilityQuery } from '../lib/invit
 import type { InviteListFilter, InviteListItem } from '../lib/invite-search';
 import { GRPC, grpcCode, isDeadline, isUnavailable } from '../lib/temporal-errors';
 import type { inviteWorkflow } from '../workflows/invite';
-import { auditSignal, declineSignal, historyQuery, inviteWorkflowId, linkIssuedQuery, statusQuery } from '../workflows/messages';
-import type { AuditNote, InviteInput, InviteLifecycle, InviteStatus } from '../workflows/messages';
+import { auditSignal, declineSignal, deliveryFailedSignal, historyQuery, inviteWorkflowId, linkIssuedQuery, statusQuery } from '../workflows/messages';
+import type { AuditNote, DeliveryFailure, InviteInput, InviteLifecycle, InviteStatus } from '../workflows/messages';
 import { ApiError, refusalToApiError } from './errors';
 
 /** Deadlines of Temporal calls, in milliseconds. */
@@ -158,6 +158,11 @@ export function createInviteGateway(client: Client, opts: { taskQueue: string; e
           throw err;
         });
       }
+    },
+
+    /** Sends the delivery-failure signal; a closed workflow rejects with `WorkflowNotFoundError`. */
+    async deliveryFailed(inviteId: string, failure: DeliveryFailure): Promise<void> {
+      await guard(() => within(timeouts.readMs, () => handle(inviteId).signal(deliveryFailedSignal, failure)));
     },
 
     /** Sends the decline signal; a closed workflow rejects with `WorkflowNotFoundError`. */

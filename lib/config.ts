@@ -64,6 +64,13 @@ const workerSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** host:port of the worker's Prometheus endpoint (Temporal SDK metrics and ours); off when empty. */
   WORKER_METRICS_ADDRESS: z.string().regex(/^[\w.-]+:\d+$/, 'must be host:port').optional(),
+  /** Where signed invite events go (undeliverable, completed, failed, stale); off when empty. */
+  FUNNEL_WEBHOOK_URL: url.optional(),
+  /** HMAC key of the funnel webhook's signatures; required with FUNNEL_WEBHOOK_URL. */
+  FUNNEL_WEBHOOK_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+}).refine((cfg) => !cfg.FUNNEL_WEBHOOK_URL || cfg.FUNNEL_WEBHOOK_SECRET, {
+  path: ['FUNNEL_WEBHOOK_SECRET'],
+  message: 'is required when FUNNEL_WEBHOOK_URL is set',
 });
 
 /** Thrown when the environment is incomplete or malformed; lists every bad variable, never values. */
@@ -132,6 +139,10 @@ const apiSchema = z
     /** Origin of the Temporal UI allowed to call `/codec/*` (only served when PAYLOAD_KEYS is set). */
     CODEC_CORS_ORIGIN: z.string().regex(/^https?:\/\/[^/\s]+$/, 'must be an origin like https://temporal.example.com').default('http://localhost:8233'),
     LOG_LEVEL: workerSchema.shape.LOG_LEVEL,
+    /** HMAC key of the generic signed email-events webhook (`POST /v1/email-events`); off when empty. */
+    EMAIL_EVENTS_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+    /** Mailgun's webhook signing key (`POST /v1/email-events/mailgun`); off when empty. */
+    MAILGUN_WEBHOOK_SIGNING_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
   })
   .transform((cfg) => ({
     ...cfg,

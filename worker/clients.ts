@@ -32,6 +32,7 @@ export function buildActivityDeps(cfg: WorkerConfig): { deps: ActivityDeps; clos
     hubspot: {
       hubspot: createHubSpotClient({ accessToken: cfg.HUBSPOT_ACCESS_TOKEN, basePath: cfg.HUBSPOT_BASE_PATH }),
     },
+    webhook: { url: cfg.FUNNEL_WEBHOOK_URL, secret: cfg.FUNNEL_WEBHOOK_SECRET },
   };
   return {
     deps,

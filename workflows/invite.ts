@@ -19,6 +19,7 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { InviteActivities } from '../activities';
+import type { FunnelEventType } from '../activities/webhook';
 import { InviteErrorType } from './errors';
 import { initialInviteStatus, inviteCreatedAt, InvalidInviteInput, MAX_EXTENDS, MAX_TTL_MS, MIN_TTL_MS, normalizeEmail, resolveInviteInput } from './input';
 import type { ResolvedInvite } from './input';
@@ -26,6 +27,7 @@ import { msToNumber } from '@temporalio/common/lib/time';
 import {
   auditSignal,
   declineSignal,
+  deliveryFailedSignal,
   extendUpdate,
   historyQuery,
   linkIssuedQuery,
@@ -38,6 +40,7 @@ import {
 } from './messages';
 import type {
   AuditNote,
+  DeliveryFailure,
   EmailMismatchDetails,
   InviteInput,
   LifecycleEvent,
@@ -62,6 +65,13 @@ const auth0 = proxyActivities<InviteActivities>({
 const hubspot = proxyActivities<InviteActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', nonRetryableErrorTypes },
+});
+
+// The funnel is told, not asked: a receiver that stays down for about two hours loses the event
+// (recorded as `notify_failed` in the lifecycle), but never holds or fails the invite.
+const webhook = proxyActivities<InviteActivities>({
+  startToCloseTimeout: '15 seconds',
+  retry: { initialInterval: '10 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes', maximumAttempts: 15, nonRetryableErrorTypes },
 });
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -122,6 +132,8 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
   // skip an upsert that would change nothing (the start already set them, and most emails leave
   // them as they are), which spares the server a visibility write per email.
   const skipUnchangedUpserts = patched('skip-unchanged-search-attributes');
+  // Runs recorded before the funnel webhook tell nobody when they complete or fail.
+  const notifyOnClose = patched('funnel-webhook');
   const visible = workflowInfo().typedSearchAttributes;
   let published = skipUnchangedUpserts
     ? searchAttributesKey(
@@ -147,14 +159,36 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
     setCurrentDetails(
       [
         `**${status.state}** · ${invite.scope} · roles: ${invite.roles.join(', ') || 'none'}`,
-        `${sent} email${sent === 1 ? '' : 's'} sent${status.optedOutAt ? ' · opted out of email' : ''}`,
-        status.state === 'pending' ? `expires ${status.expiresAt}` : '',
+        `${sent} email${sent === 1 ? '' : 's'} sent${status.optedOutAt ? ' · opted out of email' : ''}${status.undeliverable ? ` · undeliverable (${status.undeliverable.kind})` : ''}`,
+        open() ? `expires ${status.expiresAt}` : '',
         status.redeemer ? `redeemed by ${status.redeemer.userId} (${status.redeemer.connection})` : '',
         status.failure ? `failed: ${status.failure.message}` : '',
       ]
         .filter(Boolean)
         .join('\n'),
     );
+  };
+
+  /** Pending, or undeliverable: either way still redeemable until the expiry. */
+  function open(): boolean {
+    return status.state === 'pending' || status.state === 'undeliverable';
+  }
+
+  /** Sends one signed event to the funnel; a failure is recorded, never thrown. */
+  const notify = async (type: FunnelEventType, detail?: Record<string, unknown>): Promise<void> => {
+    try {
+      const sent = await webhook.notifyFunnel({
+        id: uuid4(),
+        type,
+        occurredAt: iso(Date.now()),
+        invite: { id: invite.inviteId, email: invite.email, scope: invite.scope, state: status.state, expiresAt: status.expiresAt, data: invite.data },
+        ...(detail ? { detail } : {}),
+      });
+      if (sent.delivered) step('notified', { event: type });
+    } catch (err) {
+      step('notify_failed', { event: type, reason: failureMessage(err) });
+      log.warn('funnel webhook failed', { inviteId: invite.inviteId, type });
+    }
   };
 
   /** Mints a fresh link and sends one email; a permanent refusal is recorded, not thrown. */
@@ -295,6 +329,7 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
       validator: () => {
         assertPending();
         if (status.optedOutAt) throw refusal(InviteErrorType.EmailOptedOut, 'the invitee opted out of email');
+        if (status.undeliverable) throw refusal(InviteErrorType.Undeliverable, `the mail provider reported the address undeliverable (${status.undeliverable.kind})`);
         if (resendsUsed >= invite.maxResends) {
           throw refusal(InviteErrorType.ResendRateLimited, `at most ${invite.maxResends} resends per invite`);
         }
@@ -321,7 +356,7 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
       wake++;
       publish();
       // Earlier links carry the earlier expiry in their token; the person needs a link that works.
-      if (!status.optedOutAt) await sendEmail('extend');
+      if (!status.optedOutAt && !status.undeliverable) await sendEmail('extend');
       return status;
     },
     {
@@ -340,6 +375,22 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
     },
   );
 
+  // A bounce or complaint from the mail provider: no more email, the funnel is told. Links already
+  // delivered keep working (the bounce may be of a reminder), so the invite stays open until expiry.
+  setHandler(deliveryFailedSignal, async (failure: DeliveryFailure) => {
+    if (status.state !== 'pending' || typeof failure !== 'object' || failure === null) return;
+    if (failure.kind !== 'bounce' && failure.kind !== 'complaint') return;
+    const kind = failure.kind;
+    const reason = typeof failure.reason === 'string' && failure.reason !== '' ? failure.reason.slice(0, 300) : undefined;
+    const sequence = typeof failure.sequence === 'number' && Number.isInteger(failure.sequence) ? failure.sequence : undefined;
+    enter('undeliverable');
+    status.undeliverable = { at: iso(Date.now()), kind, ...(reason ? { reason } : {}) };
+    step('undeliverable', { event: kind, ...(sequence !== undefined ? { sequence } : {}), ...(reason ? { reason } : {}) });
+    wake++;
+    publish();
+    await notify('invite.undeliverable', { kind, ...(reason ? { reason } : {}) });
+  });
+
   setHandler(declineSignal, () => {
     if (status.optedOutAt) return;
     status.optedOutAt = iso(Date.now());
@@ -350,10 +401,10 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
 
   function assertPending(): void {
     if (status.state === 'revoked') throw refusal(InviteErrorType.Revoked, 'the invite was revoked');
-    if (status.state === 'expired' || (status.state === 'pending' && Date.now() >= expiresAt)) {
+    if (status.state === 'expired' || (open() && Date.now() >= expiresAt)) {
       throw refusal(InviteErrorType.Expired, 'the invite has expired');
     }
-    if (status.state !== 'pending') throw refusal(InviteErrorType.NotPending, `the invite is ${status.state}`);
+    if (!open()) throw refusal(InviteErrorType.NotPending, `the invite is ${status.state}`);
   }
 
   transitions.add(1, { state: 'pending' });
@@ -362,7 +413,7 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
 
   // Wait for redemption, revocation or expiry, sending each reminder at its offset on the way.
   const reminders = [...invite.reminderOffsetsMs];
-  while (status.state === 'pending') {
+  while (open()) {
     const now = Date.now();
     if (now >= expiresAt) {
       enter('expired');
@@ -377,12 +428,12 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
       reminders.shift();
       due = true;
     }
-    if (due && !status.optedOutAt) await sendEmail('reminder');
-    if (status.state !== 'pending') break;
-    const nextReminder = status.optedOutAt || reminders.length === 0 ? Infinity : createdAt + reminders[0]!;
+    if (due && !status.optedOutAt && !status.undeliverable) await sendEmail('reminder');
+    if (!open()) break;
+    const nextReminder = status.optedOutAt || status.undeliverable || reminders.length === 0 ? Infinity : createdAt + reminders[0]!;
     const wakeAt = Math.min(nextReminder, expiresAt);
     const seen = wake;
-    await condition(() => status.state !== 'pending' || wake !== seen, wakeAt - now, {
+    await condition(() => !open() || wake !== seen, wakeAt - now, {
       summary: wakeAt === expiresAt ? 'until expiry' : 'until next reminder',
     });
   }
@@ -390,6 +441,17 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
   if (status.state === 'redeemed' && status.redeemer) {
     await grant(invite, status, step);
     transitions.add(1, { state: status.state });
+    if (notifyOnClose) {
+      const redeemer = status.redeemer;
+      // `grant` moved the state on; the narrowing above does not know it.
+      const completed = (status.state as InviteStatus['state']) === 'completed';
+      await notify(
+        completed ? 'invite.completed' : 'invite.failed',
+        completed
+          ? { userId: redeemer.userId, connection: redeemer.connection, redeemedAt: status.redeemedAt }
+          : { userId: redeemer.userId, failure: status.failure },
+      );
+    }
   }
   // Let an in-flight update (e.g. an idempotent repeat of `redeem`) finish before the run closes.
   await condition(allHandlersFinished);

@@ -17,8 +17,12 @@ export function inviteWorkflowId(inviteId: string): string {
 /** Who may redeem: the invited address only (default), or whoever holds the link. */
 export type EmailPolicy = 'same-email' | 'any';
 
-/** Lifecycle of an invite; `failed` only when a side effect was permanently refused. */
-export type InviteState = 'pending' | 'redeemed' | 'completed' | 'expired' | 'revoked' | 'failed';
+/**
+ * Lifecycle of an invite; `failed` only when a side effect was permanently refused. `undeliverable`
+ * (the mail provider reported a bounce or a complaint) is still open: no more emails, but a link
+ * already delivered still redeems until the expiry.
+ */
+export type InviteState = 'pending' | 'undeliverable' | 'redeemed' | 'completed' | 'expired' | 'revoked' | 'failed';
 
 /** JSON our backend binds to the invite; kept server-side, never put in the link. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
@@ -146,6 +150,8 @@ export interface InviteStatus {
   /** The last email attempt that was permanently refused by the mail server, if any. */
   emailError?: string;
   optedOutAt?: string;
+  /** When the mail provider reported the address undeliverable, and how. */
+  undeliverable?: { at: string; kind: DeliveryFailureKind; reason?: string };
   redeemedAt?: string;
   redeemer?: Redeemer;
   completedAt?: string;
@@ -193,7 +199,10 @@ export type LifecycleEventType =
   | 'extended'
   | 'declined'
   | 'revoked'
-  | 'expired';
+  | 'expired'
+  | 'undeliverable'
+  | 'notified'
+  | 'notify_failed';
 
 /** One step of an invite's lifecycle. Link ids never appear: a link is named by its email's number. */
 export interface LifecycleEvent {
@@ -215,6 +224,8 @@ export interface LifecycleEvent {
   contactId?: string;
   /** `extended`: the new expiry. */
   expiresAt?: string;
+  /** `notified`, `notify_failed`: the funnel webhook's event type; `undeliverable`: `bounce` or `complaint`. */
+  event?: string;
 }
 
 /** Answer of the `history` query. */
@@ -244,6 +255,25 @@ export const auditSignal = defineSignal<[AuditNote]>('audit');
 
 /** The invite's lifecycle as events: created, emailed, reminded, clicked, refused, redeemed, granted, … */
 export const historyQuery = defineQuery<InviteLifecycle>('history');
+
+/** How the mail provider reported an address undeliverable. */
+export type DeliveryFailureKind = 'bounce' | 'complaint';
+
+/** A permanent delivery failure reported by the mail provider's webhook. */
+export interface DeliveryFailure {
+  kind: DeliveryFailureKind;
+  /** The email it is about (from its Message-ID), when known. */
+  sequence?: number;
+  /** The provider's words (a diagnostic code, never the message). */
+  reason?: string;
+}
+
+/**
+ * The mail provider reported a bounce or a complaint: the invite becomes `undeliverable`, emails
+ * stop and the funnel is told. A signal: providers retry until they get a 2xx, and a repeat
+ * changes nothing.
+ */
+export const deliveryFailedSignal = defineSignal<[DeliveryFailure]>('deliveryFailed');
 
 /** The invite's current state, timestamps, emails sent and redeemer. */
 export const statusQuery = defineQuery<InviteStatus>('status');

@@ -26,9 +26,12 @@ import type { RouteContext } from '../context';
 import { ApiError, apiErrorOf, errorBodySchema, invalidRequest } from '../errors';
 import { rateLimit } from '../rate-limit';
 
-const INVITE_STATES = ['pending', 'redeemed', 'completed', 'expired', 'revoked', 'failed'] as const;
+const INVITE_STATES = ['pending', 'undeliverable', 'redeemed', 'completed', 'expired', 'revoked', 'failed'] as const;
 const INVITE_ID = /^[a-z0-9]{16,64}$/;
-/** States of a run that has stopped being an open invite but may not have closed yet. */
+/**
+ * States of a run that has stopped being an open invite but may not have closed yet. Not
+ * `undeliverable`: such an invite stays open (a delivered link still redeems) until it expires.
+ */
 const CLOSING_STATES = new Set<InviteStatus['state']>(['completed', 'expired', 'revoked', 'failed']);
 const SCOPE = /^[a-z0-9][a-z0-9:._-]{0,63}$/;
 
@@ -85,6 +88,10 @@ const statusSchema = z
     emails: z.array(sentEmailSchema).describe('Emails sent (their link ids are never shown)'),
     emailError: z.string().optional(),
     optedOutAt: z.string().optional(),
+    undeliverable: z
+      .object({ at: z.string(), kind: z.enum(['bounce', 'complaint']), reason: z.string().optional() })
+      .optional()
+      .describe('The mail provider reported the address undeliverable: no more emails; a delivered link still redeems'),
     redeemedAt: z.string().optional(),
     redeemer: z.object({ userId: z.string(), email: z.string(), emailVerified: z.boolean(), connection: z.string() }).optional(),
     completedAt: z.string().optional(),
@@ -112,6 +119,9 @@ const LIFECYCLE_TYPES = [
   'declined',
   'revoked',
   'expired',
+  'undeliverable',
+  'notified',
+  'notify_failed',
 ] as const satisfies readonly LifecycleEventType[];
 
 const lifecycleSchema = z
@@ -129,6 +139,7 @@ const lifecycleSchema = z
         connection: z.string().optional(),
         contactId: z.string().optional(),
         expiresAt: z.string().optional(),
+        event: z.string().optional().describe('notified/notify_failed: the webhook event; undeliverable: bounce or complaint'),
       }),
     ),
     omitted: z.number().int().describe('Clicks and refusals beyond the recorded maximum, only counted'),

@@ -93,7 +93,8 @@ function routes(fastify: FastifyInstance, ctx: RouteContext): void {
     if (!issued) throw new LinkProblemError('replaced');
     if (status.state === 'revoked') throw new LinkProblemError('revoked');
     if (status.state === 'expired' || Date.parse(status.expiresAt) <= Date.now()) throw new LinkProblemError('expired');
-    if (status.state !== 'pending') throw new LinkProblemError('used');
+    // An undeliverable invite is still open: a link that did arrive still works.
+    if (status.state !== 'pending' && status.state !== 'undeliverable') throw new LinkProblemError('used');
     // Pending in a closed run: ended from outside (terminated), so as good as revoked.
     if (!run.open) throw new LinkProblemError('revoked');
     const inviter = run.memo.inviter as { name?: unknown } | undefined;

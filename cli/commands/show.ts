@@ -155,6 +155,7 @@ function printShow(session: Session, r: ShowResult): void {
 export function lifecycleText(e: LifecycleEvent): string {
   const parts: string[] = [e.type.padEnd(13)];
   if (e.sequence !== undefined) parts.push(e.kind ? `${e.kind} email #${e.sequence}` : `link of email #${e.sequence}`);
+  if (e.event) parts.push(e.event);
   if (e.code) parts.push(e.code);
   if (e.userId) parts.push(`${e.userId}${e.connection ? ` via ${e.connection}` : ''}`);
   if (e.contactId) parts.push(`HubSpot contact ${e.contactId}`);

@@ -98,6 +98,8 @@ describe('OpenAPI and errors', () => {
         'POST /v1/invites/{id}/resend',
         'POST /v1/invites/{id}/extend',
         'POST /v1/redemptions',
+        'POST /v1/email-events',
+        'POST /v1/email-events/mailgun',
         'GET /i/{token}',
         'GET /i/{token}/decline',
         'POST /i/{token}/decline',

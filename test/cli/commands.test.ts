@@ -149,7 +149,7 @@ describe('show', () => {
       `redeemed link of email #2 auth0|${invite.id} via Username-Password-Authentication`,
     ]);
     expect(lifecycle.slice(5, 7).sort()).toEqual(['granted auth0|' + invite.id, 'linked HubSpot contact 101']);
-    expect(lifecycle.at(-1)).toBe('completed');
+    expect(lifecycle.slice(-2)).toEqual(['completed', 'notified invite.completed']);
     const history = text.slice(text.indexOf('\nhistory\n'));
     const entries = history
       .split('\n')
@@ -165,13 +165,13 @@ describe('show', () => {
       'status pending → redeemed',
     ]);
     // Auth0 and HubSpot run in parallel: their relative order is not part of the contract.
-    expect(entries.slice(7, -2).sort()).toEqual([
+    expect(entries.slice(7, -3).sort()).toEqual([
       'assignAuth0Roles completed (1 attempt)',
       'linkHubSpotContact completed (3 attempts)',
       'markAuth0EmailVerified completed (1 attempt)',
       'writeAuth0AppMetadata completed (1 attempt)',
     ]);
-    expect(entries.slice(-2)).toEqual(['status redeemed → completed', 'closed: completed']);
+    expect(entries.slice(-3)).toEqual(['status redeemed → completed', 'notifyFunnel completed (1 attempt)', 'closed: completed']);
   });
 
   it('prints JSON with the status (without link ids), the history entries and the execution', async () => {

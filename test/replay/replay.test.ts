@@ -34,6 +34,8 @@ describe('recorded histories replay', () => {
         'created-at-quiet-upserts',
         'lifecycle',
         'attribution',
+        'undeliverable-then-redeem',
+        'undeliverable-expiry',
       ]),
     );
   });

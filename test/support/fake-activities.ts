@@ -23,6 +23,7 @@ export function fakeActivities() {
     metadata: [] as Input<'writeAuth0AppMetadata'>[],
     verified: [] as Input<'markAuth0EmailVerified'>[],
     hubspot: [] as Input<'linkHubSpotContact'>[],
+    webhooks: [] as Input<'notifyFunnel'>[],
   };
   const failures = new Map<keyof InviteActivities, FailurePlan>();
   const holds = new Map<keyof InviteActivities, Promise<void>>();
@@ -66,6 +67,11 @@ export function fakeActivities() {
       await step('linkHubSpotContact');
       calls.hubspot.push(input);
       return { contactId: '101' };
+    },
+    async notifyFunnel(input) {
+      await step('notifyFunnel');
+      calls.webhooks.push(input);
+      return { delivered: true, status: 204 };
     },
   };
 

@@ -16,6 +16,7 @@ import type { inviteWorkflow } from '../../workflows/invite';
 import {
   auditSignal,
   declineSignal,
+  deliveryFailedSignal,
   extendUpdate,
   historyQuery,
   MAX_NOTES,
@@ -477,7 +478,7 @@ describe('invite workflow', () => {
       // Auth0 and HubSpot run in parallel: their relative order is not part of the contract.
       expect(events.slice(6, 8).map((e) => e.type).sort()).toEqual(['granted', 'linked']);
       expect(events.find((e) => e.type === 'linked')?.contactId).toBe('101');
-      expect(events.at(-1)?.type).toBe('completed');
+      expect(events.slice(8).map(({ at: _at, ...e }) => e)).toEqual([{ type: 'completed' }, { type: 'notified', event: 'invite.completed' }]);
       const times = events.map((e) => Date.parse(e.at));
       expect(times).toEqual([...times].sort((a, b) => a - b));
       await recordHistory('lifecycle', handle);
@@ -524,6 +525,63 @@ describe('invite workflow', () => {
       await handle.result();
       expect(fake.calls.hubspot).toEqual([expect.objectContaining({ attribution })]);
     });
+  });
+
+  it('turns a bounce into undeliverable: no more emails, the funnel told once, a delivered link still redeems', async () => {
+    await withInvite({ reminders: ['1 day', '3 days'] }, async (handle, fake) => {
+      const status = await firstEmail(handle);
+      await handle.signal(deliveryFailedSignal, { kind: 'bounce', sequence: 1, reason: '550 5.1.1 user unknown' });
+      const undeliverable = await until(handle, (s) => s.state === 'undeliverable');
+      expect(undeliverable.undeliverable).toMatchObject({ kind: 'bounce', reason: '550 5.1.1 user unknown' });
+      // The provider retries its webhook; a repeat changes nothing.
+      await handle.signal(deliveryFailedSignal, { kind: 'complaint' });
+      await env.sleep('4 days');
+      expect(fake.calls.emails).toHaveLength(1);
+      expect((await refusal(handle.executeUpdate(resendUpdate))).type).toBe(InviteErrorType.Undeliverable);
+      const extended = await handle.executeUpdate(extendUpdate, { args: [{ ttl: '10 days' }] });
+      expect(extended.state).toBe('undeliverable');
+      expect(fake.calls.emails).toHaveLength(1);
+      expect(fake.calls.webhooks).toEqual([
+        expect.objectContaining({
+          type: 'invite.undeliverable',
+          invite: expect.objectContaining({ id: status.inviteId, email: 'ada@example.com', state: 'undeliverable', data: { leadId: 'L-42', plan: 'pro' } }),
+          detail: { kind: 'bounce', reason: '550 5.1.1 user unknown' },
+        }),
+      ]);
+      await handle.executeUpdate(redeemUpdate, { args: [{ linkId: status.emails[0]!.linkId, user: invited }] });
+      expect((await handle.result()).state).toBe('completed');
+      expect(fake.calls.webhooks.map((w) => w.type)).toEqual(['invite.undeliverable', 'invite.completed']);
+      expect(fake.calls.webhooks[1]).toMatchObject({ detail: { userId: invited.userId, connection: invited.connection } });
+      expect(new Set(fake.calls.webhooks.map((w) => w.id)).size).toBe(2);
+      const { events } = await handle.query(historyQuery);
+      expect(events.filter((e) => ['undeliverable', 'notified'].includes(e.type)).map(({ at: _at, ...e }) => e)).toEqual([
+        { type: 'undeliverable', event: 'bounce', sequence: 1, reason: '550 5.1.1 user unknown' },
+        { type: 'notified', event: 'invite.undeliverable' },
+        { type: 'notified', event: 'invite.completed' },
+      ]);
+      await recordHistory('undeliverable-then-redeem', handle);
+    });
+  });
+
+  it('lets an undeliverable invite expire, and a refused funnel webhook neither holds nor fails the invite', async () => {
+    const fake = fakeActivities();
+    fake.fail('notifyFunnel', { times: 1, retryable: false });
+    await withInvite(
+      { ttl: '2 days' },
+      async (handle) => {
+        await firstEmail(handle);
+        await handle.signal(deliveryFailedSignal, { kind: 'complaint' });
+        await until(handle, (s) => s.state === 'undeliverable');
+        const final = await handle.result();
+        expect(final).toMatchObject({ state: 'expired', undeliverable: { kind: 'complaint' } });
+        expect(fake.calls.emails).toHaveLength(1);
+        const { events } = await handle.query(historyQuery);
+        expect(events.find((e) => e.type === 'notify_failed')).toMatchObject({ event: 'invite.undeliverable', reason: 'notifyFunnel failed (injected)' });
+        expect(events.at(-1)?.type).toBe('expired');
+        await recordHistory('undeliverable-expiry', handle);
+      },
+      fake,
+    );
   });
 
   // The tests below leave an invite open without a worker: its timers then hold the test server's
