@@ -18,7 +18,11 @@ export const HUBSPOT_CONTACT_PROPERTIES = {
   utmCampaign: 'inviteflow_utm_campaign',
   utmTerm: 'inviteflow_utm_term',
   utmContent: 'inviteflow_utm_content',
+  followUp: 'inviteflow_follow_up',
 } as const;
+
+/** Value of the follow-up property on a contact whose invite went stale (a HubSpot workflow can make a task of it). */
+export const STALE_INVITE_FOLLOW_UP = 'stale_invite';
 
 // Attribution fields as the invite names them → our contact properties.
 const ATTRIBUTION_PROPERTIES = {
@@ -42,6 +46,12 @@ export interface LinkHubSpotContactInput {
   inviteStatus: string;
   /** Campaign/UTM fields of the invite; only those given are written (others keep their value). */
   attribution?: Partial<Record<keyof typeof ATTRIBUTION_PROPERTIES, string>>;
+}
+
+/** Input of `markHubSpotInviteStale`. */
+export interface MarkHubSpotInviteStaleInput {
+  email: string;
+  inviteId: string;
 }
 
 /** Builds the HubSpot activities around an injected client. */
@@ -83,6 +93,39 @@ export function createHubSpotActivities(deps: HubSpotActivityDeps) {
           nonRetryable: true,
           details: [{ service: 'hubspot', status: 207 }],
         });
+      }
+      return { contactId };
+    },
+
+    /**
+     * Marks the invitee's contact for follow-up: the invite is still pending close to its expiry.
+     * Status `stale` and `inviteflow_follow_up = stale_invite`; a redemption later sets the status
+     * to `redeemed`. The same idempotent upsert by email as the link.
+     */
+    async markHubSpotInviteStale(input: MarkHubSpotInviteStaleInput): Promise<{ contactId: string }> {
+      const email = input.email.trim();
+      let response: Awaited<ReturnType<typeof hubspot.crm.contacts.batchApi.upsert>>;
+      try {
+        response = await hubspot.crm.contacts.batchApi.upsert({
+          inputs: [
+            {
+              id: email,
+              idProperty: 'email',
+              properties: {
+                email,
+                [HUBSPOT_CONTACT_PROPERTIES.inviteId]: input.inviteId,
+                [HUBSPOT_CONTACT_PROPERTIES.inviteStatus]: 'stale',
+                [HUBSPOT_CONTACT_PROPERTIES.followUp]: STALE_INVITE_FOLLOW_UP,
+              },
+            },
+          ],
+        });
+      } catch (err) {
+        throw toActivityFailure('hubspot', err);
+      }
+      const contactId = response.results[0]?.id;
+      if (!contactId) {
+        throw ApplicationFailure.create({ message: 'hubspot upsert refused', type: InviteErrorType.Permanent, nonRetryable: true, details: [{ service: 'hubspot', status: 207 }] });
       }
       return { contactId };
     },

@@ -150,6 +150,7 @@ export const DEFAULT_CUSTOM_PROPERTIES = [
   'inviteflow_utm_campaign',
   'inviteflow_utm_term',
   'inviteflow_utm_content',
+  'inviteflow_follow_up',
 ];
 
 const NOMINAL_LIMIT: HubSpotRateLimit = { max: 100, intervalMs: 10_000 };

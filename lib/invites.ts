@@ -32,6 +32,7 @@ export interface InviteRequest {
   /** A duration such as `'7 days'`, or milliseconds. */
   ttl?: string | number;
   reminders?: (string | number)[];
+  escalateBefore?: string | number | false;
   emailPolicy?: EmailPolicy;
   redirect?: string;
   inviter?: Inviter;
@@ -66,6 +67,7 @@ export function prepareInvite(idKey: string, request: InviteRequest, now: number
       : {}),
     ...(request.ttl !== undefined ? { ttl: request.ttl } : {}),
     ...(request.reminders ? { reminders: request.reminders } : {}),
+    ...(request.escalateBefore !== undefined ? { escalateBefore: request.escalateBefore } : {}),
     ...(request.emailPolicy ? { emailPolicy: request.emailPolicy } : {}),
     ...(request.redirect !== undefined ? { redirect: request.redirect } : {}),
     ...(request.attribution !== undefined ? { attribution: request.attribution } : {}),

@@ -11,6 +11,7 @@ export const DEFAULT_TTL = '7 days';
 export const MAX_TTL_MS = 30 * DAY;
 export const MIN_TTL_MS = 60 * 1000;
 export const DEFAULT_REMINDERS: Duration[] = ['2 days', '5 days'];
+export const DEFAULT_ESCALATE_BEFORE = '2 days';
 export const MAX_REMINDERS = 5;
 export const DEFAULT_RESEND_INTERVAL = '1 minute';
 export const DEFAULT_MAX_RESENDS = 5;
@@ -34,6 +35,8 @@ export interface ResolvedInvite {
   inviter?: { name?: string; email?: string };
   ttlMs: number;
   reminderOffsetsMs: number[];
+  /** Escalate this long before expiry; undefined: never (turned off, or the ttl is not longer). */
+  escalateBeforeMs?: number;
   redirect?: string;
   emailPolicy: EmailPolicy;
   attribution?: Attribution;
@@ -181,6 +184,8 @@ export function resolveInviteInput(input: InviteInput): ResolvedInvite {
       if (ms !== undefined) reminderOffsetsMs.push(ms);
     });
   }
+  let escalateBeforeMs: number | undefined;
+  if (input.escalateBefore !== false) escalateBeforeMs = duration(input.escalateBefore ?? DEFAULT_ESCALATE_BEFORE, 'escalateBefore', problems);
   const resendIntervalMs = duration(input.resendInterval ?? DEFAULT_RESEND_INTERVAL, 'resendInterval', problems);
   const maxResends = input.maxResends ?? DEFAULT_MAX_RESENDS;
   if (!Number.isInteger(maxResends) || maxResends < 0 || maxResends > 20) {
@@ -205,6 +210,8 @@ export function resolveInviteInput(input: InviteInput): ResolvedInvite {
     ttlMs,
     // Offsets at or past expiry would remind of a link that no longer works.
     reminderOffsetsMs: [...new Set(reminderOffsetsMs)].filter((ms) => ms < ttlMs).sort((a, b) => a - b),
+    // Escalating at or before creation would tell the inviter at once about an invite just sent.
+    ...(escalateBeforeMs !== undefined && escalateBeforeMs < ttlMs ? { escalateBeforeMs } : {}),
     redirect: input.redirect,
     emailPolicy,
     ...(attribution && Object.keys(attribution).length > 0 ? { attribution } : {}),

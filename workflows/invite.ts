@@ -134,6 +134,9 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
   const skipUnchangedUpserts = patched('skip-unchanged-search-attributes');
   // Runs recorded before the funnel webhook tell nobody when they complete or fail.
   const notifyOnClose = patched('funnel-webhook');
+  // Runs recorded before escalation have no escalation timer.
+  const escalation = patched('stale-escalation');
+  let escalated = false;
   const visible = workflowInfo().typedSearchAttributes;
   let published = skipUnchangedUpserts
     ? searchAttributesKey(
@@ -189,6 +192,35 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
       step('notify_failed', { event: type, reason: failureMessage(err) });
       log.warn('funnel webhook failed', { inviteId: invite.inviteId, type });
     }
+  };
+
+  /** When a still-pending invite is escalated; Infinity when it no longer will be. */
+  const escalateAt = (): number =>
+    escalation && !escalated && invite.escalateBeforeMs !== undefined && status.state === 'pending' && !status.optedOutAt
+      ? expiresAt - invite.escalateBeforeMs
+      : Infinity;
+
+  /**
+   * The invite is still pending close to its expiry: the inviter is emailed (when the invite names
+   * their address), the HubSpot contact is marked for follow-up, the funnel is told. Neither
+   * failure holds the invite; each is recorded.
+   */
+  const escalate = async (): Promise<void> => {
+    escalated = true;
+    status.escalatedAt = iso(Date.now());
+    const inviterEmail = invite.inviter?.email;
+    const outcome = (what: string) => (err: unknown) => `${what} failed: ${failureMessage(err)}`;
+    const done = await Promise.all([
+      inviterEmail
+        ? email
+            .sendEscalationEmail({ inviteId: invite.inviteId, to: normalizeEmail(inviterEmail), invitee: invite.email, locale: invite.locale, scope: invite.scope, expiresAt: status.expiresAt })
+            .then(() => 'inviter emailed', outcome('inviter email'))
+        : 'no inviter email to tell',
+      hubspot.markHubSpotInviteStale({ email: invite.email, inviteId: invite.inviteId }).then(() => 'HubSpot contact marked', outcome('HubSpot mark')),
+    ]);
+    step('escalated', { reason: done.join('; ') });
+    publish();
+    await notify('invite.stale', { escalatedAt: status.escalatedAt });
   };
 
   /** Mints a fresh link and sends one email; a permanent refusal is recorded, not thrown. */
@@ -430,11 +462,14 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
     }
     if (due && !status.optedOutAt && !status.undeliverable) await sendEmail('reminder');
     if (!open()) break;
+    if (Date.now() >= escalateAt()) await escalate();
+    if (!open()) break;
     const nextReminder = status.optedOutAt || status.undeliverable || reminders.length === 0 ? Infinity : createdAt + reminders[0]!;
-    const wakeAt = Math.min(nextReminder, expiresAt);
+    const escalation = escalateAt();
+    const wakeAt = Math.min(nextReminder, escalation, expiresAt);
     const seen = wake;
     await condition(() => !open() || wake !== seen, wakeAt - now, {
-      summary: wakeAt === expiresAt ? 'until expiry' : 'until next reminder',
+      summary: wakeAt === expiresAt ? 'until expiry' : wakeAt === escalation ? 'until escalation' : 'until next reminder',
     });
   }
 

@@ -59,6 +59,12 @@ export interface InviteInput {
   inviter?: Inviter;
   /** Time to live; default 7 days, at most 30 days. */
   ttl?: Duration;
+  /**
+   * How long before expiry a still-pending invite is escalated (the inviter emailed, the HubSpot
+   * contact marked for follow-up); default 2 days; `false` turns it off. Off when the ttl is not longer.
+   */
+  // eslint-disable-next-line @typescript-eslint/no-redundant-type-constituents -- the linter cannot resolve Duration's `ms` string type and sees any
+  escalateBefore?: Duration | false;
   /** Reminder offsets from creation; default 2 and 5 days. Offsets at or past expiry are dropped. */
   reminders?: Duration[];
   /** Where the customer space should send the person after sign-in (an absolute https URL). */
@@ -150,6 +156,8 @@ export interface InviteStatus {
   /** The last email attempt that was permanently refused by the mail server, if any. */
   emailError?: string;
   optedOutAt?: string;
+  /** When the invite was escalated as stale (still pending close to its expiry). */
+  escalatedAt?: string;
   /** When the mail provider reported the address undeliverable, and how. */
   undeliverable?: { at: string; kind: DeliveryFailureKind; reason?: string };
   redeemedAt?: string;
@@ -201,6 +209,7 @@ export type LifecycleEventType =
   | 'revoked'
   | 'expired'
   | 'undeliverable'
+  | 'escalated'
   | 'notified'
   | 'notify_failed';
 

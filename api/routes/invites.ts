@@ -53,6 +53,10 @@ const createInviteBody = z
     locale: z.string().max(10).default(DEFAULT_LOCALE),
     ttl: durationSchema.optional().describe('Time to live; default 7 days, at most 30 days'),
     reminders: z.array(durationSchema).max(MAX_REMINDERS).optional().describe('Reminder offsets; default 2 and 5 days'),
+    escalateBefore: z
+      .union([durationSchema, z.literal(false)])
+      .optional()
+      .describe('Escalate a still-pending invite this long before expiry (inviter emailed, HubSpot contact marked); default 2 days; false: never'),
     emailPolicy: z.enum(['same-email', 'any']).optional(),
     redirect: z.string().max(2048).optional().describe('Where the customer space sends the person after sign-in'),
     inviter: z.strictObject({ name: z.string().max(100).optional(), email: z.string().max(320).optional() }).optional(),
@@ -88,6 +92,7 @@ const statusSchema = z
     emails: z.array(sentEmailSchema).describe('Emails sent (their link ids are never shown)'),
     emailError: z.string().optional(),
     optedOutAt: z.string().optional(),
+    escalatedAt: z.string().optional().describe('When the still-pending invite was escalated to the inviter and HubSpot'),
     undeliverable: z
       .object({ at: z.string(), kind: z.enum(['bounce', 'complaint']), reason: z.string().optional() })
       .optional()
@@ -120,6 +125,7 @@ const LIFECYCLE_TYPES = [
   'revoked',
   'expired',
   'undeliverable',
+  'escalated',
   'notified',
   'notify_failed',
 ] as const satisfies readonly LifecycleEventType[];

@@ -84,6 +84,21 @@ describe('linkHubSpotContact', () => {
     expect(emu.contactByEmail('utm@example.com')?.properties).not.toHaveProperty(HUBSPOT_CONTACT_PROPERTIES.utmMedium);
   });
 
+  it('marks the contact of a stale invite for follow-up; a later redemption sets the status to redeemed', async () => {
+    const { contactId } = await activities.markHubSpotInviteStale({ email: 'stale@example.com', inviteId: 'inv_9' });
+    expect(emu.contactByEmail('stale@example.com')).toMatchObject({
+      id: contactId,
+      properties: {
+        [HUBSPOT_CONTACT_PROPERTIES.inviteId]: 'inv_9',
+        [HUBSPOT_CONTACT_PROPERTIES.inviteStatus]: 'stale',
+        [HUBSPOT_CONTACT_PROPERTIES.followUp]: 'stale_invite',
+      },
+    });
+    await activities.linkHubSpotContact(link('stale@example.com'));
+    expect(emu.contactByEmail('stale@example.com')?.properties[HUBSPOT_CONTACT_PROPERTIES.inviteStatus]).toBe('redeemed');
+    expect(emu.contacts().filter((c) => c.properties.email === 'stale@example.com')).toHaveLength(1);
+  });
+
   it('upserting twice keeps one contact and updates it', async () => {
     const first = await activities.linkHubSpotContact(link('ada@example.com', 'pending'));
     const second = await activities.linkHubSpotContact(link('ada@example.com', 'redeemed'));

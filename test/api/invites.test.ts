@@ -73,6 +73,12 @@ describe('POST /v1/invites', () => {
     expect(res.statusCode).toBe(201);
     expect(json(res).status).toMatchObject({ attribution: { utm_source: 'newsletter', utm_campaign: 'spring-26' }, attributionInClaims: true });
     expect((await h.status(json(res).id as string)).attribution).toEqual({ utm_source: 'newsletter', utm_campaign: 'spring-26' });
+    // The escalation lead time is checked the same way.
+    for (const escalateBefore of ['soon', true, -1]) {
+      const refused = await create({ email: uniqueEmail('badesc'), escalateBefore });
+      expect(refused.statusCode, String(escalateBefore)).toBe(400);
+    }
+    expect((await create({ email: uniqueEmail('noesc'), escalateBefore: false })).statusCode).toBe(201);
     for (const attribution of [{ utm_id: 'x' }, { utm_source: '' }, { utm_term: 'a\nb' }, { utm_medium: 'x'.repeat(201) }, 'newsletter']) {
       const bad = uniqueEmail('badutm');
       const refused = await create({ email: bad, attribution });

@@ -36,6 +36,7 @@ describe('recorded histories replay', () => {
         'attribution',
         'undeliverable-then-redeem',
         'undeliverable-expiry',
+        'escalation',
       ]),
     );
   });

@@ -24,6 +24,8 @@ export function fakeActivities() {
     verified: [] as Input<'markAuth0EmailVerified'>[],
     hubspot: [] as Input<'linkHubSpotContact'>[],
     webhooks: [] as Input<'notifyFunnel'>[],
+    escalations: [] as Input<'sendEscalationEmail'>[],
+    stale: [] as Input<'markHubSpotInviteStale'>[],
   };
   const failures = new Map<keyof InviteActivities, FailurePlan>();
   const holds = new Map<keyof InviteActivities, Promise<void>>();
@@ -66,6 +68,16 @@ export function fakeActivities() {
     async linkHubSpotContact(input) {
       await step('linkHubSpotContact');
       calls.hubspot.push(input);
+      return { contactId: '101' };
+    },
+    async sendEscalationEmail(input) {
+      await step('sendEscalationEmail');
+      calls.escalations.push(input);
+      return { messageId: `<escalation.${input.inviteId}@test>`, acceptedAt: new Date().toISOString() };
+    },
+    async markHubSpotInviteStale(input) {
+      await step('markHubSpotInviteStale');
+      calls.stale.push(input);
       return { contactId: '101' };
     },
     async notifyFunnel(input) {

@@ -76,3 +76,17 @@ describe('attribution', () => {
     expect((err as InvalidInviteInput).problems.map((p) => p.field)).toEqual([field]);
   });
 });
+
+describe('escalateBefore', () => {
+  it('defaults to 2 days before expiry, can be turned off, and is off when the ttl is not longer', () => {
+    expect(resolveInviteInput(base).escalateBeforeMs).toBe(2 * 86_400_000);
+    expect(resolveInviteInput({ ...base, escalateBefore: '6 days' }).escalateBeforeMs).toBe(6 * 86_400_000);
+    expect(resolveInviteInput({ ...base, escalateBefore: false }).escalateBeforeMs).toBeUndefined();
+    expect(resolveInviteInput({ ...base, ttl: '2 days' }).escalateBeforeMs).toBeUndefined();
+  });
+
+  it('refuses what is not a duration', () => {
+    expect(() => resolveInviteInput({ ...base, escalateBefore: 'soon' })).toThrow(InvalidInviteInput);
+    expect(() => resolveInviteInput({ ...base, escalateBefore: true as never })).toThrow(/escalateBefore/);
+  });
+});

@@ -584,6 +584,75 @@ describe('invite workflow', () => {
     );
   });
 
+  it('escalates an invite still pending N days before expiry: inviter emailed, HubSpot contact marked, funnel told', async () => {
+    await withInvite({ inviter: { name: 'Grace', email: 'Grace@Acme.example' }, escalateBefore: '2 days' }, async (handle, fake) => {
+      const status = await firstEmail(handle);
+      await env.sleep('4 days');
+      expect(fake.calls.escalations).toEqual([]);
+      await env.sleep('1 day');
+      const escalated = await until(handle, (s) => s.escalatedAt !== undefined);
+      expect(Date.parse(escalated.escalatedAt!)).toBeGreaterThanOrEqual(Date.parse(status.expiresAt) - 2 * 86_400_000);
+      expect(Date.parse(escalated.escalatedAt!)).toBeLessThan(Date.parse(status.expiresAt) - 2 * 86_400_000 + 60_000);
+      await until(handle, () => fake.calls.webhooks.some((w) => w.type === 'invite.stale'));
+      expect(fake.calls.escalations).toEqual([
+        { inviteId: status.inviteId, to: 'grace@acme.example', invitee: 'ada@example.com', locale: 'en', scope: 'workspace:acme', expiresAt: status.expiresAt },
+      ]);
+      expect(fake.calls.stale).toEqual([{ email: 'ada@example.com', inviteId: status.inviteId }]);
+      const final = await handle.result();
+      expect(final.state).toBe('expired');
+      // Once per invite; the second reminder (day 5) still went to the invitee.
+      expect(fake.calls.escalations).toHaveLength(1);
+      expect(fake.calls.emails.map((e) => e.kind)).toEqual(['invite', 'reminder', 'reminder']);
+      const { events } = await handle.query(historyQuery);
+      expect(events.find((e) => e.type === 'escalated')).toMatchObject({ reason: 'inviter emailed; HubSpot contact marked' });
+      await recordHistory('escalation', handle);
+    });
+  });
+
+  it('does not escalate an invite redeemed, declined or revoked before the time, or with escalation off', async () => {
+    const quiet: Partial<InviteInput> = { ttl: '3 days', reminders: [], escalateBefore: '1 day', inviter: { email: 'grace@acme.example' } };
+    const noEscalation = (fake: Fake) => {
+      expect(fake.calls.escalations).toEqual([]);
+      expect(fake.calls.stale).toEqual([]);
+      expect(fake.calls.webhooks.map((w) => w.type)).not.toContain('invite.stale');
+    };
+    await withInvite(quiet, async (handle, fake) => {
+      const status = await firstEmail(handle);
+      await env.sleep('1 day');
+      await handle.executeUpdate(redeemUpdate, { args: [{ linkId: status.emails[0]!.linkId, user: invited }] });
+      expect((await handle.result()).state).toBe('completed');
+      noEscalation(fake);
+    });
+    await withInvite(quiet, async (handle, fake) => {
+      await firstEmail(handle);
+      await handle.signal(declineSignal);
+      await until(handle, (s) => s.optedOutAt !== undefined);
+      expect((await handle.result()).state).toBe('expired');
+      noEscalation(fake);
+    });
+    await withInvite(quiet, async (handle, fake) => {
+      await firstEmail(handle);
+      await env.sleep('1 day');
+      await handle.executeUpdate(revokeUpdate, { args: [{}] });
+      expect((await handle.result()).state).toBe('revoked');
+      noEscalation(fake);
+    });
+    await withInvite({ ...quiet, escalateBefore: false }, async (handle, fake) => {
+      await firstEmail(handle);
+      expect((await handle.result()).state).toBe('expired');
+      noEscalation(fake);
+    });
+    // Without an inviter address, HubSpot and the funnel still hear of it.
+    await withInvite({ ...quiet, inviter: { name: 'Acme team' } }, async (handle, fake) => {
+      await firstEmail(handle);
+      expect((await handle.result()).state).toBe('expired');
+      expect(fake.calls.escalations).toEqual([]);
+      expect(fake.calls.stale).toHaveLength(1);
+      const { events } = await handle.query(historyQuery);
+      expect(events.find((e) => e.type === 'escalated')).toMatchObject({ reason: 'no inviter email to tell; HubSpot contact marked' });
+    });
+  });
+
   // The tests below leave an invite open without a worker: its timers then hold the test server's
   // time skipping, so tests that skip time come before them.
   it('falls back to its own clock when the starter’s creation time is implausible', async () => {
