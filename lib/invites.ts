@@ -33,6 +33,8 @@ export interface InviteRequest {
   ttl?: string | number;
   reminders?: (string | number)[];
   escalateBefore?: string | number | false;
+  timeZone?: string;
+  sendWindow?: { start: string; end: string };
   emailPolicy?: EmailPolicy;
   redirect?: string;
   inviter?: Inviter;
@@ -68,6 +70,8 @@ export function prepareInvite(idKey: string, request: InviteRequest, now: number
     ...(request.ttl !== undefined ? { ttl: request.ttl } : {}),
     ...(request.reminders ? { reminders: request.reminders } : {}),
     ...(request.escalateBefore !== undefined ? { escalateBefore: request.escalateBefore } : {}),
+    ...(request.timeZone !== undefined ? { timeZone: request.timeZone } : {}),
+    ...(request.sendWindow !== undefined ? { sendWindow: request.sendWindow } : {}),
     ...(request.emailPolicy ? { emailPolicy: request.emailPolicy } : {}),
     ...(request.redirect !== undefined ? { redirect: request.redirect } : {}),
     ...(request.attribution !== undefined ? { attribution: request.attribution } : {}),

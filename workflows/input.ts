@@ -5,6 +5,8 @@
 import { msToNumber } from '@temporalio/common/lib/time';
 import type { Duration } from '@temporalio/common';
 import type { Attribution, EmailPolicy, InviteInput, InviteStatus, JsonValue } from './messages';
+import { canonicalTimeZone, DEFAULT_SEND_WINDOW, defaultTimeZone, EARLIEST_START_MINUTES, LATEST_END_MINUTES, MIN_WINDOW_MINUTES, parseClock } from './send-window';
+import type { SendWindow } from './send-window';
 
 export const DAY = 24 * 60 * 60 * 1000;
 export const DEFAULT_TTL = '7 days';
@@ -35,6 +37,8 @@ export interface ResolvedInvite {
   inviter?: { name?: string; email?: string };
   ttlMs: number;
   reminderOffsetsMs: number[];
+  /** Where and when reminders may go out. */
+  sendWindow: SendWindow;
   /** Escalate this long before expiry; undefined: never (turned off, or the ttl is not longer). */
   escalateBeforeMs?: number;
   redirect?: string;
@@ -184,6 +188,19 @@ export function resolveInviteInput(input: InviteInput): ResolvedInvite {
       if (ms !== undefined) reminderOffsetsMs.push(ms);
     });
   }
+  let timeZone: string | undefined = defaultTimeZone(typeof input.locale === 'string' ? input.locale : '');
+  if (input.timeZone !== undefined) {
+    timeZone = canonicalTimeZone(input.timeZone);
+    if (!timeZone) problems.push({ field: 'timeZone', message: 'must be an IANA time zone like "Europe/Paris"' });
+  }
+  const window = input.sendWindow ?? DEFAULT_SEND_WINDOW;
+  const startMinutes = isPlainObject(window) ? parseClock(window.start) : undefined;
+  const endMinutes = isPlainObject(window) ? parseClock(window.end) : undefined;
+  if (startMinutes === undefined || endMinutes === undefined) {
+    problems.push({ field: 'sendWindow', message: 'must be { start, end } as "HH:MM"' });
+  } else if (startMinutes < EARLIEST_START_MINUTES || endMinutes > LATEST_END_MINUTES || endMinutes - startMinutes < MIN_WINDOW_MINUTES) {
+    problems.push({ field: 'sendWindow', message: 'must lie within 07:00–22:00 and be at least 2 hours long' });
+  }
   let escalateBeforeMs: number | undefined;
   if (input.escalateBefore !== false) escalateBeforeMs = duration(input.escalateBefore ?? DEFAULT_ESCALATE_BEFORE, 'escalateBefore', problems);
   const resendIntervalMs = duration(input.resendInterval ?? DEFAULT_RESEND_INTERVAL, 'resendInterval', problems);
@@ -196,7 +213,7 @@ export function resolveInviteInput(input: InviteInput): ResolvedInvite {
     createdAtMs = typeof input.createdAt === 'string' && ISO_TIMESTAMP.test(input.createdAt) ? Date.parse(input.createdAt) : NaN;
     if (!Number.isFinite(createdAtMs)) problems.push({ field: 'createdAt', message: 'must be an ISO 8601 UTC timestamp' });
   }
-  if (problems.length > 0 || ttlMs === undefined || resendIntervalMs === undefined) {
+  if (problems.length > 0 || ttlMs === undefined || resendIntervalMs === undefined || !timeZone || startMinutes === undefined || endMinutes === undefined) {
     throw new InvalidInviteInput(problems);
   }
   return {
@@ -210,6 +227,7 @@ export function resolveInviteInput(input: InviteInput): ResolvedInvite {
     ttlMs,
     // Offsets at or past expiry would remind of a link that no longer works.
     reminderOffsetsMs: [...new Set(reminderOffsetsMs)].filter((ms) => ms < ttlMs).sort((a, b) => a - b),
+    sendWindow: { timeZone, startMinutes, endMinutes },
     // Escalating at or before creation would tell the inviter at once about an invite just sent.
     ...(escalateBeforeMs !== undefined && escalateBeforeMs < ttlMs ? { escalateBeforeMs } : {}),
     redirect: input.redirect,
@@ -245,10 +263,15 @@ export function initialInviteStatus(invite: ResolvedInvite, createdAtMs: number)
     data: invite.data,
     redirect: invite.redirect,
     emailPolicy: invite.emailPolicy,
+    sendWindow: { timeZone: invite.sendWindow.timeZone, start: clock(invite.sendWindow.startMinutes), end: clock(invite.sendWindow.endMinutes) },
     ...(invite.attribution ? { attribution: invite.attribution } : {}),
     ...(invite.attributionInClaims ? { attributionInClaims: true } : {}),
     createdAt: new Date(createdAtMs).toISOString(),
     expiresAt: new Date(createdAtMs + invite.ttlMs).toISOString(),
     emails: [],
   };
+}
+
+function clock(minutes: number): string {
+  return `${String(Math.floor(minutes / 60)).padStart(2, '0')}:${String(minutes % 60).padStart(2, '0')}`;
 }

@@ -24,6 +24,7 @@ import { InviteErrorType } from './errors';
 import { initialInviteStatus, inviteCreatedAt, InvalidInviteInput, MAX_EXTENDS, MAX_TTL_MS, MIN_TTL_MS, normalizeEmail, resolveInviteInput } from './input';
 import type { ResolvedInvite } from './input';
 import { msToNumber } from '@temporalio/common/lib/time';
+import { nextSendTime } from './send-window';
 import {
   auditSignal,
   declineSignal,
@@ -137,6 +138,11 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
   // Runs recorded before escalation have no escalation timer.
   const escalation = patched('stale-escalation');
   let escalated = false;
+  // Runs recorded before send windows send a reminder the moment it is due, day or night.
+  const sendWindows = patched('send-windows');
+  if (!sendWindows) delete status.sendWindow;
+  // A reminder that fell due outside the invitee's daytime and waits for the window to open.
+  let reminderWaiting = false;
   const visible = workflowInfo().typedSearchAttributes;
   let published = skipUnchangedUpserts
     ? searchAttributesKey(
@@ -460,11 +466,31 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
       reminders.shift();
       due = true;
     }
-    if (due && !status.optedOutAt && !status.undeliverable) await sendEmail('reminder');
+    if (!sendWindows) {
+      if (due && !status.optedOutAt && !status.undeliverable) await sendEmail('reminder');
+    } else {
+      reminderWaiting = (reminderWaiting || due) && !status.optedOutAt && !status.undeliverable;
+      if (reminderWaiting) {
+        const at = nextSendTime(now, invite.sendWindow);
+        // A reminder that could only arrive after the expiry would point at a dead link.
+        if (at >= expiresAt) reminderWaiting = false;
+        else if (at <= now) {
+          reminderWaiting = false;
+          await sendEmail('reminder');
+        }
+      }
+    }
     if (!open()) break;
     if (Date.now() >= escalateAt()) await escalate();
     if (!open()) break;
-    const nextReminder = status.optedOutAt || status.undeliverable || reminders.length === 0 ? Infinity : createdAt + reminders[0]!;
+    const nextReminder =
+      status.optedOutAt || status.undeliverable
+        ? Infinity
+        : reminderWaiting
+          ? nextSendTime(now, invite.sendWindow)
+          : reminders.length === 0
+            ? Infinity
+            : createdAt + reminders[0]!;
     const escalation = escalateAt();
     const wakeAt = Math.min(nextReminder, escalation, expiresAt);
     const seen = wake;

@@ -65,6 +65,13 @@ export interface InviteInput {
    */
   // eslint-disable-next-line @typescript-eslint/no-redundant-type-constituents -- the linter cannot resolve Duration's `ms` string type and sees any
   escalateBefore?: Duration | false;
+  /**
+   * The invitee's IANA time zone (`Europe/Paris`); reminders go out in its daytime. Default: the
+   * locale's (see `defaultTimeZone`).
+   */
+  timeZone?: string;
+  /** Local hours reminders may go out in, `HH:MM`; default 09:00–20:00, within 07:00–22:00, at least 2 hours. */
+  sendWindow?: { start: string; end: string };
   /** Reminder offsets from creation; default 2 and 5 days. Offsets at or past expiry are dropped. */
   reminders?: Duration[];
   /** Where the customer space should send the person after sign-in (an absolute https URL). */
@@ -156,6 +163,8 @@ export interface InviteStatus {
   /** The last email attempt that was permanently refused by the mail server, if any. */
   emailError?: string;
   optedOutAt?: string;
+  /** Reminders go out in this local window (absent on runs from before send windows). */
+  sendWindow?: { timeZone: string; start: string; end: string };
   /** When the invite was escalated as stale (still pending close to its expiry). */
   escalatedAt?: string;
   /** When the mail provider reported the address undeliverable, and how. */

@@ -53,6 +53,11 @@ const createInviteBody = z
     locale: z.string().max(10).default(DEFAULT_LOCALE),
     ttl: durationSchema.optional().describe('Time to live; default 7 days, at most 30 days'),
     reminders: z.array(durationSchema).max(MAX_REMINDERS).optional().describe('Reminder offsets; default 2 and 5 days'),
+    timeZone: z.string().max(64).optional().describe("The invitee's IANA time zone; reminders go out in its daytime. Default: the locale's (en → America/New_York, fr → Europe/Paris, …)"),
+    sendWindow: z
+      .strictObject({ start: z.string().max(5), end: z.string().max(5) })
+      .optional()
+      .describe('Local hours reminders may go out in ("HH:MM"); default 09:00–20:00, within 07:00–22:00, at least 2 hours'),
     escalateBefore: z
       .union([durationSchema, z.literal(false)])
       .optional()
@@ -92,6 +97,7 @@ const statusSchema = z
     emails: z.array(sentEmailSchema).describe('Emails sent (their link ids are never shown)'),
     emailError: z.string().optional(),
     optedOutAt: z.string().optional(),
+    sendWindow: z.object({ timeZone: z.string(), start: z.string(), end: z.string() }).optional().describe('Reminders go out in this local window'),
     escalatedAt: z.string().optional().describe('When the still-pending invite was escalated to the inviter and HubSpot'),
     undeliverable: z
       .object({ at: z.string(), kind: z.enum(['bounce', 'complaint']), reason: z.string().optional() })

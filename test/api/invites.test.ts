@@ -73,6 +73,15 @@ describe('POST /v1/invites', () => {
     expect(res.statusCode).toBe(201);
     expect(json(res).status).toMatchObject({ attribution: { utm_source: 'newsletter', utm_campaign: 'spring-26' }, attributionInClaims: true });
     expect((await h.status(json(res).id as string)).attribution).toEqual({ utm_source: 'newsletter', utm_campaign: 'spring-26' });
+    // The time zone and send window are checked the same way.
+    for (const extra of [{ timeZone: 'Mars/Olympus_Mons' }, { timeZone: 'Europe/Paris; x' }, { sendWindow: { start: '01:00', end: '05:00' } }, { sendWindow: { start: '9' } }]) {
+      const refused = await create({ email: uniqueEmail('badzone'), ...extra });
+      expect(refused.statusCode, JSON.stringify(extra)).toBe(400);
+      expect(json(refused).error.code).toBe('invalid_request');
+    }
+    const zoned = await create({ email: uniqueEmail('zoned'), timeZone: 'asia/tokyo', sendWindow: { start: '10:00', end: '19:00' } });
+    expect(json(zoned).status.sendWindow).toEqual({ timeZone: 'Asia/Tokyo', start: '10:00', end: '19:00' });
+    expect((await h.status(json(zoned).id as string)).sendWindow).toEqual({ timeZone: 'Asia/Tokyo', start: '10:00', end: '19:00' });
     // The escalation lead time is checked the same way.
     for (const escalateBefore of ['soon', true, -1]) {
       const refused = await create({ email: uniqueEmail('badesc'), escalateBefore });

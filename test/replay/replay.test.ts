@@ -37,6 +37,7 @@ describe('recorded histories replay', () => {
         'undeliverable-then-redeem',
         'undeliverable-expiry',
         'escalation',
+        'send-window',
       ]),
     );
   });

@@ -90,3 +90,33 @@ describe('escalateBefore', () => {
     expect(() => resolveInviteInput({ ...base, escalateBefore: true as never })).toThrow(/escalateBefore/);
   });
 });
+
+describe('timeZone and sendWindow', () => {
+  it('default to the locale’s zone and 09:00–20:00', () => {
+    expect(resolveInviteInput(base).sendWindow).toEqual({ timeZone: 'America/New_York', startMinutes: 540, endMinutes: 1200 });
+    expect(resolveInviteInput({ ...base, locale: 'fr' }).sendWindow.timeZone).toBe('Europe/Paris');
+    expect(resolveInviteInput({ ...base, timeZone: 'Asia/Tokyo', sendWindow: { start: '10:30', end: '18:00' } }).sendWindow).toEqual({
+      timeZone: 'Asia/Tokyo',
+      startMinutes: 630,
+      endMinutes: 1080,
+    });
+  });
+
+  it.each([
+    ['an unknown zone', { timeZone: 'Mars/Olympus_Mons' }, 'timeZone'],
+    ['a window at night', { sendWindow: { start: '05:00', end: '20:00' } }, 'sendWindow'],
+    ['a window into the night', { sendWindow: { start: '09:00', end: '23:30' } }, 'sendWindow'],
+    ['a window too short', { sendWindow: { start: '12:00', end: '13:00' } }, 'sendWindow'],
+    ['a window backwards', { sendWindow: { start: '18:00', end: '09:00' } }, 'sendWindow'],
+    ['a malformed time', { sendWindow: { start: '9am', end: '20:00' } }, 'sendWindow'],
+  ])('refuses %s', (_, extra, field) => {
+    let err: unknown;
+    try {
+      resolveInviteInput({ ...base, ...(extra as Partial<InviteInput>) });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(InvalidInviteInput);
+    expect((err as InvalidInviteInput).problems.map((p) => p.field)).toEqual([field]);
+  });
+});

@@ -12,6 +12,7 @@ import { Worker } from '@temporalio/worker';
 import { fakeActivities } from '../support/fake-activities';
 import { recordHistory, timeSkippingEnv, workflowBundle } from '../support/temporal';
 import { InviteErrorType } from '../../workflows/errors';
+import { localMinutes } from '../../workflows/send-window';
 import type { inviteWorkflow } from '../../workflows/invite';
 import {
   auditSignal,
@@ -60,6 +61,26 @@ function input(overrides: Partial<InviteInput> = {}): InviteInput {
   };
 }
 
+/** An Etc/GMT zone (Etc/GMT-N is UTC+N) where the test server's clock, plus `aheadMs`, reads `localHour`. */
+async function zoneWhere(localHour: number, aheadMs = 0): Promise<string> {
+  const utcHour = new Date((await env.currentTimeMs()) + aheadMs).getUTCHours();
+  const offset = ((localHour - utcHour + 36) % 24) - 12;
+  return offset === 0 ? 'Etc/GMT' : `Etc/GMT${offset > 0 ? '-' : '+'}${Math.abs(offset)}`;
+}
+
+/**
+ * Reminders wait for the invitee's daytime. The test server's clock starts at the real time, so
+ * tests that are not about send windows put the invitee where it is noon, with the widest window:
+ * their whole-day offsets then always fall inside it, whenever the suite runs.
+ */
+async function daytime(overrides: Partial<InviteInput>): Promise<Partial<InviteInput>> {
+  return {
+    ...(overrides.timeZone === undefined ? { timeZone: await zoneWhere(12) } : {}),
+    ...(overrides.sendWindow === undefined ? { sendWindow: { start: '07:00', end: '22:00' } } : {}),
+    ...overrides,
+  };
+}
+
 type Fake = ReturnType<typeof fakeActivities>;
 type Handle = WorkflowHandle<typeof inviteWorkflow>;
 
@@ -76,7 +97,7 @@ async function withInvite(
     workflowBundle: await workflowBundle(),
     activities: fake.activities,
   });
-  const args = input(overrides);
+  const args = input(await daytime(overrides));
   await worker.runUntil(async () => {
     const handle = await env.client.workflow.start('inviteWorkflow', {
       taskQueue,
@@ -400,7 +421,7 @@ describe('invite workflow', () => {
     });
     // The test server's clock has skipped ahead with the earlier tests: the starter's clock is it.
     const createdAtMs = (await env.currentTimeMs()) - 1500;
-    const args = input({ ttl: '3 days', reminders: ['1 day'], createdAt: new Date(createdAtMs).toISOString() });
+    const args = input(await daytime({ ttl: '3 days', reminders: ['1 day'], createdAt: new Date(createdAtMs).toISOString() }));
     const expiresAt = new Date(createdAtMs + 3 * 86_400_000);
     await worker.runUntil(async () => {
       const handle: Handle = await env.client.workflow.start('inviteWorkflow', {
@@ -650,6 +671,56 @@ describe('invite workflow', () => {
       expect(fake.calls.stale).toHaveLength(1);
       const { events } = await handle.query(historyQuery);
       expect(events.find((e) => e.type === 'escalated')).toMatchObject({ reason: 'no inviter email to tell; HubSpot contact marked' });
+    });
+  });
+
+  it('sends each reminder in the invitee’s local daytime: at once where it is day, at 09:00 where it is night', async () => {
+    // The test server's clock is wherever earlier tests left it: pick zones around it.
+    const night = await zoneWhere(2, 86_400_000);
+    const day = await zoneWhere(14, 86_400_000);
+    const taskQueue = `test-${randomBytes(6).toString('hex')}`;
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: fakeActivities().activities });
+    await worker.runUntil(async () => {
+      const start = async (timeZone: string) => {
+        const args = input({ timeZone, reminders: ['1 day'], ttl: '3 days', escalateBefore: false });
+        return (await env.client.workflow.start('inviteWorkflow', { taskQueue, workflowId: inviteWorkflowId(args.inviteId), args: [args] })) as Handle;
+      };
+      const [atNight, atDay] = [await start(night), await start(day)];
+      const created = await firstEmail(atNight);
+      await firstEmail(atDay);
+      expect(created.sendWindow).toEqual({ timeZone: night, start: '09:00', end: '20:00' });
+
+      await env.sleep('1 day');
+      await until(atDay, (s) => s.emails.length === 2);
+      expect((await atNight.query(statusQuery)).emails).toHaveLength(1);
+      await env.sleep('8 hours');
+      await until(atNight, (s) => s.emails.length === 2);
+
+      const remindedAt = async (handle: Handle) => Date.parse((await handle.query(historyQuery)).events.find((e) => e.type === 'reminded')!.at);
+      const due = Date.parse(created.createdAt) + 86_400_000;
+      // Where it was day, on time; where it was night, when the window opened, not a minute later.
+      expect((await remindedAt(atDay)) - (Date.parse((await atDay.query(statusQuery)).createdAt) + 86_400_000)).toBeLessThan(60_000);
+      const nightSent = await remindedAt(atNight);
+      expect(nightSent).toBeGreaterThan(due + 6 * 3_600_000);
+      expect(localMinutes(nightSent, night)).toBeGreaterThanOrEqual(9 * 60);
+      expect(localMinutes(nightSent, night)).toBeLessThan(9 * 60 + 1);
+      expect(localMinutes(await remindedAt(atDay), day)).toBeGreaterThanOrEqual(9 * 60);
+      expect(localMinutes(await remindedAt(atDay), day)).toBeLessThan(20 * 60);
+
+      await atDay.executeUpdate(revokeUpdate, { args: [{}] });
+      await atNight.executeUpdate(revokeUpdate, { args: [{}] });
+      await Promise.all([atDay.result(), atNight.result()]);
+      await recordHistory('send-window', atNight);
+    });
+  });
+
+  it('drops a reminder that could only go out after the expiry', async () => {
+    // Due 1 hour before expiry at local 02:00: the window opens after the invite is gone.
+    const timeZone = await zoneWhere(2, 23 * 3_600_000);
+    await withInvite({ timeZone, sendWindow: { start: '09:00', end: '20:00' }, ttl: '1 day', reminders: ['23 hours'], escalateBefore: false }, async (handle, fake) => {
+      await firstEmail(handle);
+      expect((await handle.result()).state).toBe('expired');
+      expect(fake.calls.emails).toHaveLength(1);
     });
   });
 
