@@ -20,6 +20,7 @@ export type AppConfig = Pick<
   | 'APP_LOGIN_URL'
   | 'PRODUCT_NAME'
   | 'EMAIL_EVENTS_SECRET'
+  | 'CLAIM_BY_EMAIL_SCOPES'
   | 'MAILGUN_WEBHOOK_SIGNING_KEY'
 >;
 

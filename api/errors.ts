@@ -22,6 +22,7 @@ export const ERROR_STATUS = {
   invite_not_pending: 409,
   invite_opted_out: 409,
   invite_undeliverable: 409,
+  invite_not_claimable: 403,
   invite_failed: 409,
   invite_expired: 410,
   invite_revoked: 410,

@@ -141,6 +141,12 @@ const apiSchema = z
     LOG_LEVEL: workerSchema.shape.LOG_LEVEL,
     /** HMAC key of the generic signed email-events webhook (`POST /v1/email-events`); off when empty. */
     EMAIL_EVENTS_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+    /** Scopes whose invites may be claimed by verified email unless the request says otherwise (comma-separated). */
+    CLAIM_BY_EMAIL_SCOPES: z
+      .string()
+      .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+      .pipe(z.array(z.string().regex(/^[a-z0-9][a-z0-9:._-]{0,63}$/, 'must be scopes separated by commas')))
+      .default([]),
     /** Mailgun's webhook signing key (`POST /v1/email-events/mailgun`); off when empty. */
     MAILGUN_WEBHOOK_SIGNING_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
   })

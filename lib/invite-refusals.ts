@@ -17,6 +17,7 @@ export type RefusalCode =
   | 'resend_rate_limited'
   | 'invite_opted_out'
   | 'invite_undeliverable'
+  | 'invite_not_claimable'
   | 'invalid_request'
   | 'email_refused';
 
@@ -40,6 +41,7 @@ const REFUSALS: Partial<Record<string, RefusalCode>> = {
   [InviteErrorType.ResendRateLimited]: 'resend_rate_limited',
   [InviteErrorType.EmailOptedOut]: 'invite_opted_out',
   [InviteErrorType.Undeliverable]: 'invite_undeliverable',
+  [InviteErrorType.ClaimRefused]: 'invite_not_claimable',
   [InviteErrorType.InvalidInput]: 'invalid_request',
   [InviteErrorType.Permanent]: 'email_refused',
 };

@@ -40,6 +40,7 @@ export interface InviteRequest {
   inviter?: Inviter;
   attribution?: Attribution;
   attributionInClaims?: boolean;
+  claimByVerifiedEmail?: boolean;
 }
 
 /** The workflow input of a request, and the same input with every default resolved. */
@@ -76,6 +77,7 @@ export function prepareInvite(idKey: string, request: InviteRequest, now: number
     ...(request.redirect !== undefined ? { redirect: request.redirect } : {}),
     ...(request.attribution !== undefined ? { attribution: request.attribution } : {}),
     ...(request.attributionInClaims ? { attributionInClaims: true } : {}),
+    ...(request.claimByVerifiedEmail ? { claimByVerifiedEmail: true } : {}),
     // The workflow takes this as the creation time, so the caller can answer with the status now.
     createdAt: new Date(now).toISOString(),
   };

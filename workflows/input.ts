@@ -45,6 +45,7 @@ export interface ResolvedInvite {
   emailPolicy: EmailPolicy;
   attribution?: Attribution;
   attributionInClaims: boolean;
+  claimByVerifiedEmail: boolean;
   resendIntervalMs: number;
   maxResends: number;
   /** The caller's creation time, when given (see `InviteInput.createdAt` and `inviteCreatedAt`). */
@@ -171,6 +172,9 @@ export function resolveInviteInput(input: InviteInput): ResolvedInvite {
       }
     }
   }
+  if (input.claimByVerifiedEmail !== undefined && typeof input.claimByVerifiedEmail !== 'boolean') {
+    problems.push({ field: 'claimByVerifiedEmail', message: 'must be true or false' });
+  }
   if (input.attributionInClaims !== undefined && typeof input.attributionInClaims !== 'boolean') {
     problems.push({ field: 'attributionInClaims', message: 'must be true or false' });
   }
@@ -234,6 +238,7 @@ export function resolveInviteInput(input: InviteInput): ResolvedInvite {
     emailPolicy,
     ...(attribution && Object.keys(attribution).length > 0 ? { attribution } : {}),
     attributionInClaims: input.attributionInClaims === true,
+    claimByVerifiedEmail: input.claimByVerifiedEmail === true,
     resendIntervalMs,
     maxResends,
     ...(createdAtMs !== undefined ? { createdAtMs } : {}),
@@ -266,6 +271,7 @@ export function initialInviteStatus(invite: ResolvedInvite, createdAtMs: number)
     sendWindow: { timeZone: invite.sendWindow.timeZone, start: clock(invite.sendWindow.startMinutes), end: clock(invite.sendWindow.endMinutes) },
     ...(invite.attribution ? { attribution: invite.attribution } : {}),
     ...(invite.attributionInClaims ? { attributionInClaims: true } : {}),
+    ...(invite.claimByVerifiedEmail ? { claimByVerifiedEmail: true } : {}),
     createdAt: new Date(createdAtMs).toISOString(),
     expiresAt: new Date(createdAtMs + invite.ttlMs).toISOString(),
     emails: [],

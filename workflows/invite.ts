@@ -27,6 +27,7 @@ import { msToNumber } from '@temporalio/common/lib/time';
 import { nextSendTime } from './send-window';
 import {
   auditSignal,
+  claimUpdate,
   declineSignal,
   deliveryFailedSignal,
   extendUpdate,
@@ -41,6 +42,7 @@ import {
 } from './messages';
 import type {
   AuditNote,
+  ClaimInput,
   DeliveryFailure,
   EmailMismatchDetails,
   InviteInput,
@@ -298,28 +300,37 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
     });
   });
 
+  /** Accepts a redemption (by link, or by verified email without one) and answers the claims. */
+  const accept = (user: RedeemInput['user'], linkId: string | undefined): RedeemResult => {
+    if (result && status.redeemer?.userId === user.userId) return { ...result, repeat: true };
+    enter('redeemed');
+    status.redeemedAt = iso(Date.now());
+    status.redeemer = user;
+    if (linkId === undefined) status.redeemedVia = 'verified-email';
+    const sequence = linkId === undefined ? undefined : linkSequences.get(linkId);
+    step('redeemed', {
+      ...(sequence !== undefined ? { sequence } : {}),
+      userId: user.userId,
+      connection: user.connection,
+      ...(linkId === undefined ? { event: 'verified-email' } : {}),
+    });
+    result = {
+      inviteId: invite.inviteId,
+      scope: invite.scope,
+      roles: invite.roles,
+      data: invite.data,
+      redirect: invite.redirect,
+      redeemedAt: status.redeemedAt,
+      ...(invite.attributionInClaims && invite.attribution ? { attribution: invite.attribution } : {}),
+      repeat: false,
+    };
+    publish();
+    return result;
+  };
+
   setHandler(
     redeemUpdate,
-    (req: RedeemInput): RedeemResult => {
-      if (result && status.redeemer?.userId === req.user.userId) return { ...result, repeat: true };
-      enter('redeemed');
-      status.redeemedAt = iso(Date.now());
-      status.redeemer = req.user;
-      const sequence = linkSequences.get(req.linkId);
-      step('redeemed', { ...(sequence !== undefined ? { sequence } : {}), userId: req.user.userId, connection: req.user.connection });
-      result = {
-        inviteId: invite.inviteId,
-        scope: invite.scope,
-        roles: invite.roles,
-        data: invite.data,
-        redirect: invite.redirect,
-        redeemedAt: status.redeemedAt,
-        ...(invite.attributionInClaims && invite.attribution ? { attribution: invite.attribution } : {}),
-        repeat: false,
-      };
-      publish();
-      return result;
-    },
+    (req: RedeemInput): RedeemResult => accept(req.user, req.linkId),
     {
       // A refused attempt never reaches history and never consumes the invite.
       validator: (req: RedeemInput) => {
@@ -341,6 +352,23 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
       },
     },
   );
+
+  // Claim by verified email (opt-in): the verified address stands in for the link, which proves
+  // the same thing, control of the mailbox. Unverified addresses and other addresses never claim.
+  setHandler(claimUpdate, (req: ClaimInput): RedeemResult => accept(req.user, undefined), {
+    validator: (req: ClaimInput) => {
+      if (status.redeemer) {
+        if (status.redeemer.userId === req.user.userId && result) return;
+        throw refusal(InviteErrorType.AlreadyUsed, 'the invite was already redeemed by another account');
+      }
+      if (!invite.claimByVerifiedEmail) throw refusal(InviteErrorType.ClaimRefused, 'this invite can only be redeemed with its link');
+      assertPending();
+      if (req.user.emailVerified !== true) throw refusal(InviteErrorType.ClaimRefused, 'an unverified email cannot claim an invite');
+      if (typeof req.user.email !== 'string' || normalizeEmail(req.user.email) !== invite.email) {
+        throw refusal(InviteErrorType.ClaimRefused, 'the account email is not the invited one');
+      }
+    },
+  });
 
   setHandler(
     revokeUpdate,

@@ -79,6 +79,11 @@ export interface InviteInput {
   emailPolicy?: EmailPolicy;
   /** Campaign/UTM fields, carried to the HubSpot contact on redemption. */
   attribution?: Attribution;
+  /**
+   * Let a person who signs up or signs in with a verified email equal to the invited one claim the
+   * invite without the link (see `claimUpdate`); default false.
+   */
+  claimByVerifiedEmail?: boolean;
   /** Also answer `attribution` to the Action, which puts it in the customer space's tokens; default false. */
   attributionInClaims?: boolean;
   /** Shortest gap between two emails of this invite caused by `resend`; default 1 minute. */
@@ -171,6 +176,10 @@ export interface InviteStatus {
   undeliverable?: { at: string; kind: DeliveryFailureKind; reason?: string };
   redeemedAt?: string;
   redeemer?: Redeemer;
+  /** `verified-email` when the invite was claimed without its link. */
+  redeemedVia?: 'link' | 'verified-email';
+  /** Present (true) when the invite may be claimed by a verified email. */
+  claimByVerifiedEmail?: boolean;
   completedAt?: string;
   expiredAt?: string;
   revokedAt?: string;
@@ -178,6 +187,18 @@ export interface InviteStatus {
   failedAt?: string;
   failure?: { type: string; message: string };
 }
+
+/** Argument of the `claim` update: the account logging in, as the Action sees it. */
+export interface ClaimInput {
+  user: Redeemer;
+}
+
+/**
+ * Claim by verified email: the invite is redeemed for an account whose email is verified and
+ * equal to the invited one, without the link, when the invite opted in. Same answer as `redeem`;
+ * the validator refuses anything else without a trace (`InviteClaimRefused`).
+ */
+export const claimUpdate = defineUpdate<RedeemResult, [ClaimInput]>('claim');
 
 /**
  * Redemption is an update, not a signal: the Action needs an answer (the claims for the token

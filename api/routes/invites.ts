@@ -66,6 +66,10 @@ const createInviteBody = z
     redirect: z.string().max(2048).optional().describe('Where the customer space sends the person after sign-in'),
     inviter: z.strictObject({ name: z.string().max(100).optional(), email: z.string().max(320).optional() }).optional(),
     attribution: attributionSchema.optional().describe('Campaign/UTM fields; written to the HubSpot contact on redemption'),
+    claimByVerifiedEmail: z
+      .boolean()
+      .optional()
+      .describe('Let the person claim the invite by signing up or in with this email, verified, without the link; default false'),
     attributionInClaims: z.boolean().optional().describe('Also put attribution into the tokens of the customer space (claim …/attribution); default false'),
     replace: z.boolean().default(false).describe('Revoke the open invite for this email+scope and start a new one'),
   })
@@ -97,6 +101,8 @@ const statusSchema = z
     emails: z.array(sentEmailSchema).describe('Emails sent (their link ids are never shown)'),
     emailError: z.string().optional(),
     optedOutAt: z.string().optional(),
+    claimByVerifiedEmail: z.boolean().optional(),
+    redeemedVia: z.enum(['link', 'verified-email']).optional(),
     sendWindow: z.object({ timeZone: z.string(), start: z.string(), end: z.string() }).optional().describe('Reminders go out in this local window'),
     escalatedAt: z.string().optional().describe('When the still-pending invite was escalated to the inviter and HubSpot'),
     undeliverable: z
@@ -263,7 +269,9 @@ export function registerInviteRoutes(fastify: FastifyInstance, ctx: RouteContext
       // The workflow's own check, run here first so that a bad input starts nothing.
       let prepared: PreparedInvite;
       try {
-        prepared = prepareInvite(config.INVITE_ID_KEY, { ...body, data: body.data as Record<string, JsonValue> });
+        // An invite opts in to claim by verified email itself, or through its scope's setting.
+        const claimByVerifiedEmail = body.claimByVerifiedEmail ?? config.CLAIM_BY_EMAIL_SCOPES.includes(body.scope);
+        prepared = prepareInvite(config.INVITE_ID_KEY, { ...body, data: body.data as Record<string, JsonValue>, claimByVerifiedEmail });
       } catch (err) {
         if (err instanceof InvalidInviteInput) throw invalidRequest(err.problems);
         throw err;

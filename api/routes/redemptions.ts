@@ -27,7 +27,8 @@ const redemptionBody = z
   })
   .meta({ id: 'Redemption' });
 
-const redemptionResult = z
+/** What a redemption (or a claim) answers the Action. */
+export const redemptionResult = z
   .object({
     inviteId: z.string(),
     scope: z.string(),
@@ -41,7 +42,8 @@ const redemptionResult = z
 
 type Answer = z.infer<typeof redemptionResult>;
 
-function answer(result: Pick<RedeemResult, 'inviteId' | 'scope' | 'roles' | 'data' | 'redirect' | 'repeat' | 'attribution'>): Answer {
+/** The answer of an accepted redemption or claim. */
+export function answer(result: Pick<RedeemResult, 'inviteId' | 'scope' | 'roles' | 'data' | 'redirect' | 'repeat' | 'attribution'>): Answer {
   return {
     inviteId: result.inviteId,
     scope: result.scope,

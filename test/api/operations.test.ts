@@ -98,6 +98,7 @@ describe('OpenAPI and errors', () => {
         'POST /v1/invites/{id}/resend',
         'POST /v1/invites/{id}/extend',
         'POST /v1/redemptions',
+        'POST /v1/claims',
         'POST /v1/email-events',
         'POST /v1/email-events/mailgun',
         'GET /i/{token}',

@@ -38,6 +38,7 @@ describe('recorded histories replay', () => {
         'undeliverable-expiry',
         'escalation',
         'send-window',
+        'claim-by-email',
       ]),
     );
   });

@@ -16,6 +16,7 @@ import { localMinutes } from '../../workflows/send-window';
 import type { inviteWorkflow } from '../../workflows/invite';
 import {
   auditSignal,
+  claimUpdate,
   declineSignal,
   deliveryFailedSignal,
   extendUpdate,
@@ -721,6 +722,33 @@ describe('invite workflow', () => {
       await firstEmail(handle);
       expect((await handle.result()).state).toBe('expired');
       expect(fake.calls.emails).toHaveLength(1);
+    });
+  });
+
+  it('lets a verified account with the invited email claim an opted-in invite without the link; refuses the rest without a trace', async () => {
+    const claim = (handle: Handle, user: Redeemer) => handle.executeUpdate(claimUpdate, { args: [{ user }] });
+    await withInvite({}, async (handle) => {
+      await firstEmail(handle);
+      expect((await refusal(claim(handle, invited))).type).toBe(InviteErrorType.ClaimRefused);
+      await handle.executeUpdate(revokeUpdate, { args: [{}] });
+      await handle.result();
+    });
+    await withInvite({ claimByVerifiedEmail: true }, async (handle, fake) => {
+      await firstEmail(handle);
+      expect((await refusal(claim(handle, { ...invited, emailVerified: false }))).message).toContain('unverified');
+      expect((await refusal(claim(handle, { ...invited, userId: 'google-oauth2|2', email: 'someone@else.net' }))).type).toBe(InviteErrorType.ClaimRefused);
+      expect((await handle.query(statusQuery)).state).toBe('pending');
+      const google: Redeemer = { userId: 'google-oauth2|1', email: 'Ada@Example.com', emailVerified: true, connection: 'google-oauth2' };
+      const answer = await claim(handle, google);
+      expect(answer).toMatchObject({ roles: ['member', 'billing'], data: { leadId: 'L-42', plan: 'pro' }, repeat: false });
+      expect(await claim(handle, google)).toMatchObject({ repeat: true });
+      const final = await handle.result();
+      expect(final).toMatchObject({ state: 'completed', redeemer: google, redeemedVia: 'verified-email' });
+      expect(fake.calls.roles).toEqual([{ userId: 'google-oauth2|1', roles: ['member', 'billing'] }]);
+      expect(fake.calls.verified).toEqual([]);
+      const { events } = await handle.query(historyQuery);
+      expect(events.find((e) => e.type === 'redeemed')).toMatchObject({ userId: 'google-oauth2|1', event: 'verified-email' });
+      await recordHistory('claim-by-email', handle);
     });
   });
 
