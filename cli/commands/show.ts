@@ -68,10 +68,16 @@ export async function showCommand(session: Session, target: InviteRef): Promise<
   }
   // Runs of code older than the query, and runs without a worker, have no lifecycle to show.
   const lifecycle = status
-    ? await session.call(DEADLINES.queryMs, () => run.query(historyQuery)).catch((err: unknown) => {
-        if (err instanceof QueryNotRegisteredError || (err instanceof CliError && err.exit === EXIT.unavailable)) return null;
-        throw err;
-      })
+    ? await session
+        .call(DEADLINES.queryMs, () => run.query(historyQuery))
+        .catch((err: unknown) => {
+          if (
+            err instanceof QueryNotRegisteredError ||
+            (err instanceof CliError && err.exit === EXIT.unavailable)
+          )
+            return null;
+          throw err;
+        })
     : null;
   const history = await session.call(DEADLINES.readMs, () => run.fetchHistory());
   const result: ShowResult = {
@@ -113,14 +119,29 @@ function printShow(session: Session, r: ShowResult): void {
     field('roles', s.roles.join(', ') || 'none');
     if (Object.keys(s.data).length > 0) field('data', JSON.stringify(s.data));
     field('policy', s.emailPolicy);
+    if (s.attribution)
+      field(
+        'campaign',
+        Object.entries(s.attribution)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' '),
+      );
+    if (s.sendWindow) field('window', `${s.sendWindow.start}–${s.sendWindow.end} ${s.sendWindow.timeZone}`);
+    if (s.claimByVerifiedEmail) field('claim', 'by verified email allowed');
     field('created', s.createdAt);
     field('expires', s.expiresAt);
     field('emails', `${s.emails.length} sent${s.optedOutAt ? `, opted out at ${s.optedOutAt}` : ''}`);
     field('email err', s.emailError);
+    if (s.undeliverable)
+      field(
+        'undeliv.',
+        `${s.undeliverable.at} (${s.undeliverable.kind}${s.undeliverable.reason ? `: ${s.undeliverable.reason}` : ''})`,
+      );
+    field('escalated', s.escalatedAt);
     if (s.redeemer)
       field(
         'redeemed',
-        `${s.redeemedAt ?? ''} by ${s.redeemer.userId} <${s.redeemer.email}> via ${s.redeemer.connection}`,
+        `${s.redeemedAt ?? ''} by ${s.redeemer.userId} <${s.redeemer.email}> via ${s.redeemer.connection}${s.redeemedVia === 'verified-email' ? ' (claimed by verified email, no link)' : ''}`,
       );
     field('completed', s.completedAt);
     field('expired', s.expiredAt);
@@ -134,7 +155,8 @@ function printShow(session: Session, r: ShowResult): void {
     line(out);
     line(out, 'lifecycle');
     for (const event of r.lifecycle.events) line(out, `  ${event.at}  ${lifecycleText(event)}`);
-    if (r.lifecycle.omitted > 0) line(out, `  (${r.lifecycle.omitted} more clicks and refusals, not recorded)`);
+    if (r.lifecycle.omitted > 0)
+      line(out, `  (${r.lifecycle.omitted} more clicks and refusals, not recorded)`);
   }
   line(out);
   line(out, 'history');
@@ -154,7 +176,12 @@ function printShow(session: Session, r: ShowResult): void {
 /** One lifecycle event as a line: its type, then what it is about. */
 export function lifecycleText(e: LifecycleEvent): string {
   const parts: string[] = [e.type.padEnd(13)];
-  if (e.sequence !== undefined) parts.push(e.kind ? `${e.kind} email #${e.sequence}` : `link of email #${e.sequence}`);
+  if (e.sequence !== undefined) {
+    const aboutLink = e.type === 'clicked' || e.type === 'refused' || e.type === 'redeemed';
+    parts.push(
+      e.kind ? `${e.kind} email #${e.sequence}` : `${aboutLink ? 'link of ' : ''}email #${e.sequence}`,
+    );
+  }
   if (e.event) parts.push(e.event);
   if (e.code) parts.push(e.code);
   if (e.userId) parts.push(`${e.userId}${e.connection ? ` via ${e.connection}` : ''}`);

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Worker } from '@temporalio/worker';
 import { payloadDataConverter } from '../../lib/codec';
 import { deriveInviteId } from '../../lib/invite-id';
+import { deliveryFailedSignal, inviteWorkflowId } from '../../workflows/messages';
 import { workflowBundle } from '../support/temporal';
 import { eventually, startCliHarness, uniqueEmail } from './harness';
 import type { CliHarness, CliResult } from './harness';
@@ -172,6 +173,26 @@ describe('show', () => {
       'writeAuth0AppMetadata completed (1 attempt)',
     ]);
     expect(entries.slice(-3)).toEqual(['status redeemed → completed', 'notifyFunnel completed (1 attempt)', 'closed: completed']);
+  });
+
+  it('shows the campaign, the send window, an undeliverable address and what the lifecycle says of it', async () => {
+    const invite = await h.invite({
+      email: uniqueEmail('bounced'),
+      scope: uniqueScope('bounced'),
+      attribution: { utm_source: 'newsletter', utm_campaign: 'spring-26' },
+      timeZone: 'Europe/Paris',
+    });
+    await h.until(invite.id, (s) => s.emails.length === 1);
+    await h.env.client.workflow.getHandle(inviteWorkflowId(invite.id)).signal(deliveryFailedSignal, { kind: 'bounce', sequence: 1, reason: '550 5.1.1' });
+    await h.until(invite.id, (s) => s.state === 'undeliverable');
+    const text = (await h.cli(['show', invite.id])).stdout;
+    expect(text).toMatch(/^state\s+undeliverable$/m);
+    expect(text).toMatch(/^campaign\s+utm_source=newsletter utm_campaign=spring-26$/m);
+    expect(text).toMatch(/^window\s+09:00–20:00 Europe\/Paris$/m);
+    expect(text).toMatch(/^undeliv\.\s+\S+ \(bounce: 550 5\.1\.1\)$/m);
+    expect(text).toMatch(/^ {2}\S+ {2}undeliverable +email #1 bounce \(550 5\.1\.1\)$/m);
+    expect(text).toMatch(/mail provider reported bounce: 550 5\.1\.1$/m);
+    expect((await h.cli(['revoke', invite.id])).code).toBe(0);
   });
 
   it('prints JSON with the status (without link ids), the history entries and the execution', async () => {
