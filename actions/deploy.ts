@@ -146,6 +146,8 @@ const deployEnv = z.object({
     .regex(/^[A-Za-z0-9_.-]{1,64}$/)
     .default('invite'),
   ACTION_NAME: z.string().min(1).default(DEFAULT_ACTION_NAME),
+  /** Claim by verified email on logins without a link (off by default; see the README's security note). */
+  CLAIM_BY_EMAIL: z.enum(['true', 'false']).default('false'),
 });
 
 /** Configuration of the deploy CLI. */
@@ -181,6 +183,7 @@ export async function deployFromEnv(env: DeployEnv): Promise<DeployActionResult>
       ON_REFUSAL: env.ON_REFUSAL,
       CLAIM_NAMESPACE: env.CLAIM_NAMESPACE,
       INVITE_PARAM: env.INVITE_PARAM,
+      CLAIM_BY_EMAIL: env.CLAIM_BY_EMAIL,
     },
   });
 }

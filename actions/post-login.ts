@@ -72,6 +72,8 @@ interface Settings {
   onRefusal: RefusalPolicy;
   namespace: string;
   timeoutMs: number;
+  /** Ask the API for an invite to claim by verified email on logins without a link. */
+  claimByEmail: boolean;
 }
 
 // Optional settings fall back to their defaults even when malformed, so a refusal can still be
@@ -125,7 +127,14 @@ function readSettings(secrets: Record<string, string | undefined>): {
     else problems.push('REDEMPTION_TIMEOUT_MS must be a number of milliseconds');
   }
 
-  return { settings: { apiUrl, actionSecret, inviteParam, onRefusal, namespace, timeoutMs }, problems };
+  let claimByEmail = false;
+  const rawClaim = value('CLAIM_BY_EMAIL');
+  if (rawClaim !== undefined) {
+    if (rawClaim === 'true' || rawClaim === 'false') claimByEmail = rawClaim === 'true';
+    else problems.push('CLAIM_BY_EMAIL must be "true" or "false"');
+  }
+
+  return { settings: { apiUrl, actionSecret, inviteParam, onRefusal, namespace, timeoutMs, claimByEmail }, problems };
 }
 
 function inviteToken(query: Record<string, unknown> | undefined, param: string): string | undefined {
@@ -162,6 +171,8 @@ interface Redeemed {
   roles: string[];
   data: Record<string, unknown>;
   redirect?: string;
+  /** Campaign/UTM fields, when the invite asked for them in the tokens. */
+  attribution?: Record<string, string>;
   repeat: boolean;
 }
 
@@ -177,7 +188,7 @@ const isObject = (value: unknown): value is Record<string, unknown> =>
 
 function readRedeemed(body: unknown): Redeemed | undefined {
   if (!isObject(body)) return undefined;
-  const { inviteId, scope, roles, redirect, repeat } = body;
+  const { inviteId, scope, roles, redirect, repeat, attribution } = body;
   // The API names our bound data `claims`; `data` is accepted too, as the workflow calls it.
   const data = body.claims ?? body.data ?? {};
   if (typeof inviteId !== 'string' || typeof scope !== 'string') return undefined;
@@ -190,6 +201,9 @@ function readRedeemed(body: unknown): Redeemed | undefined {
     roles,
     data,
     ...(typeof redirect === 'string' ? { redirect } : {}),
+    ...(isObject(attribution) && Object.values(attribution).every((v) => typeof v === 'string')
+      ? { attribution: attribution as Record<string, string> }
+      : {}),
     repeat: repeat === true,
   };
 }
@@ -203,6 +217,47 @@ function readRefusal(body: unknown): Refused | undefined {
     code: error.code,
     ...(typeof hint === 'string' && hint.length <= 320 ? { loginHint: hint } : {}),
   };
+}
+
+/**
+ * Asks the API whether an invite waits for this verified address; undefined when none does or
+ * anything goes wrong (the login then goes on untouched: a claim is a bonus, never a gate).
+ */
+async function claim(settings: Settings, event: Event): Promise<Redeemed | undefined> {
+  try {
+    const response = await fetch(`${settings.apiUrl}/v1/claims`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json',
+        authorization: `Bearer ${signRequestToken(settings.actionSecret, event.user.user_id)}`,
+      },
+      body: JSON.stringify({
+        user: { id: event.user.user_id, email: event.user.email, email_verified: true, connection: event.connection.name },
+      }),
+      redirect: 'error',
+      signal: AbortSignal.timeout(settings.timeoutMs),
+    });
+    if (response.status !== 200) return undefined;
+    const body: unknown = await response.json();
+    return isObject(body) && body.claimed === true ? readRedeemed(body) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function grant(api: API, settings: Settings, outcome: Redeemed): void {
+  const invite = {
+    id: outcome.inviteId,
+    scope: outcome.scope,
+    ...(outcome.redirect === undefined ? {} : { redirect: outcome.redirect }),
+  };
+  for (const target of [api.idToken, api.accessToken]) {
+    target.setCustomClaim(`${settings.namespace}roles`, outcome.roles);
+    target.setCustomClaim(`${settings.namespace}invite`, invite);
+    target.setCustomClaim(`${settings.namespace}data`, outcome.data);
+    if (outcome.attribution) target.setCustomClaim(`${settings.namespace}attribution`, outcome.attribution);
+  }
 }
 
 async function redeem(settings: Settings, token: string, event: Event): Promise<Redeemed | Refused> {
@@ -264,7 +319,24 @@ function refuse(api: API, settings: Settings, refusal: Refused): void {
 export const onExecutePostLogin = async (event: Event, api: API): Promise<void> => {
   const { settings, problems } = readSettings(event.secrets ?? {});
   const token = inviteToken(event.request?.query, settings.inviteParam);
-  if (token === undefined) return;
+  if (token === undefined) {
+    // Claim by verified email (opt-in): only interactive logins, only addresses the identity
+    // provider verified; an unverified address could belong to anyone who typed it.
+    if (
+      settings.claimByEmail &&
+      problems.length === 0 &&
+      event.user.email_verified === true &&
+      typeof event.user.email === 'string' &&
+      event.transaction?.protocol !== 'oauth2-refresh-token'
+    ) {
+      const claimed = await claim(settings, event);
+      if (claimed) {
+        grant(api, settings, claimed);
+        console.log(`inviteflow: invite ${claimed.inviteId} claimed by verified email`);
+      }
+    }
+    return;
+  }
 
   if (problems.length > 0) {
     console.log(`inviteflow: misconfigured (${problems.join('; ')})`);
@@ -283,16 +355,7 @@ export const onExecutePostLogin = async (event: Event, api: API): Promise<void> 
     return;
   }
 
-  const invite = {
-    id: outcome.inviteId,
-    scope: outcome.scope,
-    ...(outcome.redirect === undefined ? {} : { redirect: outcome.redirect }),
-  };
-  for (const target of [api.idToken, api.accessToken]) {
-    target.setCustomClaim(`${settings.namespace}roles`, outcome.roles);
-    target.setCustomClaim(`${settings.namespace}invite`, invite);
-    target.setCustomClaim(`${settings.namespace}data`, outcome.data);
-  }
+  grant(api, settings, outcome);
   console.log(
     `inviteflow: invite ${outcome.inviteId} ${outcome.repeat ? 'already redeemed by this account' : 'redeemed'}`,
   );

@@ -8,7 +8,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { SendMailOptions } from 'nodemailer';
 import type { LinkClaims } from '../lib/token';
 import { InviteErrorType } from '../workflows/errors';
-import { renderInviteEmail } from './templates';
+import { renderEscalationEmail, renderInviteEmail } from './templates';
 
 /** Input of `sendInviteEmail`. */
 export interface SendInviteEmailInput {
@@ -26,6 +26,19 @@ export interface SendInviteEmailInput {
   expiresAt: string;
   /** 1-based number of this email for the invite. */
   sequence: number;
+}
+
+/** Input of `sendEscalationEmail`: the inviter is told the invite is still pending. */
+export interface SendEscalationEmailInput {
+  inviteId: string;
+  /** The inviter's address. */
+  to: string;
+  /** The invited address. */
+  invitee: string;
+  locale: string;
+  scope: string;
+  /** ISO 8601. */
+  expiresAt: string;
 }
 
 /** What the SMTP server accepted. */
@@ -116,8 +129,40 @@ export function createEmailActivities(deps: EmailDeps) {
       }
       return { messageId, acceptedAt: new Date().toISOString() };
     },
+
+    /** Tells the inviter that their invite is still pending close to its expiry. No link: nothing to redeem. */
+    async sendEscalationEmail(input: SendEscalationEmailInput): Promise<SentEmail> {
+      const expiresAt = new Date(input.expiresAt);
+      if (!PLAIN_ADDRESS.test(input.to) || input.to.length > 254 || Number.isNaN(expiresAt.getTime())) {
+        throw ApplicationFailure.create({ message: 'Invalid escalation email input: to, expiresAt', type: InviteErrorType.InvalidInput, nonRetryable: true });
+      }
+      const email = renderEscalationEmail({ locale: input.locale, productName: deps.productName, invitee: input.invitee, scope: input.scope, expiresAt });
+      // One escalation per invite: retries resend the same message.
+      const messageId = `<${messageIdLocalPart(input.inviteId, 0).replace(/^invite\./, 'escalation.')}@${messageIdDomain}>`;
+      let info: Awaited<ReturnType<Mailer['sendMail']>>;
+      try {
+        info = await deps.mailer.sendMail({
+          from: deps.from,
+          to: input.to,
+          subject: email.subject,
+          text: email.text,
+          html: email.html,
+          messageId,
+          headers: { 'Auto-Submitted': 'auto-generated', 'X-Inviteflow-Invite-Id': input.inviteId },
+        });
+      } catch (err) {
+        throw smtpFailure(err);
+      }
+      if (info.rejected !== undefined && info.rejected.length > 0) {
+        throw ApplicationFailure.create({ message: 'SMTP server rejected the recipient', type: InviteErrorType.Permanent, nonRetryable: true });
+      }
+      return { messageId, acceptedAt: new Date().toISOString() };
+    },
   };
 }
+
+// One plain address: a comma or angle bracket would let the input add recipients.
+const PLAIN_ADDRESS = /^[^\s@<>,;:"()[\]\\]+@[^\s@<>,;:"()[\]\\]+$/;
 
 function validate(input: SendInviteEmailInput): Date {
   const problems: string[] = [];

@@ -2,7 +2,7 @@
  * Links the person who redeemed an invite to a HubSpot contact. One batch upsert keyed by email
  * creates or updates the contact in a single idempotent call; the search API is never used (it
  * allows only 4 requests per second and is eventually consistent, so it breeds duplicates).
- * The SDK takes no custom `fetch`, so a rate limiter paces the activity itself: one request, sent
+ * The SDK takes no custom `fetch`, so a rate limiter paces each activity itself: one request, sent
  * when the activity starts at its reserved time (`lib/rate-limit.ts`).
  */
 import { ApplicationFailure } from '@temporalio/common';
@@ -18,6 +18,24 @@ export const HUBSPOT_CONTACT_PROPERTIES = {
   auth0UserId: 'inviteflow_auth0_user_id',
   inviteId: 'inviteflow_invite_id',
   inviteStatus: 'inviteflow_invite_status',
+  utmSource: 'inviteflow_utm_source',
+  utmMedium: 'inviteflow_utm_medium',
+  utmCampaign: 'inviteflow_utm_campaign',
+  utmTerm: 'inviteflow_utm_term',
+  utmContent: 'inviteflow_utm_content',
+  followUp: 'inviteflow_follow_up',
+} as const;
+
+/** Value of the follow-up property on a contact whose invite went stale (a HubSpot workflow can make a task of it). */
+export const STALE_INVITE_FOLLOW_UP = 'stale_invite';
+
+// Attribution fields as the invite names them → our contact properties.
+const ATTRIBUTION_PROPERTIES = {
+  utm_source: HUBSPOT_CONTACT_PROPERTIES.utmSource,
+  utm_medium: HUBSPOT_CONTACT_PROPERTIES.utmMedium,
+  utm_campaign: HUBSPOT_CONTACT_PROPERTIES.utmCampaign,
+  utm_term: HUBSPOT_CONTACT_PROPERTIES.utmTerm,
+  utm_content: HUBSPOT_CONTACT_PROPERTIES.utmContent,
 } as const;
 
 /** Dependencies of the HubSpot activities. */
@@ -33,61 +51,84 @@ export interface LinkHubSpotContactInput {
   auth0UserId: string;
   inviteId: string;
   inviteStatus: string;
+  /** Campaign/UTM fields of the invite; only those given are written (others keep their value). */
+  attribution?: Partial<Record<keyof typeof ATTRIBUTION_PROPERTIES, string>>;
+}
+
+/** Input of `markHubSpotInviteStale`. */
+export interface MarkHubSpotInviteStaleInput {
+  email: string;
+  inviteId: string;
 }
 
 /** Builds the HubSpot activities around an injected client. */
 export function createHubSpotActivities(deps: HubSpotActivityDeps) {
   const { hubspot, limiter } = deps;
-  // `requests(input)`: the most HubSpot requests the activity makes for that input. It must stay
-  // one: the client is not paced, so only the activity's start waits for its turn.
-  const paced = <I, R>(requests: (input: I) => number, activity: (input: I) => Promise<R>) =>
-    limiter ? pacedActivity(limiter, requests, activity, { clientPaced: false }) : activity;
+  // Each activity makes exactly one request, an upsert: the client is not paced, so only the
+  // activity's start waits for its turn.
+  const paced = <I, R>(activity: (input: I) => Promise<R>) =>
+    limiter ? pacedActivity(limiter, () => 1, activity, { clientPaced: false }) : activity;
+
+  /** One batch upsert of the contact with this email; returns its id. */
+  const upsertContact = async (email: string, properties: Record<string, string>): Promise<{ contactId: string }> => {
+    let response: Awaited<ReturnType<typeof hubspot.crm.contacts.batchApi.upsert>>;
+    try {
+      response = await hubspot.crm.contacts.batchApi.upsert({
+        inputs: [{ id: email, idProperty: 'email', properties: { email, ...properties } }],
+      });
+    } catch (err) {
+      const failure = toActivityFailure('hubspot', err);
+      const details = failure.details?.[0] as FailureDetails | undefined;
+      // Another process spends the same limit: hold this one's requests back as long as HubSpot asked.
+      if (limiter && details?.status === 429) limiter.pushBack(limiter.now() + (details.retryAfterMs ?? limiter.windowMs));
+      throw failure;
+    }
+    const contactId = response.results[0]?.id;
+    // A 207 carries per-input errors instead of a result; for a one-input batch that is a refusal.
+    if (!contactId) {
+      const errors = 'errors' in response ? (response.errors ?? []) : [];
+      const reason = errors[0]?.message ?? 'no contact in the upsert response';
+      throw ApplicationFailure.create({
+        message: `hubspot upsert refused: ${reason}`,
+        type: InviteErrorType.Permanent,
+        nonRetryable: true,
+        details: [{ service: 'hubspot', status: 207 }],
+      });
+    }
+    return { contactId };
+  };
 
   return {
     /** Creates or updates the contact with this email and stamps it with the invite; returns its id. */
-    linkHubSpotContact: paced(
-      // One batch upsert.
-      () => 1,
-      async (input: LinkHubSpotContactInput): Promise<{ contactId: string }> => {
-        const email = input.email.trim();
-        let response: Awaited<ReturnType<typeof hubspot.crm.contacts.batchApi.upsert>>;
-        try {
-          response = await hubspot.crm.contacts.batchApi.upsert({
-            inputs: [
-              {
-                id: email,
-                idProperty: 'email',
-                properties: {
-                  email,
-                  [HUBSPOT_CONTACT_PROPERTIES.auth0UserId]: input.auth0UserId,
-                  [HUBSPOT_CONTACT_PROPERTIES.inviteId]: input.inviteId,
-                  [HUBSPOT_CONTACT_PROPERTIES.inviteStatus]: input.inviteStatus,
-                },
-              },
-            ],
-          });
-        } catch (err) {
-          const failure = toActivityFailure('hubspot', err);
-          const details = failure.details?.[0] as FailureDetails | undefined;
-          // Another process spends the same limit: hold this one's requests back as long as HubSpot asked.
-          if (limiter && details?.status === 429)
-            limiter.pushBack(limiter.now() + (details.retryAfterMs ?? limiter.windowMs));
-          throw failure;
-        }
-        const contactId = response.results[0]?.id;
-        // A 207 carries per-input errors instead of a result; for a one-input batch that is a refusal.
-        if (!contactId) {
-          const errors = 'errors' in response ? (response.errors ?? []) : [];
-          const reason = errors[0]?.message ?? 'no contact in the upsert response';
-          throw ApplicationFailure.create({
-            message: `hubspot upsert refused: ${reason}`,
-            type: InviteErrorType.Permanent,
-            nonRetryable: true,
-            details: [{ service: 'hubspot', status: 207 }],
-          });
-        }
-        return { contactId };
-      },
+    linkHubSpotContact: paced((input: LinkHubSpotContactInput) =>
+      upsertContact(input.email.trim(), {
+        [HUBSPOT_CONTACT_PROPERTIES.auth0UserId]: input.auth0UserId,
+        [HUBSPOT_CONTACT_PROPERTIES.inviteId]: input.inviteId,
+        [HUBSPOT_CONTACT_PROPERTIES.inviteStatus]: input.inviteStatus,
+        ...attributionProperties(input.attribution),
+      }),
+    ),
+
+    /**
+     * Marks the invitee's contact for follow-up: the invite is still pending close to its expiry.
+     * Status `stale` and `inviteflow_follow_up = stale_invite`; a redemption later sets the status
+     * to `redeemed`. The same idempotent upsert by email as the link.
+     */
+    markHubSpotInviteStale: paced((input: MarkHubSpotInviteStaleInput) =>
+      upsertContact(input.email.trim(), {
+        [HUBSPOT_CONTACT_PROPERTIES.inviteId]: input.inviteId,
+        [HUBSPOT_CONTACT_PROPERTIES.inviteStatus]: 'stale',
+        [HUBSPOT_CONTACT_PROPERTIES.followUp]: STALE_INVITE_FOLLOW_UP,
+      }),
     ),
   };
+}
+
+function attributionProperties(attribution: LinkHubSpotContactInput['attribution']): Record<string, string> {
+  const properties: Record<string, string> = {};
+  for (const [field, property] of Object.entries(ATTRIBUTION_PROPERTIES)) {
+    const value = attribution?.[field as keyof typeof ATTRIBUTION_PROPERTIES];
+    if (typeof value === 'string' && value !== '') properties[property] = value;
+  }
+  return properties;
 }

@@ -5,12 +5,15 @@
 import { createAuth0Activities, type Auth0ActivityDeps } from './auth0';
 import { createEmailActivities, type EmailDeps } from './email';
 import { createHubSpotActivities, type HubSpotActivityDeps } from './hubspot';
+import { createWebhookActivities, type WebhookDeps } from './webhook';
 
 /** Clients the activities need, built by `worker/` from config. */
 export interface ActivityDeps {
   email: EmailDeps;
   auth0: Auth0ActivityDeps;
   hubspot: HubSpotActivityDeps;
+  /** The funnel webhook; default: none configured (events are dropped). */
+  webhook?: WebhookDeps;
 }
 
 /** Every activity the invite workflow can schedule. */
@@ -19,6 +22,7 @@ export function createActivities(deps: ActivityDeps) {
     ...createEmailActivities(deps.email),
     ...createAuth0Activities(deps.auth0),
     ...createHubSpotActivities(deps.hubspot),
+    ...createWebhookActivities(deps.webhook ?? {}),
   };
 }
 

@@ -205,3 +205,53 @@ function formatExpiry(date: Date, requested: string, fallback: SupportedLocale):
   }
   return `${formatter.format(date)} UTC`;
 }
+
+/** What the inviter's escalation email is made of. */
+export interface EscalationEmailInput {
+  /** The inviter's locale (the invite's); its language picks the wording. */
+  locale: string;
+  productName: string;
+  /** The invited address, which the inviter chose. */
+  invitee: string;
+  scope: string;
+  expiresAt: Date;
+}
+
+const ESCALATION: Record<SupportedLocale, { subject(invitee: string): string; body(invitee: string, product: string, scope: string, date: string): string[] }> = {
+  en: {
+    subject: (invitee) => `Your invitation to ${invitee} has not been accepted yet`,
+    body: (invitee, product, scope, date) => [
+      `The invitation you sent to ${invitee} to join ${product} (${scope}) has not been accepted yet.`,
+      `It expires on ${date}. A personal note or a call often helps; you can also ask for it to be resent or extended.`,
+    ],
+  },
+  fr: {
+    subject: (invitee) => `Votre invitation à ${invitee} n’a pas encore été acceptée`,
+    body: (invitee, product, scope, date) => [
+      `L’invitation à rejoindre ${product} (${scope}) envoyée à ${invitee} n’a pas encore été acceptée.`,
+      `Elle expire le ${date}. Un mot personnel ou un appel aide souvent\u00a0; elle peut aussi être renvoyée ou prolongée.`,
+    ],
+  },
+};
+
+/** Renders the email that tells an inviter their invite is still pending close to its expiry. */
+export function renderEscalationEmail(input: EscalationEmailInput): RenderedEmail {
+  const locale = resolveLocale(input.locale);
+  const w = ESCALATION[locale];
+  const invitee = singleLine(input.invitee).slice(0, 254);
+  const product = singleLine(input.productName);
+  const scope = singleLine(input.scope);
+  const date = formatExpiry(input.expiresAt, input.locale, locale);
+  const subject = w.subject(invitee);
+  const paragraphs = w.body(invitee, product, scope, date);
+  const text = `${paragraphs.join('\n\n')}\n`;
+  const html = `<!doctype html>
+<html lang="${locale}">
+<head><meta charset="utf-8"><title>${escapeHtml(subject)}</title></head>
+<body style="font-family:-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;color:#1f2330;">
+${paragraphs.map((p) => `<p style="font-size:15px;line-height:1.5;">${escapeHtml(p)}</p>`).join('\n')}
+</body>
+</html>
+`;
+  return { locale, subject, html, text };
+}

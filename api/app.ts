@@ -33,7 +33,9 @@ import { PAGE_HEADERS } from './pages/layout';
 import { problemPage } from './pages/landing';
 import { DEFAULT_RATE_LIMITS } from './rate-limit';
 import type { RateLimits } from './rate-limit';
+import { registerClaimRoutes } from './routes/claims';
 import { registerCodecRoutes } from './routes/codec';
+import { registerEmailEventRoutes } from './routes/email-events';
 import type { CodecRouteOptions } from './routes/codec';
 import { registerHealthRoutes } from './routes/health';
 import { registerInviteRoutes } from './routes/invites';
@@ -164,6 +166,8 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerHealthRoutes(app, ctx);
   registerInviteRoutes(app, ctx);
   registerRedemptionRoutes(app, ctx);
+  registerClaimRoutes(app, ctx);
+  await registerEmailEventRoutes(app, ctx);
   await registerLandingRoutes(app, ctx);
   if (deps.codec) registerCodecRoutes(app, ctx, deps.codec);
   return app;

@@ -19,6 +19,9 @@ export type AppConfig = Pick<
   | 'AUTH_JWKS_URL'
   | 'APP_LOGIN_URL'
   | 'PRODUCT_NAME'
+  | 'EMAIL_EVENTS_SECRET'
+  | 'CLAIM_BY_EMAIL_SCOPES'
+  | 'MAILGUN_WEBHOOK_SIGNING_KEY'
 >;
 
 /** Shared services of the route modules. */

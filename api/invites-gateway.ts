@@ -21,8 +21,8 @@ import { InvalidFilterError, searchInvites, visibilityQuery } from '../lib/invit
 import type { InviteListFilter, InviteListItem } from '../lib/invite-search';
 import { GRPC, grpcCode, isDeadline, isUnavailable } from '../lib/temporal-errors';
 import type { inviteWorkflow } from '../workflows/invite';
-import { declineSignal, inviteWorkflowId, linkIssuedQuery, statusQuery } from '../workflows/messages';
-import type { InviteInput, InviteStatus } from '../workflows/messages';
+import { auditSignal, declineSignal, deliveryFailedSignal, historyQuery, inviteWorkflowId, linkIssuedQuery, statusQuery } from '../workflows/messages';
+import type { AuditNote, DeliveryFailure, InviteInput, InviteLifecycle, InviteStatus } from '../workflows/messages';
 import { ApiError, refusalToApiError } from './errors';
 
 /** Deadlines of Temporal calls, in milliseconds. */
@@ -74,6 +74,19 @@ export function createInviteGateway(client: Client, opts: { taskQueue: string; e
     /** The status query (replayed by a worker when the run is closed); 404 when there is no such invite. */
     async status(inviteId: string, runId?: string): Promise<InviteStatus> {
       return guard(() => within(timeouts.readMs, () => handle(inviteId, runId).query(statusQuery)), notFound);
+    },
+
+    /** The `history` query: the invite's lifecycle as events; 404 when there is no such invite. */
+    async history(inviteId: string): Promise<InviteLifecycle> {
+      return guard(() => within(timeouts.readMs, () => handle(inviteId).query(historyQuery)), notFound);
+    },
+
+    /**
+     * Tells the open run of an invite about a click or a refused redemption. Best effort and never
+     * awaited by a caller that answers someone: a closed invite or a slow server only loses the note.
+     */
+    async note(inviteId: string, note: AuditNote): Promise<void> {
+      await guard(() => within(timeouts.readMs, () => handle(inviteId).signal(auditSignal, note)));
     },
 
     /** Whether the invite issued this link id (also while its email is still being sent). */
@@ -145,6 +158,11 @@ export function createInviteGateway(client: Client, opts: { taskQueue: string; e
           throw err;
         });
       }
+    },
+
+    /** Sends the delivery-failure signal; a closed workflow rejects with `WorkflowNotFoundError`. */
+    async deliveryFailed(inviteId: string, failure: DeliveryFailure): Promise<void> {
+      await guard(() => within(timeouts.readMs, () => handle(inviteId).signal(deliveryFailedSignal, failure)));
     },
 
     /** Sends the decline signal; a closed workflow rejects with `WorkflowNotFoundError`. */

@@ -111,7 +111,8 @@ export async function summarizeHistory(
         );
     } else if (event.workflowExecutionSignaledEventAttributes) {
       const name = event.workflowExecutionSignaledEventAttributes.signalName ?? 'signal';
-      add('signal', name === 'decline' ? 'declined: the invitee asked for no more email' : `signal ${name}`);
+      const [arg] = await values(event.workflowExecutionSignaledEventAttributes.input);
+      add('signal', signalText(name, arg));
     } else if (event.upsertWorkflowSearchAttributesEventAttributes) {
       const attrs = decodeTypedSearchAttributes(
         event.upsertWorkflowSearchAttributesEventAttributes.searchAttributes?.indexedFields,
@@ -206,6 +207,31 @@ function updateEntry(name: string, arg: unknown, redeemedBefore: boolean): [Hist
       return ['update', 'resend requested'];
     default:
       return ['update', `update ${name}`];
+  }
+}
+
+function signalText(name: string, arg: unknown): string {
+  const value = (arg ?? {}) as Record<string, unknown>;
+  const text = (key: string): string | undefined => {
+    const v = value[key];
+    return typeof v === 'string' ? v : undefined;
+  };
+  switch (name) {
+    case 'decline':
+      return 'declined: the invitee asked for no more email';
+    case 'audit':
+      if (value.type === 'clicked') return 'link opened (noted by the API)';
+      if (value.type === 'refused') {
+        const who = text('userId')
+          ? ` for ${text('userId')}${text('connection') ? ` via ${text('connection')}` : ''}`
+          : '';
+        return `redemption refused: ${text('code') ?? 'unknown'}${who} (noted by the API)`;
+      }
+      return 'audit note';
+    case 'deliveryFailed':
+      return `mail provider reported ${text('kind') ?? 'a failure'}${text('reason') ? `: ${text('reason')}` : ''}`;
+    default:
+      return `signal ${name}`;
   }
 }
 

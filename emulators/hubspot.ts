@@ -145,6 +145,12 @@ export const DEFAULT_CUSTOM_PROPERTIES = [
   'inviteflow_auth0_user_id',
   'inviteflow_invite_id',
   'inviteflow_invite_status',
+  'inviteflow_utm_source',
+  'inviteflow_utm_medium',
+  'inviteflow_utm_campaign',
+  'inviteflow_utm_term',
+  'inviteflow_utm_content',
+  'inviteflow_follow_up',
 ];
 
 const NOMINAL_LIMIT: HubSpotRateLimit = { max: 100, intervalMs: 10_000 };

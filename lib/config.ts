@@ -94,6 +94,13 @@ const workerSchema = z.object({
    * Starter private app's limit, `190/10s` Professional and Enterprise. 0 turns pacing off.
    */
   HUBSPOT_RATE_LIMIT: perInterval.prefault('100/10s'),
+  /** Where signed invite events go (undeliverable, completed, failed, stale); off when empty. */
+  FUNNEL_WEBHOOK_URL: url.optional(),
+  /** HMAC key of the funnel webhook's signatures; required with FUNNEL_WEBHOOK_URL. */
+  FUNNEL_WEBHOOK_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+}).refine((cfg) => !cfg.FUNNEL_WEBHOOK_URL || cfg.FUNNEL_WEBHOOK_SECRET, {
+  path: ['FUNNEL_WEBHOOK_SECRET'],
+  message: 'is required when FUNNEL_WEBHOOK_URL is set',
 });
 
 /** Thrown when the environment is incomplete or malformed; lists every bad variable, never values. */
@@ -162,6 +169,16 @@ const apiSchema = z
     /** Origin of the Temporal UI allowed to call `/codec/*` (only served when PAYLOAD_KEYS is set). */
     CODEC_CORS_ORIGIN: z.string().regex(/^https?:\/\/[^/\s]+$/, 'must be an origin like https://temporal.example.com').default('http://localhost:8233'),
     LOG_LEVEL: workerSchema.shape.LOG_LEVEL,
+    /** HMAC key of the generic signed email-events webhook (`POST /v1/email-events`); off when empty. */
+    EMAIL_EVENTS_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
+    /** Scopes whose invites may be claimed by verified email unless the request says otherwise (comma-separated). */
+    CLAIM_BY_EMAIL_SCOPES: z
+      .string()
+      .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean))
+      .pipe(z.array(z.string().regex(/^[a-z0-9][a-z0-9:._-]{0,63}$/, 'must be scopes separated by commas')))
+      .default([]),
+    /** Mailgun's webhook signing key (`POST /v1/email-events/mailgun`); off when empty. */
+    MAILGUN_WEBHOOK_SIGNING_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
   })
   .transform((cfg) => ({
     ...cfg,

@@ -16,6 +16,8 @@ export type RefusalCode =
   | 'invite_not_pending'
   | 'resend_rate_limited'
   | 'invite_opted_out'
+  | 'invite_undeliverable'
+  | 'invite_not_claimable'
   | 'invalid_request'
   | 'email_refused';
 
@@ -38,6 +40,8 @@ const REFUSALS: Partial<Record<string, RefusalCode>> = {
   [InviteErrorType.NotPending]: 'invite_not_pending',
   [InviteErrorType.ResendRateLimited]: 'resend_rate_limited',
   [InviteErrorType.EmailOptedOut]: 'invite_opted_out',
+  [InviteErrorType.Undeliverable]: 'invite_undeliverable',
+  [InviteErrorType.ClaimRefused]: 'invite_not_claimable',
   [InviteErrorType.InvalidInput]: 'invalid_request',
   [InviteErrorType.Permanent]: 'email_refused',
 };
@@ -73,7 +77,7 @@ export function refusalOf(failure: unknown): Refusal | undefined {
 export function closedRefusal(status: InviteStatus): Refusal {
   if (status.state === 'expired') return { code: 'invite_expired', message: 'The invite has expired' };
   // A run ended from outside (terminated in the UI) while pending counts as withdrawn.
-  if (status.state === 'revoked' || status.state === 'pending')
+  if (status.state === 'revoked' || status.state === 'pending' || status.state === 'undeliverable')
     return { code: 'invite_revoked', message: 'The invite was revoked' };
   return { code: 'invite_not_pending', message: `The invite is ${status.state}` };
 }

@@ -12,6 +12,7 @@ import type { InviteState } from '../workflows/messages';
 /** Every state an invite can be in, for validating a filter. */
 export const INVITE_STATES: readonly InviteState[] = [
   'pending',
+  'undeliverable',
   'redeemed',
   'completed',
   'expired',

@@ -13,7 +13,7 @@ import type { inviteWorkflow } from '../workflows/invite';
 import { normalizeEmail, resolveInviteInput } from '../workflows/input';
 import type { ResolvedInvite } from '../workflows/input';
 import { inviteWorkflowId, searchAttributes } from '../workflows/messages';
-import type { EmailPolicy, InviteInput, Inviter, JsonValue } from '../workflows/messages';
+import type { Attribution, EmailPolicy, InviteInput, Inviter, JsonValue } from '../workflows/messages';
 import { deriveInviteId } from './invite-id';
 
 /** Scope of an invite whose request names none. */
@@ -32,9 +32,15 @@ export interface InviteRequest {
   /** A duration such as `'7 days'`, or milliseconds. */
   ttl?: string | number;
   reminders?: (string | number)[];
+  escalateBefore?: string | number | false;
+  timeZone?: string;
+  sendWindow?: { start: string; end: string };
   emailPolicy?: EmailPolicy;
   redirect?: string;
   inviter?: Inviter;
+  attribution?: Attribution;
+  attributionInClaims?: boolean;
+  claimByVerifiedEmail?: boolean;
 }
 
 /** The workflow input of a request, and the same input with every default resolved. */
@@ -64,8 +70,14 @@ export function prepareInvite(idKey: string, request: InviteRequest, now: number
       : {}),
     ...(request.ttl !== undefined ? { ttl: request.ttl } : {}),
     ...(request.reminders ? { reminders: request.reminders } : {}),
+    ...(request.escalateBefore !== undefined ? { escalateBefore: request.escalateBefore } : {}),
+    ...(request.timeZone !== undefined ? { timeZone: request.timeZone } : {}),
+    ...(request.sendWindow !== undefined ? { sendWindow: request.sendWindow } : {}),
     ...(request.emailPolicy ? { emailPolicy: request.emailPolicy } : {}),
     ...(request.redirect !== undefined ? { redirect: request.redirect } : {}),
+    ...(request.attribution !== undefined ? { attribution: request.attribution } : {}),
+    ...(request.attributionInClaims ? { attributionInClaims: true } : {}),
+    ...(request.claimByVerifiedEmail ? { claimByVerifiedEmail: true } : {}),
     // The workflow takes this as the creation time, so the caller can answer with the status now.
     createdAt: new Date(now).toISOString(),
   };

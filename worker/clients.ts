@@ -82,6 +82,7 @@ export function buildActivityDeps(
       hubspot: createHubSpotClient({ accessToken: cfg.HUBSPOT_ACCESS_TOKEN, basePath: cfg.HUBSPOT_BASE_PATH }),
       limiter: limiters.hubspot,
     },
+    webhook: { url: cfg.FUNNEL_WEBHOOK_URL, secret: cfg.FUNNEL_WEBHOOK_SECRET },
   };
   return {
     deps,

@@ -22,6 +22,10 @@ export enum InviteErrorType {
   ResendRateLimited = 'InviteResendRateLimited',
   /** The person opted out of email for this invite. */
   EmailOptedOut = 'InviteEmailOptedOut',
+  /** A claim by verified email was refused: not opted in, unverified or another address. */
+  ClaimRefused = 'InviteClaimRefused',
+  /** The mail provider reported the address undeliverable (bounce or complaint). */
+  Undeliverable = 'InviteUndeliverable',
   /** A side effect was refused permanently (4xx other than 408/409/429); the invite is `failed`. */
   SideEffectRefused = 'SideEffectRefused',
   /** A role named by the invite does not exist in Auth0. */

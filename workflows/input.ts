@@ -4,13 +4,16 @@
  */
 import { msToNumber } from '@temporalio/common/lib/time';
 import type { Duration } from '@temporalio/common';
-import type { EmailPolicy, InviteInput, InviteStatus, JsonValue } from './messages';
+import type { Attribution, EmailPolicy, InviteInput, InviteStatus, JsonValue } from './messages';
+import { canonicalTimeZone, DEFAULT_SEND_WINDOW, defaultTimeZone, EARLIEST_START_MINUTES, LATEST_END_MINUTES, MIN_WINDOW_MINUTES, parseClock } from './send-window';
+import type { SendWindow } from './send-window';
 
 export const DAY = 24 * 60 * 60 * 1000;
 export const DEFAULT_TTL = '7 days';
 export const MAX_TTL_MS = 30 * DAY;
 export const MIN_TTL_MS = 60 * 1000;
 export const DEFAULT_REMINDERS: Duration[] = ['2 days', '5 days'];
+export const DEFAULT_ESCALATE_BEFORE = '2 days';
 export const MAX_REMINDERS = 5;
 export const DEFAULT_RESEND_INTERVAL = '1 minute';
 export const DEFAULT_MAX_RESENDS = 5;
@@ -18,6 +21,10 @@ export const MAX_EXTENDS = 5;
 export const MAX_ROLES = 50;
 export const MAX_DATA_BYTES = 8 * 1024;
 export const SUPPORTED_LOCALES = ['en', 'fr'] as const;
+/** The attribution fields an invite may carry, as the funnel names them. */
+export const ATTRIBUTION_FIELDS = ['utm_source', 'utm_medium', 'utm_campaign', 'utm_term', 'utm_content'] as const;
+/** Longest attribution value (HubSpot single-line text holds far more; UTM values are short). */
+export const MAX_ATTRIBUTION_LENGTH = 200;
 
 /** An input with every default filled in and durations in milliseconds. */
 export interface ResolvedInvite {
@@ -30,8 +37,15 @@ export interface ResolvedInvite {
   inviter?: { name?: string; email?: string };
   ttlMs: number;
   reminderOffsetsMs: number[];
+  /** Where and when reminders may go out. */
+  sendWindow: SendWindow;
+  /** Escalate this long before expiry; undefined: never (turned off, or the ttl is not longer). */
+  escalateBeforeMs?: number;
   redirect?: string;
   emailPolicy: EmailPolicy;
+  attribution?: Attribution;
+  attributionInClaims: boolean;
+  claimByVerifiedEmail: boolean;
   resendIntervalMs: number;
   maxResends: number;
   /** The caller's creation time, when given (see `InviteInput.createdAt` and `inviteCreatedAt`). */
@@ -140,6 +154,30 @@ export function resolveInviteInput(input: InviteInput): ResolvedInvite {
   if (input.redirect !== undefined && (typeof input.redirect !== 'string' || !/^https?:\/\/[^\s]+$/.test(input.redirect))) {
     problems.push({ field: 'redirect', message: 'must be an absolute http(s) URL' });
   }
+  let attribution: Attribution | undefined;
+  if (input.attribution !== undefined) {
+    if (!isPlainObject(input.attribution)) {
+      problems.push({ field: 'attribution', message: 'must be an object of UTM fields' });
+    } else {
+      attribution = {};
+      for (const [key, value] of Object.entries(input.attribution)) {
+        if (!(ATTRIBUTION_FIELDS as readonly string[]).includes(key)) {
+          problems.push({ field: `attribution.${key}`, message: `is not one of ${ATTRIBUTION_FIELDS.join(', ')}` });
+          // eslint-disable-next-line no-control-regex -- a header-like value must stay on one line
+        } else if (typeof value !== 'string' || value.length === 0 || value.length > MAX_ATTRIBUTION_LENGTH || /[\x00-\x1f\x7f]/.test(value)) {
+          problems.push({ field: `attribution.${key}`, message: `must be 1 to ${MAX_ATTRIBUTION_LENGTH} characters on one line` });
+        } else {
+          attribution[key as keyof Attribution] = value;
+        }
+      }
+    }
+  }
+  if (input.claimByVerifiedEmail !== undefined && typeof input.claimByVerifiedEmail !== 'boolean') {
+    problems.push({ field: 'claimByVerifiedEmail', message: 'must be true or false' });
+  }
+  if (input.attributionInClaims !== undefined && typeof input.attributionInClaims !== 'boolean') {
+    problems.push({ field: 'attributionInClaims', message: 'must be true or false' });
+  }
   const ttlMs = duration(input.ttl ?? DEFAULT_TTL, 'ttl', problems);
   if (ttlMs !== undefined && (ttlMs < MIN_TTL_MS || ttlMs > MAX_TTL_MS)) {
     problems.push({ field: 'ttl', message: 'must be between 1 minute and 30 days' });
@@ -154,6 +192,21 @@ export function resolveInviteInput(input: InviteInput): ResolvedInvite {
       if (ms !== undefined) reminderOffsetsMs.push(ms);
     });
   }
+  let timeZone: string | undefined = defaultTimeZone(typeof input.locale === 'string' ? input.locale : '');
+  if (input.timeZone !== undefined) {
+    timeZone = canonicalTimeZone(input.timeZone);
+    if (!timeZone) problems.push({ field: 'timeZone', message: 'must be an IANA time zone like "Europe/Paris"' });
+  }
+  const window = input.sendWindow ?? DEFAULT_SEND_WINDOW;
+  const startMinutes = isPlainObject(window) ? parseClock(window.start) : undefined;
+  const endMinutes = isPlainObject(window) ? parseClock(window.end) : undefined;
+  if (startMinutes === undefined || endMinutes === undefined) {
+    problems.push({ field: 'sendWindow', message: 'must be { start, end } as "HH:MM"' });
+  } else if (startMinutes < EARLIEST_START_MINUTES || endMinutes > LATEST_END_MINUTES || endMinutes - startMinutes < MIN_WINDOW_MINUTES) {
+    problems.push({ field: 'sendWindow', message: 'must lie within 07:00–22:00 and be at least 2 hours long' });
+  }
+  let escalateBeforeMs: number | undefined;
+  if (input.escalateBefore !== false) escalateBeforeMs = duration(input.escalateBefore ?? DEFAULT_ESCALATE_BEFORE, 'escalateBefore', problems);
   const resendIntervalMs = duration(input.resendInterval ?? DEFAULT_RESEND_INTERVAL, 'resendInterval', problems);
   const maxResends = input.maxResends ?? DEFAULT_MAX_RESENDS;
   if (!Number.isInteger(maxResends) || maxResends < 0 || maxResends > 20) {
@@ -164,7 +217,7 @@ export function resolveInviteInput(input: InviteInput): ResolvedInvite {
     createdAtMs = typeof input.createdAt === 'string' && ISO_TIMESTAMP.test(input.createdAt) ? Date.parse(input.createdAt) : NaN;
     if (!Number.isFinite(createdAtMs)) problems.push({ field: 'createdAt', message: 'must be an ISO 8601 UTC timestamp' });
   }
-  if (problems.length > 0 || ttlMs === undefined || resendIntervalMs === undefined) {
+  if (problems.length > 0 || ttlMs === undefined || resendIntervalMs === undefined || !timeZone || startMinutes === undefined || endMinutes === undefined) {
     throw new InvalidInviteInput(problems);
   }
   return {
@@ -178,8 +231,14 @@ export function resolveInviteInput(input: InviteInput): ResolvedInvite {
     ttlMs,
     // Offsets at or past expiry would remind of a link that no longer works.
     reminderOffsetsMs: [...new Set(reminderOffsetsMs)].filter((ms) => ms < ttlMs).sort((a, b) => a - b),
+    sendWindow: { timeZone, startMinutes, endMinutes },
+    // Escalating at or before creation would tell the inviter at once about an invite just sent.
+    ...(escalateBeforeMs !== undefined && escalateBeforeMs < ttlMs ? { escalateBeforeMs } : {}),
     redirect: input.redirect,
     emailPolicy,
+    ...(attribution && Object.keys(attribution).length > 0 ? { attribution } : {}),
+    attributionInClaims: input.attributionInClaims === true,
+    claimByVerifiedEmail: input.claimByVerifiedEmail === true,
     resendIntervalMs,
     maxResends,
     ...(createdAtMs !== undefined ? { createdAtMs } : {}),
@@ -209,8 +268,16 @@ export function initialInviteStatus(invite: ResolvedInvite, createdAtMs: number)
     data: invite.data,
     redirect: invite.redirect,
     emailPolicy: invite.emailPolicy,
+    sendWindow: { timeZone: invite.sendWindow.timeZone, start: clock(invite.sendWindow.startMinutes), end: clock(invite.sendWindow.endMinutes) },
+    ...(invite.attribution ? { attribution: invite.attribution } : {}),
+    ...(invite.attributionInClaims ? { attributionInClaims: true } : {}),
+    ...(invite.claimByVerifiedEmail ? { claimByVerifiedEmail: true } : {}),
     createdAt: new Date(createdAtMs).toISOString(),
     expiresAt: new Date(createdAtMs + invite.ttlMs).toISOString(),
     emails: [],
   };
+}
+
+function clock(minutes: number): string {
+  return `${String(Math.floor(minutes / 60)).padStart(2, '0')}:${String(minutes % 60).padStart(2, '0')}`;
 }

@@ -19,14 +19,21 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type { InviteActivities } from '../activities';
+import type { FunnelEventType } from '../activities/webhook';
 import { InviteErrorType } from './errors';
 import { initialInviteStatus, inviteCreatedAt, InvalidInviteInput, MAX_EXTENDS, MAX_TTL_MS, MIN_TTL_MS, normalizeEmail, resolveInviteInput } from './input';
 import type { ResolvedInvite } from './input';
 import { msToNumber } from '@temporalio/common/lib/time';
+import { nextSendTime } from './send-window';
 import {
+  auditSignal,
+  claimUpdate,
   declineSignal,
+  deliveryFailedSignal,
   extendUpdate,
+  historyQuery,
   linkIssuedQuery,
+  MAX_NOTES,
   redeemUpdate,
   resendUpdate,
   revokeUpdate,
@@ -34,8 +41,12 @@ import {
   statusQuery,
 } from './messages';
 import type {
+  AuditNote,
+  ClaimInput,
+  DeliveryFailure,
   EmailMismatchDetails,
   InviteInput,
+  LifecycleEvent,
   InviteStatus,
   RedeemInput,
   RedeemResult,
@@ -57,6 +68,13 @@ const auth0 = proxyActivities<InviteActivities>({
 const hubspot = proxyActivities<InviteActivities>({
   startToCloseTimeout: '30 seconds',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', nonRetryableErrorTypes },
+});
+
+// The funnel is told, not asked: a receiver that stays down for about two hours loses the event
+// (recorded as `notify_failed` in the lifecycle), but never holds or fails the invite.
+const webhook = proxyActivities<InviteActivities>({
+  startToCloseTimeout: '15 seconds',
+  retry: { initialInterval: '10 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes', maximumAttempts: 15, nonRetryableErrorTypes },
 });
 
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -99,6 +117,15 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
 
   const status: InviteStatus = initialInviteStatus(invite, createdAt);
 
+  // The lifecycle the `history` query answers. Only state: recording a step issues no command.
+  const lifecycle: LifecycleEvent[] = [{ at: iso(createdAt), type: 'created' }];
+  const linkSequences = new Map<string, number>();
+  let notes = 0;
+  let omitted = 0;
+  const step = (type: LifecycleEvent['type'], extra: Omit<LifecycleEvent, 'at' | 'type'> = {}) => {
+    lifecycle.push({ at: iso(Date.now()), type, ...extra });
+  };
+
   const enter = (state: InviteStatus['state']) => {
     status.state = state;
     transitions.add(1, { state });
@@ -108,6 +135,16 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
   // skip an upsert that would change nothing (the start already set them, and most emails leave
   // them as they are), which spares the server a visibility write per email.
   const skipUnchangedUpserts = patched('skip-unchanged-search-attributes');
+  // Runs recorded before the funnel webhook tell nobody when they complete or fail.
+  const notifyOnClose = patched('funnel-webhook');
+  // Runs recorded before escalation have no escalation timer.
+  const escalation = patched('stale-escalation');
+  let escalated = false;
+  // Runs recorded before send windows send a reminder the moment it is due, day or night.
+  const sendWindows = patched('send-windows');
+  if (!sendWindows) delete status.sendWindow;
+  // A reminder that fell due outside the invitee's daytime and waits for the window to open.
+  let reminderWaiting = false;
   const visible = workflowInfo().typedSearchAttributes;
   let published = skipUnchangedUpserts
     ? searchAttributesKey(
@@ -133,8 +170,8 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
     setCurrentDetails(
       [
         `**${status.state}** · ${invite.scope} · roles: ${invite.roles.join(', ') || 'none'}`,
-        `${sent} email${sent === 1 ? '' : 's'} sent${status.optedOutAt ? ' · opted out of email' : ''}`,
-        status.state === 'pending' ? `expires ${status.expiresAt}` : '',
+        `${sent} email${sent === 1 ? '' : 's'} sent${status.optedOutAt ? ' · opted out of email' : ''}${status.undeliverable ? ` · undeliverable (${status.undeliverable.kind})` : ''}`,
+        open() ? `expires ${status.expiresAt}` : '',
         status.redeemer ? `redeemed by ${status.redeemer.userId} (${status.redeemer.connection})` : '',
         status.failure ? `failed: ${status.failure.message}` : '',
       ]
@@ -143,11 +180,63 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
     );
   };
 
+  /** Pending, or undeliverable: either way still redeemable until the expiry. */
+  function open(): boolean {
+    return status.state === 'pending' || status.state === 'undeliverable';
+  }
+
+  /** Sends one signed event to the funnel; a failure is recorded, never thrown. */
+  const notify = async (type: FunnelEventType, detail?: Record<string, unknown>): Promise<void> => {
+    try {
+      const sent = await webhook.notifyFunnel({
+        id: uuid4(),
+        type,
+        occurredAt: iso(Date.now()),
+        invite: { id: invite.inviteId, email: invite.email, scope: invite.scope, state: status.state, expiresAt: status.expiresAt, data: invite.data },
+        ...(detail ? { detail } : {}),
+      });
+      if (sent.delivered) step('notified', { event: type });
+    } catch (err) {
+      step('notify_failed', { event: type, reason: failureMessage(err) });
+      log.warn('funnel webhook failed', { inviteId: invite.inviteId, type });
+    }
+  };
+
+  /** When a still-pending invite is escalated; Infinity when it no longer will be. */
+  const escalateAt = (): number =>
+    escalation && !escalated && invite.escalateBeforeMs !== undefined && status.state === 'pending' && !status.optedOutAt
+      ? expiresAt - invite.escalateBeforeMs
+      : Infinity;
+
+  /**
+   * The invite is still pending close to its expiry: the inviter is emailed (when the invite names
+   * their address), the HubSpot contact is marked for follow-up, the funnel is told. Neither
+   * failure holds the invite; each is recorded.
+   */
+  const escalate = async (): Promise<void> => {
+    escalated = true;
+    status.escalatedAt = iso(Date.now());
+    const inviterEmail = invite.inviter?.email;
+    const outcome = (what: string) => (err: unknown) => `${what} failed: ${failureMessage(err)}`;
+    const done = await Promise.all([
+      inviterEmail
+        ? email
+            .sendEscalationEmail({ inviteId: invite.inviteId, to: normalizeEmail(inviterEmail), invitee: invite.email, locale: invite.locale, scope: invite.scope, expiresAt: status.expiresAt })
+            .then(() => 'inviter emailed', outcome('inviter email'))
+        : 'no inviter email to tell',
+      hubspot.markHubSpotInviteStale({ email: invite.email, inviteId: invite.inviteId }).then(() => 'HubSpot contact marked', outcome('HubSpot mark')),
+    ]);
+    step('escalated', { reason: done.join('; ') });
+    publish();
+    await notify('invite.stale', { escalatedAt: status.escalatedAt });
+  };
+
   /** Mints a fresh link and sends one email; a permanent refusal is recorded, not thrown. */
   const sendEmail = async (kind: SentEmailRecord['kind']): Promise<SentEmailRecord | undefined> => {
     const linkId = uuid4();
     const sequence = status.emails.length + 1;
     links.add(linkId);
+    linkSequences.set(linkId, sequence);
     lastEmailAt = Date.now();
     try {
       const sent = await email.sendInviteEmail({
@@ -164,6 +253,7 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
       const record: SentEmailRecord = { sequence, kind, linkId, at: sent.acceptedAt, messageId: sent.messageId };
       status.emails.push(record);
       emailsSent.add(1, { kind });
+      step(kind === 'reminder' ? 'reminded' : 'emailed', { sequence, kind });
       delete status.emailError;
       publish();
       return record;
@@ -171,6 +261,7 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
       // The mail server refused the address for good (5xx): the invite stays pending and
       // redeemable; the refusal shows in the status and the UI for an operator to act on.
       status.emailError = failureMessage(err);
+      step('email_refused', { sequence, kind, reason: status.emailError });
       publish();
       log.warn('invite email refused', { inviteId: invite.inviteId, kind });
       return undefined;
@@ -179,26 +270,67 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
 
   setHandler(statusQuery, () => status);
   setHandler(linkIssuedQuery, (linkId) => links.has(linkId));
+  setHandler(historyQuery, () => ({ inviteId: invite.inviteId, events: lifecycle, omitted }));
+
+  // Clicks and refusals come from the API; each is bounded so that no caller can grow the state.
+  setHandler(auditSignal, (note: AuditNote) => {
+    if (typeof note !== 'object' || note === null) return;
+    const sequence = typeof note.linkId === 'string' ? linkSequences.get(note.linkId) : undefined;
+    if (note.type === 'clicked') {
+      if (sequence === undefined) return;
+    } else if (note.type === 'refused') {
+      if (typeof note.code !== 'string' || !/^[a-z_]{1,40}$/.test(note.code)) return;
+    } else {
+      return;
+    }
+    if (notes >= MAX_NOTES) {
+      omitted++;
+      return;
+    }
+    notes++;
+    if (note.type === 'clicked') {
+      step('clicked', { sequence: sequence! });
+      return;
+    }
+    step('refused', {
+      ...(sequence !== undefined ? { sequence } : {}),
+      code: note.code,
+      ...(typeof note.userId === 'string' ? { userId: note.userId.slice(0, 300) } : {}),
+      ...(typeof note.connection === 'string' ? { connection: note.connection.slice(0, 200) } : {}),
+    });
+  });
+
+  /** Accepts a redemption (by link, or by verified email without one) and answers the claims. */
+  const accept = (user: RedeemInput['user'], linkId: string | undefined): RedeemResult => {
+    if (result && status.redeemer?.userId === user.userId) return { ...result, repeat: true };
+    enter('redeemed');
+    status.redeemedAt = iso(Date.now());
+    status.redeemer = user;
+    if (linkId === undefined) status.redeemedVia = 'verified-email';
+    const sequence = linkId === undefined ? undefined : linkSequences.get(linkId);
+    step('redeemed', {
+      ...(sequence !== undefined ? { sequence } : {}),
+      userId: user.userId,
+      connection: user.connection,
+      ...(linkId === undefined ? { event: 'verified-email' } : {}),
+    });
+    result = {
+      inviteId: invite.inviteId,
+      scope: invite.scope,
+      roles: invite.roles,
+      data: invite.data,
+      redirect: invite.redirect,
+      redeemedAt: status.redeemedAt,
+      ...(invite.attributionInClaims && invite.attribution ? { attribution: invite.attribution } : {}),
+      repeat: false,
+    };
+    publish();
+    return result;
+  };
 
   setHandler(
     redeemUpdate,
-    (req: RedeemInput): RedeemResult => {
-      if (result && status.redeemer?.userId === req.user.userId) return { ...result, repeat: true };
-      enter('redeemed');
-      status.redeemedAt = iso(Date.now());
-      status.redeemer = req.user;
-      result = {
-        inviteId: invite.inviteId,
-        scope: invite.scope,
-        roles: invite.roles,
-        data: invite.data,
-        redirect: invite.redirect,
-        redeemedAt: status.redeemedAt,
-        repeat: false,
-      };
-      publish();
-      return result;
-    },
+    (req: RedeemInput): RedeemResult => accept(req.user, req.linkId),
     {
       // A refused attempt never reaches history and never consumes the invite.
       validator: (req: RedeemInput) => {
@@ -221,12 +353,30 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
     },
   );
 
+  // Claim by verified email (opt-in): the verified address stands in for the link, which proves
+  // the same thing, control of the mailbox. Unverified addresses and other addresses never claim.
+  setHandler(claimUpdate, (req: ClaimInput): RedeemResult => accept(req.user, undefined), {
+    validator: (req: ClaimInput) => {
+      if (status.redeemer) {
+        if (status.redeemer.userId === req.user.userId && result) return;
+        throw refusal(InviteErrorType.AlreadyUsed, 'the invite was already redeemed by another account');
+      }
+      if (!invite.claimByVerifiedEmail) throw refusal(InviteErrorType.ClaimRefused, 'this invite can only be redeemed with its link');
+      assertPending();
+      if (req.user.emailVerified !== true) throw refusal(InviteErrorType.ClaimRefused, 'an unverified email cannot claim an invite');
+      if (typeof req.user.email !== 'string' || normalizeEmail(req.user.email) !== invite.email) {
+        throw refusal(InviteErrorType.ClaimRefused, 'the account email is not the invited one');
+      }
+    },
+  });
+
   setHandler(
     revokeUpdate,
     ({ reason }) => {
       enter('revoked');
       status.revokedAt = iso(Date.now());
       if (reason) status.revokeReason = reason.slice(0, 500);
+      step('revoked', status.revokeReason ? { reason: status.revokeReason } : {});
       publish();
       return status;
     },
@@ -245,6 +395,7 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
       validator: () => {
         assertPending();
         if (status.optedOutAt) throw refusal(InviteErrorType.EmailOptedOut, 'the invitee opted out of email');
+        if (status.undeliverable) throw refusal(InviteErrorType.Undeliverable, `the mail provider reported the address undeliverable (${status.undeliverable.kind})`);
         if (resendsUsed >= invite.maxResends) {
           throw refusal(InviteErrorType.ResendRateLimited, `at most ${invite.maxResends} resends per invite`);
         }
@@ -267,10 +418,11 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
       extendsUsed++;
       expiresAt = Date.now() + msToNumber(ttl);
       status.expiresAt = iso(expiresAt);
+      step('extended', { expiresAt: status.expiresAt });
       wake++;
       publish();
       // Earlier links carry the earlier expiry in their token; the person needs a link that works.
-      if (!status.optedOutAt) await sendEmail('extend');
+      if (!status.optedOutAt && !status.undeliverable) await sendEmail('extend');
       return status;
     },
     {
@@ -289,19 +441,36 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
     },
   );
 
+  // A bounce or complaint from the mail provider: no more email, the funnel is told. Links already
+  // delivered keep working (the bounce may be of a reminder), so the invite stays open until expiry.
+  setHandler(deliveryFailedSignal, async (failure: DeliveryFailure) => {
+    if (status.state !== 'pending' || typeof failure !== 'object' || failure === null) return;
+    if (failure.kind !== 'bounce' && failure.kind !== 'complaint') return;
+    const kind = failure.kind;
+    const reason = typeof failure.reason === 'string' && failure.reason !== '' ? failure.reason.slice(0, 300) : undefined;
+    const sequence = typeof failure.sequence === 'number' && Number.isInteger(failure.sequence) ? failure.sequence : undefined;
+    enter('undeliverable');
+    status.undeliverable = { at: iso(Date.now()), kind, ...(reason ? { reason } : {}) };
+    step('undeliverable', { event: kind, ...(sequence !== undefined ? { sequence } : {}), ...(reason ? { reason } : {}) });
+    wake++;
+    publish();
+    await notify('invite.undeliverable', { kind, ...(reason ? { reason } : {}) });
+  });
+
   setHandler(declineSignal, () => {
     if (status.optedOutAt) return;
     status.optedOutAt = iso(Date.now());
+    step('declined');
     wake++;
     publish();
   });
 
   function assertPending(): void {
     if (status.state === 'revoked') throw refusal(InviteErrorType.Revoked, 'the invite was revoked');
-    if (status.state === 'expired' || (status.state === 'pending' && Date.now() >= expiresAt)) {
+    if (status.state === 'expired' || (open() && Date.now() >= expiresAt)) {
       throw refusal(InviteErrorType.Expired, 'the invite has expired');
     }
-    if (status.state !== 'pending') throw refusal(InviteErrorType.NotPending, `the invite is ${status.state}`);
+    if (!open()) throw refusal(InviteErrorType.NotPending, `the invite is ${status.state}`);
   }
 
   transitions.add(1, { state: 'pending' });
@@ -310,11 +479,12 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
 
   // Wait for redemption, revocation or expiry, sending each reminder at its offset on the way.
   const reminders = [...invite.reminderOffsetsMs];
-  while (status.state === 'pending') {
+  while (open()) {
     const now = Date.now();
     if (now >= expiresAt) {
       enter('expired');
       status.expiredAt = iso(now);
+      step('expired');
       publish();
       break;
     }
@@ -324,19 +494,53 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
       reminders.shift();
       due = true;
     }
-    if (due && !status.optedOutAt) await sendEmail('reminder');
-    if (status.state !== 'pending') break;
-    const nextReminder = status.optedOutAt || reminders.length === 0 ? Infinity : createdAt + reminders[0]!;
-    const wakeAt = Math.min(nextReminder, expiresAt);
+    if (!sendWindows) {
+      if (due && !status.optedOutAt && !status.undeliverable) await sendEmail('reminder');
+    } else {
+      reminderWaiting = (reminderWaiting || due) && !status.optedOutAt && !status.undeliverable;
+      if (reminderWaiting) {
+        const at = nextSendTime(now, invite.sendWindow);
+        // A reminder that could only arrive after the expiry would point at a dead link.
+        if (at >= expiresAt) reminderWaiting = false;
+        else if (at <= now) {
+          reminderWaiting = false;
+          await sendEmail('reminder');
+        }
+      }
+    }
+    if (!open()) break;
+    if (Date.now() >= escalateAt()) await escalate();
+    if (!open()) break;
+    const nextReminder =
+      status.optedOutAt || status.undeliverable
+        ? Infinity
+        : reminderWaiting
+          ? nextSendTime(now, invite.sendWindow)
+          : reminders.length === 0
+            ? Infinity
+            : createdAt + reminders[0]!;
+    const escalation = escalateAt();
+    const wakeAt = Math.min(nextReminder, escalation, expiresAt);
     const seen = wake;
-    await condition(() => status.state !== 'pending' || wake !== seen, wakeAt - now, {
-      summary: wakeAt === expiresAt ? 'until expiry' : 'until next reminder',
+    await condition(() => !open() || wake !== seen, wakeAt - now, {
+      summary: wakeAt === expiresAt ? 'until expiry' : wakeAt === escalation ? 'until escalation' : 'until next reminder',
     });
   }
 
   if (status.state === 'redeemed' && status.redeemer) {
-    await grant(invite, status);
+    await grant(invite, status, step);
     transitions.add(1, { state: status.state });
+    if (notifyOnClose) {
+      const redeemer = status.redeemer;
+      // `grant` moved the state on; the narrowing above does not know it.
+      const completed = (status.state as InviteStatus['state']) === 'completed';
+      await notify(
+        completed ? 'invite.completed' : 'invite.failed',
+        completed
+          ? { userId: redeemer.userId, connection: redeemer.connection, redeemedAt: status.redeemedAt }
+          : { userId: redeemer.userId, failure: status.failure },
+      );
+    }
   }
   // Let an in-flight update (e.g. an idempotent repeat of `redeem`) finish before the run closes.
   await condition(allHandlersFinished);
@@ -352,7 +556,11 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
 }
 
 /** The side effects of a redemption: Auth0 grant and HubSpot link in parallel, then `completed`. */
-async function grant(invite: ResolvedInvite, status: InviteStatus): Promise<void> {
+async function grant(
+  invite: ResolvedInvite,
+  status: InviteStatus,
+  step: (type: LifecycleEvent['type'], extra?: Omit<LifecycleEvent, 'at' | 'type'>) => void,
+): Promise<void> {
   const redeemer = status.redeemer!;
   const redeemedAt = status.redeemedAt!;
   const auth0Grant = async () => {
@@ -370,22 +578,28 @@ async function grant(invite: ResolvedInvite, status: InviteStatus): Promise<void
       data: invite.data,
       redeemedAt,
     });
+    step('granted', { userId: redeemer.userId });
   };
-  const hubspotLink = () =>
-    hubspot.linkHubSpotContact({
+  const hubspotLink = async () => {
+    const { contactId } = await hubspot.linkHubSpotContact({
       email: invite.email,
       auth0UserId: redeemer.userId,
       inviteId: invite.inviteId,
       inviteStatus: 'redeemed',
+      ...(invite.attribution ? { attribution: invite.attribution } : {}),
     });
+    step('linked', { contactId });
+  };
   try {
     await Promise.all([auth0Grant(), hubspotLink()]);
     status.state = 'completed';
     status.completedAt = new Date(Date.now()).toISOString();
+    step('completed');
   } catch (err) {
     status.state = 'failed';
     status.failedAt = new Date(Date.now()).toISOString();
     status.failure = { type: failureType(err), message: failureMessage(err) };
+    step('failed', { reason: status.failure.message });
   }
   upsertSearchAttributes([{ key: searchAttributes.status, value: status.state }]);
   setCurrentDetails(

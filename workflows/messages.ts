@@ -17,8 +17,12 @@ export function inviteWorkflowId(inviteId: string): string {
 /** Who may redeem: the invited address only (default), or whoever holds the link. */
 export type EmailPolicy = 'same-email' | 'any';
 
-/** Lifecycle of an invite; `failed` only when a side effect was permanently refused. */
-export type InviteState = 'pending' | 'redeemed' | 'completed' | 'expired' | 'revoked' | 'failed';
+/**
+ * Lifecycle of an invite; `failed` only when a side effect was permanently refused. `undeliverable`
+ * (the mail provider reported a bounce or a complaint) is still open: no more emails, but a link
+ * already delivered still redeems until the expiry.
+ */
+export type InviteState = 'pending' | 'undeliverable' | 'redeemed' | 'completed' | 'expired' | 'revoked' | 'failed';
 
 /** JSON our backend binds to the invite; kept server-side, never put in the link. */
 export type JsonValue = string | number | boolean | null | JsonValue[] | { [key: string]: JsonValue };
@@ -27,6 +31,15 @@ export type JsonValue = string | number | boolean | null | JsonValue[] | { [key:
 export interface Inviter {
   name?: string;
   email?: string;
+}
+
+/** Campaign fields the funnel knew at creation; each becomes a HubSpot contact property on redemption. */
+export interface Attribution {
+  utm_source?: string;
+  utm_medium?: string;
+  utm_campaign?: string;
+  utm_term?: string;
+  utm_content?: string;
 }
 
 /** Workflow input. Durations use Temporal's format (`'7 days'`, `'36h'`, or milliseconds). */
@@ -46,11 +59,33 @@ export interface InviteInput {
   inviter?: Inviter;
   /** Time to live; default 7 days, at most 30 days. */
   ttl?: Duration;
+  /**
+   * How long before expiry a still-pending invite is escalated (the inviter emailed, the HubSpot
+   * contact marked for follow-up); default 2 days; `false` turns it off. Off when the ttl is not longer.
+   */
+  // eslint-disable-next-line @typescript-eslint/no-redundant-type-constituents -- the linter cannot resolve Duration's `ms` string type and sees any
+  escalateBefore?: Duration | false;
+  /**
+   * The invitee's IANA time zone (`Europe/Paris`); reminders go out in its daytime. Default: the
+   * locale's (see `defaultTimeZone`).
+   */
+  timeZone?: string;
+  /** Local hours reminders may go out in, `HH:MM`; default 09:00–20:00, within 07:00–22:00, at least 2 hours. */
+  sendWindow?: { start: string; end: string };
   /** Reminder offsets from creation; default 2 and 5 days. Offsets at or past expiry are dropped. */
   reminders?: Duration[];
   /** Where the customer space should send the person after sign-in (an absolute https URL). */
   redirect?: string;
   emailPolicy?: EmailPolicy;
+  /** Campaign/UTM fields, carried to the HubSpot contact on redemption. */
+  attribution?: Attribution;
+  /**
+   * Let a person who signs up or signs in with a verified email equal to the invited one claim the
+   * invite without the link (see `claimUpdate`); default false.
+   */
+  claimByVerifiedEmail?: boolean;
+  /** Also answer `attribution` to the Action, which puts it in the customer space's tokens; default false. */
+  attributionInClaims?: boolean;
   /** Shortest gap between two emails of this invite caused by `resend`; default 1 minute. */
   resendInterval?: Duration;
   /** Most `resend` emails per invite; default 5. */
@@ -93,6 +128,8 @@ export interface RedeemResult {
   data: Record<string, JsonValue>;
   redirect?: string;
   redeemedAt: string;
+  /** The invite's attribution, only when the invite asked for it in the claims. */
+  attribution?: Attribution;
   /** True when this was an idempotent repeat by the same account. */
   repeat: boolean;
 }
@@ -122,14 +159,27 @@ export interface InviteStatus {
   data: Record<string, JsonValue>;
   redirect?: string;
   emailPolicy: EmailPolicy;
+  attribution?: Attribution;
+  /** Present (true) when redemption answers the attribution for the tokens. */
+  attributionInClaims?: boolean;
   createdAt: string;
   expiresAt: string;
   emails: SentEmailRecord[];
   /** The last email attempt that was permanently refused by the mail server, if any. */
   emailError?: string;
   optedOutAt?: string;
+  /** Reminders go out in this local window (absent on runs from before send windows). */
+  sendWindow?: { timeZone: string; start: string; end: string };
+  /** When the invite was escalated as stale (still pending close to its expiry). */
+  escalatedAt?: string;
+  /** When the mail provider reported the address undeliverable, and how. */
+  undeliverable?: { at: string; kind: DeliveryFailureKind; reason?: string };
   redeemedAt?: string;
   redeemer?: Redeemer;
+  /** `verified-email` when the invite was claimed without its link. */
+  redeemedVia?: 'link' | 'verified-email';
+  /** Present (true) when the invite may be claimed by a verified email. */
+  claimByVerifiedEmail?: boolean;
   completedAt?: string;
   expiredAt?: string;
   revokedAt?: string;
@@ -137,6 +187,18 @@ export interface InviteStatus {
   failedAt?: string;
   failure?: { type: string; message: string };
 }
+
+/** Argument of the `claim` update: the account logging in, as the Action sees it. */
+export interface ClaimInput {
+  user: Redeemer;
+}
+
+/**
+ * Claim by verified email: the invite is redeemed for an account whose email is verified and
+ * equal to the invited one, without the link, when the invite opted in. Same answer as `redeem`;
+ * the validator refuses anything else without a trace (`InviteClaimRefused`).
+ */
+export const claimUpdate = defineUpdate<RedeemResult, [ClaimInput]>('claim');
 
 /**
  * Redemption is an update, not a signal: the Action needs an answer (the claims for the token
@@ -158,6 +220,99 @@ export const extendUpdate = defineUpdate<InviteStatus, [{ ttl: Duration }]>('ext
  * needs no answer. Reminders and resends stop; the invite stays redeemable until it expires.
  */
 export const declineSignal = defineSignal<[]>('decline');
+
+/** What happened to an invite, in order: the `history` query's events. */
+export type LifecycleEventType =
+  | 'created'
+  | 'emailed'
+  | 'reminded'
+  | 'email_refused'
+  | 'clicked'
+  | 'refused'
+  | 'redeemed'
+  | 'granted'
+  | 'linked'
+  | 'completed'
+  | 'failed'
+  | 'extended'
+  | 'declined'
+  | 'revoked'
+  | 'expired'
+  | 'undeliverable'
+  | 'escalated'
+  | 'notified'
+  | 'notify_failed';
+
+/** One step of an invite's lifecycle. Link ids never appear: a link is named by its email's number. */
+export interface LifecycleEvent {
+  /** Workflow time of the step (ISO 8601). */
+  at: string;
+  type: LifecycleEventType;
+  /** The email it is about (`emailed`, `reminded`, `email_refused`, `clicked`, `refused`). */
+  sequence?: number;
+  /** The email's kind (`emailed`: `invite`, `resend` or `extend`). */
+  kind?: SentEmailRecord['kind'];
+  /** The stable code of a refused redemption (`invite_email_mismatch`, …). */
+  code?: string;
+  /** Why: a refusal's or failure's message, a revocation's reason. */
+  reason?: string;
+  /** The account (`redeemed`, `granted`, `refused`). */
+  userId?: string;
+  connection?: string;
+  /** `linked`: the HubSpot contact. */
+  contactId?: string;
+  /** `extended`: the new expiry. */
+  expiresAt?: string;
+  /** `notified`, `notify_failed`: the funnel webhook's event type; `undeliverable`: `bounce` or `complaint`. */
+  event?: string;
+}
+
+/** Answer of the `history` query. */
+export interface InviteLifecycle {
+  inviteId: string;
+  events: LifecycleEvent[];
+  /** Clicks and refusals left out once `MAX_NOTES` of them were recorded (history stays bounded). */
+  omitted: number;
+}
+
+/**
+ * What the API tells the workflow about steps it sees and the workflow does not: a link opened
+ * (the landing page), a redemption refused (the update's validator leaves no trace in history).
+ */
+export type AuditNote =
+  | { type: 'clicked'; linkId: string }
+  | { type: 'refused'; code: string; linkId?: string; userId?: string; connection?: string };
+
+/** Most clicks and refusals an invite records; later ones are only counted. */
+export const MAX_NOTES = 50;
+
+/**
+ * An audit note from the API. A signal: the API must not wait on it (a refusal is answered to the
+ * Action at once), and a closed invite simply does not take it.
+ */
+export const auditSignal = defineSignal<[AuditNote]>('audit');
+
+/** The invite's lifecycle as events: created, emailed, reminded, clicked, refused, redeemed, granted, … */
+export const historyQuery = defineQuery<InviteLifecycle>('history');
+
+/** How the mail provider reported an address undeliverable. */
+export type DeliveryFailureKind = 'bounce' | 'complaint';
+
+/** A permanent delivery failure reported by the mail provider's webhook. */
+export interface DeliveryFailure {
+  kind: DeliveryFailureKind;
+  /** The email it is about (from its Message-ID), when known. */
+  sequence?: number;
+  /** The provider's words (a diagnostic code, never the message). */
+  reason?: string;
+}
+
+/**
+ * The mail provider reported a bounce or a complaint: the invite becomes `undeliverable`, emails
+ * stop and the funnel is told. A signal: providers retry until they get a 2xx, and a repeat
+ * changes nothing.
+ */
+export const deliveryFailedSignal = defineSignal<[DeliveryFailure]>('deliveryFailed');
 
 /** The invite's current state, timestamps, emails sent and redeemer. */
 export const statusQuery = defineQuery<InviteStatus>('status');

@@ -10,23 +10,39 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { closedRefusal } from '../../lib/invite-refusals';
 import { DEFAULT_LOCALE, DEFAULT_SCOPE, inviteStartMeta, prepareInvite, restampInvite } from '../../lib/invites';
 import type { PreparedInvite } from '../../lib/invites';
-import { initialInviteStatus, InvalidInviteInput, isValidEmail, MAX_REMINDERS, MAX_ROLES, normalizeEmail } from '../../workflows/input';
+import {
+  initialInviteStatus,
+  InvalidInviteInput,
+  isValidEmail,
+  MAX_ATTRIBUTION_LENGTH,
+  MAX_REMINDERS,
+  MAX_ROLES,
+  normalizeEmail,
+} from '../../workflows/input';
 import { extendUpdate, resendUpdate, revokeUpdate } from '../../workflows/messages';
-import type { InviteStatus, JsonValue, SentEmailRecord } from '../../workflows/messages';
+import type { InviteStatus, JsonValue, LifecycleEventType, SentEmailRecord } from '../../workflows/messages';
 import type { Scope } from '../auth';
 import type { RouteContext } from '../context';
 import { ApiError, apiErrorOf, errorBodySchema, invalidRequest } from '../errors';
 import { rateLimit } from '../rate-limit';
 
-const INVITE_STATES = ['pending', 'redeemed', 'completed', 'expired', 'revoked', 'failed'] as const;
+const INVITE_STATES = ['pending', 'undeliverable', 'redeemed', 'completed', 'expired', 'revoked', 'failed'] as const;
 const INVITE_ID = /^[a-z0-9]{16,64}$/;
-/** States of a run that has stopped being an open invite but may not have closed yet. */
+/**
+ * States of a run that has stopped being an open invite but may not have closed yet. Not
+ * `undeliverable`: such an invite stays open (a delivered link still redeems) until it expires.
+ */
 const CLOSING_STATES = new Set<InviteStatus['state']>(['completed', 'expired', 'revoked', 'failed']);
 const SCOPE = /^[a-z0-9][a-z0-9:._-]{0,63}$/;
 
 const durationSchema = z
   .union([z.string().min(1).max(40), z.number().int().positive()])
   .describe('A duration such as "7 days" or "36h", or milliseconds');
+
+const utm = z.string().min(1).max(MAX_ATTRIBUTION_LENGTH).optional();
+const attributionSchema = z
+  .strictObject({ utm_source: utm, utm_medium: utm, utm_campaign: utm, utm_term: utm, utm_content: utm })
+  .meta({ id: 'Attribution' });
 
 const createInviteBody = z
   .strictObject({
@@ -37,9 +53,24 @@ const createInviteBody = z
     locale: z.string().max(10).default(DEFAULT_LOCALE),
     ttl: durationSchema.optional().describe('Time to live; default 7 days, at most 30 days'),
     reminders: z.array(durationSchema).max(MAX_REMINDERS).optional().describe('Reminder offsets; default 2 and 5 days'),
+    timeZone: z.string().max(64).optional().describe("The invitee's IANA time zone; reminders go out in its daytime. Default: the locale's (en → America/New_York, fr → Europe/Paris, …)"),
+    sendWindow: z
+      .strictObject({ start: z.string().max(5), end: z.string().max(5) })
+      .optional()
+      .describe('Local hours reminders may go out in ("HH:MM"); default 09:00–20:00, within 07:00–22:00, at least 2 hours'),
+    escalateBefore: z
+      .union([durationSchema, z.literal(false)])
+      .optional()
+      .describe('Escalate a still-pending invite this long before expiry (inviter emailed, HubSpot contact marked); default 2 days; false: never'),
     emailPolicy: z.enum(['same-email', 'any']).optional(),
     redirect: z.string().max(2048).optional().describe('Where the customer space sends the person after sign-in'),
     inviter: z.strictObject({ name: z.string().max(100).optional(), email: z.string().max(320).optional() }).optional(),
+    attribution: attributionSchema.optional().describe('Campaign/UTM fields; written to the HubSpot contact on redemption'),
+    claimByVerifiedEmail: z
+      .boolean()
+      .optional()
+      .describe('Let the person claim the invite by signing up or in with this email, verified, without the link; default false'),
+    attributionInClaims: z.boolean().optional().describe('Also put attribution into the tokens of the customer space (claim …/attribution); default false'),
     replace: z.boolean().default(false).describe('Revoke the open invite for this email+scope and start a new one'),
   })
   .meta({ id: 'CreateInvite' });
@@ -63,11 +94,21 @@ const statusSchema = z
     data: z.record(z.string(), z.unknown()),
     redirect: z.string().optional(),
     emailPolicy: z.enum(['same-email', 'any']),
+    attribution: attributionSchema.optional(),
+    attributionInClaims: z.boolean().optional(),
     createdAt: z.string(),
     expiresAt: z.string(),
     emails: z.array(sentEmailSchema).describe('Emails sent (their link ids are never shown)'),
     emailError: z.string().optional(),
     optedOutAt: z.string().optional(),
+    claimByVerifiedEmail: z.boolean().optional(),
+    redeemedVia: z.enum(['link', 'verified-email']).optional(),
+    sendWindow: z.object({ timeZone: z.string(), start: z.string(), end: z.string() }).optional().describe('Reminders go out in this local window'),
+    escalatedAt: z.string().optional().describe('When the still-pending invite was escalated to the inviter and HubSpot'),
+    undeliverable: z
+      .object({ at: z.string(), kind: z.enum(['bounce', 'complaint']), reason: z.string().optional() })
+      .optional()
+      .describe('The mail provider reported the address undeliverable: no more emails; a delivered link still redeems'),
     redeemedAt: z.string().optional(),
     redeemer: z.object({ userId: z.string(), email: z.string(), emailVerified: z.boolean(), connection: z.string() }).optional(),
     completedAt: z.string().optional(),
@@ -78,6 +119,50 @@ const statusSchema = z
     failure: z.object({ type: z.string(), message: z.string() }).optional(),
   })
   .meta({ id: 'InviteStatus' });
+
+const LIFECYCLE_TYPES = [
+  'created',
+  'emailed',
+  'reminded',
+  'email_refused',
+  'clicked',
+  'refused',
+  'redeemed',
+  'granted',
+  'linked',
+  'completed',
+  'failed',
+  'extended',
+  'declined',
+  'revoked',
+  'expired',
+  'undeliverable',
+  'escalated',
+  'notified',
+  'notify_failed',
+] as const satisfies readonly LifecycleEventType[];
+
+const lifecycleSchema = z
+  .object({
+    id: z.string(),
+    events: z.array(
+      z.object({
+        at: z.string(),
+        type: z.enum(LIFECYCLE_TYPES),
+        sequence: z.number().int().optional().describe('The email (its number) the event is about'),
+        kind: z.enum(['invite', 'reminder', 'resend', 'extend']).optional(),
+        code: z.string().optional().describe('refused: the stable code the redemption got'),
+        reason: z.string().optional(),
+        userId: z.string().optional(),
+        connection: z.string().optional(),
+        contactId: z.string().optional(),
+        expiresAt: z.string().optional(),
+        event: z.string().optional().describe('notified/notify_failed: the webhook event; undeliverable: bounce or complaint'),
+      }),
+    ),
+    omitted: z.number().int().describe('Clicks and refusals beyond the recorded maximum, only counted'),
+  })
+  .meta({ id: 'InviteLifecycle' });
 
 const linksSchema = z.object({ self: z.string() });
 
@@ -184,7 +269,9 @@ export function registerInviteRoutes(fastify: FastifyInstance, ctx: RouteContext
       // The workflow's own check, run here first so that a bad input starts nothing.
       let prepared: PreparedInvite;
       try {
-        prepared = prepareInvite(config.INVITE_ID_KEY, { ...body, data: body.data as Record<string, JsonValue> });
+        // An invite opts in to claim by verified email itself, or through its scope's setting.
+        const claimByVerifiedEmail = body.claimByVerifiedEmail ?? config.CLAIM_BY_EMAIL_SCOPES.includes(body.scope);
+        prepared = prepareInvite(config.INVITE_ID_KEY, { ...body, data: body.data as Record<string, JsonValue>, claimByVerifiedEmail });
       } catch (err) {
         if (err instanceof InvalidInviteInput) throw invalidRequest(err.problems);
         throw err;
@@ -246,6 +333,24 @@ export function registerInviteRoutes(fastify: FastifyInstance, ctx: RouteContext
       },
     },
     async (request) => toView(await gateway.status(request.params.id)),
+  );
+
+  app.get(
+    '/v1/invites/:id/history',
+    {
+      onRequest: requireScope('invites:read'),
+      schema: {
+        summary: "The invite's lifecycle as events: created, emailed, reminded, clicked, refused, redeemed, granted, linked, expired, …",
+        tags: ['invites'],
+        security: security('invites:read'),
+        params: idParams,
+        response: { 200: lifecycleSchema, ...errors },
+      },
+    },
+    async (request) => {
+      const { inviteId, events, omitted } = await gateway.history(request.params.id);
+      return { id: inviteId, events, omitted };
+    },
   );
 
   app.get(

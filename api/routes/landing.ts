@@ -22,6 +22,8 @@ import { rateLimit } from '../rate-limit';
 
 // The account lookup only refines the button (screen_hint); the page never waits long for it.
 const ACCOUNT_CHECK_TIMEOUT_MS = 1500;
+const CLICK_NOTE_INTERVAL_MS = 10 * 60_000;
+const MAX_CLICKS_REMEMBERED = 10_000;
 // RFC 8058 allows both encodings for the one-click POST body.
 const FORM_TYPES = ['application/x-www-form-urlencoded', 'multipart/form-data'];
 
@@ -91,7 +93,8 @@ function routes(fastify: FastifyInstance, ctx: RouteContext): void {
     if (!issued) throw new LinkProblemError('replaced');
     if (status.state === 'revoked') throw new LinkProblemError('revoked');
     if (status.state === 'expired' || Date.parse(status.expiresAt) <= Date.now()) throw new LinkProblemError('expired');
-    if (status.state !== 'pending') throw new LinkProblemError('used');
+    // An undeliverable invite is still open: a link that did arrive still works.
+    if (status.state !== 'pending' && status.state !== 'undeliverable') throw new LinkProblemError('used');
     // Pending in a closed run: ended from outside (terminated), so as good as revoked.
     if (!run.open) throw new LinkProblemError('revoked');
     const inviter = run.memo.inviter as { name?: unknown } | undefined;
@@ -122,12 +125,27 @@ function routes(fastify: FastifyInstance, ctx: RouteContext): void {
     }
   };
 
+  // One note per link per CLICK_NOTE_INTERVAL_MS and process, so reloads do not grow the history.
+  const clicks = new Map<string, number>();
+  const noteClick = (request: FastifyRequest, link: LinkClaims) => {
+    const now = Date.now();
+    const last = clicks.get(link.jti);
+    if (last !== undefined && now - last < CLICK_NOTE_INTERVAL_MS) return;
+    if (clicks.size >= MAX_CLICKS_REMEMBERED) clicks.delete(clicks.keys().next().value!);
+    clicks.set(link.jti, now);
+    gateway.note(link.inviteId, { type: 'clicked', linkId: link.jti }).catch((err: unknown) => {
+      request.log.debug({ inviteId: link.inviteId, err }, 'click not noted');
+    });
+  };
+
   const pageSchema = (summary: string) => ({ summary, tags: ['links'], params: tokenParams, produces: ['text/html'] });
 
   app.get('/i/:token', { schema: pageSchema('The invitation page of an emailed link (consumes nothing)') }, async (request, reply) => {
     try {
       await perIp(request);
-      const { status, inviterName } = await openLink(request.params.token);
+      const { link, status, inviterName } = await openLink(request.params.token);
+      // A person (or a scanner that renders pages) opened the link; a HEAD is only a probe.
+      if (request.method === 'GET') noteClick(request, link);
       // A HEAD (a scanner's probe) needs the status code only: no account lookup.
       const url = await continueUrl(request.params.token, status, request.method === 'GET');
       const html = invitePage({

@@ -27,26 +27,30 @@ const redemptionBody = z
   })
   .meta({ id: 'Redemption' });
 
-const redemptionResult = z
+/** What a redemption (or a claim) answers the Action. */
+export const redemptionResult = z
   .object({
     inviteId: z.string(),
     scope: z.string(),
     roles: z.array(z.string()),
     claims: z.record(z.string(), z.unknown()).describe('Our data bound to the invite'),
     redirect: z.string().optional(),
+    attribution: z.record(z.string(), z.string()).optional().describe('Campaign/UTM fields, only when the invite asked for them in the claims'),
     repeat: z.boolean().describe('True when this account had already redeemed the invite'),
   })
   .meta({ id: 'RedemptionResult' });
 
 type Answer = z.infer<typeof redemptionResult>;
 
-function answer(result: Pick<RedeemResult, 'inviteId' | 'scope' | 'roles' | 'data' | 'redirect' | 'repeat'>): Answer {
+/** The answer of an accepted redemption or claim. */
+export function answer(result: Pick<RedeemResult, 'inviteId' | 'scope' | 'roles' | 'data' | 'redirect' | 'repeat' | 'attribution'>): Answer {
   return {
     inviteId: result.inviteId,
     scope: result.scope,
     roles: result.roles,
     claims: result.data,
     ...(result.redirect !== undefined ? { redirect: result.redirect } : {}),
+    ...(result.attribution !== undefined ? { attribution: { ...result.attribution } } : {}),
     repeat: result.repeat,
   };
 }
@@ -59,7 +63,8 @@ function closedAnswer(status: InviteStatus, user: Redeemer): Answer {
   if (status.redeemer) {
     if (status.redeemer.userId !== user.userId) throw new ApiError('invite_already_used', 'The invite was already redeemed by another account');
     if (status.state === 'failed') throw new ApiError('invite_failed', 'The invite was redeemed but granting it failed; an operator has to act');
-    return answer({ ...status, repeat: true });
+    const { attribution, ...rest } = status;
+    return answer({ ...rest, ...(status.attributionInClaims && attribution ? { attribution } : {}), repeat: true });
   }
   if (status.state === 'expired') throw new ApiError('invite_expired', 'The invite has expired');
   // Revoked, or a pending run ended from outside (terminated in the UI).
@@ -107,6 +112,7 @@ export function registerRedemptionRoutes(fastify: FastifyInstance, ctx: RouteCon
       const begin = performance.now();
       let outcome = 'error';
       let code = 'internal_error';
+      let linkOf: { inviteId: string; jti: string } | undefined;
       try {
         const { token, user: body } = request.body;
         const bound = actionSubjects.get(request);
@@ -123,6 +129,7 @@ export function registerRedemptionRoutes(fastify: FastifyInstance, ctx: RouteCon
           if (err.code === 'ERR_LINK_EXPIRED') throw new ApiError('invite_expired', 'The invite has expired');
           throw new ApiError('invite_invalid', 'The invite link is not valid');
         }
+        linkOf = link;
         const user: Redeemer = { userId: body.id, email: body.email, emailVerified: body.email_verified, connection: body.connection };
 
         const redeem = async () =>
@@ -145,6 +152,14 @@ export function registerRedemptionRoutes(fastify: FastifyInstance, ctx: RouteCon
         if (err instanceof ApiError) {
           code = err.code;
           outcome = err.statusCode >= 500 ? 'error' : 'refused';
+          // The workflow's validator leaves no trace of a refusal; the invite's lifecycle should.
+          if (linkOf && NOTED_REFUSALS.has(err.code)) {
+            const { inviteId, jti } = linkOf;
+            const { id: userId, connection } = request.body.user;
+            gateway.note(inviteId, { type: 'refused', code: err.code, linkId: jti, userId, connection }).catch((noteErr: unknown) => {
+              request.log.debug({ inviteId, err: noteErr }, 'refusal not noted');
+            });
+          }
         }
         throw err;
       } finally {
@@ -154,6 +169,16 @@ export function registerRedemptionRoutes(fastify: FastifyInstance, ctx: RouteCon
     },
   );
 }
+
+// Refusals about the invite itself (not the caller or the service), recorded in its lifecycle.
+const NOTED_REFUSALS = new Set<string>([
+  'invite_email_mismatch',
+  'invite_unknown_link',
+  'invite_already_used',
+  'invite_expired',
+  'invite_revoked',
+  'invite_not_pending',
+]);
 
 // The `sub` an Action token was bound to, kept per request between the hook and the handler.
 const actionSubjects = new WeakMap<object, string | undefined>();

@@ -6,8 +6,8 @@
 import { QueryNotRegisteredError } from '@temporalio/client';
 import type { WorkflowExecutionDescription } from '@temporalio/client';
 import type { inviteWorkflow } from '../../workflows/invite';
-import { inviteWorkflowId, statusQuery } from '../../workflows/messages';
-import type { InviteStatus } from '../../workflows/messages';
+import { historyQuery, inviteWorkflowId, statusQuery } from '../../workflows/messages';
+import type { InviteLifecycle, InviteStatus, LifecycleEvent } from '../../workflows/messages';
 import { summarizeHistory } from '../history';
 import type { HistoryEntry } from '../history';
 import { CliError, EXIT, jsonLine, line } from '../io';
@@ -35,6 +35,8 @@ export interface ShowResult {
     (Omit<InviteStatus, 'emails'> & { emails: Omit<InviteStatus['emails'][number], 'linkId'>[] }) | null;
   /** Why `status` is null. */
   statusError?: string;
+  /** The `history` query's lifecycle events, or null when no worker answered it. */
+  lifecycle: InviteLifecycle | null;
   history: HistoryEntry[];
   pending: PendingActivity[];
 }
@@ -64,6 +66,19 @@ export async function showCommand(session: Session, target: InviteRef): Promise<
         ? 'the run registered no status query (its input was refused)'
         : messageOf(err);
   }
+  // Runs of code older than the query, and runs without a worker, have no lifecycle to show.
+  const lifecycle = status
+    ? await session
+        .call(DEADLINES.queryMs, () => run.query(historyQuery))
+        .catch((err: unknown) => {
+          if (
+            err instanceof QueryNotRegisteredError ||
+            (err instanceof CliError && err.exit === EXIT.unavailable)
+          )
+            return null;
+          throw err;
+        })
+    : null;
   const history = await session.call(DEADLINES.readMs, () => run.fetchHistory());
   const result: ShowResult = {
     id,
@@ -72,6 +87,7 @@ export async function showCommand(session: Session, target: InviteRef): Promise<
     execution: description.status.name,
     status: status && { ...status, emails: status.emails.map(({ linkId: _linkId, ...email }) => email) },
     ...(statusError ? { statusError } : {}),
+    lifecycle,
     history: await summarizeHistory(history, client.options.loadedDataConverter, status?.emails),
     pending: pendingActivities(description),
   };
@@ -103,14 +119,29 @@ function printShow(session: Session, r: ShowResult): void {
     field('roles', s.roles.join(', ') || 'none');
     if (Object.keys(s.data).length > 0) field('data', JSON.stringify(s.data));
     field('policy', s.emailPolicy);
+    if (s.attribution)
+      field(
+        'campaign',
+        Object.entries(s.attribution)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(' '),
+      );
+    if (s.sendWindow) field('window', `${s.sendWindow.start}–${s.sendWindow.end} ${s.sendWindow.timeZone}`);
+    if (s.claimByVerifiedEmail) field('claim', 'by verified email allowed');
     field('created', s.createdAt);
     field('expires', s.expiresAt);
     field('emails', `${s.emails.length} sent${s.optedOutAt ? `, opted out at ${s.optedOutAt}` : ''}`);
     field('email err', s.emailError);
+    if (s.undeliverable)
+      field(
+        'undeliv.',
+        `${s.undeliverable.at} (${s.undeliverable.kind}${s.undeliverable.reason ? `: ${s.undeliverable.reason}` : ''})`,
+      );
+    field('escalated', s.escalatedAt);
     if (s.redeemer)
       field(
         'redeemed',
-        `${s.redeemedAt ?? ''} by ${s.redeemer.userId} <${s.redeemer.email}> via ${s.redeemer.connection}`,
+        `${s.redeemedAt ?? ''} by ${s.redeemer.userId} <${s.redeemer.email}> via ${s.redeemer.connection}${s.redeemedVia === 'verified-email' ? ' (claimed by verified email, no link)' : ''}`,
       );
     field('completed', s.completedAt);
     field('expired', s.expiredAt);
@@ -119,6 +150,13 @@ function printShow(session: Session, r: ShowResult): void {
       field('failed', `${s.failedAt}: ${s.failure?.message ?? ''}${s.failure ? ` [${s.failure.type}]` : ''}`);
   } else {
     field('state', `unknown: ${r.statusError ?? 'no answer'}`);
+  }
+  if (r.lifecycle) {
+    line(out);
+    line(out, 'lifecycle');
+    for (const event of r.lifecycle.events) line(out, `  ${event.at}  ${lifecycleText(event)}`);
+    if (r.lifecycle.omitted > 0)
+      line(out, `  (${r.lifecycle.omitted} more clicks and refusals, not recorded)`);
   }
   line(out);
   line(out, 'history');
@@ -133,4 +171,22 @@ function printShow(session: Session, r: ShowResult): void {
       );
     }
   }
+}
+
+/** One lifecycle event as a line: its type, then what it is about. */
+export function lifecycleText(e: LifecycleEvent): string {
+  const parts: string[] = [e.type.padEnd(13)];
+  if (e.sequence !== undefined) {
+    const aboutLink = e.type === 'clicked' || e.type === 'refused' || e.type === 'redeemed';
+    parts.push(
+      e.kind ? `${e.kind} email #${e.sequence}` : `${aboutLink ? 'link of ' : ''}email #${e.sequence}`,
+    );
+  }
+  if (e.event) parts.push(e.event);
+  if (e.code) parts.push(e.code);
+  if (e.userId) parts.push(`${e.userId}${e.connection ? ` via ${e.connection}` : ''}`);
+  if (e.contactId) parts.push(`HubSpot contact ${e.contactId}`);
+  if (e.expiresAt) parts.push(`until ${e.expiresAt}`);
+  if (e.reason) parts.push(`(${e.reason})`);
+  return parts.join(' ').trimEnd();
 }

@@ -47,6 +47,15 @@ export const PROPERTY_DEFINITIONS: Record<
     label: 'Invite status',
     description: 'State of the inviteflow invite when the contact was last linked (e.g. redeemed).',
   },
+  utmSource: { label: 'Invite utm_source', description: 'utm_source the funnel gave the inviteflow invite this contact redeemed.' },
+  utmMedium: { label: 'Invite utm_medium', description: 'utm_medium the funnel gave the inviteflow invite this contact redeemed.' },
+  utmCampaign: { label: 'Invite utm_campaign', description: 'utm_campaign the funnel gave the inviteflow invite this contact redeemed.' },
+  utmTerm: { label: 'Invite utm_term', description: 'utm_term the funnel gave the inviteflow invite this contact redeemed.' },
+  utmContent: { label: 'Invite utm_content', description: 'utm_content the funnel gave the inviteflow invite this contact redeemed.' },
+  followUp: {
+    label: 'Invite follow-up',
+    description: 'stale_invite when the inviteflow invite was still pending close to its expiry: worth a personal follow-up.',
+  },
 };
 
 const CONTACTS = 'contacts';

@@ -186,6 +186,7 @@ describe('the deploy CLI', () => {
       ON_REFUSAL: 'deny',
       CLAIM_NAMESPACE: 'https://inviteflow.dev/',
       INVITE_PARAM: 'invite',
+      CLAIM_BY_EMAIL: 'false',
     });
   });
 });

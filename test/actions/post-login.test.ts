@@ -91,6 +91,50 @@ describe('without an invite', () => {
   });
 });
 
+describe('claim by verified email (CLAIM_BY_EMAIL=true)', () => {
+  const verified = { user_id: 'google-oauth2|1098', email: 'ada@example.com', email_verified: true };
+  const google = { name: 'google-oauth2', strategy: 'google-oauth2' };
+
+  it('asks the API on a login without a link and sets the claims of a claimed invite on both tokens', async () => {
+    api.answer = () => ({ status: 200, body: { claimed: true, ...redeemed } });
+    const calls = await login({ query: { client_id: 'inviteflow-spa' }, secrets: secrets({ CLAIM_BY_EMAIL: 'true' }), user: verified, connection: google });
+    expect(api.requests).toHaveLength(1);
+    expect(api.requests[0]).toMatchObject({
+      method: 'POST',
+      path: '/v1/claims',
+      body: { user: { id: 'google-oauth2|1098', email: 'ada@example.com', email_verified: true, connection: 'google-oauth2' } },
+    });
+    const { payload } = await jwtVerify((api.requests[0]!.headers.authorization as string).slice(7), new TextEncoder().encode(ACTION_SECRET));
+    expect(payload.sub).toBe('google-oauth2|1098');
+    expect(calls.idToken[`${NS}roles`]).toEqual(['member', 'billing']);
+    expect(calls.accessToken[`${NS}invite`]).toMatchObject({ id: 'inv_7f3a', scope: 'workspace:acme' });
+    expect(calls.idToken[`${NS}data`]).toEqual({ leadId: 'lead-42', plan: 'pro' });
+    expect(consoleLog.mock.calls.flat().join('\n')).not.toContain('ada@example.com');
+  });
+
+  it('leaves the login untouched when nothing is claimed, the API fails, or it is too slow', async () => {
+    for (const answer of [{ status: 200, body: { claimed: false, reason: 'no_claimable_invite' } }, { status: 500, body: {} }, 'hang' as const]) {
+      api.answer = () => answer;
+      const calls = await login({
+        query: {},
+        secrets: secrets({ CLAIM_BY_EMAIL: 'true', REDEMPTION_TIMEOUT_MS: '200' }),
+        user: verified,
+        connection: google,
+      });
+      expect(calls).toEqual({ idToken: {}, accessToken: {}, appMetadata: {}, userMetadata: {} });
+    }
+  });
+
+  it('never asks for an unverified address, on a refresh-token exchange, or when it is off (the default)', async () => {
+    api.answer = () => ({ status: 200, body: { claimed: true, ...redeemed } });
+    await login({ query: {}, secrets: secrets({ CLAIM_BY_EMAIL: 'true' }), user: { ...verified, email_verified: false } });
+    await login({ query: {}, secrets: secrets({ CLAIM_BY_EMAIL: 'true' }), user: verified, connection: google, protocol: 'oauth2-refresh-token' });
+    await login({ query: {}, secrets: secrets(), user: verified, connection: google });
+    await login({ query: {}, secrets: secrets({ CLAIM_BY_EMAIL: 'yes' }), user: verified, connection: google });
+    expect(api.requests).toHaveLength(0);
+  });
+});
+
 describe('a redeemed invite', () => {
   it('posts the token and the account, then sets roles, invite and data on both tokens', async () => {
     api.answer = () => ({ status: 200, body: redeemed });
@@ -163,6 +207,16 @@ describe('a redeemed invite', () => {
     await expect(
       jwtVerify(tokens[0]!, new TextEncoder().encode(`${ACTION_SECRET}-other`), { algorithms: ['HS256'] }),
     ).rejects.toThrow();
+  });
+
+  it('sets the attribution claim on both tokens when the answer carries it, and not otherwise', async () => {
+    api.answer = () => ({ status: 200, body: { ...redeemed, attribution: { utm_source: 'newsletter', utm_campaign: 'spring-26' } } });
+    const calls = await login({ query: { invite: LINK }, secrets: secrets() });
+    expect(calls.idToken[`${NS}attribution`]).toEqual({ utm_source: 'newsletter', utm_campaign: 'spring-26' });
+    expect(calls.accessToken[`${NS}attribution`]).toEqual({ utm_source: 'newsletter', utm_campaign: 'spring-26' });
+    api.answer = () => ({ status: 200, body: redeemed });
+    const without = await login({ query: { invite: LINK }, secrets: secrets() });
+    expect(without.idToken).not.toHaveProperty(`${NS}attribution`);
   });
 
   it('honours INVITE_PARAM and CLAIM_NAMESPACE, and accepts `data` as the name of our data', async () => {

@@ -98,6 +98,26 @@ beforeEach(() => {
   catcher.setDown(false);
 });
 
+describe('sendEscalationEmail over SMTP', () => {
+  it('tells the inviter, in the invite’s language, that the invite is still pending, with no link', async () => {
+    const inviteId = `inv_esc_${Date.now().toString(36)}`;
+    const expiresAt = '2026-12-02T10:00:00.000Z';
+    const result = await activities.sendEscalationEmail({ inviteId, to: 'alice@acme.example', invitee: 'bob@example.com', locale: 'fr', scope: 'workspace:42', expiresAt });
+    const message = await receivedFor(inviteId);
+    expect(message.to).toEqual(['alice@acme.example']);
+    expect(message.subject).toBe('Votre invitation à bob@example.com n’a pas encore été acceptée');
+    expect(message.text).toContain('2 décembre 2026');
+    expect(message.text).not.toContain('/i/');
+    expect(message.headers['message-id']).toBe(`<escalation.${inviteId}.0@acme.example>`);
+    expect(result.messageId).toBe(message.headers['message-id']);
+    const bad = await activities
+      .sendEscalationEmail({ inviteId, to: 'alice@acme.example, eve@evil.example', invitee: 'bob@example.com', locale: 'en', scope: 's', expiresAt })
+      .catch((e: unknown) => e);
+    expect(bad).toBeInstanceOf(ApplicationFailure);
+    expect((bad as ApplicationFailure).nonRetryable).toBe(true);
+  });
+});
+
 describe('sendInviteEmail over SMTP', () => {
   it('delivers an email whose link token verifies to the invite, the link id and the expiry', async () => {
     const sent = input();

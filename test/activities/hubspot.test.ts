@@ -73,6 +73,32 @@ describe('linkHubSpotContact', () => {
     expect(emu.counts[UPSERT]).toBe(1);
   });
 
+  it('writes the attribution given as contact properties and leaves the others as they were', async () => {
+    await activities.linkHubSpotContact({ ...link('utm@example.com'), attribution: { utm_source: 'ads', utm_term: 'invites' } });
+    await activities.linkHubSpotContact({ ...link('utm@example.com'), attribution: { utm_campaign: 'spring-26' } });
+    expect(emu.contactByEmail('utm@example.com')?.properties).toMatchObject({
+      [HUBSPOT_CONTACT_PROPERTIES.utmSource]: 'ads',
+      [HUBSPOT_CONTACT_PROPERTIES.utmTerm]: 'invites',
+      [HUBSPOT_CONTACT_PROPERTIES.utmCampaign]: 'spring-26',
+    });
+    expect(emu.contactByEmail('utm@example.com')?.properties).not.toHaveProperty(HUBSPOT_CONTACT_PROPERTIES.utmMedium);
+  });
+
+  it('marks the contact of a stale invite for follow-up; a later redemption sets the status to redeemed', async () => {
+    const { contactId } = await activities.markHubSpotInviteStale({ email: 'stale@example.com', inviteId: 'inv_9' });
+    expect(emu.contactByEmail('stale@example.com')).toMatchObject({
+      id: contactId,
+      properties: {
+        [HUBSPOT_CONTACT_PROPERTIES.inviteId]: 'inv_9',
+        [HUBSPOT_CONTACT_PROPERTIES.inviteStatus]: 'stale',
+        [HUBSPOT_CONTACT_PROPERTIES.followUp]: 'stale_invite',
+      },
+    });
+    await activities.linkHubSpotContact(link('stale@example.com'));
+    expect(emu.contactByEmail('stale@example.com')?.properties[HUBSPOT_CONTACT_PROPERTIES.inviteStatus]).toBe('redeemed');
+    expect(emu.contacts().filter((c) => c.properties.email === 'stale@example.com')).toHaveLength(1);
+  });
+
   it('upserting twice keeps one contact and updates it', async () => {
     const first = await activities.linkHubSpotContact(link('ada@example.com', 'pending'));
     const second = await activities.linkHubSpotContact(link('ada@example.com', 'redeemed'));

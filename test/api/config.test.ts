@@ -1,6 +1,6 @@
-/** The API's configuration: defaults, derived values, and refusals that name every bad variable. */
+/** The API's (and the worker's webhook) configuration: defaults, derived values, and refusals that name every bad variable. */
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadApiConfig } from '../../lib/config';
+import { ConfigError, loadApiConfig, loadWorkerConfig } from '../../lib/config';
 
 const publicJwk = { kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo', kid: 'k1' };
 
@@ -54,5 +54,40 @@ describe('loadApiConfig', () => {
     const problems = (error as ConfigError).problems.join('\n');
     for (const name of ['ACTION_SECRET', 'INVITE_ID_KEY', 'LINK_VERIFICATION_KEYS', 'APP_LOGIN_URL']) expect(problems).toContain(name);
     expect(problems).not.toContain('short-secret');
+  });
+});
+
+describe('webhook secrets', () => {
+  const worker = {
+    LINK_SIGNING_KEY: JSON.stringify({ ...publicJwk, d: 'x' }),
+    AUTH0_DOMAIN: 'tenant.eu.auth0.com',
+    AUTH0_CLIENT_ID: 'client',
+    AUTH0_CLIENT_SECRET: 'secret',
+    HUBSPOT_ACCESS_TOKEN: 'pat-na1-x',
+  };
+
+  it('leaves the funnel webhook and the email-event forms off by default', () => {
+    expect(loadWorkerConfig(worker).FUNNEL_WEBHOOK_URL).toBeUndefined();
+    const api = loadApiConfig(minimal);
+    expect(api.EMAIL_EVENTS_SECRET).toBeUndefined();
+    expect(api.MAILGUN_WEBHOOK_SIGNING_KEY).toBeUndefined();
+  });
+
+  it('refuses a funnel webhook URL without its secret, and short secrets, never showing them', () => {
+    const problems = (env: Record<string, string>, load: (e: Record<string, string>) => unknown) => {
+      try {
+        load(env);
+      } catch (err) {
+        expect(err).toBeInstanceOf(ConfigError);
+        return (err as ConfigError).problems.join('\n');
+      }
+      return '';
+    };
+    expect(problems({ ...worker, FUNNEL_WEBHOOK_URL: 'https://funnel.example.com/hooks' }, loadWorkerConfig)).toContain('FUNNEL_WEBHOOK_SECRET');
+    const short = problems({ ...worker, FUNNEL_WEBHOOK_URL: 'https://funnel.example.com/hooks', FUNNEL_WEBHOOK_SECRET: 'too-short' }, loadWorkerConfig);
+    expect(short).toContain('FUNNEL_WEBHOOK_SECRET');
+    expect(short).not.toContain('too-short');
+    expect(problems({ ...minimal, EMAIL_EVENTS_SECRET: 'too-short' }, loadApiConfig)).toContain('EMAIL_EVENTS_SECRET');
+    expect(loadWorkerConfig({ ...worker, FUNNEL_WEBHOOK_URL: 'https://funnel.example.com/hooks', FUNNEL_WEBHOOK_SECRET: 'w'.repeat(32) }).FUNNEL_WEBHOOK_SECRET).toBe('w'.repeat(32));
   });
 });

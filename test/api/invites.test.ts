@@ -67,6 +67,36 @@ describe('POST /v1/invites', () => {
     expect(JSON.stringify(json(again))).not.toContain(h.fake.calls.emails.find((e) => e.inviteId === invite.id)!.jti);
   });
 
+  it('takes campaign/UTM attribution, shows it in the status, and refuses unknown or bad fields with 400 starting nothing', async () => {
+    const email = uniqueEmail('utm');
+    const res = await create({ email, attribution: { utm_source: 'newsletter', utm_campaign: 'spring-26' }, attributionInClaims: true });
+    expect(res.statusCode).toBe(201);
+    expect(json(res).status).toMatchObject({ attribution: { utm_source: 'newsletter', utm_campaign: 'spring-26' }, attributionInClaims: true });
+    expect((await h.status(json(res).id as string)).attribution).toEqual({ utm_source: 'newsletter', utm_campaign: 'spring-26' });
+    // The time zone and send window are checked the same way.
+    for (const extra of [{ timeZone: 'Mars/Olympus_Mons' }, { timeZone: 'Europe/Paris; x' }, { sendWindow: { start: '01:00', end: '05:00' } }, { sendWindow: { start: '9' } }]) {
+      const refused = await create({ email: uniqueEmail('badzone'), ...extra });
+      expect(refused.statusCode, JSON.stringify(extra)).toBe(400);
+      expect(json(refused).error.code).toBe('invalid_request');
+    }
+    const zoned = await create({ email: uniqueEmail('zoned'), timeZone: 'asia/tokyo', sendWindow: { start: '10:00', end: '19:00' } });
+    expect(json(zoned).status.sendWindow).toEqual({ timeZone: 'Asia/Tokyo', start: '10:00', end: '19:00' });
+    expect((await h.status(json(zoned).id as string)).sendWindow).toEqual({ timeZone: 'Asia/Tokyo', start: '10:00', end: '19:00' });
+    // The escalation lead time is checked the same way.
+    for (const escalateBefore of ['soon', true, -1]) {
+      const refused = await create({ email: uniqueEmail('badesc'), escalateBefore });
+      expect(refused.statusCode, String(escalateBefore)).toBe(400);
+    }
+    expect((await create({ email: uniqueEmail('noesc'), escalateBefore: false })).statusCode).toBe(201);
+    for (const attribution of [{ utm_id: 'x' }, { utm_source: '' }, { utm_term: 'a\nb' }, { utm_medium: 'x'.repeat(201) }, 'newsletter']) {
+      const bad = uniqueEmail('badutm');
+      const refused = await create({ email: bad, attribution });
+      expect(refused.statusCode, JSON.stringify(attribution)).toBe(400);
+      expect(json(refused).error.code).toBe('invalid_request');
+      expect(await h.exists(idOf(bad, 'default'))).toBe(false);
+    }
+  });
+
   it('converges two concurrent creates on one workflow run', async () => {
     const email = uniqueEmail('race');
     const [a, b] = await Promise.all([create({ email, roles: ['member'] }), create({ email, roles: ['member'] })]);

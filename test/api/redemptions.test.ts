@@ -87,6 +87,24 @@ describe('POST /v1/redemptions', () => {
     expect(h.fake.calls.roles.filter((r) => r.userId === user.id)).toHaveLength(1);
   });
 
+  it('answers the attribution for the tokens when the invite asks, also on a repeat once closed', async () => {
+    const attribution = { utm_source: 'newsletter', utm_campaign: 'spring-26' };
+    const asked = await invite({ attribution, attributionInClaims: true });
+    const res = await redeem(asked.token, userFor(asked.email));
+    expect(res.statusCode).toBe(200);
+    expect(json(res).attribution).toEqual(attribution);
+    await h.until(asked.id, (s) => s.state === 'completed');
+    await eventually(async () => ((await h.env.client.workflow.getHandle(`invite-${asked.id}`).describe()).status.name === 'COMPLETED' ? true : undefined), 'closed');
+    const repeat = await redeem(asked.token, userFor(asked.email));
+    expect(json(repeat)).toMatchObject({ repeat: true, attribution });
+    expect(h.fake.calls.hubspot.find((c) => c.inviteId === asked.id)?.attribution).toEqual(attribution);
+
+    const quiet = await invite({ attribution });
+    const plain = await redeem(quiet.token, userFor(quiet.email));
+    expect(json(plain)).not.toHaveProperty('attribution');
+    expect((await h.status(quiet.id)).attribution).toEqual(attribution);
+  });
+
   it('refuses another account once the invite was used (409 invite_already_used)', async () => {
     const { email, token } = await invite({ emailPolicy: 'any' });
     expect((await redeem(token, userFor(email))).statusCode).toBe(200);
@@ -156,6 +174,46 @@ describe('POST /v1/redemptions', () => {
     });
     expect(res.statusCode).toBe(400);
     expect(json(res).error.details).toEqual([expect.objectContaining({ field: 'user' })]);
+  });
+});
+
+describe('GET /v1/invites/:id/history', () => {
+  it('answers the lifecycle with the link click (GET, not HEAD, once) and the refused redemption the workflow never saw', async () => {
+    const { id, email, token } = await invite();
+    const read = async () =>
+      app.inject({ method: 'GET', url: `/v1/invites/${id}/history`, headers: { authorization: `Bearer ${await h.bearer('invites:read')}` } });
+    // The notes are sent without making the page or the Action wait: wait for each here.
+    const lifecycleWith = (type: string) =>
+      eventually(async () => {
+        const res = await read();
+        expect(res.statusCode).toBe(200);
+        const b = json<{ id: string; omitted: number; events: Record<string, unknown>[] }>(res);
+        return b.events.some((e) => e.type === type) ? b : undefined;
+      }, `a lifecycle with ${type}`);
+    await app.inject({ method: 'HEAD', url: `/i/${token}` });
+    expect((await app.inject({ method: 'GET', url: `/i/${token}` })).statusCode).toBe(200);
+    await lifecycleWith('clicked');
+    // A reload within minutes is the same click.
+    await app.inject({ method: 'GET', url: `/i/${token}` });
+    const other = userFor(uniqueEmail('other'), 'google-oauth2|other');
+    expect((await redeem(token, { ...other, connection: 'google-oauth2' })).statusCode).toBe(403);
+    await lifecycleWith('refused');
+    expect((await redeem(token, userFor(email))).statusCode).toBe(200);
+    const body = await lifecycleWith('completed');
+    expect(body.id).toBe(id);
+    expect(body.omitted).toBe(0);
+    const types = body.events.map((e) => e.type);
+    expect(types.slice(0, 5)).toEqual(['created', 'emailed', 'clicked', 'refused', 'redeemed']);
+    expect(types.slice(5, 7).sort()).toEqual(['granted', 'linked']);
+    expect(types.slice(7)).toEqual(['completed', 'notified']);
+    expect(body.events[3]).toMatchObject({ code: 'invite_email_mismatch', userId: 'google-oauth2|other', connection: 'google-oauth2', sequence: 1 });
+    expect(JSON.stringify(body)).not.toContain(token);
+
+    const noScope = await app.inject({ method: 'GET', url: `/v1/invites/${id}/history`, headers: { authorization: `Bearer ${await h.bearer('invites:create')}` } });
+    expect(noScope.statusCode).toBe(403);
+    const unknown = await app.inject({ method: 'GET', url: `/v1/invites/${'0'.repeat(32)}/history`, headers: { authorization: `Bearer ${await h.bearer('invites:read')}` } });
+    expect(unknown.statusCode).toBe(404);
+    expect(json(unknown).error.code).toBe('invite_not_found');
   });
 });
 

@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Worker } from '@temporalio/worker';
 import { payloadDataConverter } from '../../lib/codec';
 import { deriveInviteId } from '../../lib/invite-id';
+import { deliveryFailedSignal, inviteWorkflowId } from '../../workflows/messages';
 import { workflowBundle } from '../support/temporal';
 import { eventually, startCliHarness, uniqueEmail } from './harness';
 import type { CliHarness, CliResult } from './harness';
@@ -136,6 +137,20 @@ describe('show', () => {
     expect(text).toMatch(/^roles\s+member, billing$/m);
     expect(text).toMatch(/^data\s+\{"plan":"pro"\}$/m);
     expect(text).toMatch(/^emails\s+2 sent$/m);
+    const lifecycle = text
+      .slice(text.indexOf('\nlifecycle\n'), text.indexOf('\nhistory\n'))
+      .split('\n')
+      .filter((l) => /^ {2}\d{4}-/.test(l))
+      .map((l) => l.replace(/^ {2}\S+ {2}/, '').replace(/ +/g, ' '));
+    expect(lifecycle.slice(0, 5)).toEqual([
+      'created',
+      'emailed invite email #1',
+      expect.stringMatching(/^extended until \d{4}-/),
+      'emailed extend email #2',
+      `redeemed link of email #2 auth0|${invite.id} via Username-Password-Authentication`,
+    ]);
+    expect(lifecycle.slice(5, 7).sort()).toEqual(['granted auth0|' + invite.id, 'linked HubSpot contact 101']);
+    expect(lifecycle.slice(-2)).toEqual(['completed', 'notified invite.completed']);
     const history = text.slice(text.indexOf('\nhistory\n'));
     const entries = history
       .split('\n')
@@ -151,13 +166,33 @@ describe('show', () => {
       'status pending → redeemed',
     ]);
     // Auth0 and HubSpot run in parallel: their relative order is not part of the contract.
-    expect(entries.slice(7, -2).sort()).toEqual([
+    expect(entries.slice(7, -3).sort()).toEqual([
       'assignAuth0Roles completed (1 attempt)',
       'linkHubSpotContact completed (3 attempts)',
       'markAuth0EmailVerified completed (1 attempt)',
       'writeAuth0AppMetadata completed (1 attempt)',
     ]);
-    expect(entries.slice(-2)).toEqual(['status redeemed → completed', 'closed: completed']);
+    expect(entries.slice(-3)).toEqual(['status redeemed → completed', 'notifyFunnel completed (1 attempt)', 'closed: completed']);
+  });
+
+  it('shows the campaign, the send window, an undeliverable address and what the lifecycle says of it', async () => {
+    const invite = await h.invite({
+      email: uniqueEmail('bounced'),
+      scope: uniqueScope('bounced'),
+      attribution: { utm_source: 'newsletter', utm_campaign: 'spring-26' },
+      timeZone: 'Europe/Paris',
+    });
+    await h.until(invite.id, (s) => s.emails.length === 1);
+    await h.env.client.workflow.getHandle(inviteWorkflowId(invite.id)).signal(deliveryFailedSignal, { kind: 'bounce', sequence: 1, reason: '550 5.1.1' });
+    await h.until(invite.id, (s) => s.state === 'undeliverable');
+    const text = (await h.cli(['show', invite.id])).stdout;
+    expect(text).toMatch(/^state\s+undeliverable$/m);
+    expect(text).toMatch(/^campaign\s+utm_source=newsletter utm_campaign=spring-26$/m);
+    expect(text).toMatch(/^window\s+09:00–20:00 Europe\/Paris$/m);
+    expect(text).toMatch(/^undeliv\.\s+\S+ \(bounce: 550 5\.1\.1\)$/m);
+    expect(text).toMatch(/^ {2}\S+ {2}undeliverable +email #1 bounce \(550 5\.1\.1\)$/m);
+    expect(text).toMatch(/mail provider reported bounce: 550 5\.1\.1$/m);
+    expect((await h.cli(['revoke', invite.id])).code).toBe(0);
   });
 
   it('prints JSON with the status (without link ids), the history entries and the execution', async () => {
@@ -172,6 +207,11 @@ describe('show', () => {
       execution: 'RUNNING',
       status: { state: 'pending' },
       pending: [],
+    });
+    expect(shown!.lifecycle).toEqual({
+      inviteId: invite.id,
+      events: [expect.objectContaining({ type: 'created' }), expect.objectContaining({ type: 'emailed', sequence: 1, kind: 'invite' })],
+      omitted: 0,
     });
     const status = shown!.status as { emails: Record<string, unknown>[] };
     expect(status.emails).toHaveLength(1);

@@ -118,6 +118,17 @@ describe('history summary', () => {
     ]);
   });
 
+  it('tells what the API noted (a link opened, a refused redemption) and a delivery failure', async () => {
+    // What the API sent, as history keeps it; the workflow itself ignored the link it never issued.
+    expect(texts(await summary('lifecycle')).filter((t) => t.includes('noted by the API') || t === 'audit note')).toEqual([
+      'link opened (noted by the API)',
+      'link opened (noted by the API)',
+      'audit note',
+      'redemption refused: invite_email_mismatch for google-oauth2|9 via google-oauth2 (noted by the API)',
+    ]);
+    expect(texts(await summary('undeliverable-then-redeem'))).toContain('mail provider reported bounce: 550 5.1.1 user unknown');
+  });
+
   it('tells a permanently refused side effect and the failed close', async () => {
     const entries = await summary('side-effect-refused');
     expect(entries.find((e) => e.outcome === 'failed')).toEqual(

@@ -220,6 +220,59 @@ describe('invite flow in a browser', () => {
     expect((await finalStatus(inviteId)).state).toBe('completed');
   });
 
+  it('claim by verified email: "Google" with the invited address, never clicking the link, receives the opted-in invite', async () => {
+    const email = emailOf('claimer');
+    const inviteId = await createInvite({ email, roles: ['member'], data: { leadId: 'L-77' }, claimByVerifiedEmail: true });
+    // The API finds the invite through visibility, which lags a start by a moment.
+    await expect.poll(async () => (await stack.env.client.workflow.count(`WorkflowId = 'invite-${inviteId}' AND InviteStatus = 'pending'`)).count).toBe(1);
+    const page = await newPage();
+    await page.goto(stack.demo.url);
+    await page.getByTestId('sign-in').click();
+    await page.waitForURL((url) => url.href.startsWith(stack.auth0.url));
+    await page.getByTestId('social-google-oauth2').click();
+    await page.locator('#idp-email').fill(email);
+    await page.locator('#idp-name').fill('Claire');
+    await page.getByTestId('idp-submit').click();
+
+    const shown = await customerSpace(page);
+    expect(shown).toMatchObject({ email, roles: ['member'], inviteId, error: null });
+    expect(JSON.parse(shown.data)).toEqual({ leadId: 'L-77' });
+    const status = await finalStatus(inviteId);
+    expect(status).toMatchObject({ state: 'completed', redeemedVia: 'verified-email', redeemer: { connection: 'google-oauth2', email } });
+    expect(auth0User(email).roles).toEqual(['member']);
+  });
+
+  it('claim by verified email: an unverified sign-up with the invited address, or an invite that did not opt in, claims nothing', async () => {
+    const email = emailOf('unverified');
+    const inviteId = await createInvite({ email, roles: ['member'], claimByVerifiedEmail: true });
+    const other = emailOf('linkonly');
+    const linkOnly = await createInvite({ email: other, roles: ['member'] });
+    await expect.poll(async () => (await stack.env.client.workflow.count(`WorkflowId = 'invite-${inviteId}' AND InviteStatus = 'pending'`)).count).toBe(1);
+
+    const page = await newPage();
+    await page.goto(stack.demo.url);
+    await page.getByTestId('sign-up').click();
+    await page.waitForURL((url) => url.href.startsWith(stack.auth0.url));
+    await page.locator('#email').fill(email);
+    await page.locator('#signup-password').fill(PASSWORD);
+    await page.getByTestId('signup-submit').click();
+    expect(await customerSpace(page)).toMatchObject({ email, roles: [], inviteId: null, error: null });
+
+    const google = await newPage();
+    await google.goto(stack.demo.url);
+    await google.getByTestId('sign-in').click();
+    await google.waitForURL((url) => url.href.startsWith(stack.auth0.url));
+    await google.getByTestId('social-google-oauth2').click();
+    await google.locator('#idp-email').fill(other);
+    await google.locator('#idp-name').fill('Linda');
+    await google.getByTestId('idp-submit').click();
+    expect(await customerSpace(google)).toMatchObject({ email: other, roles: [], inviteId: null });
+
+    for (const id of [inviteId, linkOnly]) {
+      expect((await stack.env.client.workflow.getHandle(inviteWorkflowId(id)).query(statusQuery)).state).toBe('pending');
+    }
+  });
+
   it('plain self-signup without an invite gets nothing and is not blocked', async () => {
     const email = emailOf('walk.in');
     const page = await newPage();

@@ -137,7 +137,8 @@ export async function startStack(): Promise<Stack> {
     management: createManagementClient({ domain: auth0.domain, clientId: 'inviteflow-deploy', clientSecret: 'inviteflow-deploy-secret', endpoint: auth0.url }),
     name: 'inviteflow-redeem-invite',
     code: action.code,
-    secrets: { INVITEFLOW_API_URL: apiUrl, INVITEFLOW_ACTION_SECRET: actionSecret, ON_REFUSAL: 'continue', CLAIM_NAMESPACE: CLAIMS },
+    // Claim by verified email is on for this tenant; each invite still opts in on its own.
+    secrets: { INVITEFLOW_API_URL: apiUrl, INVITEFLOW_ACTION_SECRET: actionSecret, ON_REFUSAL: 'continue', CLAIM_NAMESPACE: CLAIMS, CLAIM_BY_EMAIL: 'true' },
   });
 
   const tokens = new Map<string, string>();

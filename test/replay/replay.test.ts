@@ -32,6 +32,13 @@ describe('recorded histories replay', () => {
         'email-refused',
         'email-search-value',
         'created-at-quiet-upserts',
+        'lifecycle',
+        'attribution',
+        'undeliverable-then-redeem',
+        'undeliverable-expiry',
+        'escalation',
+        'send-window',
+        'claim-by-email',
       ]),
     );
   });

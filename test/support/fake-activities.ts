@@ -23,6 +23,9 @@ export function fakeActivities() {
     metadata: [] as Input<'writeAuth0AppMetadata'>[],
     verified: [] as Input<'markAuth0EmailVerified'>[],
     hubspot: [] as Input<'linkHubSpotContact'>[],
+    webhooks: [] as Input<'notifyFunnel'>[],
+    escalations: [] as Input<'sendEscalationEmail'>[],
+    stale: [] as Input<'markHubSpotInviteStale'>[],
   };
   const failures = new Map<keyof InviteActivities, FailurePlan>();
   const holds = new Map<keyof InviteActivities, Promise<void>>();
@@ -66,6 +69,21 @@ export function fakeActivities() {
       await step('linkHubSpotContact');
       calls.hubspot.push(input);
       return { contactId: '101' };
+    },
+    async sendEscalationEmail(input) {
+      await step('sendEscalationEmail');
+      calls.escalations.push(input);
+      return { messageId: `<escalation.${input.inviteId}@test>`, acceptedAt: new Date().toISOString() };
+    },
+    async markHubSpotInviteStale(input) {
+      await step('markHubSpotInviteStale');
+      calls.stale.push(input);
+      return { contactId: '101' };
+    },
+    async notifyFunnel(input) {
+      await step('notifyFunnel');
+      calls.webhooks.push(input);
+      return { delivered: true, status: 204 };
     },
   };
 

@@ -37,7 +37,7 @@ async function changedBundle(name: string, change: string): Promise<WorkflowBund
   expect(source).toContain(ANCHOR);
   const changed = source
     .replace(ANCHOR, `${change}\n${ANCHOR}`)
-    .replace(/from '\.\/(\w+)'/g, (_m, mod: string) => `from '${join(WORKFLOWS_DIR, mod)}'`)
+    .replace(/from '\.\/([\w-]+)'/g, (_m, mod: string) => `from '${join(WORKFLOWS_DIR, mod)}'`)
     .replace(/from '\.\.\/activities'/g, `from '${join(WORKFLOWS_DIR, '..', 'activities')}'`);
   const file = join(tmp, `${name}.ts`);
   writeFileSync(file, `import { patched as __patched, sleep as __sleep } from '@temporalio/workflow';\n${changed}`);

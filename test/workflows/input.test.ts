@@ -1,4 +1,4 @@
-/** The invite input's creation time: checked like every other field, taken only when plausible. */
+/** The invite input's creation time (checked like every other field, taken only when plausible) and its attribution. */
 import { describe, expect, it } from 'vitest';
 import { CREATED_AT_TOLERANCE_MS, InvalidInviteInput, inviteCreatedAt, resolveInviteInput } from '../../workflows/input';
 import type { InviteInput } from '../../workflows/messages';
@@ -46,5 +46,77 @@ describe('createdAt', () => {
     expect(inviteCreatedAt(at(start - CREATED_AT_TOLERANCE_MS - 1), start, start + 40)).toBe(start + 40);
     expect(inviteCreatedAt(at(start + CREATED_AT_TOLERANCE_MS + 1), start, start + 40)).toBe(start + 40);
     expect(inviteCreatedAt(resolveInviteInput(base), start, start + 40)).toBe(start + 40);
+  });
+});
+
+describe('attribution', () => {
+  it('keeps the UTM fields given, and asks for claims only when told', () => {
+    const resolved = resolveInviteInput({ ...base, attribution: { utm_source: 'newsletter', utm_campaign: 'spring-26' } });
+    expect(resolved.attribution).toEqual({ utm_source: 'newsletter', utm_campaign: 'spring-26' });
+    expect(resolved.attributionInClaims).toBe(false);
+    expect(resolveInviteInput({ ...base, attribution: {}, attributionInClaims: true })).toMatchObject({ attributionInClaims: true });
+    expect(resolveInviteInput({ ...base, attribution: {} }).attribution).toBeUndefined();
+  });
+
+  it.each([
+    ['an unknown field', { utm_id: 'x' }, 'attribution.utm_id'],
+    ['an empty value', { utm_source: '' }, 'attribution.utm_source'],
+    ['a value too long', { utm_medium: 'x'.repeat(201) }, 'attribution.utm_medium'],
+    ['a line break', { utm_term: 'a\r\nb' }, 'attribution.utm_term'],
+    ['a number', { utm_content: 7 }, 'attribution.utm_content'],
+    ['a list', ['newsletter'], 'attribution'],
+  ])('refuses %s', (_, attribution, field) => {
+    let err: unknown;
+    try {
+      resolveInviteInput({ ...base, attribution: attribution as never });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(InvalidInviteInput);
+    expect((err as InvalidInviteInput).problems.map((p) => p.field)).toEqual([field]);
+  });
+});
+
+describe('escalateBefore', () => {
+  it('defaults to 2 days before expiry, can be turned off, and is off when the ttl is not longer', () => {
+    expect(resolveInviteInput(base).escalateBeforeMs).toBe(2 * 86_400_000);
+    expect(resolveInviteInput({ ...base, escalateBefore: '6 days' }).escalateBeforeMs).toBe(6 * 86_400_000);
+    expect(resolveInviteInput({ ...base, escalateBefore: false }).escalateBeforeMs).toBeUndefined();
+    expect(resolveInviteInput({ ...base, ttl: '2 days' }).escalateBeforeMs).toBeUndefined();
+  });
+
+  it('refuses what is not a duration', () => {
+    expect(() => resolveInviteInput({ ...base, escalateBefore: 'soon' })).toThrow(InvalidInviteInput);
+    expect(() => resolveInviteInput({ ...base, escalateBefore: true as never })).toThrow(/escalateBefore/);
+  });
+});
+
+describe('timeZone and sendWindow', () => {
+  it('default to the locale’s zone and 09:00–20:00', () => {
+    expect(resolveInviteInput(base).sendWindow).toEqual({ timeZone: 'America/New_York', startMinutes: 540, endMinutes: 1200 });
+    expect(resolveInviteInput({ ...base, locale: 'fr' }).sendWindow.timeZone).toBe('Europe/Paris');
+    expect(resolveInviteInput({ ...base, timeZone: 'Asia/Tokyo', sendWindow: { start: '10:30', end: '18:00' } }).sendWindow).toEqual({
+      timeZone: 'Asia/Tokyo',
+      startMinutes: 630,
+      endMinutes: 1080,
+    });
+  });
+
+  it.each([
+    ['an unknown zone', { timeZone: 'Mars/Olympus_Mons' }, 'timeZone'],
+    ['a window at night', { sendWindow: { start: '05:00', end: '20:00' } }, 'sendWindow'],
+    ['a window into the night', { sendWindow: { start: '09:00', end: '23:30' } }, 'sendWindow'],
+    ['a window too short', { sendWindow: { start: '12:00', end: '13:00' } }, 'sendWindow'],
+    ['a window backwards', { sendWindow: { start: '18:00', end: '09:00' } }, 'sendWindow'],
+    ['a malformed time', { sendWindow: { start: '9am', end: '20:00' } }, 'sendWindow'],
+  ])('refuses %s', (_, extra, field) => {
+    let err: unknown;
+    try {
+      resolveInviteInput({ ...base, ...(extra as Partial<InviteInput>) });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(InvalidInviteInput);
+    expect((err as InvalidInviteInput).problems.map((p) => p.field)).toEqual([field]);
   });
 });

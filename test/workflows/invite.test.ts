@@ -12,10 +12,16 @@ import { Worker } from '@temporalio/worker';
 import { fakeActivities } from '../support/fake-activities';
 import { recordHistory, timeSkippingEnv, workflowBundle } from '../support/temporal';
 import { InviteErrorType } from '../../workflows/errors';
+import { localMinutes } from '../../workflows/send-window';
 import type { inviteWorkflow } from '../../workflows/invite';
 import {
+  auditSignal,
+  claimUpdate,
   declineSignal,
+  deliveryFailedSignal,
   extendUpdate,
+  historyQuery,
+  MAX_NOTES,
   inviteWorkflowId,
   linkIssuedQuery,
   redeemUpdate,
@@ -56,6 +62,26 @@ function input(overrides: Partial<InviteInput> = {}): InviteInput {
   };
 }
 
+/** An Etc/GMT zone (Etc/GMT-N is UTC+N) where the test server's clock, plus `aheadMs`, reads `localHour`. */
+async function zoneWhere(localHour: number, aheadMs = 0): Promise<string> {
+  const utcHour = new Date((await env.currentTimeMs()) + aheadMs).getUTCHours();
+  const offset = ((localHour - utcHour + 36) % 24) - 12;
+  return offset === 0 ? 'Etc/GMT' : `Etc/GMT${offset > 0 ? '-' : '+'}${Math.abs(offset)}`;
+}
+
+/**
+ * Reminders wait for the invitee's daytime. The test server's clock starts at the real time, so
+ * tests that are not about send windows put the invitee where it is noon, with the widest window:
+ * their whole-day offsets then always fall inside it, whenever the suite runs.
+ */
+async function daytime(overrides: Partial<InviteInput>): Promise<Partial<InviteInput>> {
+  return {
+    ...(overrides.timeZone === undefined ? { timeZone: await zoneWhere(12) } : {}),
+    ...(overrides.sendWindow === undefined ? { sendWindow: { start: '07:00', end: '22:00' } } : {}),
+    ...overrides,
+  };
+}
+
 type Fake = ReturnType<typeof fakeActivities>;
 type Handle = WorkflowHandle<typeof inviteWorkflow>;
 
@@ -72,7 +98,7 @@ async function withInvite(
     workflowBundle: await workflowBundle(),
     activities: fake.activities,
   });
-  const args = input(overrides);
+  const args = input(await daytime(overrides));
   await worker.runUntil(async () => {
     const handle = await env.client.workflow.start('inviteWorkflow', {
       taskQueue,
@@ -396,7 +422,7 @@ describe('invite workflow', () => {
     });
     // The test server's clock has skipped ahead with the earlier tests: the starter's clock is it.
     const createdAtMs = (await env.currentTimeMs()) - 1500;
-    const args = input({ ttl: '3 days', reminders: ['1 day'], createdAt: new Date(createdAtMs).toISOString() });
+    const args = input(await daytime({ ttl: '3 days', reminders: ['1 day'], createdAt: new Date(createdAtMs).toISOString() }));
     const expiresAt = new Date(createdAtMs + 3 * 86_400_000);
     await worker.runUntil(async () => {
       const handle: Handle = await env.client.workflow.start('inviteWorkflow', {
@@ -441,6 +467,295 @@ describe('invite workflow', () => {
     });
   });
 
+  it('answers the lifecycle as events: created, emailed, clicked, refused, reminded, redeemed, granted, linked, completed', async () => {
+    await withInvite({}, async (handle) => {
+      const status = await firstEmail(handle);
+      const linkId = status.emails[0]!.linkId;
+      await handle.signal(auditSignal, { type: 'clicked', linkId });
+      // A link this invite never issued, and a note of no known kind, are ignored.
+      await handle.signal(auditSignal, { type: 'clicked', linkId: 'not-a-link' });
+      await handle.signal(auditSignal, { type: 'opened', linkId } as never);
+      await handle.signal(auditSignal, {
+        type: 'refused',
+        code: 'invite_email_mismatch',
+        linkId,
+        userId: 'google-oauth2|9',
+        connection: 'google-oauth2',
+      });
+      await env.sleep('2 days');
+      const reminded = await until(handle, (s) => s.emails.length === 2);
+      await handle.executeUpdate(redeemUpdate, { args: [{ linkId: reminded.emails[1]!.linkId, user: invited }] });
+      await handle.result();
+      const { inviteId, events, omitted } = await handle.query(historyQuery);
+      expect(inviteId).toBe(status.inviteId);
+      expect(omitted).toBe(0);
+      expect(events[0]).toEqual({ at: status.createdAt, type: 'created' });
+      expect(events.slice(1, 6).map(({ at: _at, ...e }) => e)).toEqual([
+        { type: 'emailed', sequence: 1, kind: 'invite' },
+        { type: 'clicked', sequence: 1 },
+        { type: 'refused', sequence: 1, code: 'invite_email_mismatch', userId: 'google-oauth2|9', connection: 'google-oauth2' },
+        { type: 'reminded', sequence: 2, kind: 'reminder' },
+        { type: 'redeemed', sequence: 2, userId: 'auth0|invited', connection: invited.connection },
+      ]);
+      // Auth0 and HubSpot run in parallel: their relative order is not part of the contract.
+      expect(events.slice(6, 8).map((e) => e.type).sort()).toEqual(['granted', 'linked']);
+      expect(events.find((e) => e.type === 'linked')?.contactId).toBe('101');
+      expect(events.slice(8).map(({ at: _at, ...e }) => e)).toEqual([{ type: 'completed' }, { type: 'notified', event: 'invite.completed' }]);
+      const times = events.map((e) => Date.parse(e.at));
+      expect(times).toEqual([...times].sort((a, b) => a - b));
+      await recordHistory('lifecycle', handle);
+    });
+  });
+
+  it('records at most MAX_NOTES clicks and refusals and counts the rest; revocation and expiry are events', async () => {
+    await withInvite({ reminders: [] }, async (handle) => {
+      const status = await firstEmail(handle);
+      const linkId = status.emails[0]!.linkId;
+      for (let i = 0; i < MAX_NOTES + 3; i++) await handle.signal(auditSignal, { type: 'refused', code: 'invite_email_mismatch', linkId });
+      await handle.executeUpdate(revokeUpdate, { args: [{ reason: 'wrong person' }] });
+      await handle.result();
+      const { events, omitted } = await handle.query(historyQuery);
+      expect(events.filter((e) => e.type === 'refused')).toHaveLength(MAX_NOTES);
+      expect(omitted).toBe(3);
+      expect(events.at(-1)).toMatchObject({ type: 'revoked', reason: 'wrong person' });
+    });
+    await withInvite({ reminders: [], ttl: '1 day' }, async (handle) => {
+      await firstEmail(handle);
+      await handle.signal(declineSignal);
+      await env.sleep('1 day');
+      await handle.result();
+      const { events } = await handle.query(historyQuery);
+      expect(events.map((e) => e.type)).toEqual(['created', 'emailed', 'declined', 'expired']);
+    });
+  });
+
+  it('carries the attribution to HubSpot on redemption, and into the answer only when the invite asks', async () => {
+    const attribution = { utm_source: 'newsletter', utm_medium: 'email', utm_campaign: 'spring-26' };
+    await withInvite({ attribution, attributionInClaims: true }, async (handle, fake) => {
+      const status = await firstEmail(handle);
+      expect(status.attribution).toEqual(attribution);
+      const answer = await handle.executeUpdate(redeemUpdate, { args: [{ linkId: status.emails[0]!.linkId, user: invited }] });
+      expect(answer.attribution).toEqual(attribution);
+      expect((await handle.result()).state).toBe('completed');
+      expect(fake.calls.hubspot).toEqual([expect.objectContaining({ inviteId: status.inviteId, attribution })]);
+      await recordHistory('attribution', handle);
+    });
+    await withInvite({ attribution }, async (handle, fake) => {
+      const status = await firstEmail(handle);
+      const answer = await handle.executeUpdate(redeemUpdate, { args: [{ linkId: status.emails[0]!.linkId, user: invited }] });
+      expect(answer).not.toHaveProperty('attribution');
+      await handle.result();
+      expect(fake.calls.hubspot).toEqual([expect.objectContaining({ attribution })]);
+    });
+  });
+
+  it('turns a bounce into undeliverable: no more emails, the funnel told once, a delivered link still redeems', async () => {
+    await withInvite({ reminders: ['1 day', '3 days'] }, async (handle, fake) => {
+      const status = await firstEmail(handle);
+      await handle.signal(deliveryFailedSignal, { kind: 'bounce', sequence: 1, reason: '550 5.1.1 user unknown' });
+      const undeliverable = await until(handle, (s) => s.state === 'undeliverable');
+      expect(undeliverable.undeliverable).toMatchObject({ kind: 'bounce', reason: '550 5.1.1 user unknown' });
+      // The provider retries its webhook; a repeat changes nothing.
+      await handle.signal(deliveryFailedSignal, { kind: 'complaint' });
+      await env.sleep('4 days');
+      expect(fake.calls.emails).toHaveLength(1);
+      expect((await refusal(handle.executeUpdate(resendUpdate))).type).toBe(InviteErrorType.Undeliverable);
+      const extended = await handle.executeUpdate(extendUpdate, { args: [{ ttl: '10 days' }] });
+      expect(extended.state).toBe('undeliverable');
+      expect(fake.calls.emails).toHaveLength(1);
+      expect(fake.calls.webhooks).toEqual([
+        expect.objectContaining({
+          type: 'invite.undeliverable',
+          invite: expect.objectContaining({ id: status.inviteId, email: 'ada@example.com', state: 'undeliverable', data: { leadId: 'L-42', plan: 'pro' } }),
+          detail: { kind: 'bounce', reason: '550 5.1.1 user unknown' },
+        }),
+      ]);
+      await handle.executeUpdate(redeemUpdate, { args: [{ linkId: status.emails[0]!.linkId, user: invited }] });
+      expect((await handle.result()).state).toBe('completed');
+      expect(fake.calls.webhooks.map((w) => w.type)).toEqual(['invite.undeliverable', 'invite.completed']);
+      expect(fake.calls.webhooks[1]).toMatchObject({ detail: { userId: invited.userId, connection: invited.connection } });
+      expect(new Set(fake.calls.webhooks.map((w) => w.id)).size).toBe(2);
+      const { events } = await handle.query(historyQuery);
+      expect(events.filter((e) => ['undeliverable', 'notified'].includes(e.type)).map(({ at: _at, ...e }) => e)).toEqual([
+        { type: 'undeliverable', event: 'bounce', sequence: 1, reason: '550 5.1.1 user unknown' },
+        { type: 'notified', event: 'invite.undeliverable' },
+        { type: 'notified', event: 'invite.completed' },
+      ]);
+      await recordHistory('undeliverable-then-redeem', handle);
+    });
+  });
+
+  it('lets an undeliverable invite expire, and a refused funnel webhook neither holds nor fails the invite', async () => {
+    const fake = fakeActivities();
+    fake.fail('notifyFunnel', { times: 1, retryable: false });
+    await withInvite(
+      { ttl: '2 days' },
+      async (handle) => {
+        await firstEmail(handle);
+        await handle.signal(deliveryFailedSignal, { kind: 'complaint' });
+        await until(handle, (s) => s.state === 'undeliverable');
+        const final = await handle.result();
+        expect(final).toMatchObject({ state: 'expired', undeliverable: { kind: 'complaint' } });
+        expect(fake.calls.emails).toHaveLength(1);
+        const { events } = await handle.query(historyQuery);
+        expect(events.find((e) => e.type === 'notify_failed')).toMatchObject({ event: 'invite.undeliverable', reason: 'notifyFunnel failed (injected)' });
+        expect(events.at(-1)?.type).toBe('expired');
+        await recordHistory('undeliverable-expiry', handle);
+      },
+      fake,
+    );
+  });
+
+  it('escalates an invite still pending N days before expiry: inviter emailed, HubSpot contact marked, funnel told', async () => {
+    await withInvite({ inviter: { name: 'Grace', email: 'Grace@Acme.example' }, escalateBefore: '2 days' }, async (handle, fake) => {
+      const status = await firstEmail(handle);
+      await env.sleep('4 days');
+      expect(fake.calls.escalations).toEqual([]);
+      await env.sleep('1 day');
+      const escalated = await until(handle, (s) => s.escalatedAt !== undefined);
+      expect(Date.parse(escalated.escalatedAt!)).toBeGreaterThanOrEqual(Date.parse(status.expiresAt) - 2 * 86_400_000);
+      expect(Date.parse(escalated.escalatedAt!)).toBeLessThan(Date.parse(status.expiresAt) - 2 * 86_400_000 + 60_000);
+      await until(handle, () => fake.calls.webhooks.some((w) => w.type === 'invite.stale'));
+      expect(fake.calls.escalations).toEqual([
+        { inviteId: status.inviteId, to: 'grace@acme.example', invitee: 'ada@example.com', locale: 'en', scope: 'workspace:acme', expiresAt: status.expiresAt },
+      ]);
+      expect(fake.calls.stale).toEqual([{ email: 'ada@example.com', inviteId: status.inviteId }]);
+      const final = await handle.result();
+      expect(final.state).toBe('expired');
+      // Once per invite; the second reminder (day 5) still went to the invitee.
+      expect(fake.calls.escalations).toHaveLength(1);
+      expect(fake.calls.emails.map((e) => e.kind)).toEqual(['invite', 'reminder', 'reminder']);
+      const { events } = await handle.query(historyQuery);
+      expect(events.find((e) => e.type === 'escalated')).toMatchObject({ reason: 'inviter emailed; HubSpot contact marked' });
+      await recordHistory('escalation', handle);
+    });
+  });
+
+  it('does not escalate an invite redeemed, declined or revoked before the time, or with escalation off', async () => {
+    const quiet: Partial<InviteInput> = { ttl: '3 days', reminders: [], escalateBefore: '1 day', inviter: { email: 'grace@acme.example' } };
+    const noEscalation = (fake: Fake) => {
+      expect(fake.calls.escalations).toEqual([]);
+      expect(fake.calls.stale).toEqual([]);
+      expect(fake.calls.webhooks.map((w) => w.type)).not.toContain('invite.stale');
+    };
+    await withInvite(quiet, async (handle, fake) => {
+      const status = await firstEmail(handle);
+      await env.sleep('1 day');
+      await handle.executeUpdate(redeemUpdate, { args: [{ linkId: status.emails[0]!.linkId, user: invited }] });
+      expect((await handle.result()).state).toBe('completed');
+      noEscalation(fake);
+    });
+    await withInvite(quiet, async (handle, fake) => {
+      await firstEmail(handle);
+      await handle.signal(declineSignal);
+      await until(handle, (s) => s.optedOutAt !== undefined);
+      expect((await handle.result()).state).toBe('expired');
+      noEscalation(fake);
+    });
+    await withInvite(quiet, async (handle, fake) => {
+      await firstEmail(handle);
+      await env.sleep('1 day');
+      await handle.executeUpdate(revokeUpdate, { args: [{}] });
+      expect((await handle.result()).state).toBe('revoked');
+      noEscalation(fake);
+    });
+    await withInvite({ ...quiet, escalateBefore: false }, async (handle, fake) => {
+      await firstEmail(handle);
+      expect((await handle.result()).state).toBe('expired');
+      noEscalation(fake);
+    });
+    // Without an inviter address, HubSpot and the funnel still hear of it.
+    await withInvite({ ...quiet, inviter: { name: 'Acme team' } }, async (handle, fake) => {
+      await firstEmail(handle);
+      expect((await handle.result()).state).toBe('expired');
+      expect(fake.calls.escalations).toEqual([]);
+      expect(fake.calls.stale).toHaveLength(1);
+      const { events } = await handle.query(historyQuery);
+      expect(events.find((e) => e.type === 'escalated')).toMatchObject({ reason: 'no inviter email to tell; HubSpot contact marked' });
+    });
+  });
+
+  it('sends each reminder in the invitee’s local daytime: at once where it is day, at 09:00 where it is night', async () => {
+    // The test server's clock is wherever earlier tests left it: pick zones around it.
+    const night = await zoneWhere(2, 86_400_000);
+    const day = await zoneWhere(14, 86_400_000);
+    const taskQueue = `test-${randomBytes(6).toString('hex')}`;
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: fakeActivities().activities });
+    await worker.runUntil(async () => {
+      const start = async (timeZone: string) => {
+        const args = input({ timeZone, reminders: ['1 day'], ttl: '3 days', escalateBefore: false });
+        return (await env.client.workflow.start('inviteWorkflow', { taskQueue, workflowId: inviteWorkflowId(args.inviteId), args: [args] })) as Handle;
+      };
+      const [atNight, atDay] = [await start(night), await start(day)];
+      const created = await firstEmail(atNight);
+      await firstEmail(atDay);
+      expect(created.sendWindow).toEqual({ timeZone: night, start: '09:00', end: '20:00' });
+
+      await env.sleep('1 day');
+      await until(atDay, (s) => s.emails.length === 2);
+      expect((await atNight.query(statusQuery)).emails).toHaveLength(1);
+      await env.sleep('8 hours');
+      await until(atNight, (s) => s.emails.length === 2);
+
+      const remindedAt = async (handle: Handle) => Date.parse((await handle.query(historyQuery)).events.find((e) => e.type === 'reminded')!.at);
+      const due = Date.parse(created.createdAt) + 86_400_000;
+      // Where it was day, on time; where it was night, when the window opened, not a minute later.
+      expect((await remindedAt(atDay)) - (Date.parse((await atDay.query(statusQuery)).createdAt) + 86_400_000)).toBeLessThan(60_000);
+      const nightSent = await remindedAt(atNight);
+      expect(nightSent).toBeGreaterThan(due + 6 * 3_600_000);
+      expect(localMinutes(nightSent, night)).toBeGreaterThanOrEqual(9 * 60);
+      expect(localMinutes(nightSent, night)).toBeLessThan(9 * 60 + 1);
+      expect(localMinutes(await remindedAt(atDay), day)).toBeGreaterThanOrEqual(9 * 60);
+      expect(localMinutes(await remindedAt(atDay), day)).toBeLessThan(20 * 60);
+
+      await atDay.executeUpdate(revokeUpdate, { args: [{}] });
+      await atNight.executeUpdate(revokeUpdate, { args: [{}] });
+      // One at a time: each result() unlocks and relocks the test server's time skipping.
+      await atDay.result();
+      await atNight.result();
+      await recordHistory('send-window', atNight);
+    });
+  });
+
+  it('drops a reminder that could only go out after the expiry', async () => {
+    // Due 1 hour before expiry at local 02:00: the window opens after the invite is gone.
+    const timeZone = await zoneWhere(2, 23 * 3_600_000);
+    await withInvite({ timeZone, sendWindow: { start: '09:00', end: '20:00' }, ttl: '1 day', reminders: ['23 hours'], escalateBefore: false }, async (handle, fake) => {
+      await firstEmail(handle);
+      expect((await handle.result()).state).toBe('expired');
+      expect(fake.calls.emails).toHaveLength(1);
+    });
+  });
+
+  it('lets a verified account with the invited email claim an opted-in invite without the link; refuses the rest without a trace', async () => {
+    const claim = (handle: Handle, user: Redeemer) => handle.executeUpdate(claimUpdate, { args: [{ user }] });
+    await withInvite({}, async (handle) => {
+      await firstEmail(handle);
+      expect((await refusal(claim(handle, invited))).type).toBe(InviteErrorType.ClaimRefused);
+      await handle.executeUpdate(revokeUpdate, { args: [{}] });
+      await handle.result();
+    });
+    await withInvite({ claimByVerifiedEmail: true }, async (handle, fake) => {
+      await firstEmail(handle);
+      expect((await refusal(claim(handle, { ...invited, emailVerified: false }))).message).toContain('unverified');
+      expect((await refusal(claim(handle, { ...invited, userId: 'google-oauth2|2', email: 'someone@else.net' }))).type).toBe(InviteErrorType.ClaimRefused);
+      expect((await handle.query(statusQuery)).state).toBe('pending');
+      const google: Redeemer = { userId: 'google-oauth2|1', email: 'Ada@Example.com', emailVerified: true, connection: 'google-oauth2' };
+      const answer = await claim(handle, google);
+      expect(answer).toMatchObject({ roles: ['member', 'billing'], data: { leadId: 'L-42', plan: 'pro' }, repeat: false });
+      expect(await claim(handle, google)).toMatchObject({ repeat: true });
+      const final = await handle.result();
+      expect(final).toMatchObject({ state: 'completed', redeemer: google, redeemedVia: 'verified-email' });
+      expect(fake.calls.roles).toEqual([{ userId: 'google-oauth2|1', roles: ['member', 'billing'] }]);
+      expect(fake.calls.verified).toEqual([]);
+      const { events } = await handle.query(historyQuery);
+      expect(events.find((e) => e.type === 'redeemed')).toMatchObject({ userId: 'google-oauth2|1', event: 'verified-email' });
+      await recordHistory('claim-by-email', handle);
+    });
+  });
+
+  // The tests below leave an invite open without a worker: its timers then hold the test server's
+  // time skipping, so tests that skip time come before them.
   it('falls back to its own clock when the starter’s creation time is implausible', async () => {
     const createdAt = new Date(Date.parse('2020-01-01T00:00:00Z')).toISOString();
     await withInvite({ createdAt }, async (handle) => {

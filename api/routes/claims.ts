@@ -1,0 +1,101 @@
+/**
+ * `POST /v1/claims`, called by the Auth0 post-login Action on a login *without* an invite link
+ * when claim by verified email is on (the Action's `CLAIM_BY_EMAIL` secret): the API finds the
+ * open invites of the account's email through visibility and runs the `claim` update on the
+ * newest one that opted in (`claimByVerifiedEmail`). The workflow's validator decides; an
+ * unverified address never claims. Nothing to claim is the usual answer, `200 { claimed: false }`,
+ * so the login goes on untouched.
+ */
+import { z } from 'zod';
+import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { isValidEmail, normalizeEmail } from '../../workflows/input';
+import { claimUpdate } from '../../workflows/messages';
+import type { Redeemer } from '../../workflows/messages';
+import type { RouteContext } from '../context';
+import { ApiError, errorBodySchema } from '../errors';
+import { rateLimit } from '../rate-limit';
+import { answer, redemptionResult } from './redemptions';
+
+const claimBody = z
+  .strictObject({
+    user: z.strictObject({
+      id: z.string().min(1).max(300),
+      email: z.string().max(320),
+      email_verified: z.boolean(),
+      connection: z.string().min(1).max(200),
+    }),
+  })
+  .meta({ id: 'Claim' });
+
+const claimResult = z
+  .union([
+    redemptionResult.extend({ claimed: z.literal(true) }),
+    z.object({ claimed: z.literal(false), reason: z.enum(['email_unverified', 'no_claimable_invite']) }),
+  ])
+  .meta({ id: 'ClaimResult' });
+
+type ClaimAnswer = z.infer<typeof claimResult>;
+
+// The codes with which a candidate turns a claim down; the next candidate is tried.
+const PASSED_OVER = new Set(['invite_not_claimable', 'invite_already_used', 'invite_expired', 'invite_revoked', 'invite_not_pending']);
+// Open invites of one address, newest first; more than a few would be unusual (one per scope).
+const MAX_CANDIDATES = 20;
+
+/** Registers `POST /v1/claims`. */
+export function registerClaimRoutes(fastify: FastifyInstance, ctx: RouteContext): void {
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
+  const { gateway } = ctx;
+  const perIp = rateLimit(fastify, 'claim-ip', ctx.limits.redeemPerIp, (request) => request.ip);
+  const subjects = new WeakMap<object, string | undefined>();
+
+  app.post(
+    '/v1/claims',
+    {
+      onRequest: [
+        perIp,
+        async (request) => {
+          const claims = await ctx.action.verify(request.headers.authorization);
+          subjects.set(request, claims.sub);
+        },
+      ],
+      schema: {
+        summary: 'Claim an invite by verified email, without its link (called by the Auth0 Action; opt-in per invite)',
+        tags: ['redemptions'],
+        security: [{ actionToken: [] }],
+        body: claimBody,
+        response: { 200: claimResult, 400: errorBodySchema, 401: errorBodySchema, 429: errorBodySchema, 503: errorBodySchema },
+      },
+    },
+    async (request): Promise<ClaimAnswer> => {
+      const { user: body } = request.body;
+      const bound = subjects.get(request);
+      if (bound !== undefined && bound !== body.id) {
+        throw new ApiError('unauthorized', 'The Action token was issued for another user', undefined, {
+          'www-authenticate': 'Bearer realm="inviteflow-action", error="invalid_token"',
+        });
+      }
+      if (!body.email_verified) return { claimed: false, reason: 'email_unverified' };
+      const email = normalizeEmail(body.email);
+      if (!isValidEmail(email)) throw new ApiError('invalid_request', 'The request is invalid', [{ field: 'user.email', message: 'must be an email address' }]);
+      const user: Redeemer = { userId: body.id, email: body.email, emailVerified: true, connection: body.connection };
+
+      const page = await gateway.list({ email }, MAX_CANDIDATES);
+      const candidates = page.items.filter((i) => i.execution === 'RUNNING' && (i.status === 'pending' || i.status === 'undeliverable'));
+      for (const candidate of candidates) {
+        try {
+          const result = await gateway.update(candidate.id, (h) => h.executeUpdate(claimUpdate, { args: [{ user }] }));
+          request.log.info({ inviteId: result.inviteId, repeat: result.repeat }, 'invite claimed by verified email');
+          return { claimed: true, ...answer(result) };
+        } catch (err) {
+          // Closed since visibility saw it, or not for this account: try the next one.
+          if (err instanceof WorkflowNotFoundError) continue;
+          if (err instanceof ApiError && PASSED_OVER.has(err.code)) continue;
+          throw err;
+        }
+      }
+      return { claimed: false, reason: 'no_claimable_invite' };
+    },
+  );
+}

@@ -1,0 +1,102 @@
+/**
+ * `POST /v1/claims` as the Auth0 Action calls it on a login without a link: a verified address
+ * claims the newest opted-in open invite found through visibility; unverified addresses, other
+ * addresses and invites that did not opt in never claim, and nothing changes for them.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { eventually, expectNoSecretsInLogs, json, startHarness, uniqueEmail } from './harness';
+import type { Harness } from './harness';
+
+let h: Harness;
+
+beforeAll(async () => {
+  h = await startHarness();
+});
+
+afterAll(async () => {
+  await h?.close();
+});
+
+async function invite(body: Record<string, unknown>): Promise<string> {
+  const res = await h.app.inject({
+    method: 'POST',
+    url: '/v1/invites',
+    headers: { authorization: `Bearer ${await h.bearer()}` },
+    payload: { roles: ['member'], data: { plan: 'pro' }, ...body },
+  });
+  expect(res.statusCode).toBe(201);
+  const id = json(res).id as string;
+  await h.emails(id);
+  return id;
+}
+
+async function claim(user: { id: string; email: string; email_verified: boolean; connection?: string }, auth?: string) {
+  return h.app.inject({
+    method: 'POST',
+    url: '/v1/claims',
+    headers: { authorization: auth ?? `Bearer ${await h.actionToken({ claims: { sub: user.id } })}` },
+    payload: { user: { connection: 'google-oauth2', ...user } },
+  });
+}
+
+/** Visibility is eventually consistent: wait until the invite can be found by its email. */
+async function visible(id: string) {
+  await eventually(async () => ((await h.env.client.workflow.count(`WorkflowId = 'invite-${id}' AND InviteStatus = 'pending'`)).count > 0 ? true : undefined), `invite ${id} in visibility`);
+}
+
+describe('POST /v1/claims', () => {
+  it('claims an opted-in invite for a verified account with the invited email, and answers the claims', async () => {
+    const email = uniqueEmail('claim');
+    const id = await invite({ email, scope: 'workspace:acme', claimByVerifiedEmail: true });
+    await visible(id);
+    const res = await claim({ id: 'google-oauth2|111', email: email.toUpperCase(), email_verified: true });
+    expect(res.statusCode).toBe(200);
+    expect(json(res)).toMatchObject({ claimed: true, inviteId: id, scope: 'workspace:acme', roles: ['member'], claims: { plan: 'pro' }, repeat: false });
+    const done = await h.until(id, (s) => s.state === 'completed');
+    expect(done).toMatchObject({ redeemedVia: 'verified-email', redeemer: { userId: 'google-oauth2|111', connection: 'google-oauth2' } });
+  });
+
+  it('never claims for an unverified address, another address, or an invite that did not opt in', async () => {
+    const email = uniqueEmail('noclaim');
+    const optedOut = await invite({ email, scope: 'workspace:one' });
+    const optedIn = await invite({ email, scope: 'workspace:two', claimByVerifiedEmail: true });
+    await visible(optedOut);
+    await visible(optedIn);
+    expect(json(await claim({ id: 'auth0|u1', email, email_verified: false }))).toEqual({ claimed: false, reason: 'email_unverified' });
+    expect(json(await claim({ id: 'auth0|u2', email: uniqueEmail('other'), email_verified: true }))).toEqual({ claimed: false, reason: 'no_claimable_invite' });
+    expect((await h.status(optedOut)).state).toBe('pending');
+    expect((await h.status(optedIn)).state).toBe('pending');
+    // The verified owner gets the one that opted in; the other keeps waiting for its link.
+    const res = await claim({ id: 'auth0|owner', email, email_verified: true });
+    expect(json(res)).toMatchObject({ claimed: true, inviteId: optedIn, scope: 'workspace:two' });
+    expect((await h.status(optedOut)).state).toBe('pending');
+  });
+
+  it('opts whole scopes in with CLAIM_BY_EMAIL_SCOPES, unless the request says otherwise', async () => {
+    const app = await h.buildApp({ config: { ...h.config, CLAIM_BY_EMAIL_SCOPES: ['workspace:open'] } });
+    const create = async (payload: Record<string, unknown>) =>
+      json<{ status: Record<string, unknown> }>(await app.inject({ method: 'POST', url: '/v1/invites', headers: { authorization: `Bearer ${await h.bearer()}` }, payload })).status;
+    expect(await create({ email: uniqueEmail('s1'), scope: 'workspace:open' })).toMatchObject({ claimByVerifiedEmail: true });
+    expect(await create({ email: uniqueEmail('s2'), scope: 'workspace:open', claimByVerifiedEmail: false })).not.toHaveProperty('claimByVerifiedEmail');
+    expect(await create({ email: uniqueEmail('s3'), scope: 'workspace:closed' })).not.toHaveProperty('claimByVerifiedEmail');
+  });
+
+  it('refuses a missing or forged Action token, a token bound to another user, and a bad body', async () => {
+    const user = { id: 'auth0|x', email: uniqueEmail('tok'), email_verified: true };
+    expect((await claim(user, 'Bearer not-a-token')).statusCode).toBe(401);
+    expect((await claim(user, `Bearer ${await h.actionToken({ secret: 'x'.repeat(40) })}`)).statusCode).toBe(401);
+    expect((await claim(user, `Bearer ${await h.actionToken({ claims: { sub: 'auth0|someone-else' } })}`)).statusCode).toBe(401);
+    const bad = await h.app.inject({
+      method: 'POST',
+      url: '/v1/claims',
+      headers: { authorization: `Bearer ${await h.actionToken()}` },
+      payload: { user: { id: 'auth0|x', email: 'not an email', email_verified: true, connection: 'c' } },
+    });
+    expect(bad.statusCode).toBe(400);
+    expect(json(bad).error.code).toBe('invalid_request');
+  });
+
+  it('logs no token', () => {
+    expectNoSecretsInLogs(h);
+  });
+});
