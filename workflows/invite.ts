@@ -140,6 +140,7 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
   // Runs recorded before escalation have no escalation timer.
   const escalation = patched('stale-escalation');
   let escalated = false;
+  let escalating: Promise<void> | undefined;
   // Runs recorded before send windows send a reminder the moment it is due, day or night.
   const sendWindows = patched('send-windows');
   if (!sendWindows) delete status.sendWindow;
@@ -509,8 +510,9 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
       }
     }
     if (!open()) break;
-    if (Date.now() >= escalateAt()) await escalate();
-    if (!open()) break;
+    // In the background: a slow mail server or HubSpot must hold neither a redemption's grant nor
+    // the expiry. The run waits for it before it closes.
+    if (Date.now() >= escalateAt()) escalating = escalate();
     const nextReminder =
       status.optedOutAt || status.undeliverable
         ? Infinity
@@ -542,6 +544,7 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
       );
     }
   }
+  await escalating;
   // Let an in-flight update (e.g. an idempotent repeat of `redeem`) finish before the run closes.
   await condition(allHandlersFinished);
   if (status.state === 'failed' && status.failure) {

@@ -631,6 +631,33 @@ describe('invite workflow', () => {
     });
   });
 
+  it('keeps a redemption’s grant moving while the escalation’s side effects are still being retried', async () => {
+    const fake = fakeActivities();
+    await withInvite(
+      { inviter: { email: 'grace@acme.example' }, escalateBefore: '2 days' },
+      async (handle) => {
+        const status = await firstEmail(handle);
+        const release = fake.hold('markHubSpotInviteStale');
+        await env.sleep('5 days');
+        await until(handle, (s) => s.escalatedAt !== undefined);
+        expect(fake.attempts.get('markHubSpotInviteStale')).toBe(1);
+        // HubSpot is slow to take the mark: the redemption is granted all the same.
+        await handle.executeUpdate(redeemUpdate, { args: [{ linkId: status.emails[0]!.linkId, user: invited }] });
+        expect((await until(handle, (s) => s.state === 'completed')).completedAt).toBeDefined();
+        expect(fake.calls.roles).toHaveLength(1);
+        expect(fake.calls.stale).toEqual([]);
+        // The run closes only once the escalation is done.
+        expect((await handle.describe()).status.name).toBe('RUNNING');
+        release();
+        expect((await handle.result()).state).toBe('completed');
+        expect(fake.calls.stale).toHaveLength(1);
+        const { events } = await handle.query(historyQuery);
+        expect(events.find((e) => e.type === 'escalated')).toMatchObject({ reason: 'inviter emailed; HubSpot contact marked' });
+      },
+      fake,
+    );
+  });
+
   it('does not escalate an invite redeemed, declined or revoked before the time, or with escalation off', async () => {
     const quiet: Partial<InviteInput> = { ttl: '3 days', reminders: [], escalateBefore: '1 day', inviter: { email: 'grace@acme.example' } };
     const noEscalation = (fake: Fake) => {
