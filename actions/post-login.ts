@@ -219,24 +219,31 @@ function readRefusal(body: unknown): Refused | undefined {
   };
 }
 
+/** POSTs JSON to the API with a fresh Action token bound to this login's user. */
+function postToApi(settings: Settings, event: Event, path: string, body: unknown): Promise<Response> {
+  return fetch(`${settings.apiUrl}${path}`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      accept: 'application/json',
+      authorization: `Bearer ${signRequestToken(settings.actionSecret, event.user.user_id)}`,
+    },
+    body: JSON.stringify(body),
+    // A redirect would resend the bearer token somewhere we did not choose.
+    redirect: 'error',
+    // The signal also bounds reading the body, so a slow answer cannot hold the login either.
+    signal: AbortSignal.timeout(settings.timeoutMs),
+  });
+}
+
 /**
  * Asks the API whether an invite waits for this verified address; undefined when none does or
  * anything goes wrong (the login then goes on untouched: a claim is a bonus, never a gate).
  */
 async function claim(settings: Settings, event: Event): Promise<Redeemed | undefined> {
   try {
-    const response = await fetch(`${settings.apiUrl}/v1/claims`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        accept: 'application/json',
-        authorization: `Bearer ${signRequestToken(settings.actionSecret, event.user.user_id)}`,
-      },
-      body: JSON.stringify({
-        user: { id: event.user.user_id, email: event.user.email, email_verified: true, connection: event.connection.name },
-      }),
-      redirect: 'error',
-      signal: AbortSignal.timeout(settings.timeoutMs),
+    const response = await postToApi(settings, event, '/v1/claims', {
+      user: { id: event.user.user_id, email: event.user.email, email_verified: true, connection: event.connection.name },
     });
     if (response.status !== 200) return undefined;
     const body: unknown = await response.json();
@@ -262,26 +269,14 @@ function grant(api: API, settings: Settings, outcome: Redeemed): void {
 
 async function redeem(settings: Settings, token: string, event: Event): Promise<Redeemed | Refused> {
   try {
-    const response = await fetch(`${settings.apiUrl}/v1/redemptions`, {
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        accept: 'application/json',
-        authorization: `Bearer ${signRequestToken(settings.actionSecret, event.user.user_id)}`,
+    const response = await postToApi(settings, event, '/v1/redemptions', {
+      token,
+      user: {
+        id: event.user.user_id,
+        email: event.user.email ?? null,
+        email_verified: event.user.email_verified === true,
+        connection: event.connection.name,
       },
-      body: JSON.stringify({
-        token,
-        user: {
-          id: event.user.user_id,
-          email: event.user.email ?? null,
-          email_verified: event.user.email_verified === true,
-          connection: event.connection.name,
-        },
-      }),
-      // A redirect would resend the bearer token somewhere we did not choose.
-      redirect: 'error',
-      // The signal also bounds reading the body, so a slow answer cannot hold the login either.
-      signal: AbortSignal.timeout(settings.timeoutMs),
     });
     const text = await response.text();
     let body: unknown;

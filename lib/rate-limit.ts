@@ -139,9 +139,7 @@ export class RateLimiter {
         if (waitMs > this.maxWaitMs) {
           // Back before its turn (a retry timer fired early): still in line.
           this.tickets.set(ticket!, held);
-          this.counts.refused++;
-          this.onEvent?.('refused');
-          return { ok: false, waitMs };
+          return this.refused(waitMs);
         }
         this.counts.reserved += count;
         return { ok: true, at: held.at };
@@ -162,12 +160,16 @@ export class RateLimiter {
     if (waitMs > this.maxWaitMs) {
       if (ticket === undefined) this.times.length -= count;
       else this.tickets.set(ticket, { at, expires: at.at(-1)! + this.maxWaitMs });
-      this.counts.refused++;
-      this.onEvent?.('refused');
-      return { ok: false, waitMs };
+      return this.refused(waitMs);
     }
     this.counts.reserved += count;
     return { ok: true, at };
+  }
+
+  private refused(waitMs: number): Reservation {
+    this.counts.refused++;
+    this.onEvent?.('refused');
+    return { ok: false, waitMs };
   }
 
   /** Hands back reserved send times that were not used, so others may have them. */
