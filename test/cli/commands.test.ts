@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Worker } from '@temporalio/worker';
 import { payloadDataConverter } from '../../lib/codec';
 import { deriveInviteId } from '../../lib/invite-id';
@@ -23,6 +23,12 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await h?.close();
+});
+
+// One worker serves the whole file: a test that fails midway must not leave its injected
+// failures to the next ones.
+afterEach(() => {
+  h?.fake.reset();
 });
 
 const uniqueScope = (name: string) => `${name}-${randomBytes(4).toString('hex')}`;
@@ -236,12 +242,16 @@ describe('show', () => {
       const pending = s?.pending as { activity: string; attempt: number }[] | undefined;
       return pending?.some((p) => p.activity === 'linkHubSpotContact' && p.attempt >= 2) ? s : undefined;
     }, 'a retried activity');
-    expect(shown.pending).toEqual([
-      expect.objectContaining({
-        activity: 'linkHubSpotContact',
-        lastFailure: 'linkHubSpotContact failed (injected)',
-      }),
-    ]);
+    // The other grants run beside it and may still be in their first attempt on a busy machine.
+    expect(shown.pending).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          activity: 'linkHubSpotContact',
+          lastFailure: 'linkHubSpotContact failed (injected)',
+        }),
+      ]),
+    );
+    expect((shown.pending as { lastFailure?: string }[]).filter((p) => p.lastFailure)).toHaveLength(1);
     const text = (await h.cli(['show', retrying.id])).stdout;
     expect(text).toMatch(
       /^in progress\n {2}linkHubSpotContact: attempt \d+, last failure: linkHubSpotContact failed \(injected\)$/m,

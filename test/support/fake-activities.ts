@@ -29,6 +29,7 @@ export function fakeActivities() {
   };
   const failures = new Map<keyof InviteActivities, FailurePlan>();
   const holds = new Map<keyof InviteActivities, Promise<void>>();
+  const releases = new Set<() => void>();
   const attempts = new Map<keyof InviteActivities, number>();
 
   const step = async (name: keyof InviteActivities) => {
@@ -95,14 +96,23 @@ export function fakeActivities() {
     fail(name: keyof InviteActivities, plan: FailurePlan) {
       failures.set(name, { ...plan });
     },
+    /** Drops every failure plan and releases every hold (between tests sharing one worker). */
+    reset() {
+      failures.clear();
+      for (const release of [...releases]) release();
+    },
     /** Makes calls of `name` wait until the returned function is called. */
     hold(name: keyof InviteActivities): () => void {
-      let release!: () => void;
-      holds.set(name, new Promise<void>((resolve) => (release = resolve)));
-      return () => {
-        holds.delete(name);
-        release();
+      let resolveHold!: () => void;
+      const held = new Promise<void>((resolve) => (resolveHold = resolve));
+      holds.set(name, held);
+      const release = () => {
+        if (holds.get(name) === held) holds.delete(name);
+        releases.delete(release);
+        resolveHold();
       };
+      releases.add(release);
+      return release;
     },
   };
 }
