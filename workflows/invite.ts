@@ -131,18 +131,24 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
     transitions.add(1, { state });
   };
 
+  // Every patch records a marker and, through the SDK, upserts `TemporalChangeVersion`: an event
+  // and a visibility write each, in the first task of every run. New runs record one marker,
+  // `invite-v2`, which stands for the four changes below; runs recorded before it replay them
+  // one by one (a replayed run without the `invite-v2` marker gets false and asks the others).
+  // A change made from now on gets a patch of its own, checked after this one.
+  const v2 = patched('invite-v2');
   // Runs recorded before this patch upserted the search attributes on every publish; newer runs
   // skip an upsert that would change nothing (the start already set them, and most emails leave
   // them as they are), which spares the server a visibility write per email.
-  const skipUnchangedUpserts = patched('skip-unchanged-search-attributes');
+  const skipUnchangedUpserts = v2 || patched('skip-unchanged-search-attributes');
   // Runs recorded before the funnel webhook tell nobody when they complete or fail.
-  const notifyOnClose = patched('funnel-webhook');
+  const notifyOnClose = v2 || patched('funnel-webhook');
   // Runs recorded before escalation have no escalation timer.
-  const escalation = patched('stale-escalation');
+  const escalation = v2 || patched('stale-escalation');
   let escalated = false;
   let escalating: Promise<void> | undefined;
   // Runs recorded before send windows send a reminder the moment it is due, day or night.
-  const sendWindows = patched('send-windows');
+  const sendWindows = v2 || patched('send-windows');
   if (!sendWindows) delete status.sendWindow;
   // A reminder that fell due outside the invitee's daytime and waits for the window to open.
   let reminderWaiting = false;

@@ -39,6 +39,7 @@ describe('recorded histories replay', () => {
         'escalation',
         'send-window',
         'claim-by-email',
+        'single-patch-marker',
       ]),
     );
   });

@@ -120,7 +120,7 @@ describe('changing the workflow', () => {
             .map((p) => Buffer.from(p.data ?? []).toString())
             .join(' '),
         );
-      // The demonstration's own marker, beside the workflow's (`skip-unchanged-search-attributes`).
+      // The demonstration's own marker, beside the workflow's (`invite-v2`).
       expect(patchIds.filter((d) => d.includes('versioning-test-pause'))).toHaveLength(1);
       expect(history.events!.some((e) => e.timerStartedEventAttributes)).toBe(true);
       await Worker.runReplayHistory({ workflowBundle: guarded }, history, 'new-path');

@@ -467,6 +467,60 @@ describe('invite workflow', () => {
     });
   });
 
+  it('records one patch marker per new run (invite-v2 stands for the four earlier changes), each of which still acts', async () => {
+    const fake = fakeActivities();
+    const taskQueue = `test-${randomBytes(6).toString('hex')}`;
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: fake.activities });
+    const createdAtMs = await env.currentTimeMs();
+    const args = input(
+      await daytime({
+        ttl: '4 days',
+        reminders: ['1 day'],
+        escalateBefore: '2 days',
+        inviter: { name: 'Grace', email: 'grace@acme.example' },
+        createdAt: new Date(createdAtMs).toISOString(),
+      }),
+    );
+    const expiresAt = new Date(createdAtMs + 4 * 86_400_000);
+    await worker.runUntil(async () => {
+      const handle: Handle = await env.client.workflow.start('inviteWorkflow', {
+        taskQueue,
+        workflowId: inviteWorkflowId(args.inviteId),
+        args: [args],
+        typedSearchAttributes: [
+          { key: searchAttributes.status, value: 'pending' },
+          { key: searchAttributes.email, value: args.email },
+          { key: searchAttributes.scope, value: args.scope },
+          { key: searchAttributes.expiresAt, value: expiresAt },
+        ],
+      });
+      await firstEmail(handle);
+      await env.sleep('1 day');
+      await until(handle, (s) => s.emails.length === 2);
+      await env.sleep('1 day');
+      await until(handle, (s) => s.escalatedAt !== undefined);
+      const { emails } = await until(handle, () => fake.calls.webhooks.some((w) => w.type === 'invite.stale'));
+      await handle.executeUpdate(redeemUpdate, { args: [{ linkId: emails[1]!.linkId, user: invited }] });
+      expect((await handle.result()).state).toBe('completed');
+
+      const events = (await handle.fetchHistory()).events!;
+      const markers = events
+        .filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')
+        .map((e) => JSON.parse(Buffer.from(e.markerRecordedEventAttributes!.details!['patch-data']!.payloads![0]!.data!).toString()) as unknown);
+      expect(markers).toEqual([{ id: 'invite-v2', deprecated: false }]);
+      const upserted = events.map((e) => Object.keys(e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {})).filter((k) => k.length > 0);
+      expect(upserted.filter((k) => k.includes('TemporalChangeVersion'))).toHaveLength(1);
+      // skip-unchanged-search-attributes: neither the emails nor the escalation upsert; redeemed and completed do.
+      expect(upserted.filter((k) => k.some((name) => name.startsWith('Invite')))).toHaveLength(2);
+      // stale-escalation and funnel-webhook:
+      expect(fake.calls.escalations).toHaveLength(1);
+      expect(fake.calls.webhooks.map((w) => w.type)).toEqual(['invite.stale', 'invite.completed']);
+      // send-windows: the status carries the window the reminder waited for.
+      expect((await handle.query(statusQuery)).sendWindow).toMatchObject({ timeZone: args.timeZone, ...args.sendWindow });
+      await recordHistory('single-patch-marker', handle);
+    });
+  });
+
   it('answers the lifecycle as events: created, emailed, clicked, refused, reminded, redeemed, granted, linked, completed', async () => {
     await withInvite({}, async (handle) => {
       const status = await firstEmail(handle);
