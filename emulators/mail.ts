@@ -176,6 +176,11 @@ export async function startMailCatcher(opts: MailCatcherOptions = {}): Promise<M
     },
   });
 
+  // A client that dies mid-session (a killed worker) resets its connection; smtp-server reports
+  // that as an 'error' event, which would otherwise crash the process hosting the catcher. A real
+  // mail server shrugs it off, and so does this one: the session's message was never accepted.
+  smtp.on('error', () => {});
+
   const http = createServer((req, res) => {
     try {
       route(req, res);

@@ -10,6 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { buildAction } from '../actions/build';
 import { deployAction } from '../actions/deploy';
 import { clientCredentialsToken } from '../demo/funnel-token';
@@ -174,8 +175,10 @@ async function main(): Promise<void> {
     AUTH0_MANAGEMENT_ENDPOINT: auth0.url,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
   };
-  const tsx = join(ROOT, 'node_modules', '.bin', 'tsx');
-  run('worker', tsx, ['worker/main.ts'], {
+  // Node itself with tsx's loader, not the tsx CLI: a SIGKILL (after a stuck SIGTERM) then reaches
+  // the program instead of a wrapper that would leave it running.
+  const loader = pathToFileURL(join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
+  run('worker', process.execPath, ['--import', loader, 'worker/main.ts'], {
     ...shared,
     LINK_SIGNING_KEY: JSON.stringify(secrets.linkKey.privateJwk),
     SMTP_URL: mail.smtpUrl,
@@ -183,7 +186,7 @@ async function main(): Promise<void> {
     HUBSPOT_BASE_PATH: hubspot.url,
     WORKER_METRICS_ADDRESS: `127.0.0.1:${ports.workerMetrics}`,
   });
-  run('api', tsx, ['api/main.ts'], {
+  run('api', process.execPath, ['--import', loader, 'api/main.ts'], {
     ...shared,
     PORT: String(ports.api),
     HOST: '127.0.0.1',

@@ -1,6 +1,7 @@
 // The mail catcher stands in for a mail provider in every local run and end-to-end test: it must
 // speak real SMTP (with its fault injection), keep what it receives, and show hostile mail on its
 // web inbox without running any of it. Sends with plain nodemailer, not with product code.
+import { connect } from 'node:net';
 import nodemailer from 'nodemailer';
 import type { SendMailOptions } from 'nodemailer';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -86,6 +87,29 @@ describe('SMTP side', () => {
     catcher.setDown(false);
     await send({ subject: 'after the outage' });
     expect(catcher.messages().map((m) => m.subject)).toEqual(['after the outage']);
+  });
+
+  it('survives a client that resets its connection mid-message, and accepts the next one', async () => {
+    const { port } = new URL(catcher.smtpUrl);
+    const socket = connect(Number(port), '127.0.0.1');
+    const said: string[] = [];
+    const waitFor = (code: string) =>
+      new Promise<void>((resolve) => {
+        const check = () => (said.join('').includes(code) ? resolve() : setTimeout(check, 10));
+        check();
+      });
+    socket.on('data', (d: Buffer) => said.push(d.toString()));
+    socket.on('error', () => {});
+    await waitFor('220 ');
+    socket.write('EHLO killed.example\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n');
+    await waitFor('354 ');
+    socket.write('Subject: half a message\r\n\r\nthe sender dies here');
+    await new Promise((r) => setTimeout(r, 50));
+    // A TCP reset, as the kernel sends for a SIGKILLed process with unread data.
+    socket.resetAndDestroy();
+    await new Promise((r) => setTimeout(r, 100));
+    await send({ subject: 'after the reset' });
+    expect(catcher.messages().map((m) => m.subject)).toEqual(['after the reset']);
   });
 
   it('refuses reject-NNN recipients with that reply code', async () => {

@@ -19,10 +19,11 @@ import { generateLinkKey } from '../../lib/token';
 import { inviteWorkflowId, TASK_QUEUE } from '../../workflows/messages';
 import type { inviteWorkflow } from '../../workflows/invite';
 import { devServerEnv } from '../support/temporal';
+import { tsProcess } from '../support/ts-process';
 import { freePort } from '../e2e/stack';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
+const [NODE, WORKER_ARGS] = tsProcess('worker/main.ts');
 
 let env: TestWorkflowEnvironment;
 let auth0: Auth0Emulator;
@@ -63,7 +64,7 @@ function exited(child: ChildProcess): Promise<number | null> {
 
 describe('the worker process', () => {
   it('refuses to start on a missing or malformed variable, naming it and not its value', () => {
-    const result = spawnSync(TSX, ['worker/main.ts'], {
+    const result = spawnSync(NODE, WORKER_ARGS, {
       cwd: ROOT,
       env: { ...workerEnv, AUTH0_CLIENT_ID: '', LINK_SIGNING_KEY: 'not-json-s3cr3t' },
       encoding: 'utf8',
@@ -77,7 +78,7 @@ describe('the worker process', () => {
 
   it('runs invites, logs JSON with the invite id and no token, exports metrics, stops on SIGTERM', async () => {
     const metricsPort = await freePort();
-    const child = spawn(TSX, ['worker/main.ts'], {
+    const child = spawn(NODE, WORKER_ARGS, {
       cwd: ROOT,
       env: { ...workerEnv, WORKER_METRICS_ADDRESS: `127.0.0.1:${metricsPort}`, LOG_LEVEL: 'debug' },
       stdio: ['ignore', 'pipe', 'pipe'],

@@ -16,10 +16,10 @@ import { generateLinkKey } from '../../lib/token';
 import { inviteWorkflowId } from '../../workflows/messages';
 import { fakeActivities } from '../support/fake-activities';
 import { devServerEnv, workflowBundle } from '../support/temporal';
+import { tsProcess } from '../support/ts-process';
 import { freePort } from '../e2e/stack';
 
 const ROOT = join(import.meta.dirname, '..', '..');
-const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
 const EMAILS = 30;
 
 let env: TestWorkflowEnvironment;
@@ -71,7 +71,8 @@ describe('the API restarted under load', () => {
       LOG_LEVEL: 'warn',
     };
     const startApi = () => {
-      api = spawn(TSX, ['api/main.ts'], { cwd: ROOT, env: apiEnv, stdio: 'ignore' });
+      const [command, args] = tsProcess('api/main.ts');
+      api = spawn(command, args, { cwd: ROOT, env: apiEnv, stdio: 'ignore' });
     };
     const tokenRes = await fetch(`${auth0.url}/oauth/token`, {
       method: 'POST',
