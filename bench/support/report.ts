@@ -83,7 +83,10 @@ export function measuring(): void {
  * Prints how much CPU other processes took during the run. Call it before the stack stops: the
  * Temporal server and the worker host are this process's children and count as the bench.
  */
-export function printLoadAfter(startedAt: number): void {
+export function printLoadAfter(
+  startedAt: number,
+  thisProcess = 'API, load generator, baseline client; services: emulators, mail catcher',
+): void {
   const seconds = (performance.now() - startedAt) / 1000;
   const [load1] = loadavg();
   let others = '';
@@ -127,7 +130,7 @@ export function printLoadAfter(startedAt: number): void {
   console.log(`load after   ${load1!.toFixed(2)} (1 min) · run time ${seconds.toFixed(1)} s${others}`);
   if (cpuSplit)
     console.log(
-      `cpu split    ${cpuSplit} since set-up (this process: API, load generator, baseline client; services: emulators, mail catcher)`,
+      `cpu split    ${cpuSplit} since set-up (this process: ${thisProcess})`,
     );
 }
 

@@ -1,0 +1,232 @@
+/**
+ * What each part of an invite's creation costs the Temporal server, in CPU per run: the empty
+ * workflow of `bench:create`'s baseline, the same with patch markers, with one activity, with one
+ * local activity, with a timer left pending, and the invite workflow itself (started the way the
+ * API starts it, its email activity a no-op). It is the cost model behind `bench:create`'s ratio
+ * (on two cores the server is the bottleneck) and a capacity-planning figure: server CPU per
+ * invite created.
+ *
+ * Every shape runs `--runs` times, `--concurrency` in flight, in `--rounds` rounds whose order
+ * flips each time; a phase ends when its runs reached their state (closed, or emailed) and the
+ * server has gone quiet (its visibility and timer tasks done). CPU is read from /proc.
+ *
+ *   npm run bench:server-cost [-- --runs 300 --concurrency 16 --rounds 2 --db file|memory]
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { bundleWorkflowCode, Worker } from '@temporalio/worker';
+import type { InviteActivities } from '../activities';
+import { createInviteStarter, inviteStartMeta, prepareInvite } from '../lib/invites';
+import { requireBinary } from '../scripts/temporal-bin.mjs';
+import { WORKFLOWS_PATH } from '../worker/worker';
+import { searchAttributes } from '../workflows/messages';
+import { SHAPES_TASK_QUEUE } from './baseline/shapes';
+import type { ShapeActivities } from './baseline/shapes';
+import { cpuParts, flags, int, measuring, pool, printHeader, printLoadAfter, table, until } from './support/report';
+
+const opts = flags({ runs: 300, concurrency: 16, rounds: 2, db: 'file' });
+const runs = int(opts.runs, 'runs');
+const concurrency = int(opts.concurrency, 'concurrency');
+const rounds = int(opts.rounds, 'rounds');
+if (opts.db !== 'file' && opts.db !== 'memory') {
+  console.error('--db must be file or memory');
+  process.exit(2);
+}
+
+const INVITE_TASK_QUEUE = 'bench-invites';
+
+interface Shape {
+  name: string;
+  /** What it adds to the empty run. */
+  what: string;
+  start(i: number): Promise<void>;
+  /** Resolves when the phase's runs reached their state (the server may still be busy). */
+  settled(): Promise<void>;
+}
+
+const startedAt = performance.now();
+printHeader('server cost per workflow shape', { runs, concurrency, rounds, db: opts.db });
+
+const dataDir = mkdtempSync(join(tmpdir(), 'inviteflow-bench-'));
+const env = await TestWorkflowEnvironment.createLocal({
+  server: {
+    executable: { type: 'existing-path', path: requireBinary('cli') },
+    ...(opts.db === 'memory' ? {} : { dbFilename: join(dataDir, 'temporal.db') }),
+    searchAttributes: Object.values(searchAttributes),
+    log: { format: 'pretty', level: 'never' },
+  },
+});
+
+const silent = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error };
+let emails = 0;
+const notUsed = (name: string) => () => Promise.reject(new Error(`${name} is not part of an invite's creation`));
+const inviteActivities: InviteActivities = {
+  sendInviteEmail: (input) => {
+    emails++;
+    return Promise.resolve({ messageId: `<${input.inviteId}.${input.sequence}@bench>`, acceptedAt: new Date().toISOString() });
+  },
+  sendEscalationEmail: notUsed('sendEscalationEmail'),
+  assignAuth0Roles: notUsed('assignAuth0Roles'),
+  writeAuth0AppMetadata: notUsed('writeAuth0AppMetadata'),
+  markAuth0EmailVerified: notUsed('markAuth0EmailVerified'),
+  linkHubSpotContact: notUsed('linkHubSpotContact'),
+  markHubSpotInviteStale: notUsed('markHubSpotInviteStale'),
+  notifyFunnel: notUsed('notifyFunnel'),
+};
+const shapeActivities: ShapeActivities = { noop: () => Promise.resolve() };
+
+const [shapesWorker, inviteWorker] = await Promise.all([
+  Worker.create({
+    connection: env.nativeConnection,
+    taskQueue: SHAPES_TASK_QUEUE,
+    workflowBundle: await bundleWorkflowCode({ workflowsPath: new URL('./baseline/shapes.ts', import.meta.url).pathname, logger: silent }),
+    activities: shapeActivities,
+  }),
+  Worker.create({
+    connection: env.nativeConnection,
+    taskQueue: INVITE_TASK_QUEUE,
+    workflowBundle: await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: silent }),
+    activities: inviteActivities,
+  }),
+]);
+const running = Promise.all([shapesWorker.run(), inviteWorker.run()]);
+
+const runTag = randomBytes(4).toString('hex');
+const idKey = randomBytes(24).toString('base64url');
+const startInvite = createInviteStarter(env.client, INVITE_TASK_QUEUE);
+
+/** A shape of the shapes worker: closing ones are awaited, open ones (the timer) are not. */
+function shape(name: string, workflowType: string, what: string, closes: boolean): Shape {
+  let handles: Promise<unknown>[] = [];
+  return {
+    name,
+    what,
+    async start(i) {
+      const handle = await env.client.workflow.start(workflowType, {
+        taskQueue: SHAPES_TASK_QUEUE,
+        workflowId: `${workflowType}-${runTag}-${i}-${randomBytes(3).toString('hex')}`,
+      });
+      if (closes) handles.push(handle.result());
+    },
+    async settled() {
+      await Promise.all(handles);
+      handles = [];
+    },
+  };
+}
+
+let inviteCount = 0;
+const shapes: Shape[] = [
+  shape('empty workflow (bench:create baseline)', 'shapeEmpty', 'start, one task, close', true),
+  shape('+ 1 patch marker', 'shapePatch1', 'a marker and a TemporalChangeVersion upsert', true),
+  shape('+ 4 patch markers', 'shapePatch4', 'four of each (the invite before invite-v2)', true),
+  shape('+ 1 activity', 'shapeActivity', 'activity task through matching, a second workflow task', true),
+  shape('+ 1 local activity', 'shapeLocalActivity', 'run inside the first task, recorded as a marker', true),
+  shape('+ 1 timer, left open', 'shapeTimer', 'a timer instead of the close', false),
+  {
+    name: 'invite workflow, started as the API does',
+    what: '4 search attributes, memo, summary; invite-v2 marker; email activity (no-op); timers',
+    async start() {
+      const n = inviteCount++;
+      const { input, invite } = prepareInvite(idKey, { email: `bench.${runTag}.${n}@example.com`, scope: `bench-${runTag}` });
+      await startInvite(input, inviteStartMeta(invite));
+    },
+    async settled() {
+      await until(() => emails >= inviteCount, 'every invite email', 600_000);
+    },
+  },
+];
+
+/** Waits until the server used less than 10 ms of CPU over half a second (its queues drained). */
+async function quiet(): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  let last = cpuParts().server;
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 500));
+    const now = cpuParts().server;
+    if (now - last < 0.01 || Date.now() > deadline) return;
+    last = now;
+  }
+}
+
+// Warm-up: a few of each, so that bundles, caches and the database are past their first use.
+for (const s of shapes) {
+  await pool(20, concurrency, (i) => s.start(i));
+  await s.settled();
+}
+await quiet();
+measuring();
+
+const cost = new Map<string, { server: number[]; worker: number[] }>();
+for (let round = 0; round < rounds; round++) {
+  const order = round % 2 === 0 ? shapes : [...shapes].reverse();
+  for (const s of order) {
+    const before = cpuParts();
+    await pool(runs, concurrency, (i) => s.start(i));
+    await s.settled();
+    await quiet();
+    const after = cpuParts();
+    const entry = cost.get(s.name) ?? { server: [], worker: [] };
+    entry.server.push(((after.server - before.server) * 1000) / runs);
+    entry.worker.push(((after.self - before.self) * 1000) / runs);
+    cost.set(s.name, entry);
+  }
+}
+
+// One history of each shape, for its event count.
+const eventsOf = async (workflowId: string) => (await env.client.workflow.getHandle(workflowId).fetchHistory()).events?.length ?? 0;
+const typeOf: Record<string, string> = {
+  'empty workflow (bench:create baseline)': 'shapeEmpty',
+  '+ 1 patch marker': 'shapePatch1',
+  '+ 4 patch markers': 'shapePatch4',
+  '+ 1 activity': 'shapeActivity',
+  '+ 1 local activity': 'shapeLocalActivity',
+  '+ 1 timer, left open': 'shapeTimer',
+  'invite workflow, started as the API does': 'inviteWorkflow',
+};
+/** The usual length of a shape's history: the most common among a few runs (a retried task adds events). */
+async function sampleEvents(workflowType: string): Promise<number | ''> {
+  const lengths: number[] = [];
+  for await (const w of env.client.workflow.list({ query: `WorkflowType = '${workflowType}'`, pageSize: 5 })) {
+    lengths.push(await eventsOf(w.workflowId));
+    if (lengths.length === 5) break;
+  }
+  if (lengths.length === 0) return '';
+  const counts = new Map<number, number>();
+  for (const n of lengths) counts.set(n, (counts.get(n) ?? 0) + 1);
+  return [...counts].sort((a, b) => b[1] - a[1] || a[0] - b[0])[0]![0];
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const emptyMs = mean(cost.get(shapes[0]!.name)!.server);
+const rows: Record<string, string | number>[] = [];
+for (const s of shapes) {
+  const c = cost.get(s.name)!;
+  rows.push({
+    shape: s.name,
+    'history events': await sampleEvents(typeOf[s.name]!),
+    'server CPU ms/run': mean(c.server),
+    'per round': c.server.map((v) => v.toFixed(1)).join(' / '),
+    'vs empty ms': mean(c.server) - emptyMs,
+    'worker CPU ms/run': mean(c.worker),
+    adds: s.what,
+  });
+}
+table(rows);
+
+printLoadAfter(startedAt, 'load generator, client and both workers');
+shapesWorker.shutdown();
+inviteWorker.shutdown();
+await running;
+await env.teardown();
+rmSync(dataDir, { recursive: true, force: true });
+
+const inviteMs = mean(cost.get(shapes[6]!.name)!.server);
+const activityMs = mean(cost.get(shapes[3]!.name)!.server) - emptyMs;
+const localMs = mean(cost.get(shapes[4]!.name)!.server) - emptyMs;
+console.log(
+  `ratio server-cost: invite/empty server CPU per run = ${(inviteMs / emptyMs).toFixed(2)} (${inviteMs.toFixed(1)} vs ${emptyMs.toFixed(1)} ms; an activity adds ${activityMs.toFixed(1)} ms, a local activity ${localMs.toFixed(1)} ms) (no target: the cost model behind bench:create)`,
+);
