@@ -8,9 +8,11 @@
  *
  * Every shape runs `--runs` times, `--concurrency` in flight, in `--rounds` rounds whose order
  * flips each time; a phase ends when its runs reached their state (closed, or emailed) and the
- * server has gone quiet (its visibility and timer tasks done). CPU is read from /proc.
+ * server has gone quiet (its visibility and timer tasks done). CPU is read from /proc. A shape's
+ * cost over the empty run is taken round by round (the server's cost drifts as its database
+ * grows), then averaged.
  *
- *   npm run bench:server-cost [-- --runs 300 --concurrency 16 --rounds 2 --db file|memory]
+ *   npm run bench:server-cost [-- --runs 300 --concurrency 16 --rounds 4 --db file|memory]
  */
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -27,7 +29,7 @@ import { SHAPES_TASK_QUEUE } from './baseline/shapes';
 import type { ShapeActivities } from './baseline/shapes';
 import { cpuParts, flags, int, measuring, pool, printHeader, printLoadAfter, table, until } from './support/report';
 
-const opts = flags({ runs: 300, concurrency: 16, rounds: 2, db: 'file' });
+const opts = flags({ runs: 300, concurrency: 16, rounds: 4, db: 'file' });
 const runs = int(opts.runs, 'runs');
 const concurrency = int(opts.concurrency, 'concurrency');
 const rounds = int(opts.rounds, 'rounds');
@@ -210,7 +212,7 @@ for (const s of shapes) {
     'history events': await sampleEvents(typeOf[s.name]!),
     'server CPU ms/run': mean(c.server),
     'per round': c.server.map((v) => v.toFixed(1)).join(' / '),
-    'vs empty ms': mean(c.server) - emptyMs,
+    'vs empty ms': mean(c.server.map((v, r) => v - cost.get(shapes[0]!.name)!.server[r]!)),
     'worker CPU ms/run': mean(c.worker),
     adds: s.what,
   });
@@ -225,8 +227,9 @@ await env.teardown();
 rmSync(dataDir, { recursive: true, force: true });
 
 const inviteMs = mean(cost.get(shapes[6]!.name)!.server);
-const activityMs = mean(cost.get(shapes[3]!.name)!.server) - emptyMs;
-const localMs = mean(cost.get(shapes[4]!.name)!.server) - emptyMs;
+const overEmpty = (i: number) => mean(cost.get(shapes[i]!.name)!.server.map((v, r) => v - cost.get(shapes[0]!.name)!.server[r]!));
+const activityMs = overEmpty(3);
+const localMs = overEmpty(4);
 console.log(
   `ratio server-cost: invite/empty server CPU per run = ${(inviteMs / emptyMs).toFixed(2)} (${inviteMs.toFixed(1)} vs ${emptyMs.toFixed(1)} ms; an activity adds ${activityMs.toFixed(1)} ms, a local activity ${localMs.toFixed(1)} ms) (no target: the cost model behind bench:create)`,
 );
