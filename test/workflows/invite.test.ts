@@ -109,6 +109,21 @@ async function withInvite(
   });
 }
 
+/** Starts an invite with the search attributes `lib/invites.ts` sets at the start. */
+function startWithSearchAttributes(taskQueue: string, args: InviteInput, expiresAt: Date): Promise<Handle> {
+  return env.client.workflow.start('inviteWorkflow', {
+    taskQueue,
+    workflowId: inviteWorkflowId(args.inviteId),
+    args: [args],
+    typedSearchAttributes: [
+      { key: searchAttributes.status, value: 'pending' },
+      { key: searchAttributes.email, value: args.email },
+      { key: searchAttributes.scope, value: args.scope },
+      { key: searchAttributes.expiresAt, value: expiresAt },
+    ],
+  }) as Promise<Handle>;
+}
+
 /** Polls the status query until `predicate` holds; time does not skip while polling. */
 async function until(handle: Handle, predicate: (s: InviteStatus) => boolean): Promise<InviteStatus> {
   for (let i = 0; i < 400; i++) {
@@ -425,18 +440,7 @@ describe('invite workflow', () => {
     const args = input(await daytime({ ttl: '3 days', reminders: ['1 day'], createdAt: new Date(createdAtMs).toISOString() }));
     const expiresAt = new Date(createdAtMs + 3 * 86_400_000);
     await worker.runUntil(async () => {
-      const handle: Handle = await env.client.workflow.start('inviteWorkflow', {
-        taskQueue,
-        workflowId: inviteWorkflowId(args.inviteId),
-        args: [args],
-        // What `lib/invites.ts` sets at the start.
-        typedSearchAttributes: [
-          { key: searchAttributes.status, value: 'pending' },
-          { key: searchAttributes.email, value: args.email },
-          { key: searchAttributes.scope, value: args.scope },
-          { key: searchAttributes.expiresAt, value: expiresAt },
-        ],
-      });
+      const handle = await startWithSearchAttributes(taskQueue, args, expiresAt);
       const status = await firstEmail(handle);
       expect(status.createdAt).toBe(args.createdAt);
       expect(status.expiresAt).toBe(expiresAt.toISOString());
@@ -483,17 +487,7 @@ describe('invite workflow', () => {
     );
     const expiresAt = new Date(createdAtMs + 4 * 86_400_000);
     await worker.runUntil(async () => {
-      const handle: Handle = await env.client.workflow.start('inviteWorkflow', {
-        taskQueue,
-        workflowId: inviteWorkflowId(args.inviteId),
-        args: [args],
-        typedSearchAttributes: [
-          { key: searchAttributes.status, value: 'pending' },
-          { key: searchAttributes.email, value: args.email },
-          { key: searchAttributes.scope, value: args.scope },
-          { key: searchAttributes.expiresAt, value: expiresAt },
-        ],
-      });
+      const handle = await startWithSearchAttributes(taskQueue, args, expiresAt);
       await firstEmail(handle);
       await env.sleep('1 day');
       await until(handle, (s) => s.emails.length === 2);
