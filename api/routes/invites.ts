@@ -359,6 +359,11 @@ export function registerInviteRoutes(fastify: FastifyInstance, ctx: RouteContext
       onRequest: requireScope('invites:read'),
       schema: {
         summary: 'Search invites (from Temporal visibility, eventually consistent)',
+        description:
+          'Pages are read from Temporal visibility one request at a time, not from a snapshot: an invite ' +
+          'whose run closes or changes state between two requests can move in the order, so a later page ' +
+          'may show it again or an invite may be missed. Deduplicate by `id`; read one invite exactly with ' +
+          '`GET /v1/invites/{id}`.',
         tags: ['invites'],
         security: security('invites:read'),
         querystring: listQuery,
