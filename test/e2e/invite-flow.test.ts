@@ -56,6 +56,28 @@ async function openInvite(page: Page, email: string, after = 0): Promise<void> {
   await page.waitForURL((url) => url.href.startsWith(stack.auth0.url));
 }
 
+/** Opens the customer space without an invite and follows its sign-in or sign-up button to Universal Login. */
+async function loginFromApp(page: Page, button: 'sign-in' | 'sign-up'): Promise<void> {
+  await page.goto(stack.demo.url);
+  await page.getByTestId(button).click();
+  await page.waitForURL((url) => url.href.startsWith(stack.auth0.url));
+}
+
+/** On Universal Login, signs in through the emulated social provider as `email` (and `name`, when given). */
+async function socialLogin(page: Page, connection: 'google-oauth2' | 'facebook', email: string, name?: string): Promise<void> {
+  await page.getByTestId(`social-${connection}`).click();
+  await page.locator('#idp-email').fill(email);
+  if (name !== undefined) await page.locator('#idp-name').fill(name);
+  await page.getByTestId('idp-submit').click();
+}
+
+/** Waits until visibility shows the invite pending: a claim finds invites through it, and it trails the start. */
+async function visiblyPending(inviteId: string): Promise<void> {
+  await expect
+    .poll(async () => (await stack.env.client.workflow.count(`WorkflowId = 'invite-${inviteId}' AND InviteStatus = 'pending'`)).count)
+    .toBe(1);
+}
+
 /** Waits for the customer space and reads what it shows from the ID token. */
 async function customerSpace(page: Page) {
   await page.waitForURL((url) => url.href.startsWith(stack.demo.url) && !url.pathname.startsWith('/callback'));
@@ -144,10 +166,7 @@ describe('invite flow in a browser', () => {
     const inviteId = await createInvite({ email, roles: ['member', 'billing'], data: { leadId: 'L-9' } });
     const page = await newPage();
     await openInvite(page, email);
-    await page.getByTestId('social-google-oauth2').click();
-    await page.locator('#idp-email').fill(email);
-    await page.locator('#idp-name').fill('Hedy');
-    await page.getByTestId('idp-submit').click();
+    await socialLogin(page, 'google-oauth2', email, 'Hedy');
 
     const shown = await customerSpace(page);
     expect(shown.userId).toMatch(/^google-oauth2\|/);
@@ -163,9 +182,7 @@ describe('invite flow in a browser', () => {
 
     const intruder = await newPage();
     await openInvite(intruder, email);
-    await intruder.getByTestId('social-facebook').click();
-    await intruder.locator('#idp-email').fill(emailOf('someone.else'));
-    await intruder.getByTestId('idp-submit').click();
+    await socialLogin(intruder, 'facebook', emailOf('someone.else'));
     const refused = await customerSpace(intruder);
     expect(refused.error).toContain('invite_email_mismatch');
     expect(refused.roles).toEqual([]);
@@ -188,9 +205,7 @@ describe('invite flow in a browser', () => {
     const inviteId = await createInvite({ email, roles: ['member'], data: {}, emailPolicy: 'any' });
     const page = await newPage();
     await openInvite(page, email);
-    await page.getByTestId('social-facebook').click();
-    await page.locator('#idp-email').fill(colleague);
-    await page.getByTestId('idp-submit').click();
+    await socialLogin(page, 'facebook', colleague);
     const shown = await customerSpace(page);
     expect(shown).toMatchObject({ email: colleague, roles: ['member'], inviteId });
     const status = await finalStatus(inviteId);
@@ -223,16 +238,10 @@ describe('invite flow in a browser', () => {
   it('claim by verified email: "Google" with the invited address, never clicking the link, receives the opted-in invite', async () => {
     const email = emailOf('claimer');
     const inviteId = await createInvite({ email, roles: ['member'], data: { leadId: 'L-77' }, claimByVerifiedEmail: true });
-    // The API finds the invite through visibility, which lags a start by a moment.
-    await expect.poll(async () => (await stack.env.client.workflow.count(`WorkflowId = 'invite-${inviteId}' AND InviteStatus = 'pending'`)).count).toBe(1);
+    await visiblyPending(inviteId);
     const page = await newPage();
-    await page.goto(stack.demo.url);
-    await page.getByTestId('sign-in').click();
-    await page.waitForURL((url) => url.href.startsWith(stack.auth0.url));
-    await page.getByTestId('social-google-oauth2').click();
-    await page.locator('#idp-email').fill(email);
-    await page.locator('#idp-name').fill('Claire');
-    await page.getByTestId('idp-submit').click();
+    await loginFromApp(page, 'sign-in');
+    await socialLogin(page, 'google-oauth2', email, 'Claire');
 
     const shown = await customerSpace(page);
     expect(shown).toMatchObject({ email, roles: ['member'], inviteId, error: null });
@@ -247,25 +256,18 @@ describe('invite flow in a browser', () => {
     const inviteId = await createInvite({ email, roles: ['member'], claimByVerifiedEmail: true });
     const other = emailOf('linkonly');
     const linkOnly = await createInvite({ email: other, roles: ['member'] });
-    await expect.poll(async () => (await stack.env.client.workflow.count(`WorkflowId = 'invite-${inviteId}' AND InviteStatus = 'pending'`)).count).toBe(1);
+    await visiblyPending(inviteId);
 
     const page = await newPage();
-    await page.goto(stack.demo.url);
-    await page.getByTestId('sign-up').click();
-    await page.waitForURL((url) => url.href.startsWith(stack.auth0.url));
+    await loginFromApp(page, 'sign-up');
     await page.locator('#email').fill(email);
     await page.locator('#signup-password').fill(PASSWORD);
     await page.getByTestId('signup-submit').click();
     expect(await customerSpace(page)).toMatchObject({ email, roles: [], inviteId: null, error: null });
 
     const google = await newPage();
-    await google.goto(stack.demo.url);
-    await google.getByTestId('sign-in').click();
-    await google.waitForURL((url) => url.href.startsWith(stack.auth0.url));
-    await google.getByTestId('social-google-oauth2').click();
-    await google.locator('#idp-email').fill(other);
-    await google.locator('#idp-name').fill('Linda');
-    await google.getByTestId('idp-submit').click();
+    await loginFromApp(google, 'sign-in');
+    await socialLogin(google, 'google-oauth2', other, 'Linda');
     expect(await customerSpace(google)).toMatchObject({ email: other, roles: [], inviteId: null });
 
     for (const id of [inviteId, linkOnly]) {
@@ -276,9 +278,7 @@ describe('invite flow in a browser', () => {
   it('plain self-signup without an invite gets nothing and is not blocked', async () => {
     const email = emailOf('walk.in');
     const page = await newPage();
-    await page.goto(stack.demo.url);
-    await page.getByTestId('sign-up').click();
-    await page.waitForURL((url) => url.href.startsWith(stack.auth0.url));
+    await loginFromApp(page, 'sign-up');
     await page.locator('#email').fill(email);
     await page.locator('#signup-password').fill(PASSWORD);
     await page.getByTestId('signup-submit').click();
