@@ -71,6 +71,26 @@ export interface EmailDeps {
 export function createEmailActivities(deps: EmailDeps) {
   const baseUrl = deps.publicBaseUrl.replace(/\/+$/, '');
   const messageIdDomain = domainOf(deps.from) ?? new URL(baseUrl).hostname;
+  const messageIdOf = (kind: 'invite' | 'escalation', inviteId: string, sequence: number) =>
+    `<${messageIdLocalPart(kind, inviteId, sequence)}@${messageIdDomain}>`;
+
+  /** Hands one message to the SMTP server: a refused recipient fails for good, other failures as SMTP says. */
+  const deliver = async (message: SendMailOptions & { messageId: string }): Promise<SentEmail> => {
+    let info: Awaited<ReturnType<Mailer['sendMail']>>;
+    try {
+      info = await deps.mailer.sendMail(message);
+    } catch (err) {
+      throw smtpFailure(err);
+    }
+    if (info.rejected !== undefined && info.rejected.length > 0) {
+      throw ApplicationFailure.create({
+        message: 'SMTP server rejected the recipient',
+        type: InviteErrorType.Permanent,
+        nonRetryable: true,
+      });
+    }
+    return { messageId: message.messageId, acceptedAt: new Date().toISOString() };
+  };
 
   return {
     /** Sends one invite or reminder email carrying a freshly minted link. */
@@ -91,10 +111,10 @@ export function createEmailActivities(deps: EmailDeps) {
 
       // Derived from the invite and the email's number, so a message re-sent by an activity retry
       // is recognisably the same one (many clients and archives deduplicate on Message-ID).
-      const messageId = `<${messageIdLocalPart(input.inviteId, input.sequence)}@${messageIdDomain}>`;
+      const messageId = messageIdOf('invite', input.inviteId, input.sequence);
       // Reminders and resends thread under the first email.
-      const firstMessageId = `<${messageIdLocalPart(input.inviteId, 1)}@${messageIdDomain}>`;
-      const message: SendMailOptions = {
+      const firstMessageId = messageIdOf('invite', input.inviteId, 1);
+      return deliver({
         from: deps.from,
         to: input.to,
         subject: email.subject,
@@ -112,22 +132,7 @@ export function createEmailActivities(deps: EmailDeps) {
           'X-Auto-Response-Suppress': 'OOF, AutoReply',
           'X-Inviteflow-Invite-Id': input.inviteId,
         },
-      };
-
-      let info: Awaited<ReturnType<Mailer['sendMail']>>;
-      try {
-        info = await deps.mailer.sendMail(message);
-      } catch (err) {
-        throw smtpFailure(err);
-      }
-      if (info.rejected !== undefined && info.rejected.length > 0) {
-        throw ApplicationFailure.create({
-          message: 'SMTP server rejected the recipient',
-          type: InviteErrorType.Permanent,
-          nonRetryable: true,
-        });
-      }
-      return { messageId, acceptedAt: new Date().toISOString() };
+      });
     },
 
     /** Tells the inviter that their invite is still pending close to its expiry. No link: nothing to redeem. */
@@ -138,25 +143,16 @@ export function createEmailActivities(deps: EmailDeps) {
       }
       const email = renderEscalationEmail({ locale: input.locale, productName: deps.productName, invitee: input.invitee, scope: input.scope, expiresAt });
       // One escalation per invite: retries resend the same message.
-      const messageId = `<${messageIdLocalPart(input.inviteId, 0).replace(/^invite\./, 'escalation.')}@${messageIdDomain}>`;
-      let info: Awaited<ReturnType<Mailer['sendMail']>>;
-      try {
-        info = await deps.mailer.sendMail({
-          from: deps.from,
-          to: input.to,
-          subject: email.subject,
-          text: email.text,
-          html: email.html,
-          messageId,
-          headers: { 'Auto-Submitted': 'auto-generated', 'X-Inviteflow-Invite-Id': input.inviteId },
-        });
-      } catch (err) {
-        throw smtpFailure(err);
-      }
-      if (info.rejected !== undefined && info.rejected.length > 0) {
-        throw ApplicationFailure.create({ message: 'SMTP server rejected the recipient', type: InviteErrorType.Permanent, nonRetryable: true });
-      }
-      return { messageId, acceptedAt: new Date().toISOString() };
+      return deliver({
+        from: deps.from,
+        to: input.to,
+        subject: email.subject,
+        text: email.text,
+        html: email.html,
+        // One escalation per invite: retries resend the same message.
+        messageId: messageIdOf('escalation', input.inviteId, 0),
+        headers: { 'Auto-Submitted': 'auto-generated', 'X-Inviteflow-Invite-Id': input.inviteId },
+      });
     },
   };
 }
@@ -260,11 +256,11 @@ function errorCode(value: unknown): string | undefined {
 
 // RFC 5322 dot-atom: an id that is not plain is base64url-encoded rather than sanitised, so two
 // different invites can never share a Message-ID.
-function messageIdLocalPart(inviteId: string, sequence: number): string {
+function messageIdLocalPart(kind: 'invite' | 'escalation', inviteId: string, sequence: number): string {
   const id = /^[A-Za-z0-9_-]{1,128}$/.test(inviteId)
     ? inviteId
     : `b64.${Buffer.from(inviteId).toString('base64url')}`;
-  return `invite.${id}.${sequence}`;
+  return `${kind}.${id}.${sequence}`;
 }
 
 function domainOf(from: string): string | undefined {
