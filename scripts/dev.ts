@@ -10,8 +10,8 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { buildAction } from '../actions/build';
+import { tsProcess } from './ts-process';
 import { deployAction } from '../actions/deploy';
 import { clientCredentialsToken } from '../demo/funnel-token';
 import { startDemoApp } from '../demo/server';
@@ -177,8 +177,7 @@ async function main(): Promise<void> {
   };
   // Node itself with tsx's loader, not the tsx CLI: a SIGKILL (after a stuck SIGTERM) then reaches
   // the program instead of a wrapper that would leave it running.
-  const loader = pathToFileURL(join(ROOT, 'node_modules', 'tsx', 'dist', 'loader.mjs')).href;
-  run('worker', process.execPath, ['--import', loader, 'worker/main.ts'], {
+  run('worker', ...tsProcess('worker/main.ts'), {
     ...shared,
     LINK_SIGNING_KEY: JSON.stringify(secrets.linkKey.privateJwk),
     SMTP_URL: mail.smtpUrl,
@@ -186,7 +185,7 @@ async function main(): Promise<void> {
     HUBSPOT_BASE_PATH: hubspot.url,
     WORKER_METRICS_ADDRESS: `127.0.0.1:${ports.workerMetrics}`,
   });
-  run('api', process.execPath, ['--import', loader, 'api/main.ts'], {
+  run('api', ...tsProcess('api/main.ts'), {
     ...shared,
     PORT: String(ports.api),
     HOST: '127.0.0.1',

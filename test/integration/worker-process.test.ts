@@ -19,7 +19,7 @@ import { generateLinkKey } from '../../lib/token';
 import { inviteWorkflowId, TASK_QUEUE } from '../../workflows/messages';
 import type { inviteWorkflow } from '../../workflows/invite';
 import { devServerEnv } from '../support/temporal';
-import { tsProcess } from '../support/ts-process';
+import { tsProcess } from '../../scripts/ts-process';
 import { freePort } from '../e2e/stack';
 
 const ROOT = join(import.meta.dirname, '..', '..');

@@ -16,7 +16,7 @@ import { generateLinkKey } from '../../lib/token';
 import { inviteWorkflowId } from '../../workflows/messages';
 import { fakeActivities } from '../support/fake-activities';
 import { devServerEnv, workflowBundle } from '../support/temporal';
-import { tsProcess } from '../support/ts-process';
+import { tsProcess } from '../../scripts/ts-process';
 import { freePort } from '../e2e/stack';
 
 const ROOT = join(import.meta.dirname, '..', '..');

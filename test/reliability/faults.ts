@@ -30,7 +30,7 @@ import { inviteWorkflowId, redeemUpdate } from '../../workflows/messages';
 import type { InviteStatus } from '../../workflows/messages';
 import type { inviteWorkflow } from '../../workflows/invite';
 import { devServerEnv } from '../support/temporal';
-import { tsProcess } from '../support/ts-process';
+import { tsProcess } from '../../scripts/ts-process';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const PUBLIC_BASE_URL = 'http://localhost:3998';
