@@ -18,16 +18,14 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import type { InviteActivities } from '../activities';
 import { createInviteStarter, inviteStartMeta, prepareInvite } from '../lib/invites';
-import { requireBinary } from '../scripts/temporal-bin.mjs';
 import { WORKFLOWS_PATH } from '../worker/worker';
-import { searchAttributes } from '../workflows/messages';
 import { SHAPES_TASK_QUEUE } from './baseline/shapes';
 import type { ShapeActivities } from './baseline/shapes';
 import { cpuParts, flags, int, measuring, pool, printHeader, printLoadAfter, table, until } from './support/report';
+import { startBenchTemporal } from './support/stack';
 
 const opts = flags({ runs: 300, concurrency: 16, rounds: 4, db: 'file' });
 const runs = int(opts.runs, 'runs');
@@ -42,8 +40,12 @@ const INVITE_TASK_QUEUE = 'bench-invites';
 
 interface Shape {
   name: string;
+  workflowType: string;
   /** What it adds to the empty run. */
   what: string;
+  /** Measured CPU per run, one value per round (ms). */
+  server: number[];
+  worker: number[];
   start(i: number): Promise<void>;
   /** Resolves when the phase's runs reached their state (the server may still be busy). */
   settled(): Promise<void>;
@@ -53,14 +55,7 @@ const startedAt = performance.now();
 printHeader('server cost per workflow shape', { runs, concurrency, rounds, db: opts.db });
 
 const dataDir = mkdtempSync(join(tmpdir(), 'inviteflow-bench-'));
-const env = await TestWorkflowEnvironment.createLocal({
-  server: {
-    executable: { type: 'existing-path', path: requireBinary('cli') },
-    ...(opts.db === 'memory' ? {} : { dbFilename: join(dataDir, 'temporal.db') }),
-    searchAttributes: Object.values(searchAttributes),
-    log: { format: 'pretty', level: 'never' },
-  },
-});
+const env = await startBenchTemporal(opts.db, dataDir);
 
 const silent = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error };
 let emails = 0;
@@ -105,7 +100,10 @@ function shape(name: string, workflowType: string, what: string, closes: boolean
   let handles: Promise<unknown>[] = [];
   return {
     name,
+    workflowType,
     what,
+    server: [],
+    worker: [],
     async start(i) {
       const handle = await env.client.workflow.start(workflowType, {
         taskQueue: SHAPES_TASK_QUEUE,
@@ -121,25 +119,32 @@ function shape(name: string, workflowType: string, what: string, closes: boolean
 }
 
 let inviteCount = 0;
+const empty = shape('empty workflow (bench:create baseline)', 'shapeEmpty', 'start, one task, close', true);
+const activity = shape('+ 1 activity', 'shapeActivity', 'activity task through matching, a second workflow task', true);
+const localActivity = shape('+ 1 local activity', 'shapeLocalActivity', 'run inside the first task, recorded as a marker', true);
+const invite: Shape = {
+  name: 'invite workflow, started as the API does',
+  workflowType: 'inviteWorkflow',
+  what: '4 search attributes, memo, summary; invite-v2 marker; email activity (no-op); timers',
+  server: [],
+  worker: [],
+  async start() {
+    const n = inviteCount++;
+    const prepared = prepareInvite(idKey, { email: `bench.${runTag}.${n}@example.com`, scope: `bench-${runTag}` });
+    await startInvite(prepared.input, inviteStartMeta(prepared.invite));
+  },
+  async settled() {
+    await until(() => emails >= inviteCount, 'every invite email', 600_000);
+  },
+};
 const shapes: Shape[] = [
-  shape('empty workflow (bench:create baseline)', 'shapeEmpty', 'start, one task, close', true),
+  empty,
   shape('+ 1 patch marker', 'shapePatch1', 'a marker and a TemporalChangeVersion upsert', true),
   shape('+ 4 patch markers', 'shapePatch4', 'four of each (the invite before invite-v2)', true),
-  shape('+ 1 activity', 'shapeActivity', 'activity task through matching, a second workflow task', true),
-  shape('+ 1 local activity', 'shapeLocalActivity', 'run inside the first task, recorded as a marker', true),
+  activity,
+  localActivity,
   shape('+ 1 timer, left open', 'shapeTimer', 'a timer instead of the close', false),
-  {
-    name: 'invite workflow, started as the API does',
-    what: '4 search attributes, memo, summary; invite-v2 marker; email activity (no-op); timers',
-    async start() {
-      const n = inviteCount++;
-      const { input, invite } = prepareInvite(idKey, { email: `bench.${runTag}.${n}@example.com`, scope: `bench-${runTag}` });
-      await startInvite(input, inviteStartMeta(invite));
-    },
-    async settled() {
-      await until(() => emails >= inviteCount, 'every invite email', 600_000);
-    },
-  },
+  invite,
 ];
 
 /** Waits until the server used less than 10 ms of CPU over half a second (its queues drained). */
@@ -162,7 +167,6 @@ for (const s of shapes) {
 await quiet();
 measuring();
 
-const cost = new Map<string, { server: number[]; worker: number[] }>();
 for (let round = 0; round < rounds; round++) {
   const order = round % 2 === 0 ? shapes : [...shapes].reverse();
   for (const s of order) {
@@ -171,24 +175,13 @@ for (let round = 0; round < rounds; round++) {
     await s.settled();
     await quiet();
     const after = cpuParts();
-    const entry = cost.get(s.name) ?? { server: [], worker: [] };
-    entry.server.push(((after.server - before.server) * 1000) / runs);
-    entry.worker.push(((after.self - before.self) * 1000) / runs);
-    cost.set(s.name, entry);
+    s.server.push(((after.server - before.server) * 1000) / runs);
+    s.worker.push(((after.self - before.self) * 1000) / runs);
   }
 }
 
 // One history of each shape, for its event count.
 const eventsOf = async (workflowId: string) => (await env.client.workflow.getHandle(workflowId).fetchHistory()).events?.length ?? 0;
-const typeOf: Record<string, string> = {
-  'empty workflow (bench:create baseline)': 'shapeEmpty',
-  '+ 1 patch marker': 'shapePatch1',
-  '+ 4 patch markers': 'shapePatch4',
-  '+ 1 activity': 'shapeActivity',
-  '+ 1 local activity': 'shapeLocalActivity',
-  '+ 1 timer, left open': 'shapeTimer',
-  'invite workflow, started as the API does': 'inviteWorkflow',
-};
 /** The usual length of a shape's history: the most common among a few runs (a retried task adds events). */
 async function sampleEvents(workflowType: string): Promise<number | ''> {
   const lengths: number[] = [];
@@ -203,17 +196,17 @@ async function sampleEvents(workflowType: string): Promise<number | ''> {
 }
 
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const emptyMs = mean(cost.get(shapes[0]!.name)!.server);
+/** A shape's cost over the empty run, round by round (the server's cost drifts as its database grows). */
+const overEmpty = (s: Shape) => mean(s.server.map((v, r) => v - empty.server[r]!));
 const rows: Record<string, string | number>[] = [];
 for (const s of shapes) {
-  const c = cost.get(s.name)!;
   rows.push({
     shape: s.name,
-    'history events': await sampleEvents(typeOf[s.name]!),
-    'server CPU ms/run': mean(c.server),
-    'per round': c.server.map((v) => v.toFixed(1)).join(' / '),
-    'vs empty ms': mean(c.server.map((v, r) => v - cost.get(shapes[0]!.name)!.server[r]!)),
-    'worker CPU ms/run': mean(c.worker),
+    'history events': await sampleEvents(s.workflowType),
+    'server CPU ms/run': mean(s.server),
+    'per round': s.server.map((v) => v.toFixed(1)).join(' / '),
+    'vs empty ms': overEmpty(s),
+    'worker CPU ms/run': mean(s.worker),
     adds: s.what,
   });
 }
@@ -226,10 +219,8 @@ await running;
 await env.teardown();
 rmSync(dataDir, { recursive: true, force: true });
 
-const inviteMs = mean(cost.get(shapes[6]!.name)!.server);
-const overEmpty = (i: number) => mean(cost.get(shapes[i]!.name)!.server.map((v, r) => v - cost.get(shapes[0]!.name)!.server[r]!));
-const activityMs = overEmpty(3);
-const localMs = overEmpty(4);
+const inviteMs = mean(invite.server);
+const emptyMs = mean(empty.server);
 console.log(
-  `ratio server-cost: invite/empty server CPU per run = ${(inviteMs / emptyMs).toFixed(2)} (${inviteMs.toFixed(1)} vs ${emptyMs.toFixed(1)} ms; an activity adds ${activityMs.toFixed(1)} ms, a local activity ${localMs.toFixed(1)} ms) (no target: the cost model behind bench:create)`,
+  `ratio server-cost: invite/empty server CPU per run = ${(inviteMs / emptyMs).toFixed(2)} (${inviteMs.toFixed(1)} vs ${emptyMs.toFixed(1)} ms; an activity adds ${overEmpty(activity).toFixed(1)} ms, a local activity ${overEmpty(localActivity).toFixed(1)} ms) (no target: the cost model behind bench:create)`,
 );

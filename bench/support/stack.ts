@@ -117,17 +117,25 @@ export interface BenchStack {
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
 /** Starts the stack; resolves once the worker polls and the API listens. */
+/**
+ * The benchmarks' Temporal: the project's provisioned CLI dev server with our search attributes,
+ * on a SQLite file in `dataDir` (`file`, as `npm run dev` runs it) or in memory.
+ */
+export function startBenchTemporal(db: 'file' | 'memory', dataDir: string): Promise<TestWorkflowEnvironment> {
+  return TestWorkflowEnvironment.createLocal({
+    server: {
+      executable: { type: 'existing-path', path: requireBinary('cli') },
+      ...(db === 'memory' ? {} : { dbFilename: join(dataDir, 'temporal.db') }),
+      searchAttributes: Object.values(searchAttributes),
+      log: { format: 'pretty', level: 'never' },
+    },
+  });
+}
+
 export async function startBenchStack(opts: BenchStackOptions): Promise<BenchStack> {
   const dataDir = mkdtempSync(join(tmpdir(), 'inviteflow-bench-'));
   const [env, services, key] = await Promise.all([
-    TestWorkflowEnvironment.createLocal({
-      server: {
-        executable: { type: 'existing-path', path: requireBinary('cli') },
-        ...(opts.db === 'memory' ? {} : { dbFilename: join(dataDir, 'temporal.db') }),
-        searchAttributes: Object.values(searchAttributes),
-        log: { format: 'pretty', level: 'never' },
-      },
-    }),
+    startBenchTemporal(opts.db ?? 'file', dataDir),
     startServicesHost({
       ...(opts.auth0RateLimit ? { auth0RateLimit: opts.auth0RateLimit } : {}),
       ...(opts.hubspotRateLimit ? { hubspotRateLimit: opts.hubspotRateLimit } : {}),
