@@ -9,6 +9,7 @@ import type { SendMailOptions } from 'nodemailer';
 import type { LinkClaims } from '../lib/token';
 import { InviteErrorType } from '../workflows/errors';
 import { renderEscalationEmail, renderInviteEmail } from './templates';
+import type { RenderedEmail } from './templates';
 
 /** Input of `sendInviteEmail`. */
 export interface SendInviteEmailInput {
@@ -74,11 +75,18 @@ export function createEmailActivities(deps: EmailDeps) {
   const messageIdOf = (kind: 'invite' | 'escalation', inviteId: string, sequence: number) =>
     `<${messageIdLocalPart(kind, inviteId, sequence)}@${messageIdDomain}>`;
 
-  /** Hands one message to the SMTP server: a refused recipient fails for good, other failures as SMTP says. */
-  const deliver = async (message: SendMailOptions & { messageId: string }): Promise<SentEmail> => {
+  /**
+   * Sends a rendered email from our sender to one recipient: a refused recipient fails for good,
+   * other failures as SMTP says.
+   */
+  const deliver = async (
+    to: string,
+    email: RenderedEmail,
+    envelope: Pick<SendMailOptions, 'inReplyTo' | 'references' | 'headers'> & { messageId: string },
+  ): Promise<SentEmail> => {
     let info: Awaited<ReturnType<Mailer['sendMail']>>;
     try {
-      info = await deps.mailer.sendMail(message);
+      info = await deps.mailer.sendMail({ from: deps.from, to, subject: email.subject, text: email.text, html: email.html, ...envelope });
     } catch (err) {
       throw smtpFailure(err);
     }
@@ -89,7 +97,7 @@ export function createEmailActivities(deps: EmailDeps) {
         nonRetryable: true,
       });
     }
-    return { messageId: message.messageId, acceptedAt: new Date().toISOString() };
+    return { messageId: envelope.messageId, acceptedAt: new Date().toISOString() };
   };
 
   return {
@@ -114,12 +122,7 @@ export function createEmailActivities(deps: EmailDeps) {
       const messageId = messageIdOf('invite', input.inviteId, input.sequence);
       // Reminders and resends thread under the first email.
       const firstMessageId = messageIdOf('invite', input.inviteId, 1);
-      return deliver({
-        from: deps.from,
-        to: input.to,
-        subject: email.subject,
-        text: email.text,
-        html: email.html,
+      return deliver(input.to, email, {
         messageId,
         ...(input.sequence > 1 ? { inReplyTo: firstMessageId, references: [firstMessageId] } : {}),
         headers: {
@@ -142,13 +145,7 @@ export function createEmailActivities(deps: EmailDeps) {
         throw ApplicationFailure.create({ message: 'Invalid escalation email input: to, expiresAt', type: InviteErrorType.InvalidInput, nonRetryable: true });
       }
       const email = renderEscalationEmail({ locale: input.locale, productName: deps.productName, invitee: input.invitee, scope: input.scope, expiresAt });
-      // One escalation per invite: retries resend the same message.
-      return deliver({
-        from: deps.from,
-        to: input.to,
-        subject: email.subject,
-        text: email.text,
-        html: email.html,
+      return deliver(input.to, email, {
         // One escalation per invite: retries resend the same message.
         messageId: messageIdOf('escalation', input.inviteId, 0),
         headers: { 'Auto-Submitted': 'auto-generated', 'X-Inviteflow-Invite-Id': input.inviteId },
