@@ -5,7 +5,7 @@
 import { msToNumber } from '@temporalio/common/lib/time';
 import type { Duration } from '@temporalio/common';
 import type { Attribution, EmailPolicy, InviteInput, InviteStatus, JsonValue } from './messages';
-import { canonicalTimeZone, DEFAULT_SEND_WINDOW, defaultTimeZone, EARLIEST_START_MINUTES, LATEST_END_MINUTES, MIN_WINDOW_MINUTES, parseClock } from './send-window';
+import { DEFAULT_SEND_WINDOW, defaultTimeZone, ianaTimeZone, EARLIEST_START_MINUTES, LATEST_END_MINUTES, MIN_WINDOW_MINUTES, parseClock } from './send-window';
 import type { SendWindow } from './send-window';
 
 export const DAY = 24 * 60 * 60 * 1000;
@@ -194,7 +194,7 @@ export function resolveInviteInput(input: InviteInput): ResolvedInvite {
   }
   let timeZone: string | undefined = defaultTimeZone(typeof input.locale === 'string' ? input.locale : '');
   if (input.timeZone !== undefined) {
-    timeZone = canonicalTimeZone(input.timeZone);
+    timeZone = ianaTimeZone(input.timeZone);
     if (!timeZone) problems.push({ field: 'timeZone', message: 'must be an IANA time zone like "Europe/Paris"' });
   }
   const window = input.sendWindow ?? DEFAULT_SEND_WINDOW;

@@ -43,14 +43,31 @@ export function defaultTimeZone(locale: string): string {
   return LOCALE_TIME_ZONES[tag] ?? LOCALE_TIME_ZONES[tag.split('-')[0] ?? ''] ?? 'UTC';
 }
 
-/** The canonical name of an IANA time zone, or undefined when it is not one. */
-export function canonicalTimeZone(zone: string): string | undefined {
+let primaryNames: Map<string, string> | undefined;
+
+/**
+ * The invite's time zone: the IANA name as the caller gave it, spelled as the IANA database
+ * spells it (`europe/paris` → `Europe/Paris`), or undefined when the runtime does not know it.
+ *
+ * The name is kept, not replaced by a "canonical" one: `resolvedOptions().timeZone` answers
+ * differently across runtimes (Node 20 turns `Asia/Kolkata` into `Asia/Calcutta` and `Etc/GMT`
+ * into `UTC`, while runtimes with ECMAScript's time-zone canonicalization keep the name given), so
+ * a canonical form would change with the worker's Node version, and the funnel would not find the
+ * zone it sent. Two names of one zone compute the same local times, so nothing else depends on it.
+ */
+export function ianaTimeZone(zone: string): string | undefined {
   if (typeof zone !== 'string' || zone.length === 0 || zone.length > 64 || !/^[A-Za-z][A-Za-z0-9_+/-]*$/.test(zone)) return undefined;
+  let resolved: string;
   try {
-    return new Intl.DateTimeFormat('en-US', { timeZone: zone }).resolvedOptions().timeZone;
+    resolved = new Intl.DateTimeFormat('en-US', { timeZone: zone }).resolvedOptions().timeZone;
   } catch {
     return undefined;
   }
+  const key = zone.toLowerCase();
+  if (resolved.toLowerCase() === key) return resolved;
+  primaryNames ??= new Map(Intl.supportedValuesOf('timeZone').map((name) => [name.toLowerCase(), name]));
+  const gmt = /^etc\/(gmt|utc|uct)([+-]\d{1,2})?$/.exec(key);
+  return primaryNames.get(key) ?? (gmt ? `Etc/${gmt[1]!.toUpperCase()}${gmt[2] ?? ''}` : zone);
 }
 
 /** Minutes after midnight of `HH:MM`, or undefined. */

@@ -53,7 +53,7 @@ const createInviteBody = z
     locale: z.string().max(10).default(DEFAULT_LOCALE),
     ttl: durationSchema.optional().describe('Time to live; default 7 days, at most 30 days'),
     reminders: z.array(durationSchema).max(MAX_REMINDERS).optional().describe('Reminder offsets; default 2 and 5 days'),
-    timeZone: z.string().max(64).optional().describe("The invitee's IANA time zone; reminders go out in its daytime. Default: the locale's (en → America/New_York, fr → Europe/Paris, …)"),
+    timeZone: z.string().max(64).optional().describe("The invitee's IANA time zone; reminders go out in its daytime. Kept as named (spelled as IANA spells it), not replaced by another name of the zone. Default: the locale's (en → America/New_York, fr → Europe/Paris, …)"),
     sendWindow: z
       .strictObject({ start: z.string().max(5), end: z.string().max(5) })
       .optional()

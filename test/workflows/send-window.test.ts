@@ -1,6 +1,7 @@
 /** Send windows as pure functions: local time in a zone, the next instant inside the window, defaults. */
 import { describe, expect, it } from 'vitest';
-import { canonicalTimeZone, defaultTimeZone, inSendWindow, localMinutes, nextSendTime, parseClock } from '../../workflows/send-window';
+import { defaultTimeZone, ianaTimeZone, inSendWindow, localMinutes, nextSendTime, parseClock } from '../../workflows/send-window';
+import { CLOCK_CHANGES, clockChanges, sweepInstants } from '../support/clock';
 
 const window = (timeZone: string, start = '09:00', end = '20:00') => ({ timeZone, startMinutes: parseClock(start)!, endMinutes: parseClock(end)! });
 const at = (iso: string) => Date.parse(iso);
@@ -43,8 +44,61 @@ describe('zones', () => {
     expect(defaultTimeZone('fr')).toBe('Europe/Paris');
     expect(defaultTimeZone('fr-CA')).toBe('America/Toronto');
     expect(defaultTimeZone('de')).toBe('UTC');
-    expect(canonicalTimeZone('Asia/Tokyo')).toBe('Asia/Tokyo');
-    expect(canonicalTimeZone('europe/paris')).toBe('Europe/Paris');
-    for (const bad of ['Mars/Olympus_Mons', '', 'UTC; DROP', '../etc/passwd', 'x'.repeat(65)]) expect(canonicalTimeZone(bad)).toBeUndefined();
+    for (const bad of ['Mars/Olympus_Mons', '', 'UTC; DROP', '../etc/passwd', 'x'.repeat(65)]) expect(ianaTimeZone(bad)).toBeUndefined();
+  });
+
+  it('keeps the zone name given, spelled as IANA spells it, on every runtime', () => {
+    expect(ianaTimeZone('Asia/Tokyo')).toBe('Asia/Tokyo');
+    expect(ianaTimeZone('europe/paris')).toBe('Europe/Paris');
+    // Names a runtime may resolve to another name of the same zone stay as given.
+    expect(ianaTimeZone('Asia/Kolkata')).toBe('Asia/Kolkata');
+    expect(ianaTimeZone('Asia/Calcutta')).toBe('Asia/Calcutta');
+    expect(ianaTimeZone('US/Eastern')).toBe('US/Eastern');
+    expect(ianaTimeZone('UTC')).toBe('UTC');
+    for (const [given, kept] of [['Etc/GMT', 'Etc/GMT'], ['etc/gmt', 'Etc/GMT'], ['Etc/GMT+5', 'Etc/GMT+5'], ['etc/gmt-14', 'Etc/GMT-14'], ['Etc/UTC', 'Etc/UTC']]) {
+      expect(ianaTimeZone(given!), given).toBe(kept);
+    }
+    // Two names of one zone keep the same local time.
+    const t = Date.parse('2027-01-12T05:17:00Z');
+    expect(localMinutes(t, 'Asia/Kolkata')).toBe(localMinutes(t, 'Asia/Calcutta'));
+    expect(localMinutes(t, 'Etc/GMT')).toBe(localMinutes(t, 'UTC'));
+  });
+});
+
+describe('send windows at every hour', () => {
+  // The zones of our locales, a half-hour and a 45-minute offset, the date line, and both ends of UTC's range.
+  const zones = ['America/New_York', 'Europe/Paris', 'Asia/Kolkata', 'Asia/Kathmandu', 'Pacific/Chatham', 'Pacific/Kiritimati', 'Etc/GMT+12', 'Etc/GMT', ...new Set(CLOCK_CHANGES.map((c) => c.zone))];
+  const windows = [window('', '09:00', '20:00'), window('', '07:00', '22:00'), window('', '17:00', '19:00')];
+
+  it('sends at once inside the window, else at its next opening and no earlier, from each UTC hour and across each clock change', () => {
+    const instants = sweepInstants();
+    expect(instants.length).toBe(24 + CLOCK_CHANGES.length * 48);
+    for (const { label, at: t } of instants) {
+      for (const zone of zones) {
+        for (const shape of windows) {
+          const w = { ...shape, timeZone: zone };
+          const sent = nextSendTime(t, w);
+          const what = `${label} in ${zone}, window ${shape.startMinutes}–${shape.endMinutes}`;
+          expect(inSendWindow(sent, w), what).toBe(true);
+          if (inSendWindow(t, w)) {
+            expect(sent, what).toBe(t);
+            continue;
+          }
+          expect(sent, what).toBeGreaterThan(t);
+          expect(sent - t, what).toBeLessThan(25 * 3_600_000);
+          expect(Math.round(localMinutes(sent, zone)), what).toBe(shape.startMinutes);
+          // Nothing between: a quarter-hour scan finds no earlier instant inside the window.
+          for (let probe = t; probe < sent - 60_000; probe += 15 * 60_000) expect(inSendWindow(probe, w), `${what}: open at ${new Date(probe).toISOString()}`).toBe(false);
+        }
+      }
+    }
+  });
+});
+
+describe('the sweep’s clock changes', () => {
+  it('are the real ones of 2027, found again from the zones’ offsets', () => {
+    const found = ['America/New_York', 'Europe/Paris'].flatMap((zone) => clockChanges(zone, Date.UTC(2027, 0, 1), Date.UTC(2028, 0, 1)));
+    expect(found.sort((a, b) => a.at - b.at)).toEqual([...CLOCK_CHANGES]);
+    expect(clockChanges('Asia/Kolkata', Date.UTC(2027, 0, 1), Date.UTC(2028, 0, 1))).toEqual([]);
   });
 });

@@ -1,0 +1,87 @@
+/**
+ * What the current time decides outside the workflow — link and Action token lifetimes, webhook
+ * timestamp tolerance, the outbound pacer's windows — at each of the 24 UTC hours and on both sides
+ * of each daylight-saving change (`test/support/clock.ts`), through an injected clock: the same
+ * outcome whenever the suite runs.
+ */
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { SignJWT } from 'jose';
+import { createLinkSigner, createLinkVerifier, generateLinkKey, LinkTokenError } from '../../lib/token';
+import { createActionAuth, ACTION_TOKEN_AUDIENCE, ACTION_TOKEN_ISSUER } from '../../api/action-auth';
+import { signWebhook, verifyWebhookSignature } from '../../lib/webhook-signature';
+import { RateLimiter } from '../../lib/rate-limit';
+import { sweepInstants } from '../support/clock';
+
+const instants = sweepInstants();
+const SECRET = 'a-secret-of-the-action-at-least-32-characters';
+
+afterEach(() => {
+  vi.useRealTimers();
+});
+
+describe('at every hour', () => {
+  it('a link token is valid until its expiry and refused after it, from each instant', async () => {
+    const { privateJwk, publicJwk } = await generateLinkKey('k1');
+    const opts = { issuer: 'https://api.example', audience: 'https://api.example/i' };
+    const signer = createLinkSigner({ ...opts, signingKey: privateJwk });
+    const verifier = createLinkVerifier({ ...opts, verificationKeys: [publicJwk], clockToleranceSeconds: 30 });
+    vi.useFakeTimers({ toFake: ['Date'] });
+    for (const { label, at } of instants) {
+      vi.setSystemTime(at);
+      const expiresAt = new Date(at + 7 * 86_400_000);
+      const token = await signer.mint({ inviteId: 'inv1', jti: 'l1', expiresAt });
+      expect((await verifier.verify(token)).expiresAt.getTime(), label).toBe(Math.floor(expiresAt.getTime() / 1000) * 1000);
+      vi.setSystemTime(expiresAt.getTime() - 1000);
+      await expect(verifier.verify(token), label).resolves.toMatchObject({ inviteId: 'inv1' });
+      vi.setSystemTime(expiresAt.getTime() + 31_000);
+      const refused = await verifier.verify(token).catch((e: unknown) => e);
+      expect(refused, label).toBeInstanceOf(LinkTokenError);
+      expect((refused as LinkTokenError).code, label).toBe('ERR_LINK_EXPIRED');
+    }
+  });
+
+  it('an Action token is taken within its minute and refused after, from each instant', async () => {
+    for (const { label, at } of instants) {
+      let now = at;
+      const auth = createActionAuth({ secret: SECRET, now: () => now });
+      const iat = Math.floor(at / 1000);
+      const sign = (jti: string) =>
+        new SignJWT({ jti })
+          .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+          .setIssuer(ACTION_TOKEN_ISSUER)
+          .setAudience(ACTION_TOKEN_AUDIENCE)
+          .setIssuedAt(iat)
+          .setExpirationTime(iat + 60)
+          .sign(new TextEncoder().encode(SECRET));
+      await expect(auth.verify(`Bearer ${await sign('a')}`), label).resolves.toMatchObject({ jti: 'a' });
+      const late = await sign('b');
+      now = at + 10 * 60_000;
+      await expect(auth.verify(`Bearer ${late}`), label).rejects.toMatchObject({ code: 'unauthorized' });
+    }
+  });
+
+  it('a webhook signature is taken within its tolerance and refused as stale outside it, from each instant', () => {
+    const body = '{"event":"bounce"}';
+    for (const { label, at } of instants) {
+      const t = Math.floor(at / 1000);
+      const header = signWebhook('whsec', body, t);
+      expect(verifyWebhookSignature('whsec', header, body, t + 299), label).toBeUndefined();
+      expect(verifyWebhookSignature('whsec', header, body, t + 301), label).toBe('stale');
+      expect(verifyWebhookSignature('whsec', header, body, t - 301), label).toBe('stale');
+    }
+  });
+
+  it('the outbound pacer never lets a window hold more than its limit, from each instant', () => {
+    for (const { label, at } of instants) {
+      const clock = { t: at };
+      const limiter = new RateLimiter({ max: 2, windowMs: 1000, now: () => clock.t });
+      const sent: number[] = [];
+      for (let i = 0; i < 6; i++) {
+        for (let wait = limiter.admit(); wait > 0; wait = limiter.admit()) clock.t += wait;
+        sent.push(clock.t);
+      }
+      for (let i = 2; i < sent.length; i++) expect(sent[i]! - sent[i - 2]!, label).toBeGreaterThanOrEqual(1000);
+      expect(sent[0], label).toBe(at);
+    }
+  });
+});

@@ -1,0 +1,170 @@
+/**
+ * The invite workflow at every hour of the day: invites created at each of the 24 UTC hours, and
+ * at every other hour across the next daylight-saving changes in New York and Paris, on the
+ * time-skipping server, whose clock starts at the real time and is skipped forward to each
+ * instant (no waiting). What may
+ * depend on the hour — the reminders' send window, the escalation, the expiry, the zone kept —
+ * is checked for every invite, so no outcome hangs on when the suite runs.
+ */
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker } from '@temporalio/worker';
+import type { WorkflowHandle } from '@temporalio/client';
+import { fakeActivities } from '../support/fake-activities';
+import { timeSkippingEnv, workflowBundle } from '../support/temporal';
+import { clockChanges, everyUtcHour } from '../support/clock';
+import type { inviteWorkflow } from '../../workflows/invite';
+import { historyQuery, inviteWorkflowId, statusQuery } from '../../workflows/messages';
+import type { InviteInput } from '../../workflows/messages';
+
+type Handle = WorkflowHandle<typeof inviteWorkflow>;
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const MINUTE = 60_000;
+// Workflow time moves on by the few milliseconds each task takes; a minute is far above that.
+const ON_TIME = MINUTE;
+
+let env: TestWorkflowEnvironment;
+let worker: Worker;
+let running: Promise<void>;
+const taskQueue = `sweep-${randomBytes(6).toString('hex')}`;
+
+// The server's clock starts at the real time, so the sweep is laid out from now, forward: the
+// hours of the next UTC day, then the next spring-forward and fall-back of each zone after it.
+const sweepDay = Math.ceil(Date.now() / DAY) * DAY + DAY;
+const changes = ['America/New_York', 'Europe/Paris']
+  .flatMap((zone) => clockChanges(zone, sweepDay + 7 * DAY, sweepDay + 380 * DAY))
+  .filter((c, i, all) => all.findIndex((o) => o.zone === c.zone && o.kind === c.kind) === i)
+  .sort((a, b) => a.at - b.at);
+
+beforeAll(async () => {
+  env = await timeSkippingEnv();
+  worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: fakeActivities().activities });
+  running = worker.run();
+});
+
+afterAll(async () => {
+  worker?.shutdown();
+  await running;
+  await env?.teardown();
+});
+
+/** Skips the server's clock forward to `at` (it only moves forward). */
+async function skipTo(at: number): Promise<void> {
+  const now = await env.currentTimeMs();
+  expect(at, `the sweep runs forward in time: ${new Date(at).toISOString()} is past`).toBeGreaterThanOrEqual(now);
+  await env.sleep(at - now);
+}
+
+/** Local wall-clock minutes after midnight of `ms` in `zone`, computed apart from the code under test. */
+function wallClock(ms: number, zone: string): number {
+  const parts = new Intl.DateTimeFormat('en-GB', { timeZone: zone, hourCycle: 'h23', hour: '2-digit', minute: '2-digit' }).formatToParts(ms);
+  const part = (type: string) => Number(parts.find((p) => p.type === type)!.value);
+  return part('hour') * 60 + part('minute');
+}
+
+interface Started {
+  handle: Handle;
+  zone: string;
+  createdAt: number;
+  input: InviteInput;
+}
+
+async function start(zone: string, overrides: Partial<InviteInput>): Promise<Started> {
+  const input: InviteInput = {
+    inviteId: randomBytes(10).toString('hex'),
+    email: 'ada@example.com',
+    roles: ['member'],
+    data: {},
+    scope: `sweep:${randomBytes(4).toString('hex')}`,
+    locale: 'en',
+    inviter: { name: 'Acme team', email: 'grace@acme.example' },
+    timeZone: zone,
+    sendWindow: { start: '09:00', end: '20:00' },
+    ...overrides,
+  };
+  const createdAt = await env.currentTimeMs();
+  const handle = (await env.client.workflow.start('inviteWorkflow', { taskQueue, workflowId: inviteWorkflowId(input.inviteId), args: [input] })) as Handle;
+  return { handle, zone, createdAt, input };
+}
+
+/** Every reminder of `invite` was due at one of `offsets` and went out at the first instant of 09:00–20:00 local from then on. */
+async function checkReminders(invite: Started, offsets: number[]): Promise<void> {
+  const status = await invite.handle.query(statusQuery);
+  const created = Date.parse(status.createdAt);
+  const label = `${invite.zone}, created ${status.createdAt}`;
+  expect(status.sendWindow, label).toEqual({ timeZone: invite.zone, start: '09:00', end: '20:00' });
+  expect(Math.abs(created - invite.createdAt), label).toBeLessThan(ON_TIME);
+  const { events } = await invite.handle.query(historyQuery);
+  const reminded = events.filter((e) => e.type === 'reminded').map((e) => Date.parse(e.at));
+  expect(reminded, label).toHaveLength(offsets.length);
+  offsets.forEach((offset, i) => {
+    const due = created + offset;
+    const sent = reminded[i]!;
+    const what = `${label}: reminder due ${new Date(due).toISOString()}, sent ${new Date(sent).toISOString()}`;
+    const local = wallClock(sent, invite.zone);
+    expect(sent, what).toBeGreaterThanOrEqual(due);
+    expect(local, what).toBeGreaterThanOrEqual(9 * 60);
+    expect(local, what).toBeLessThan(20 * 60);
+    const dueLocal = wallClock(due, invite.zone);
+    if (dueLocal >= 9 * 60 && dueLocal < 20 * 60) {
+      expect(sent - due, `${what}: due in daytime, sent at once`).toBeLessThan(ON_TIME);
+    } else {
+      // Due at night: at the window's opening, the first one after the due time.
+      expect(local, `${what}: at 09:00 local`).toBe(9 * 60);
+      expect(sent - due, `${what}: the first morning`).toBeLessThanOrEqual(13 * HOUR);
+    }
+  });
+}
+
+describe('the invite workflow at every hour', () => {
+  it('reminds in local daytime, escalates and expires on time, for invites created at each UTC hour', { timeout: 240_000 }, async () => {
+    const zones = ['America/New_York', 'Europe/Paris', 'Asia/Kolkata', 'Etc/GMT', 'Pacific/Kiritimati'];
+    const offsets = [DAY, 2 * DAY];
+    const invites: Started[] = [];
+    for (const at of everyUtcHour(sweepDay)) {
+      await skipTo(at);
+      for (const zone of zones) {
+        invites.push(await start(zone, { reminders: ['1 day', '2 days'], ttl: '3 days', escalateBefore: '1 day' }));
+      }
+    }
+    await skipTo(invites.at(-1)!.createdAt + 3 * DAY + HOUR);
+    for (const invite of invites) {
+      // Queries, not result(): waiting for a result lets the test server skip its clock to its next
+      // own deadline, far past the instants still to sweep.
+      await expect.poll(async () => (await invite.handle.query(statusQuery)).state).toBe('expired');
+      const final = await invite.handle.query(statusQuery);
+      expect(final.state).toBe('expired');
+      expect(Date.parse(final.expiredAt!) - invite.createdAt, invite.zone).toBeGreaterThanOrEqual(3 * DAY);
+      expect(Date.parse(final.expiredAt!) - invite.createdAt, invite.zone).toBeLessThan(3 * DAY + ON_TIME);
+      expect(Date.parse(final.escalatedAt!) - (invite.createdAt + 2 * DAY), invite.zone).toBeLessThan(ON_TIME);
+      expect(final.emails[0]!.kind, 'the first email goes at once, whatever the hour').toBe('invite');
+      expect(Date.parse(final.emails[0]!.at) - invite.createdAt).toBeLessThan(ON_TIME);
+      await checkReminders(invite, offsets);
+    }
+  });
+
+  it('finds a spring-forward and a fall-back in each zone to sweep', () => {
+    expect(changes.map((c) => `${c.zone} ${c.kind}`).sort()).toEqual(['America/New_York fall back', 'America/New_York spring forward', 'Europe/Paris fall back', 'Europe/Paris spring forward']);
+  });
+
+  for (const change of changes) {
+    it(`reminds at 09:00 local on both sides of the ${change.kind} in ${change.zone} (${new Date(change.at).toISOString().slice(0, 10)})`, async () => {
+      // Every other hour from a day before the change to a day after; each reminder is due a day
+      // later, so the invites created before the change are reminded after it.
+      const invites: Started[] = [];
+      for (let at = change.at - DAY + 17 * MINUTE; at < change.at + DAY; at += 2 * HOUR) {
+        await skipTo(at);
+        invites.push(await start(change.zone, { reminders: ['1 day'], ttl: '2 days', escalateBefore: false }));
+      }
+      expect(invites.filter((i) => i.createdAt < change.at).length).toBe(12);
+      await skipTo(invites.at(-1)!.createdAt + 2 * DAY + HOUR);
+      for (const invite of invites) {
+        await expect.poll(async () => (await invite.handle.query(statusQuery)).state).toBe('expired');
+        await checkReminders(invite, [DAY]);
+      }
+    });
+  }
+});
