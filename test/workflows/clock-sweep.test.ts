@@ -134,7 +134,7 @@ describe('the invite workflow at every hour', () => {
     for (const invite of invites) {
       // Queries, not result(): waiting for a result lets the test server skip its clock to its next
       // own deadline, far past the instants still to sweep.
-      await expect.poll(async () => (await invite.handle.query(statusQuery)).state).toBe('expired');
+      await expect.poll(async () => (await invite.handle.query(statusQuery)).state, { timeout: 30_000 }).toBe('expired');
       const final = await invite.handle.query(statusQuery);
       expect(final.state).toBe('expired');
       expect(Date.parse(final.expiredAt!) - invite.createdAt, invite.zone).toBeGreaterThanOrEqual(3 * DAY);
@@ -162,7 +162,7 @@ describe('the invite workflow at every hour', () => {
       expect(invites.filter((i) => i.createdAt < change.at).length).toBe(12);
       await skipTo(invites.at(-1)!.createdAt + 2 * DAY + HOUR);
       for (const invite of invites) {
-        await expect.poll(async () => (await invite.handle.query(statusQuery)).state).toBe('expired');
+        await expect.poll(async () => (await invite.handle.query(statusQuery)).state, { timeout: 30_000 }).toBe('expired');
         await checkReminders(invite, [DAY]);
       }
     });
