@@ -3,7 +3,7 @@
 // `npm run provision` installs pinned versions into the git-ignored `.tools/` folder once, and
 // tests only *locate* them, failing with a clear message when they are missing.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, rmSync } from 'node:fs';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -16,6 +16,9 @@ const GOBIN = join(TOOLS, 'go', 'bin');
 export const TEMPORAL_CLI_VERSION = '1.9.1';
 export const TEMPORAL_CLI_GO_VERSION = 'v1.5.1';
 export const TEST_SERVER_VERSION = '1.40.0';
+/** The Temporal server the production shape runs (docker-compose.yml), built from the Go module proxy. */
+export const TEMPORAL_SERVER_VERSION = '1.29.1';
+const SERVER_DIR = join(TOOLS, `temporal-server-${TEMPORAL_SERVER_VERSION}`);
 
 function runs(path, args) {
   if (!path || !existsSync(path)) return false;
@@ -93,8 +96,48 @@ export function provision() {
   return { cli, testServer };
 }
 
+/**
+ * The Temporal server, its SQL schema tool and the PostgreSQL schema files, at the compose file's
+ * version, in `.tools/temporal-server-<version>/`; undefined when not provisioned.
+ */
+export function locateServer() {
+  const server = join(SERVER_DIR, 'bin', 'server');
+  const sqlTool = join(SERVER_DIR, 'bin', 'sql');
+  const schemaDir = join(SERVER_DIR, 'schema', 'postgresql', 'v12');
+  return existsSync(server) && existsSync(sqlTool) && existsSync(schemaDir) ? { server, sqlTool, schemaDir, version: TEMPORAL_SERVER_VERSION } : undefined;
+}
+
+/**
+ * Builds the server and the schema tool with `go install` (the Go module proxy serves them; a few
+ * minutes the first time, then kept in `.tools/`) and copies the PostgreSQL schema out of the
+ * module source. Only the cluster tests need them, so `npm test` does not build them.
+ */
+export function provisionServer() {
+  const found = locateServer();
+  if (found) return found;
+  if (!onPath('go')) throw new Error(`Go is needed to build the Temporal server ${TEMPORAL_SERVER_VERSION} (go install go.temporal.io/server/cmd/server)`);
+  const bin = join(SERVER_DIR, 'bin');
+  mkdirSync(bin, { recursive: true });
+  for (const pkg of ['cmd/server', 'cmd/tools/sql']) {
+    console.log(`provision: go install go.temporal.io/server/${pkg}@v${TEMPORAL_SERVER_VERSION} (first time only)…`);
+    execFileSync('go', ['install', `go.temporal.io/server/${pkg}@v${TEMPORAL_SERVER_VERSION}`], { stdio: 'inherit', env: { ...process.env, GOBIN: bin, GOFLAGS: '-mod=mod' } });
+  }
+  const moduleDir = execFileSync('go', ['mod', 'download', '-json', `go.temporal.io/server@v${TEMPORAL_SERVER_VERSION}`], { encoding: 'utf8' });
+  const { Dir } = JSON.parse(moduleDir);
+  const schema = join(SERVER_DIR, 'schema');
+  rmSync(schema, { recursive: true, force: true });
+  cpSync(join(Dir, 'schema', 'postgresql'), join(schema, 'postgresql'), { recursive: true });
+  const located = locateServer();
+  if (!located) throw new Error('the Temporal server was built but is not where it was expected');
+  return located;
+}
+
 if (process.argv[1] && resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
   const { cli, testServer } = provision();
+  if (process.argv.includes('--server')) {
+    const { server, schemaDir } = provisionServer();
+    console.log(`temporal server:       ${server} (${TEMPORAL_SERVER_VERSION}, schema ${schemaDir})`);
+  }
   const version = execFileSync(cli, ['--version'], { encoding: 'utf8' }).trim();
   console.log(`temporal CLI:          ${cli} (${version})`);
   console.log(`time-skipping server:  ${testServer}`);
