@@ -8,10 +8,7 @@
  *
  * `runFaultRun` is also what the small always-on version in `faults.test.ts` calls.
  */
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { WorkflowHandle } from '@temporalio/client';
@@ -30,9 +27,8 @@ import { inviteWorkflowId, redeemUpdate } from '../../workflows/messages';
 import type { InviteStatus } from '../../workflows/messages';
 import type { inviteWorkflow } from '../../workflows/invite';
 import { devServerEnv } from '../support/temporal';
-import { tsProcess } from '../../scripts/ts-process';
+import { ServiceProcess } from '../support/service-process';
 
-const ROOT = join(import.meta.dirname, '..', '..');
 const PUBLIC_BASE_URL = 'http://localhost:3998';
 const SCOPE = 'workspace:faults';
 const ROLE = 'member';
@@ -110,47 +106,6 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const KILL_WINDOW_BEFORE_MS = 2000;
 const KILL_WINDOW_AFTER_MS = 1000;
 
-/** The worker as operators run it, restartable. */
-class WorkerProcess {
-  private child: ChildProcess | undefined;
-  starts = 0;
-  /** When each SIGKILL was sent (ms since the epoch). */
-  readonly killedAt: number[] = [];
-
-  constructor(private readonly env: Record<string, string>) {}
-
-  async start(): Promise<void> {
-    const [command, args] = tsProcess(join(ROOT, 'worker', 'main.ts'));
-    const child = spawn(command, args, { env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
-    this.child = child;
-    this.starts++;
-    let stderr = '';
-    child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
-    await new Promise<void>((resolve, reject) => {
-      let out = '';
-      const onData = (d: Buffer) => {
-        out = (out + d.toString()).slice(-10_000);
-        if (out.includes('"worker started"')) {
-          child.stdout.off('data', onData);
-          child.stdout.resume();
-          resolve();
-        }
-      };
-      child.stdout.on('data', onData);
-      child.once('exit', (code) => reject(new Error(`worker exited (${code}) before starting: ${stderr}`)));
-    });
-  }
-
-  async kill(): Promise<void> {
-    const child = this.child;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    this.killedAt.push(Date.now());
-    child.kill('SIGKILL');
-    await exited;
-  }
-}
-
 /** Runs the three phases and returns what happened; never throws on a broken invariant. */
 export async function runFaultRun(opts: FaultRunOptions): Promise<FaultRunSummary> {
   const began = Date.now();
@@ -160,7 +115,7 @@ export async function runFaultRun(opts: FaultRunOptions): Promise<FaultRunSummar
   let auth0: Auth0Emulator | undefined;
   let hubspot: HubSpotEmulator | undefined;
   let mail: MailCatcher | undefined;
-  let worker: WorkerProcess | undefined;
+  let worker: ServiceProcess | undefined;
   try {
     [env, auth0, hubspot, mail] = await Promise.all([
       devServerEnv(),
@@ -172,7 +127,7 @@ export async function runFaultRun(opts: FaultRunOptions): Promise<FaultRunSummar
     const key = await generateLinkKey('faults');
     const payloadKeys = [{ id: 'faults', key: randomBytes(32).toString('base64') }];
     const taskQueue = `faults-${randomBytes(4).toString('hex')}`;
-    worker = new WorkerProcess({
+    worker = new ServiceProcess('worker/main.ts', 'worker started', {
       PATH: process.env.PATH ?? '',
       TEMPORAL_ADDRESS: env.address,
       TEMPORAL_TASK_QUEUE: taskQueue,
