@@ -15,12 +15,15 @@
 import { pathToFileURL } from 'node:url';
 import { isGrpcServiceError } from '@temporalio/client';
 import type { Connection } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
+import { createRequire } from 'node:module';
+import type * as Proto from '@temporalio/proto';
 import { z } from 'zod';
 import type { TemporalConfig } from '../../lib/config';
 import { connectClient } from '../../lib/temporal';
 import { SEARCH_ATTRIBUTE_DEFINITIONS } from '../../workflows/messages';
 
+// CommonJS named exports are invisible to Node's ESM loader, which runs this file as a command.
+const { temporal } = createRequire(import.meta.url)('@temporalio/proto') as typeof Proto;
 const { IndexedValueType } = temporal.api.enums.v1;
 
 // gRPC status codes (google.rpc.Code) the operator service answers with.
@@ -30,7 +33,7 @@ const PERMISSION_DENIED = 7;
 const UNIMPLEMENTED = 12;
 const UNAUTHENTICATED = 16;
 
-const TYPES: Record<'Keyword' | 'Datetime', temporal.api.enums.v1.IndexedValueType> = {
+const TYPES: Record<'Keyword' | 'Datetime', Proto.temporal.api.enums.v1.IndexedValueType> = {
   Keyword: IndexedValueType.INDEXED_VALUE_TYPE_KEYWORD,
   Datetime: IndexedValueType.INDEXED_VALUE_TYPE_DATETIME,
 };
@@ -118,7 +121,7 @@ export async function registerSearchAttributes(
     // Some servers accept re-adding an attribute with another type without a word, so the types
     // are compared here, from the listing, before anything is added.
     const existing = await customAttributes(connection, namespace).catch(refused);
-    const missing: Record<string, temporal.api.enums.v1.IndexedValueType> = {};
+    const missing: Record<string, Proto.temporal.api.enums.v1.IndexedValueType> = {};
     for (const [name, type] of Object.entries(definitions)) {
       const current = existing.get(name);
       if (current === undefined) missing[name] = TYPES[type];
