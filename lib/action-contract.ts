@@ -156,6 +156,15 @@ export interface RefusalBody {
   };
 }
 
+/** The refusal of an email mismatch: the invited address travels in `error.details.login_hint`. */
+export interface EmailMismatchRefusal {
+  error: {
+    code: 'invite_email_mismatch';
+    message: string;
+    details?: EmailMismatchDetails;
+  };
+}
+
 /**
  * The codes the customer space can find in the `invite_error` claim (or, under `ON_REFUSAL=deny`,
  * in `error_description`): a refusal of the API, or one of the Action's own.

@@ -12,14 +12,14 @@ import { LinkTokenError } from '../../lib/token';
 import { redeemUpdate } from '../../workflows/messages';
 import type { InviteStatus, Redeemer, RedeemResult } from '../../workflows/messages';
 import type { RouteContext } from '../context';
-import type { ActionUser, EmailMismatchDetails, RedemptionAnswer, RedemptionRequest, RefusalBody } from '../../lib/action-contract';
+import type { ActionUser, EmailMismatchRefusal, RedemptionAnswer, RedemptionRequest, RefusalBody } from '../../lib/action-contract';
 import { ACTION_PATHS, ATTRIBUTION_FIELDS } from '../../lib/action-contract';
 import { ApiError, errorBodySchema } from '../errors';
 import type { Same } from '../errors';
 import { rateLimit } from '../rate-limit';
 
 /** The account logging in, as the Action sends it (`ActionUser`). */
-export const actionUserSchema = z.object({
+const actionUserSchema = z.object({
   id: z.string().min(1).max(300),
   email: z.string().max(320).describe('Empty when the identity provider gave none'),
   email_verified: z.boolean(),
@@ -60,10 +60,12 @@ const mismatchBody = z
     error: z.object({
       code: z.literal('invite_email_mismatch'),
       message: z.string(),
-      details: (z.object({ login_hint: z.string().describe('The invited address: sign in with it instead') }) satisfies z.ZodType<EmailMismatchDetails>).optional(),
+      details: z.object({ login_hint: z.string().describe('The invited address: sign in with it instead') }).optional(),
     }),
   })
   .meta({ id: 'EmailMismatch' }) satisfies z.ZodType<RefusalBody>;
+const mismatchHolds: Same<z.output<typeof mismatchBody>, EmailMismatchRefusal> = true;
+void mismatchHolds;
 
 /** The answer of an accepted redemption or claim. */
 export function answer(result: Pick<RedeemResult, 'inviteId' | 'scope' | 'roles' | 'data' | 'redirect' | 'repeat' | 'attribution'>): RedemptionAnswer {
