@@ -3,8 +3,9 @@
  * puts the invite's roles and our data into the tokens being issued, so the very first token of a
  * freshly invited person already carries them.
  *
- * It has no npm dependencies (node:crypto signs the call by hand), so `actions/build.ts` bundles it
- * into one small CommonJS file that Auth0 runs as is. Secrets are documented in `actions/README.md`.
+ * It has no npm dependencies (node:crypto signs the call by hand), so `actions/build.ts` bundles it,
+ * with the wire contract it shares with the API (`lib/action-contract.ts`), into one small CommonJS
+ * file that Auth0 runs as is. Secrets are documented in `actions/README.md`.
  */
 import { createHmac, randomUUID } from 'node:crypto';
 import {
@@ -22,7 +23,6 @@ import type {
   ActionUser,
   ClaimRequest,
   InviteClaim,
-  InviteErrorCode,
   ReadRefusal,
   RedemptionAnswer,
   RedemptionRequest,
@@ -261,7 +261,7 @@ async function redeem(settings: Settings, token: string, event: Event): Promise<
   }
 }
 
-function refuse(api: API, settings: Settings, refusal: { code: InviteErrorCode; loginHint?: string }): void {
+function refuse(api: API, settings: Settings, refusal: ReadRefusal): void {
   // The application keeps open self-signup, so by default a refused invite must not lock anyone
   // out: the login goes on without our grants and the customer space reads `invite_error` (and the
   // account to use instead, when the invite is bound to another email), then offers to sign out and
