@@ -3,10 +3,30 @@
  * puts the invite's roles and our data into the tokens being issued, so the very first token of a
  * freshly invited person already carries them.
  *
- * It has no npm dependencies (node:crypto signs the call by hand), so `actions/build.ts` bundles it
- * into one small CommonJS file that Auth0 runs as is. Secrets are documented in `actions/README.md`.
+ * It has no npm dependencies (node:crypto signs the call by hand), so `actions/build.ts` bundles it,
+ * with the wire contract it shares with the API (`lib/action-contract.ts`), into one small CommonJS
+ * file that Auth0 runs as is. Secrets are documented in `actions/README.md`.
  */
 import { createHmac, randomUUID } from 'node:crypto';
+import {
+  ACTION_MISCONFIGURED,
+  ACTION_PATHS,
+  ACTION_TOKEN,
+  CLAIMS,
+  INVITE_UNAVAILABLE,
+  claimName,
+  parseClaimAnswer,
+  parseRedemptionAnswer,
+  parseRefusal,
+} from '../lib/action-contract';
+import type {
+  ActionUser,
+  ClaimRequest,
+  InviteClaim,
+  ReadRefusal,
+  RedemptionAnswer,
+  RedemptionRequest,
+} from '../lib/action-contract';
 
 /** The parts of Auth0's post-login `event` object this Action reads (Auth0 sends many more). */
 export interface Event {
@@ -46,10 +66,6 @@ export interface API {
 /** What happens to the login when the invite cannot be redeemed. */
 export type RefusalPolicy = 'continue' | 'deny';
 
-/** Error code used when the API cannot be reached, answers 5xx, or answers something unreadable. */
-export const UNAVAILABLE = 'invite_unavailable';
-/** Error code used when the Action's own secrets are missing or malformed. */
-export const MISCONFIGURED = 'misconfigured';
 
 const DEFAULTS = {
   INVITE_PARAM: 'invite',
@@ -63,7 +79,6 @@ const MIN_TIMEOUT_MS = 100;
 const MIN_SECRET_LENGTH = 32;
 // A link token is a few hundred characters; anything far larger is not one of ours.
 const MAX_TOKEN_LENGTH = 4096;
-const ERROR_CODE = /^[a-z][a-z0-9_]{0,63}$/;
 
 interface Settings {
   apiUrl: string;
@@ -151,11 +166,11 @@ function signRequestToken(secret: string, subject: string): string {
   const header = base64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
   const payload = base64url(
     JSON.stringify({
-      iss: 'inviteflow-action',
-      aud: 'inviteflow-redemptions',
+      iss: ACTION_TOKEN.issuer,
+      aud: ACTION_TOKEN.audience,
       sub: subject,
       iat,
-      exp: iat + 60,
+      exp: iat + ACTION_TOKEN.lifetimeSeconds,
       jti: randomUUID(),
     }),
   );
@@ -163,64 +178,13 @@ function signRequestToken(secret: string, subject: string): string {
   return `${header}.${payload}.${signature}`;
 }
 
-/** A redemption the API accepted: what goes into the tokens. */
-interface Redeemed {
-  ok: true;
-  inviteId: string;
-  scope: string;
-  roles: string[];
-  data: Record<string, unknown>;
-  redirect?: string;
-  /** Campaign/UTM fields, when the invite asked for them in the tokens. */
-  attribution?: Record<string, string>;
-  repeat: boolean;
-}
-
-/** A redemption that did not happen, with a stable code. */
-interface Refused {
+/** A redemption that did not happen: the code for the login, and the invited address. */
+interface Refused extends ReadRefusal {
   ok: false;
-  code: string;
-  loginHint?: string;
-}
-
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null && !Array.isArray(value);
-
-function readRedeemed(body: unknown): Redeemed | undefined {
-  if (!isObject(body)) return undefined;
-  const { inviteId, scope, roles, redirect, repeat, attribution } = body;
-  // The API names our bound data `claims`; `data` is accepted too, as the workflow calls it.
-  const data = body.claims ?? body.data ?? {};
-  if (typeof inviteId !== 'string' || typeof scope !== 'string') return undefined;
-  if (!Array.isArray(roles) || !roles.every((r) => typeof r === 'string')) return undefined;
-  if (!isObject(data)) return undefined;
-  return {
-    ok: true,
-    inviteId,
-    scope,
-    roles,
-    data,
-    ...(typeof redirect === 'string' ? { redirect } : {}),
-    ...(isObject(attribution) && Object.values(attribution).every((v) => typeof v === 'string')
-      ? { attribution: attribution as Record<string, string> }
-      : {}),
-    repeat: repeat === true,
-  };
-}
-
-function readRefusal(body: unknown): Refused | undefined {
-  const error = isObject(body) ? body.error : undefined;
-  if (!isObject(error) || typeof error.code !== 'string' || !ERROR_CODE.test(error.code)) return undefined;
-  const hint = error.login_hint;
-  return {
-    ok: false,
-    code: error.code,
-    ...(typeof hint === 'string' && hint.length <= 320 ? { loginHint: hint } : {}),
-  };
 }
 
 /** POSTs JSON to the API with a fresh Action token bound to this login's user. */
-function postToApi(settings: Settings, event: Event, path: string, body: unknown): Promise<Response> {
+function postToApi(settings: Settings, event: Event, path: string, body: RedemptionRequest | ClaimRequest): Promise<Response> {
   return fetch(`${settings.apiUrl}${path}`, {
     method: 'POST',
     headers: {
@@ -236,78 +200,81 @@ function postToApi(settings: Settings, event: Event, path: string, body: unknown
   });
 }
 
+/** The account as the API expects it; an account without an email sends an empty one. */
+function actionUser(event: Event): ActionUser {
+  return {
+    id: event.user.user_id,
+    email: event.user.email ?? '',
+    email_verified: event.user.email_verified === true,
+    connection: event.connection.name,
+  };
+}
+
+async function readJson(response: Response): Promise<unknown> {
+  try {
+    return JSON.parse(await response.text()) as unknown;
+  } catch {
+    // A proxy's HTML page or a cut-off body: the parsers see nothing they recognise.
+    return undefined;
+  }
+}
+
 /**
  * Asks the API whether an invite waits for this verified address; undefined when none does or
  * anything goes wrong (the login then goes on untouched: a claim is a bonus, never a gate).
  */
-async function claim(settings: Settings, event: Event): Promise<Redeemed | undefined> {
+async function claim(settings: Settings, event: Event): Promise<RedemptionAnswer | undefined> {
   try {
-    const response = await postToApi(settings, event, '/v1/claims', {
-      user: { id: event.user.user_id, email: event.user.email, email_verified: true, connection: event.connection.name },
-    });
+    const response = await postToApi(settings, event, ACTION_PATHS.claim, { user: actionUser(event) });
     if (response.status !== 200) return undefined;
-    const body: unknown = await response.json();
-    return isObject(body) && body.claimed === true ? readRedeemed(body) : undefined;
+    const answer = parseClaimAnswer(await readJson(response));
+    return answer?.claimed ? answer : undefined;
   } catch {
     return undefined;
   }
 }
 
-function grant(api: API, settings: Settings, outcome: Redeemed): void {
-  const invite = {
+function grant(api: API, settings: Settings, outcome: RedemptionAnswer): void {
+  const invite: InviteClaim = {
     id: outcome.inviteId,
     scope: outcome.scope,
     ...(outcome.redirect === undefined ? {} : { redirect: outcome.redirect }),
   };
+  const name = (claim: (typeof CLAIMS)[keyof typeof CLAIMS]) => claimName(settings.namespace, claim);
   for (const target of [api.idToken, api.accessToken]) {
-    target.setCustomClaim(`${settings.namespace}roles`, outcome.roles);
-    target.setCustomClaim(`${settings.namespace}invite`, invite);
-    target.setCustomClaim(`${settings.namespace}data`, outcome.data);
-    if (outcome.attribution) target.setCustomClaim(`${settings.namespace}attribution`, outcome.attribution);
+    target.setCustomClaim(name(CLAIMS.roles), outcome.roles);
+    target.setCustomClaim(name(CLAIMS.invite), invite);
+    target.setCustomClaim(name(CLAIMS.data), outcome.claims);
+    if (outcome.attribution) target.setCustomClaim(name(CLAIMS.attribution), outcome.attribution);
   }
 }
 
-async function redeem(settings: Settings, token: string, event: Event): Promise<Redeemed | Refused> {
+async function redeem(settings: Settings, token: string, event: Event): Promise<RedemptionAnswer | Refused> {
   try {
-    const response = await postToApi(settings, event, '/v1/redemptions', {
-      token,
-      user: {
-        id: event.user.user_id,
-        email: event.user.email ?? null,
-        email_verified: event.user.email_verified === true,
-        connection: event.connection.name,
-      },
-    });
-    const text = await response.text();
-    let body: unknown;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      body = undefined;
-    }
-    if (response.status === 200) return readRedeemed(body) ?? { ok: false, code: UNAVAILABLE };
-    if (response.status >= 400 && response.status < 500)
-      return readRefusal(body) ?? { ok: false, code: UNAVAILABLE };
-    return { ok: false, code: UNAVAILABLE };
+    const response = await postToApi(settings, event, ACTION_PATHS.redemption, { token, user: actionUser(event) });
+    const body = await readJson(response);
+    if (response.status === 200) return parseRedemptionAnswer(body) ?? { ok: false, code: INVITE_UNAVAILABLE };
+    return { ok: false, ...parseRefusal(response.status, body) };
   } catch {
     // Timeout, DNS, connection refused, TLS: the invite stays redeemable, the login must not wait.
-    return { ok: false, code: UNAVAILABLE };
+    return { ok: false, code: INVITE_UNAVAILABLE };
   }
 }
 
-function refuse(api: API, settings: Settings, refusal: Refused): void {
+function refuse(api: API, settings: Settings, refusal: ReadRefusal): void {
   // The application keeps open self-signup, so by default a refused invite must not lock anyone
   // out: the login goes on without our grants and the customer space reads `invite_error` (and the
-  // account to use instead, when the invite is bound to another email). `deny` is for applications
-  // where arriving without the invite's grants makes no sense; Auth0 then redirects to the app
-  // with `error=access_denied` and the code as `error_description`.
+  // account to use instead, when the invite is bound to another email), then offers to sign out and
+  // sign in as that address. `deny` is for applications where arriving without the invite's grants
+  // makes no sense; Auth0 then redirects to the app with `error=access_denied` and the code as
+  // `error_description`.
   if (settings.onRefusal === 'deny') {
     api.access.deny(refusal.code);
     return;
   }
-  api.idToken.setCustomClaim(`${settings.namespace}invite_error`, refusal.code);
+  api.idToken.setCustomClaim(claimName(settings.namespace, CLAIMS.inviteError), refusal.code);
   if (refusal.loginHint !== undefined)
-    api.idToken.setCustomClaim(`${settings.namespace}invite_login_hint`, refusal.loginHint);
+    api.idToken.setCustomClaim(claimName(settings.namespace, CLAIMS.inviteLoginHint), refusal.loginHint);
 }
 
 /** Auth0 calls this on every login; it acts only when the `/authorize` request carried an invite. */
@@ -335,16 +302,17 @@ export const onExecutePostLogin = async (event: Event, api: API): Promise<void> 
 
   if (problems.length > 0) {
     console.log(`inviteflow: misconfigured (${problems.join('; ')})`);
-    refuse(api, settings, { ok: false, code: MISCONFIGURED });
+    refuse(api, settings, { code: ACTION_MISCONFIGURED });
     return;
   }
   if (token.length > MAX_TOKEN_LENGTH) {
-    refuse(api, settings, { ok: false, code: 'invite_invalid' });
+    refuse(api, settings, { code: 'invite_invalid' });
     return;
   }
 
   const outcome = await redeem(settings, token, event);
-  if (!outcome.ok) {
+  if ('ok' in outcome) {
+    if (outcome.code === ACTION_MISCONFIGURED) console.log('inviteflow: misconfigured (the API refused the Action token)');
     console.log(`inviteflow: invite refused (${outcome.code})`);
     refuse(api, settings, outcome);
     return;

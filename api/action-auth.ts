@@ -9,12 +9,13 @@
  * `sub`, the route binds it to the user in the body, which removes even that window.
  */
 import { errors, jwtVerify } from 'jose';
+import { ACTION_TOKEN } from '../lib/action-contract';
 import { ApiError } from './errors';
 
-/** `iss` of the Action's tokens. */
-export const ACTION_TOKEN_ISSUER = 'inviteflow-action';
-/** `aud` of the Action's tokens. */
-export const ACTION_TOKEN_AUDIENCE = 'inviteflow-redemptions';
+/** `iss` of the Action's tokens (from the Action's contract). */
+export const ACTION_TOKEN_ISSUER = ACTION_TOKEN.issuer;
+/** `aud` of the Action's tokens (from the Action's contract). */
+export const ACTION_TOKEN_AUDIENCE = ACTION_TOKEN.audience;
 /** The longest life (`exp - iat`) an Action token may have, in seconds. */
 export const ACTION_TOKEN_MAX_LIFETIME_SECONDS = 300;
 

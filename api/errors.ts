@@ -4,31 +4,27 @@
  * Action, the CLI) switch on `code`, never on `message`.
  */
 import { z } from 'zod';
+import { REDEMPTION_REFUSALS } from '../lib/action-contract';
+import type { RefusalBody } from '../lib/action-contract';
 import { refusalOf } from '../lib/invite-refusals';
 import type { Refusal } from '../lib/invite-refusals';
 
-/** Every code the API answers with, and its HTTP status. */
+/**
+ * Every code the API answers with, and its HTTP status. The refusals of a redemption come from
+ * the Action's contract (`lib/action-contract.ts`), so the Action reads the codes the API sends.
+ */
 export const ERROR_STATUS = {
+  ...REDEMPTION_REFUSALS,
   invalid_request: 400,
-  invite_invalid: 400,
   unauthorized: 401,
   invalid_signature: 401,
   insufficient_scope: 403,
-  invite_email_mismatch: 403,
   not_found: 404,
-  invite_not_found: 404,
-  invite_unknown_link: 404,
-  invite_already_used: 409,
-  invite_not_pending: 409,
   invite_opted_out: 409,
   invite_undeliverable: 409,
   invite_not_claimable: 403,
-  invite_failed: 409,
-  invite_expired: 410,
-  invite_revoked: 410,
   payload_too_large: 413,
   unsupported_media_type: 415,
-  rate_limited: 429,
   resend_rate_limited: 429,
   internal_error: 500,
   email_refused: 502,
@@ -75,10 +71,13 @@ export const errorBodySchema = z
       details: z.unknown().optional(),
     }),
   })
-  .meta({ id: 'Error' });
+  .meta({ id: 'Error' }) satisfies z.ZodType<RefusalBody>;
 
 /** The error body. */
 export type ErrorBody = z.infer<typeof errorBodySchema>;
+
+/** `true` only when `A` and `B` are the same type; a schema and its contract type are held together with it. */
+export type Same<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 
 /** `400 invalid_request` listing every field problem. */
 export function invalidRequest(problems: FieldProblem[]): ApiError {

@@ -3,6 +3,7 @@
  * status) and the CLI (which prints them). Callers switch on `code`, never on `message`.
  */
 import { ApplicationFailure } from '@temporalio/common';
+import type { EmailMismatchDetails } from './action-contract';
 import { InviteErrorType } from '../workflows/errors';
 import type { InviteStatus } from '../workflows/messages';
 
@@ -56,7 +57,9 @@ export function refusalOf(failure: unknown): Refusal | undefined {
   if (!code) return undefined;
   const detail: unknown = failure.details?.[0];
   if (code === 'invite_email_mismatch' && isObject(detail) && typeof detail.loginHint === 'string') {
-    return { code, message: failure.message, details: { login_hint: detail.loginHint } };
+    // Where the Action reads it: `error.details.login_hint` (lib/action-contract.ts).
+    const details: EmailMismatchDetails = { login_hint: detail.loginHint };
+    return { code, message: failure.message, details: { ...details } };
   }
   if (code === 'resend_rate_limited' && isObject(detail) && typeof detail.retryAfterMs === 'number') {
     const seconds = Math.max(1, Math.ceil(detail.retryAfterMs / 1000));

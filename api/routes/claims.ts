@@ -14,7 +14,10 @@ import { isValidEmail, normalizeEmail } from '../../workflows/input';
 import { claimUpdate } from '../../workflows/messages';
 import type { Redeemer } from '../../workflows/messages';
 import type { RouteContext } from '../context';
+import { ACTION_PATHS } from '../../lib/action-contract';
+import type { ActionUser, ClaimAnswer, ClaimRequest } from '../../lib/action-contract';
 import { ApiError, errorBodySchema } from '../errors';
+import type { Same } from '../errors';
 import { rateLimit } from '../rate-limit';
 import { answer, redemptionResult } from './redemptions';
 
@@ -25,7 +28,7 @@ const claimBody = z
       email: z.string().max(320),
       email_verified: z.boolean(),
       connection: z.string().min(1).max(200),
-    }),
+    }) satisfies z.ZodType<ActionUser>,
   })
   .meta({ id: 'Claim' });
 
@@ -36,7 +39,9 @@ const claimResult = z
   ])
   .meta({ id: 'ClaimResult' });
 
-type ClaimAnswer = z.infer<typeof claimResult>;
+// Both ways: a field added to the contract or to the schema alone fails to compile.
+const contractHolds: [Same<z.output<typeof claimBody>, ClaimRequest>, Same<z.output<typeof claimResult>, ClaimAnswer>] = [true, true];
+void contractHolds;
 
 // The codes with which a candidate turns a claim down; the next candidate is tried.
 const PASSED_OVER = new Set(['invite_not_claimable', 'invite_already_used', 'invite_expired', 'invite_revoked', 'invite_not_pending']);
@@ -51,7 +56,7 @@ export function registerClaimRoutes(fastify: FastifyInstance, ctx: RouteContext)
   const subjects = new WeakMap<object, string | undefined>();
 
   app.post(
-    '/v1/claims',
+    ACTION_PATHS.claim,
     {
       onRequest: [
         perIp,

@@ -12,22 +12,32 @@ import { LinkTokenError } from '../../lib/token';
 import { redeemUpdate } from '../../workflows/messages';
 import type { InviteStatus, Redeemer, RedeemResult } from '../../workflows/messages';
 import type { RouteContext } from '../context';
+import type { ActionUser, EmailMismatchRefusal, RedemptionAnswer, RedemptionRequest, RefusalBody } from '../../lib/action-contract';
+import { ACTION_PATHS, ATTRIBUTION_FIELDS } from '../../lib/action-contract';
 import { ApiError, errorBodySchema } from '../errors';
+import type { Same } from '../errors';
 import { rateLimit } from '../rate-limit';
+
+/** The account logging in, as the Action sends it (`ActionUser`). */
+const actionUserSchema = z.object({
+  id: z.string().min(1).max(300),
+  email: z.string().max(320).describe('Empty when the identity provider gave none'),
+  email_verified: z.boolean(),
+  connection: z.string().min(1).max(200),
+}) satisfies z.ZodType<ActionUser>;
 
 const redemptionBody = z
   .object({
     token: z.string().min(1).max(4096).describe('The link token the person arrived with'),
-    user: z.object({
-      id: z.string().min(1).max(300),
-      email: z.string().max(320),
-      email_verified: z.boolean(),
-      connection: z.string().min(1).max(200),
-    }),
+    user: actionUserSchema,
   })
-  .meta({ id: 'Redemption' });
+  .meta({ id: 'Redemption' }) satisfies z.ZodType<RedemptionRequest>;
 
-/** What a redemption (or a claim) answers the Action. */
+const attributionSchema = z
+  .object(Object.fromEntries(ATTRIBUTION_FIELDS.map((field) => [field, z.string().optional()])) as Record<(typeof ATTRIBUTION_FIELDS)[number], z.ZodOptional<z.ZodString>>)
+  .describe('Campaign/UTM fields, only when the invite asked for them in the claims');
+
+/** What a redemption (or a claim) answers the Action (`RedemptionAnswer`). */
 export const redemptionResult = z
   .object({
     inviteId: z.string(),
@@ -35,15 +45,30 @@ export const redemptionResult = z
     roles: z.array(z.string()),
     claims: z.record(z.string(), z.unknown()).describe('Our data bound to the invite'),
     redirect: z.string().optional(),
-    attribution: z.record(z.string(), z.string()).optional().describe('Campaign/UTM fields, only when the invite asked for them in the claims'),
+    attribution: attributionSchema.optional(),
     repeat: z.boolean().describe('True when this account had already redeemed the invite'),
   })
   .meta({ id: 'RedemptionResult' });
 
-type Answer = z.infer<typeof redemptionResult>;
+// Both ways: a field added to the contract or to the schema alone fails to compile.
+const contractHolds: [Same<z.output<typeof redemptionResult>, RedemptionAnswer>, Same<z.output<typeof redemptionBody>, RedemptionRequest>] = [true, true];
+void contractHolds;
+
+/** The refusal body of an email mismatch: the invited address is `error.details.login_hint`. */
+const mismatchBody = z
+  .object({
+    error: z.object({
+      code: z.literal('invite_email_mismatch'),
+      message: z.string(),
+      details: z.object({ login_hint: z.string().describe('The invited address: sign in with it instead') }).optional(),
+    }),
+  })
+  .meta({ id: 'EmailMismatch' }) satisfies z.ZodType<RefusalBody>;
+const mismatchHolds: Same<z.output<typeof mismatchBody>, EmailMismatchRefusal> = true;
+void mismatchHolds;
 
 /** The answer of an accepted redemption or claim. */
-export function answer(result: Pick<RedeemResult, 'inviteId' | 'scope' | 'roles' | 'data' | 'redirect' | 'repeat' | 'attribution'>): Answer {
+export function answer(result: Pick<RedeemResult, 'inviteId' | 'scope' | 'roles' | 'data' | 'redirect' | 'repeat' | 'attribution'>): RedemptionAnswer {
   return {
     inviteId: result.inviteId,
     scope: result.scope,
@@ -59,7 +84,7 @@ export function answer(result: Pick<RedeemResult, 'inviteId' | 'scope' | 'roles'
  * The answer for a closed invite, which Temporal no longer takes updates for: the idempotent
  * repeat when this account completed it, otherwise what the workflow's validator would have said.
  */
-function closedAnswer(status: InviteStatus, user: Redeemer): Answer {
+function closedAnswer(status: InviteStatus, user: Redeemer): RedemptionAnswer {
   if (status.redeemer) {
     if (status.redeemer.userId !== user.userId) throw new ApiError('invite_already_used', 'The invite was already redeemed by another account');
     if (status.state === 'failed') throw new ApiError('invite_failed', 'The invite was redeemed but granting it failed; an operator has to act');
@@ -79,7 +104,7 @@ export function registerRedemptionRoutes(fastify: FastifyInstance, ctx: RouteCon
   const perToken = rateLimit(fastify, 'redeem-token', ctx.limits.redeemPerToken, (request) => (request.body as { token: string }).token);
 
   app.post(
-    '/v1/redemptions',
+    ACTION_PATHS.redemption,
     {
       onRequest: [
         perIp,
@@ -99,7 +124,7 @@ export function registerRedemptionRoutes(fastify: FastifyInstance, ctx: RouteCon
           200: redemptionResult,
           400: errorBodySchema,
           401: errorBodySchema,
-          403: errorBodySchema.describe('invite_email_mismatch: error.details.login_hint is the invited address'),
+          403: mismatchBody.describe('invite_email_mismatch: error.details.login_hint is the invited address; the invite stays redeemable'),
           404: errorBodySchema,
           409: errorBodySchema,
           410: errorBodySchema,
@@ -134,7 +159,7 @@ export function registerRedemptionRoutes(fastify: FastifyInstance, ctx: RouteCon
 
         const redeem = async () =>
           answer(await gateway.update(link.inviteId, (h) => h.executeUpdate(redeemUpdate, { args: [{ linkId: link.jti, user }] })));
-        let result: Answer;
+        let result: RedemptionAnswer;
         try {
           result = await redeem();
         } catch (err) {

@@ -4,6 +4,7 @@
  * addresses and invites that did not opt in never claim, and nothing changes for them.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parseClaimAnswer } from '../../lib/action-contract';
 import { eventually, expectNoSecretsInLogs, json, startHarness, uniqueEmail } from './harness';
 import type { Harness } from './harness';
 
@@ -52,6 +53,8 @@ describe('POST /v1/claims', () => {
     const res = await claim({ id: 'google-oauth2|111', email: email.toUpperCase(), email_verified: true });
     expect(res.statusCode).toBe(200);
     expect(json(res)).toMatchObject({ claimed: true, inviteId: id, scope: 'workspace:acme', roles: ['member'], claims: { plan: 'pro' }, repeat: false });
+    // The Action reads it with the contract's parser, which must see all of it.
+    expect(parseClaimAnswer(json(res))).toEqual(json(res));
     const done = await h.until(id, (s) => s.state === 'completed');
     expect(done).toMatchObject({ redeemedVia: 'verified-email', redeemer: { userId: 'google-oauth2|111', connection: 'google-oauth2' } });
   });
@@ -62,7 +65,9 @@ describe('POST /v1/claims', () => {
     const optedIn = await invite({ email, scope: 'workspace:two', claimByVerifiedEmail: true });
     await visible(optedOut);
     await visible(optedIn);
-    expect(json(await claim({ id: 'auth0|u1', email, email_verified: false }))).toEqual({ claimed: false, reason: 'email_unverified' });
+    const unverified = json(await claim({ id: 'auth0|u1', email, email_verified: false }));
+    expect(unverified).toEqual({ claimed: false, reason: 'email_unverified' });
+    expect(parseClaimAnswer(unverified)).toEqual(unverified);
     expect(json(await claim({ id: 'auth0|u2', email: uniqueEmail('other'), email_verified: true }))).toEqual({ claimed: false, reason: 'no_claimable_invite' });
     expect((await h.status(optedOut)).state).toBe('pending');
     expect((await h.status(optedIn)).state).toBe('pending');

@@ -5,6 +5,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
+import { parseRedemptionAnswer, parseRefusal } from '../../lib/action-contract';
 import { createLinkSigner, generateLinkKey } from '../../lib/token';
 import { eventually, expectNoSecretsInLogs, json, startHarness, uniqueEmail } from './harness';
 import type { Harness } from './harness';
@@ -73,6 +74,8 @@ describe('POST /v1/redemptions', () => {
       redirect: 'https://app.test/welcome',
       repeat: false,
     });
+    // The Action reads it with the contract's parser, which must see all of it.
+    expect(parseRedemptionAnswer(json(first))).toEqual(json(first));
 
     const completed = await h.until(id, (s) => s.state === 'completed');
     expect(completed.redeemer?.userId).toBe(user.id);
@@ -118,6 +121,7 @@ describe('POST /v1/redemptions', () => {
     const mismatch = await redeem(token, userFor(uniqueEmail('personal'), 'google-oauth2|personal'));
     expect(mismatch.statusCode).toBe(403);
     expect(json(mismatch).error).toMatchObject({ code: 'invite_email_mismatch', details: { login_hint: email } });
+    expect(parseRefusal(mismatch.statusCode, json(mismatch))).toEqual({ code: 'invite_email_mismatch', loginHint: email });
     expect((await h.status(id)).state).toBe('pending');
     expect((await redeem(token, userFor(email))).statusCode).toBe(200);
   });
@@ -159,9 +163,20 @@ describe('POST /v1/redemptions', () => {
       const res = await redeem(bad, user);
       expect(res.statusCode, name).toBe(status);
       expect(json(res).error.code, name).toBe(code);
+      expect(parseRefusal(res.statusCode, json(res)), name).toEqual({ code });
     }
     expect((await h.status(id)).state).toBe('pending');
     expect((await redeem(token, user)).statusCode).toBe(200);
+  });
+
+  it('documents the invited address of a mismatch in the OpenAPI document, where the Action reads it', async () => {
+    const doc = json(await app.inject({ method: 'GET', url: '/docs/json' }));
+    const refusal = doc.paths['/v1/redemptions'].post.responses['403'];
+    const schema = refusal.content['application/json'].schema;
+    const ref = (schema.allOf?.[0]?.$ref ?? schema.$ref) as string | undefined;
+    const resolved = ref ? doc.components.schemas[ref.split('/').pop()!] : schema;
+    expect(resolved.properties.error.properties.details.properties).toHaveProperty('login_hint');
+    expect(resolved.properties.error.properties.code.enum ?? [resolved.properties.error.properties.code.const]).toEqual(['invite_email_mismatch']);
   });
 
   it('refuses a body without the user with 400', async () => {

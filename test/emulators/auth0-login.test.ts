@@ -3,13 +3,10 @@
 // post-login Actions (their event, claims, metadata, deny, budget) and silent SSO.
 import { createHash, randomBytes } from 'node:crypto';
 import { createLocalJWKSet, jwtVerify } from 'jose';
-import type { JSONWebKeySet, JWTPayload } from 'jose';
+import type { JSONWebKeySet } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { buildAction } from '../../actions/build';
 import { startAuth0Emulator } from '../../emulators/auth0';
 import type { Auth0Emulator } from '../../emulators/auth0';
-import { ACTION_SECRET, startStubApi } from '../actions/fixtures';
-import type { StubApi } from '../actions/fixtures';
 
 const CALLBACK = 'http://localhost:3000/callback';
 const APP_ORIGIN = 'http://localhost:3000';
@@ -460,63 +457,6 @@ describe('post-login Actions', () => {
 
     expect(done.res.status).toBe(500);
     expect(done.html).toContain('api.redirect.sendUserTo is not supported');
-  });
-
-  it('runs the built inviteflow Action: roles and data are in the very first ID and access tokens', async () => {
-    const stub: StubApi = await startStubApi();
-    try {
-      stub.answer = () => ({
-        status: 200,
-        body: {
-          inviteId: 'inv_1',
-          scope: 'workspace:acme',
-          roles: ['member'],
-          claims: { leadId: 'lead-7' },
-          repeat: false,
-        },
-      });
-      emu.installAction({
-        name: 'inviteflow-redeem-invite',
-        code: (await buildAction()).code,
-        secrets: { INVITEFLOW_API_URL: stub.url, INVITEFLOW_ACTION_SECRET: ACTION_SECRET },
-      });
-      const user = emu.createUser({ email: 'ada@example.com', password: 'correct horse battery' });
-      const started = await authorize(new Browser(emu.url), { invite: 'link-token', audience: API_AUDIENCE });
-
-      const done = await signIn(started, 'ada@example.com', 'correct horse battery');
-      const tokens = await tokensFor(started, done.callback);
-
-      expect(stub.requests.map((r) => r.body)).toEqual([
-        {
-          token: 'link-token',
-          user: {
-            id: user.user_id,
-            email: 'ada@example.com',
-            email_verified: false,
-            connection: 'Username-Password-Authentication',
-          },
-        },
-      ]);
-      const { payload: access } = await jwtVerify(tokens.access_token, jwks, {
-        issuer: emu.issuer,
-        audience: API_AUDIENCE,
-      });
-      for (const token of [tokens.idToken, access] as JWTPayload[]) {
-        expect(token['https://inviteflow.dev/roles']).toEqual(['member']);
-        expect(token['https://inviteflow.dev/invite']).toEqual({ id: 'inv_1', scope: 'workspace:acme' });
-        expect(token['https://inviteflow.dev/data']).toEqual({ leadId: 'lead-7' });
-      }
-      const userinfo = await fetch(`${emu.url}/userinfo`, {
-        headers: { authorization: `Bearer ${tokens.access_token}` },
-      });
-      expect(await userinfo.json()).toMatchObject({
-        sub: user.user_id,
-        email: 'ada@example.com',
-        'https://inviteflow.dev/roles': ['member'],
-      });
-    } finally {
-      await stub.close();
-    }
   });
 
   it('runs again on a refresh-token exchange, without the /authorize query', async () => {
