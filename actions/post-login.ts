@@ -211,7 +211,7 @@ function readRedeemed(body: unknown): Redeemed | undefined {
 function readRefusal(body: unknown): Refused | undefined {
   const error = isObject(body) ? body.error : undefined;
   if (!isObject(error) || typeof error.code !== 'string' || !ERROR_CODE.test(error.code)) return undefined;
-  const hint = error.login_hint;
+  const hint = isObject(error.details) ? error.details.login_hint : undefined;
   return {
     ok: false,
     code: error.code,
