@@ -92,6 +92,11 @@ function setLocale(ctx: Ctx, locale: Locale, remember = false): void {
   ctx.t = TEXT[locale];
   document.documentElement.lang = locale;
   document.title = ctx.t.title(ctx.config.appName);
+  // The shell's header is the server's; its words follow the page's language too.
+  const home = document.querySelector('header a[href="/"]');
+  if (home) home.textContent = ctx.t.title(ctx.config.appName);
+  const funnel = document.querySelector('header a[href="/funnel"]');
+  if (funnel) funnel.textContent = ctx.t.getAccess;
 }
 
 /** Starts a login for `invite` at the tenant, as `/login?invite=…` does. */
@@ -139,7 +144,8 @@ function inviteNotice(
         logoutParams: { returnTo: inviteLoginUrl(window.location.origin, invite, address) },
       });
     });
-    lines.push(control, h('p', { class: 'muted' }, t.switchExplains));
+    // Denied logins come back without a session; there is nothing to sign out of first.
+    lines.push(control, h('p', { class: 'muted' }, view ? t.switchExplains : t.stillValid));
   } else if (remedy === 'retry' && invite) {
     control = h('button', { class: 'button', type: 'button', 'data-testid': 'retry-invite' }, t.retry);
     control.addEventListener('click', () => void loginWithInvite(ctx, invite));

@@ -169,6 +169,7 @@ export function isInviteErrorCode(code: string): boolean {
 export const TEXT = {
   en: {
     title: (app: string) => `${app} customer space`,
+    getAccess: 'Get access',
     welcome: 'Welcome to the customer space',
     signedOut: 'You are not signed in.',
     signIn: 'Sign in',
@@ -191,10 +192,11 @@ export const TEXT = {
     none: '(none)',
     inviteFor: (address: string) => `This invitation is for ${address}.`,
     signedInAs: (email: string) => `You are signed in as ${email}, so it was not applied.`,
-    mismatchNoAddress: 'This invitation was sent to another email address, so it was not applied.',
+    mismatchNoAddress: 'You signed in with another address, so it was not applied.',
     switchTo: (address: string) => `Sign in as ${address}`,
     switchGeneric: 'Sign in with the invited address',
     switchExplains: 'This signs you out of this account first. The invitation stays valid.',
+    stillValid: 'The invitation stays valid.',
     retry: 'Try again',
     retryExplains: 'You will sign in again; the invitation stays valid.',
     errors: {
@@ -216,6 +218,7 @@ export const TEXT = {
   },
   fr: {
     title: (app: string) => `Espace client ${app}`,
+    getAccess: 'Obtenir un accès',
     welcome: "Bienvenue dans l'espace client",
     signedOut: "Vous n'êtes pas connecté.",
     signIn: 'Se connecter',
@@ -244,6 +247,7 @@ export const TEXT = {
     switchTo: (address: string) => `Se connecter en tant que ${address}`,
     switchGeneric: "Se connecter avec l'adresse invitée",
     switchExplains: "Vous serez d'abord déconnecté de ce compte. L'invitation reste valable.",
+    stillValid: "L'invitation reste valable.",
     retry: 'Réessayer',
     retryExplains: "Vous vous reconnecterez ; l'invitation reste valable.",
     errors: {

@@ -294,6 +294,46 @@ describe('the API unreachable during login', () => {
   }
 });
 
+describe('the Action denying refused logins (ON_REFUSAL=deny)', () => {
+  beforeAll(() => stack.deployAction('deny'));
+  afterAll(() => stack.deployAction('continue'));
+
+  for (const locale of ['en', 'fr'] as const) {
+    it(`comes back signed out with the same notice and control (${locale}), then the right account redeems`, async () => {
+      const invited = emailOf(`denied.${locale}`);
+      const inviteId = await createInvite({ email: invited, roles: ['member'], data: {}, locale });
+      const page = await newPage(locale === 'fr' ? 'fr-FR' : 'en-US');
+      await openLink(page, await stack.linkFor(invited));
+      await socialLogin(page, 'google-oauth2', emailOf('denied.other'));
+
+      await page.waitForURL(
+        (url) => url.href.startsWith(stack.demo.url) && !url.pathname.startsWith('/callback'),
+      );
+      await page.getByTestId('signed-out').waitFor();
+      const notice = page.getByTestId('invite-error');
+      expect(await notice.getAttribute('data-code')).toBe('invite_email_mismatch');
+      expect(await page.locator('html').getAttribute('lang')).toBe(locale);
+      // No claim carries the address here; the landing page's hint names it.
+      expect(await page.getByTestId('invite-for').textContent()).toContain(invited);
+      expect(await notice.locator('button, a').count()).toBe(1);
+      await screenshots(page, 'customer-space-denied', locale);
+      expect((await state(inviteId)).state).toBe('pending');
+
+      await page.getByTestId('switch-account').click();
+      await page.waitForURL((url) => url.href.startsWith(`${stack.auth0.url}/u/`));
+      expect(await page.locator('#email').inputValue()).toBe(invited);
+      await signUp(page);
+      expect(await customerSpace(page)).toMatchObject({
+        email: invited,
+        roles: ['member'],
+        inviteId,
+        error: null,
+      });
+      expect((await finalStatus(inviteId)).state).toBe('completed');
+    });
+  }
+});
+
 describe('a French invite', () => {
   it('from the email through a refused account and the switch to the customer space, in French', async () => {
     const invited = emailOf('amelie');

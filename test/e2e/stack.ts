@@ -108,6 +108,8 @@ export interface Stack {
   /** The Action's way to the API; `cut()` makes the API unreachable for logins. */
   actionRoute: ApiRoute;
   browser: Browser;
+  /** Deploys the Action again with another refusal policy (`continue` is deployed at start). */
+  deployAction(onRefusal: 'continue' | 'deny'): Promise<unknown>;
   /** A client-credentials token for the API (the funnel's). */
   funnelToken(): Promise<string>;
   /** The link in the newest invite email to `to`. */
@@ -194,13 +196,15 @@ export async function startStack(): Promise<Stack> {
   const actionRoute = await startApiRoute(apiPort);
 
   // The Action reaches Auth0 the way production does: built to one file, deployed and bound.
-  await deployAction({
-    management: createManagementClient({ domain: auth0.domain, clientId: 'inviteflow-deploy', clientSecret: 'inviteflow-deploy-secret', endpoint: auth0.url }),
-    name: 'inviteflow-redeem-invite',
-    code: action.code,
-    // Claim by verified email is on for this tenant; each invite still opts in on its own.
-    secrets: { INVITEFLOW_API_URL: actionRoute.url, INVITEFLOW_ACTION_SECRET: actionSecret, ON_REFUSAL: 'continue', CLAIM_NAMESPACE: CLAIMS, CLAIM_BY_EMAIL: 'true' },
-  });
+  const deploy = (onRefusal: 'continue' | 'deny') =>
+    deployAction({
+      management: createManagementClient({ domain: auth0.domain, clientId: 'inviteflow-deploy', clientSecret: 'inviteflow-deploy-secret', endpoint: auth0.url }),
+      name: 'inviteflow-redeem-invite',
+      code: action.code,
+      // Claim by verified email is on for this tenant; each invite still opts in on its own.
+      secrets: { INVITEFLOW_API_URL: actionRoute.url, INVITEFLOW_ACTION_SECRET: actionSecret, ON_REFUSAL: onRefusal, CLAIM_NAMESPACE: CLAIMS, CLAIM_BY_EMAIL: 'true' },
+    });
+  await deploy('continue');
 
   const tokens = new Map<string, string>();
   const funnelToken = async () => {
@@ -247,6 +251,7 @@ export async function startStack(): Promise<Stack> {
     demo,
     actionRoute,
     browser,
+    deployAction: deploy,
     funnelToken,
     async linkFor(to, after = 0) {
       const message: ParsedMessage = await mail.waitForMessage(
