@@ -269,7 +269,7 @@ describe('an email mismatch', () => {
     api.answer = () => ({
       status: 403,
       body: {
-        error: { code: 'invite_email_mismatch', message: 'other account', login_hint: 'ada@example.com' },
+        error: { code: 'invite_email_mismatch', message: 'other account', details: { login_hint: 'ada@example.com' } },
       },
     });
 
