@@ -371,6 +371,9 @@ describe('a French invite', () => {
     expect(right).toMatchObject({ email: invited, roles: ['member'], inviteId, error: null, lang: 'fr' });
     expect(await page.locator('h1').textContent()).toBe('Vous êtes connecté');
     await screenshots(page, 'customer-space-signed-in', 'fr');
+    // A reload keeps the session (the SDK's cache) and the language.
+    await page.reload();
+    expect(await customerSpace(page)).toMatchObject({ email: invited, roles: ['member'], lang: 'fr' });
     expect((await finalStatus(inviteId)).state).toBe('completed');
   });
 });
