@@ -1,28 +1,29 @@
 /**
- * The customer space's browser modules: written in TypeScript next to the server, sent to the
- * browser with their types stripped. esbuild's `transform` works file by file (no bundling), so
- * what the browser runs is the hand-written module, one to one.
+ * The customer space's browser code: `browser/app.ts` bundled by esbuild with what it imports,
+ * Auth0's SPA SDK (`@auth0/auth0-spa-js`, its ESM build) included. The app imports the SDK by its
+ * package name with its types, exactly as Auth0 customers' SPAs do; bundling resolves that name
+ * without an import map (which would be an inline script the CSP must allow) and serves one file.
  */
-import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { transform } from 'esbuild';
+import { build } from 'esbuild';
 
-/** The modules under `/assets/`, by the name the browser asks for. */
-export const BROWSER_MODULES = ['app.js', 'oidc.js'] as const;
+/** The bundle under `/assets/`, by the name the browser asks for. */
+export const BROWSER_MODULES = ['app.js'] as const;
 
-/** Reads and type-strips every browser module once, so a broken module fails the server's start. */
+/** Bundles the app once, so a broken module fails the server's start. */
 export async function loadBrowserModules(): Promise<Map<string, string>> {
-  const modules = new Map<string, string>();
-  for (const name of BROWSER_MODULES) {
-    const file = fileURLToPath(new URL(`./browser/${name.replace(/\.js$/, '.ts')}`, import.meta.url));
-    const source = await readFile(file, 'utf8');
-    const { code } = await transform(source, {
-      loader: 'ts',
-      format: 'esm',
-      target: 'es2022',
-      sourcefile: file,
-    });
-    modules.set(name, code);
-  }
-  return modules;
+  const entry = fileURLToPath(new URL('./browser/app.ts', import.meta.url));
+  const result = await build({
+    entryPoints: [entry],
+    bundle: true,
+    write: false,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    legalComments: 'inline',
+    logLevel: 'silent',
+  });
+  const code = result.outputFiles[0]?.text;
+  if (code === undefined) throw new Error('esbuild produced no customer-space bundle');
+  return new Map([['app.js', code]]);
 }

@@ -8,6 +8,7 @@
  *   DEMO_AUTH0_URL: where the browser reaches the tenant; default AUTH0_MANAGEMENT_ENDPOINT, then
  *     http://127.0.0.1:4010 for the local tenant, else https://AUTH0_DOMAIN
  *   DEMO_CLIENT_ID (inviteflow-spa), DEMO_AUDIENCE (none), CLAIM_NAMESPACE (https://inviteflow.dev/)
+ *   APP_NAME (Acme): the product's name in the customer space's title
  *   DEMO_API_URL (http://localhost:3000)
  *   DEMO_FUNNEL_CLIENT_ID, DEMO_FUNNEL_CLIENT_SECRET: an M2M application with invites:create
  *     (default the emulator's inviteflow-m2m, and required for any other tenant)
@@ -45,10 +46,9 @@ async function main(): Promise<void> {
   const app = await startDemoApp({
     port: Number(env('DEMO_PORT') ?? 5173),
     host: env('DEMO_HOST') ?? '127.0.0.1',
-    authorizeUrl: `${auth0Url}/authorize`,
-    tokenUrl,
-    logoutUrl: `${auth0Url}/v2/logout`,
+    auth0Url,
     issuer: `https://${domain}/`,
+    appName: env('APP_NAME') ?? 'Acme',
     clientId: env('DEMO_CLIENT_ID') ?? 'inviteflow-spa',
     ...(audience ? { audience } : {}),
     claimNamespace: env('CLAIM_NAMESPACE') ?? DEFAULT_CLAIM_NAMESPACE,

@@ -42,14 +42,14 @@ const STYLE_HASH = createHash('sha256').update(STYLE).digest('base64');
 
 /**
  * The Content-Security-Policy of every page: our own script and the one stylesheet, and fetch
- * calls only to ourselves and the token endpoint (the only cross-origin call the app makes).
+ * calls only to ourselves and the tenant (the SDK's token calls, the only cross-origin ones).
  */
-export function contentSecurityPolicy(tokenUrl: string): string {
+export function contentSecurityPolicy(tenantUrl: string): string {
   return [
     "default-src 'none'",
     "script-src 'self'",
     `style-src 'sha256-${STYLE_HASH}'`,
-    `connect-src 'self' ${new URL(tokenUrl).origin}`,
+    `connect-src 'self' ${new URL(tenantUrl).origin}`,
     "img-src 'self'",
     "form-action 'self'",
     "base-uri 'none'",

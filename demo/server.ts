@@ -1,6 +1,6 @@
 /**
- * The demo's web server: the customer space (a single-page app that signs in with Authorization
- * Code + PKCE in the browser and shows what the invite granted) and the demo funnel page (which,
+ * The demo's web server: the customer space (a single-page app that signs in with Auth0's SPA
+ * SDK and shows what the invite granted) and the demo funnel page (which,
  * like a real funnel backend, starts invites server-side with a token the browser never sees).
  * It stands in for the customer's own application, so it shares no code with the product.
  */
@@ -26,14 +26,16 @@ export interface DemoAppOptions {
   port?: number;
   /** Interface to listen on; default `127.0.0.1`. */
   host?: string;
-  /** The tenant's `/authorize`. */
-  authorizeUrl: string;
-  /** The tenant's `/oauth/token`; the browser calls it, so the CSP allows its origin. */
-  tokenUrl: string;
-  /** The tenant's `/v2/logout`; without it, signing out only forgets the tokens. */
-  logoutUrl?: string;
+  /**
+   * Where the browser reaches the tenant: `https://<domain>` for Auth0, the emulator's
+   * `http://127.0.0.1:PORT` locally. The SDK calls its `/authorize`, `/oauth/token` and
+   * `/v2/logout`; the CSP allows its origin for the token calls.
+   */
+  auth0Url: string;
   /** The `iss` of the tenant's tokens (`https://<domain>/`). */
   issuer: string;
+  /** The product's name in the page title; default `Acme`. */
+  appName?: string;
   /** The customer space's (public) client id. */
   clientId: string;
   /** API audience to request an access token for. */
@@ -85,19 +87,19 @@ async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
 /** Starts the demo customer space and funnel page. */
 export async function startDemoApp(opts: DemoAppOptions): Promise<DemoApp> {
   const config: SpaConfig = {
-    authorizeUrl: absoluteUrl('authorizeUrl', opts.authorizeUrl),
-    tokenUrl: absoluteUrl('tokenUrl', opts.tokenUrl),
-    ...(opts.logoutUrl ? { logoutUrl: absoluteUrl('logoutUrl', opts.logoutUrl) } : {}),
+    // The SDK appends paths to it, so no trailing slash.
+    domain: absoluteUrl('auth0Url', opts.auth0Url).replace(/\/+$/, ''),
     issuer: opts.issuer,
     clientId: opts.clientId,
     ...(opts.audience ? { audience: opts.audience } : {}),
     claimNamespace: opts.claimNamespace ?? DEFAULT_CLAIM_NAMESPACE,
+    appName: opts.appName ?? 'Acme',
   };
   const apiUrl = absoluteUrl('apiUrl', opts.apiUrl);
   const modules = await loadBrowserModules();
   const spaHtml = spaPage(config);
   const securityHeaders = {
-    'content-security-policy': contentSecurityPolicy(config.tokenUrl),
+    'content-security-policy': contentSecurityPolicy(config.domain),
     'x-content-type-options': 'nosniff',
     'x-frame-options': 'DENY',
     // `/login` carries the invite token in its URL; no request may repeat it in a Referer.

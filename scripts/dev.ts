@@ -149,12 +149,19 @@ async function main(): Promise<void> {
     ]),
   ]);
 
+  const appName = process.env.APP_NAME?.trim() || 'Acme';
   const [auth0, hubspot, mail] = await Promise.all([
     startAuth0Emulator({
       port: ports.auth0,
       host: '127.0.0.1',
       spa: {
+        name: appName,
         callbacks: [`http://localhost:${ports.app}/callback`, `http://127.0.0.1:${ports.app}/callback`],
+        // Signing out comes back home, or to a fresh login for an invite's address.
+        allowedLogoutUrls: ['localhost', '127.0.0.1'].flatMap((host) => [
+          `http://${host}:${ports.app}`,
+          `http://${host}:${ports.app}/login`,
+        ]),
       },
     }),
     startHubSpotEmulator({ port: ports.hubspot, host: '127.0.0.1', accessToken: 'pat-local-dev' }),
@@ -218,10 +225,9 @@ async function main(): Promise<void> {
   const demo = await startDemoApp({
     port: ports.app,
     host: '127.0.0.1',
-    authorizeUrl: `${auth0.url}/authorize`,
-    tokenUrl: `${auth0.url}/oauth/token`,
-    logoutUrl: `${auth0.url}/v2/logout`,
+    auth0Url: auth0.url,
     issuer: auth0.issuer,
+    appName,
     clientId: auth0.spaClientId,
     apiUrl: publicBaseUrl,
     funnelToken: clientCredentialsToken({

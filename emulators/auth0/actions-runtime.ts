@@ -26,6 +26,8 @@ export interface FlowResult {
   denyReason?: string;
   /** Why the login failed: an Action threw, did not export its handler, or the budget ran out. */
   failure?: string;
+  /** What Auth0 tells the application about a failure: the thrown error's message. */
+  failureDescription?: string;
   idTokenClaims: Record<string, unknown>;
   accessTokenClaims: Record<string, unknown>;
   addedScopes: string[];
@@ -197,12 +199,22 @@ export class ActionRuntime {
         if (raced === 'timeout') {
           open = false;
           execution.error = `the post-login flow exceeded its ${this.budgetMs} ms budget`;
-          return { ...result, outcome: 'failed', failure: `Action "${action.name}": ${execution.error}` };
+          return {
+            ...result,
+            outcome: 'failed',
+            failure: `Action "${action.name}": ${execution.error}`,
+            failureDescription: 'Script execution time exceeded',
+          };
         }
       } catch (error) {
         open = false;
         execution.error = errorMessage(error);
-        return { ...result, outcome: 'failed', failure: `Action "${action.name}": ${execution.error}` };
+        return {
+          ...result,
+          outcome: 'failed',
+          failure: `Action "${action.name}": ${execution.error}`,
+          failureDescription: execution.error,
+        };
       } finally {
         clearTimeout(timer);
       }

@@ -150,6 +150,37 @@ export function registerApplicationRoutes(
 ): void {
   const { applications, tenantName } = opts;
 
+  const permissionsBody = z.strictObject({
+    permissions: z
+      .array(
+        z.strictObject({
+          resource_server_identifier: z.string().min(1),
+          permission_name: z.string().min(1),
+        }),
+      )
+      .min(1),
+  });
+
+  api.post<{ Params: { id: string } }>('/roles/:id/permissions', async (request, reply) => {
+    requireScope(request, ['update:roles']);
+    const { permissions } = parseBody(permissionsBody, request.body);
+    applications.addRolePermissions(request.params.id, permissions);
+    return reply.code(201).send();
+  });
+
+  api.get<{ Params: { id: string } }>('/roles/:id/permissions', (request) => {
+    requireScope(request, ['read:roles']);
+    const rs = (identifier: string) => applications.byIdentifier(identifier);
+    const permissions = applications.permissionsOfRole(request.params.id).map((p) => ({
+      ...p,
+      resource_server_name: rs(p.resource_server_identifier)?.name ?? p.resource_server_identifier,
+      description:
+        rs(p.resource_server_identifier)?.scopes.find((s) => s.value === p.permission_name)?.description ??
+        '',
+    }));
+    return paginate(permissions, request.query, 'permissions');
+  });
+
   api.get('/resource-servers', (request) => {
     requireScope(request, ['read:resource_servers']);
     const { identifiers } = parseBody(listResourceServersQuery, request.query ?? {}, 'Query');

@@ -68,6 +68,12 @@ export interface StoredResourceServer {
 export type NewResourceServer = Pick<StoredResourceServer, 'identifier'> &
   Partial<Omit<StoredResourceServer, 'id' | 'identifier' | 'is_system'>>;
 
+/** A permission of a role: a scope an API defines (`POST /api/v2/roles/{id}/permissions`). */
+export interface RolePermission {
+  resource_server_identifier: string;
+  permission_name: string;
+}
+
 /** A client grant in the Management API's wire shape. */
 export interface ClientGrantView {
   id: string;
@@ -96,6 +102,7 @@ function randomId(length: number): string {
 /** The APIs of one emulated tenant and the client-grant view of its applications. */
 export class ApplicationsStore {
   readonly resourceServers = new Map<string, StoredResourceServer>();
+  private readonly rolePermissions = new Map<string, RolePermission[]>();
 
   constructor(private readonly tenant: Auth0Store) {
     this.seed();
@@ -124,6 +131,7 @@ export class ApplicationsStore {
   /** Forgets every API but the Management API. */
   reset(): void {
     this.seed();
+    this.rolePermissions.clear();
   }
 
   /** The API with this id or identifier (Auth0 accepts either in the path), or a 404. */
@@ -277,5 +285,44 @@ export class ApplicationsStore {
   private grantId(grant: ClientGrant): string {
     grant.id ??= `cgr_${randomId(16)}`;
     return grant.id;
+  }
+  /** Adds permissions to a role; each must be a scope its API defines, as Auth0 checks. */
+  addRolePermissions(roleId: string, permissions: RolePermission[]): void {
+    this.tenant.requireRole(roleId);
+    for (const p of permissions) {
+      const rs = this.byIdentifier(p.resource_server_identifier);
+      if (!rs || !rs.scopes.some((s) => s.value === p.permission_name))
+        throw new Auth0ApiError(
+          400,
+          'invalid_body',
+          `Permission ${p.permission_name} is not defined on the resource server ${p.resource_server_identifier}`,
+        );
+    }
+    const current = this.rolePermissions.get(roleId) ?? [];
+    for (const p of permissions)
+      if (
+        !current.some(
+          (c) =>
+            c.resource_server_identifier === p.resource_server_identifier &&
+            c.permission_name === p.permission_name,
+        )
+      )
+        current.push({ ...p });
+    this.rolePermissions.set(roleId, current);
+  }
+
+  /** The permissions of a role. */
+  permissionsOfRole(roleId: string): RolePermission[] {
+    this.tenant.requireRole(roleId);
+    return (this.rolePermissions.get(roleId) ?? []).map((p) => ({ ...p }));
+  }
+
+  /** The user's permissions on the API `identifier`, through the user's roles (RBAC). */
+  userPermissions(userId: string, identifier: string): string[] {
+    const names = new Set<string>();
+    for (const role of this.tenant.rolesOf(userId))
+      for (const p of this.rolePermissions.get(role.id) ?? [])
+        if (p.resource_server_identifier === identifier) names.add(p.permission_name);
+    return [...names];
   }
 }

@@ -27,7 +27,7 @@ import type { RateLimitState } from './management';
 import { registerActionRoutes } from './actions-api';
 import { registerApplicationRoutes } from './applications-api';
 import { ApplicationsStore } from './applications-store';
-import type { StoredResourceServer } from './applications-store';
+import type { NewResourceServer, RolePermission, StoredResourceServer } from './applications-store';
 import { ActionRuntime, DEFAULT_FLOW_BUDGET_MS } from './actions-runtime';
 import { ActionsStore } from './actions-store';
 import type { RunnableAction } from './actions-store';
@@ -44,6 +44,7 @@ import { authorizationCodeGrant, refreshTokenGrant, registerUserinfoRoute } from
 export type { Auth0ClientRegistration, ApiUser, AppType, ClientGrant, NewUser, StoredRole } from './store';
 export { DEFAULT_SPA_CALLBACKS, DEFAULT_SPA_CLIENT_ID } from './store';
 export type { FlowRecord } from './post-login-flow';
+export type { NewResourceServer, RolePermission, StoredResourceServer } from './applications-store';
 export type { RunnableAction } from './actions-store';
 export { SESSION_COOKIE } from './login';
 export type { FaultInput, FaultRule, LatencyRule } from '../fault-injection';
@@ -60,6 +61,8 @@ export interface InitialAction {
 
 /** Settings of the default single-page application `inviteflow-spa`. */
 export interface SpaClientOptions {
+  /** The application's name, which Universal Login shows ("Log in to <name>"); default `Acme`. */
+  name?: string;
   /** Allowed Callback URLs; default `http://localhost:3000/callback` and `http://127.0.0.1:3000/callback`. */
   callbacks?: string[];
   /** Allowed Logout URLs; default the callbacks' origins. */
@@ -136,6 +139,10 @@ export interface Auth0Emulator {
   createRole(name: string, description?: string): StoredRole;
   /** Assigns roles by id directly. */
   assignRoles(userId: string, roleIds: string[]): void;
+  /** Creates an API (resource server) directly (same as `POST /api/v2/resource-servers`). */
+  createResourceServer(input: NewResourceServer): StoredResourceServer;
+  /** Adds permissions to a role directly (same as `POST /api/v2/roles/{id}/permissions`). */
+  addRolePermissions(roleId: string, permissions: RolePermission[]): void;
   /** Adds or replaces an application. */
   registerClient(client: Auth0ClientRegistration): void;
   /** Arms a fault or latency rule (same body as `POST /__emulator/faults`). */
@@ -192,8 +199,8 @@ export async function startAuth0Emulator(opts: Auth0EmulatorOptions = {}): Promi
       'client_credentials',
       clientCredentialsGrant({ tokenLifetimeSeconds: opts.tokenLifetimeSeconds ?? 86_400 }),
     ],
-    ['authorization_code', authorizationCodeGrant({ state: loginState })],
-    ['refresh_token', refreshTokenGrant({ state: loginState, flow })],
+    ['authorization_code', authorizationCodeGrant({ state: loginState, apis: applications })],
+    ['refresh_token', refreshTokenGrant({ state: loginState, flow, apis: applications })],
   ]);
   let url = '';
 
@@ -297,6 +304,8 @@ export async function startAuth0Emulator(opts: Auth0EmulatorOptions = {}): Promi
     getUser: withRoles,
     createRole: (name, description) => store.createRole(name, description),
     assignRoles: (userId, roleIds) => store.assignRoles(userId, roleIds),
+    createResourceServer: (input) => structuredClone(applications.createResourceServer(input)),
+    addRolePermissions: (roleId, permissions) => applications.addRolePermissions(roleId, permissions),
     registerClient: (client) => store.registerClient(client),
     injectFault: (rule) => faults.add(rule),
     clearFaults: () => faults.clear(),

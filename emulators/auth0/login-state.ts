@@ -57,6 +57,8 @@ export interface AuthorizationCode extends TokenGrant {
 /** A refresh token; Auth0 runs post-login Actions again on each exchange. */
 export interface RefreshGrant {
   token: string;
+  /** The chain of rotated tokens this one belongs to; a reuse revokes the whole chain. */
+  family: string;
   clientId: string;
   userId: string;
   sessionId?: string;
@@ -78,6 +80,7 @@ export class LoginState {
   private readonly sessions = new Map<string, LoginSession>();
   private readonly codes = new Map<string, AuthorizationCode>();
   private readonly refreshTokens = new Map<string, RefreshGrant>();
+  private readonly usedRefreshTokens = new Set<string>();
   /** Custom ID-token claims of each issued access token, for `/userinfo`. */
   private readonly userinfoClaims = new Map<string, Record<string, unknown>>();
 
@@ -140,16 +143,28 @@ export class LoginState {
     return entry;
   }
 
-  /** Issues a refresh token. */
-  issueRefreshToken(input: Omit<RefreshGrant, 'token'>): string {
+  /** Issues a refresh token, starting a new family unless `family` continues one. */
+  issueRefreshToken(input: Omit<RefreshGrant, 'token' | 'family'> & { family?: string }): string {
     const token = opaque(32);
-    this.refreshTokens.set(token, { ...input, token });
+    this.refreshTokens.set(token, { ...input, token, family: input.family ?? opaque(12) });
     return token;
   }
 
-  /** The grant behind a refresh token. */
-  refreshGrant(token: string): RefreshGrant | undefined {
-    return this.refreshTokens.get(token);
+  /**
+   * Refresh-token rotation as Auth0 does it: a token works once and is exchanged for a new one of
+   * the same family; presenting a token that was already exchanged (reuse detection) revokes
+   * every token of its family, so a stolen copy and the original both stop working.
+   */
+  rotateRefreshToken(token: string): RefreshGrant | undefined {
+    const grant = this.refreshTokens.get(token);
+    if (!grant) return undefined;
+    if (this.usedRefreshTokens.has(token)) {
+      for (const [other, g] of this.refreshTokens)
+        if (g.family === grant.family) this.refreshTokens.delete(other);
+      return undefined;
+    }
+    this.usedRefreshTokens.add(token);
+    return grant;
   }
 
   /** Remembers the ID token's custom claims for `/userinfo` calls made with access token `jti`. */
@@ -168,6 +183,7 @@ export class LoginState {
     this.sessions.clear();
     this.codes.clear();
     this.refreshTokens.clear();
+    this.usedRefreshTokens.clear();
     this.userinfoClaims.clear();
   }
 }

@@ -5,10 +5,20 @@
 // SSO included, as Auth0 does.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { AuthMethod, LoginSession, LoginState, LoginTransaction } from './login-state';
-import { errorPage, identityProviderPage, loggedOutPage, loginPage, signupPage } from './pages';
+import {
+  errorPage,
+  identityProviderPage,
+  loggedOutPage,
+  LOGIN_ERRORS,
+  loginPage,
+  pickLoginLocale,
+  signupPage,
+} from './pages';
+import type { LoginLocale } from './pages';
 import type { PostLoginFlow } from './post-login-flow';
 import { Auth0ApiError, DEFAULT_CONNECTION, grantTypesOf, SOCIAL_CONNECTIONS } from './store';
-import type { Auth0Store, SocialConnection, StoredUser } from './store';
+import type { Auth0ClientRegistration, Auth0Store, SocialConnection, StoredUser } from './store';
+import { verifyToken } from './tokens';
 import { adjustScope } from './user-tokens';
 
 /** Name of the emulator's session cookie (Auth0's is also `auth0`). */
@@ -127,8 +137,18 @@ export function registerLoginRoutes(
       methods,
     });
     if (result.outcome !== 'allowed' && !existing) state.closeSession(session.id);
-    if (result.outcome === 'failed')
-      return html(reply, 500, errorPage('Login failed', result.failure ?? 'A post-login Action failed.'));
+    // A thrown Action (or one out of time) ends the login like `api.access.deny`: the application
+    // gets `access_denied` at its callback, with the error's message as the description.
+    if (result.outcome === 'failed') {
+      return redirectTo(
+        reply,
+        withParams(tx.redirectUri, {
+          error: 'access_denied',
+          error_description: result.failureDescription ?? result.failure ?? 'A post-login Action failed.',
+          state: tx.state,
+        }),
+      );
+    }
     if (result.outcome === 'denied') {
       return redirectTo(
         reply,
@@ -225,9 +245,17 @@ export function registerLoginRoutes(
     return redirectTo(reply, `${page}?state=${encodeURIComponent(tx.id)}`);
   });
 
-  const pageInput = (tx: LoginTransaction, extra: { email?: string; error?: string } = {}) => ({
+  const localeOf = (request: FastifyRequest, tx: LoginTransaction): LoginLocale =>
+    pickLoginLocale(tx.query.ui_locales, request.headers['accept-language']);
+
+  const pageInput = (
+    request: FastifyRequest,
+    tx: LoginTransaction,
+    extra: { email?: string; error?: string } = {},
+  ) => ({
     state: tx.id,
     clientName: clientName(tx),
+    locale: localeOf(request, tx),
     connections: SOCIAL_CONNECTIONS,
     ...((extra.email ?? tx.query.login_hint) ? { email: extra.email ?? tx.query.login_hint } : {}),
     ...(extra.error === undefined ? {} : { error: extra.error }),
@@ -236,13 +264,13 @@ export function registerLoginRoutes(
   app.get('/u/login', async (request, reply) => {
     const tx = state.transaction(firstValues(request.query).state);
     if (!tx) return expired(reply);
-    return html(reply, 200, loginPage(pageInput(tx)));
+    return html(reply, 200, loginPage(pageInput(request, tx)));
   });
 
   app.get('/u/signup', async (request, reply) => {
     const tx = state.transaction(firstValues(request.query).state);
     if (!tx) return expired(reply);
-    return html(reply, 200, signupPage(pageInput(tx)));
+    return html(reply, 200, signupPage(pageInput(request, tx)));
   });
 
   app.post('/u/login', async (request, reply) => {
@@ -251,7 +279,11 @@ export function registerLoginRoutes(
     if (!tx) return expired(reply);
     if (form.connection !== undefined) {
       if (!isSocial(form.connection))
-        return html(reply, 400, loginPage(pageInput(tx, { error: `Unknown connection ${form.connection}` })));
+        return html(
+          reply,
+          400,
+          loginPage(pageInput(request, tx, { error: `Unknown connection ${form.connection}` })),
+        );
       return redirectTo(
         reply,
         `/emulated-idp/${form.connection}/authorize?state=${encodeURIComponent(tx.id)}`,
@@ -259,10 +291,11 @@ export function registerLoginRoutes(
     }
     const email = (form.username ?? '').trim().toLowerCase();
     const user = store.findByEmail(email, DEFAULT_CONNECTION);
+    const errors = LOGIN_ERRORS[localeOf(request, tx)];
     if (!user || !store.verifyPassword(user, form.password ?? ''))
-      return html(reply, 400, loginPage(pageInput(tx, { email, error: 'Wrong email or password.' })));
+      return html(reply, 400, loginPage(pageInput(request, tx, { email, error: errors.wrongCredentials })));
     if (user.blocked)
-      return html(reply, 401, loginPage(pageInput(tx, { email, error: 'Your account has been blocked.' })));
+      return html(reply, 401, loginPage(pageInput(request, tx, { email, error: errors.blocked })));
     return complete(request, reply, tx, user, undefined, 'pwd');
   });
 
@@ -272,17 +305,16 @@ export function registerLoginRoutes(
     if (!tx) return expired(reply);
     const email = (form.email ?? '').trim().toLowerCase();
     const password = form.password ?? '';
-    const again = (error: string) => html(reply, 400, signupPage(pageInput(tx, { email, error })));
-    if (!EMAIL.test(email)) return again('Email is not valid.');
-    if (password.length < MIN_PASSWORD_LENGTH)
-      return again(`Password is too weak: use at least ${MIN_PASSWORD_LENGTH} characters.`);
+    const errors = LOGIN_ERRORS[localeOf(request, tx)];
+    const again = (error: string) => html(reply, 400, signupPage(pageInput(request, tx, { email, error })));
+    if (!EMAIL.test(email)) return again(errors.invalidEmail);
+    if (password.length < MIN_PASSWORD_LENGTH) return again(errors.weakPassword(MIN_PASSWORD_LENGTH));
     let user: StoredUser;
     try {
       // Auth0 creates database users unverified and sends a verification email.
       user = store.createUser({ email, password, connection: DEFAULT_CONNECTION, email_verified: false });
     } catch (error) {
-      if (error instanceof Auth0ApiError && error.statusCode === 409)
-        return again('The user already exists.');
+      if (error instanceof Auth0ApiError && error.statusCode === 409) return again(errors.userExists);
       throw error;
     }
     return complete(request, reply, tx, user, undefined, 'pwd');
@@ -322,28 +354,78 @@ export function registerLoginRoutes(
     },
   );
 
-  app.get('/v2/logout', async (request, reply) => {
-    const query = firstValues(request.query);
+  // Allowed Logout URLs are compared without the query string, so an application may come back
+  // to a page with parameters of its own.
+  const allowedLogout = (clients: (Auth0ClientRegistration | undefined)[], target: string): boolean => {
+    const withoutQuery = target.split('?')[0] ?? target;
+    return clients.some((c) => (c?.allowedLogoutUrls ?? []).some((u) => u === target || u === withoutQuery));
+  };
+  const invalidLogoutUrl = (reply: FastifyReply, name: string, target: string): FastifyReply =>
+    html(
+      reply,
+      400,
+      errorPage(
+        'Invalid logout URL',
+        `The "${name}" parameter "${target}" is not defined as a valid URL in "Allowed Logout URLs".`,
+      ),
+    );
+  const endSession = (request: FastifyRequest, reply: FastifyReply): void => {
     const session = cookies(request)[SESSION_COOKIE];
     if (session) state.closeSession(session);
     void reply.header('set-cookie', `${SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0`);
+  };
+
+  app.get('/v2/logout', async (request, reply) => {
+    const query = firstValues(request.query);
     const returnTo = query.returnTo;
-    if (returnTo === undefined) return html(reply, 200, loggedOutPage());
     const clients = query.client_id ? [store.clients.get(query.client_id)] : [...store.clients.values()];
-    const withoutQuery = returnTo.split('?')[0] ?? returnTo;
-    const allowed = clients.some((c) =>
-      (c?.allowedLogoutUrls ?? []).some((u) => u === returnTo || u === withoutQuery),
-    );
-    if (!allowed) {
-      return html(
-        reply,
-        400,
-        errorPage(
-          'Invalid logout URL',
-          `The "returnTo" parameter "${returnTo}" is not defined as a valid URL in "Allowed Logout URLs".`,
-        ),
-      );
-    }
+    if (returnTo !== undefined && !allowedLogout(clients, returnTo))
+      return invalidLogoutUrl(reply, 'returnTo', returnTo);
+    endSession(request, reply);
+    if (returnTo === undefined) return html(reply, 200, loggedOutPage());
     return redirectTo(reply, returnTo);
+  });
+
+  // OpenID Connect RP-Initiated Logout: the application is named by `client_id` or by the
+  // audience of `id_token_hint` (an ID token this tenant issued, possibly expired), and
+  // `post_logout_redirect_uri` must be one of its Allowed Logout URLs; `state` comes back with it.
+  app.get('/oidc/logout', async (request, reply) => {
+    const query = firstValues(request.query);
+    let hinted: string | undefined;
+    if (query.id_token_hint !== undefined) {
+      try {
+        const payload = await verifyToken(store.key, query.id_token_hint, {
+          issuer: store.issuer,
+          ignoreExpiry: true,
+        });
+        hinted = typeof payload.aud === 'string' ? payload.aud : undefined;
+      } catch {
+        return html(reply, 400, errorPage('Invalid request', 'The id_token_hint is not valid.'));
+      }
+      if (query.client_id !== undefined && hinted !== query.client_id)
+        return html(
+          reply,
+          400,
+          errorPage('Invalid request', 'The client_id does not match the audience of the id_token_hint.'),
+        );
+    }
+    const clientId = query.client_id ?? hinted;
+    const target = query.post_logout_redirect_uri;
+    if (target !== undefined) {
+      if (clientId === undefined)
+        return html(
+          reply,
+          400,
+          errorPage(
+            'Invalid request',
+            'A post_logout_redirect_uri needs a client_id or an id_token_hint to name the application.',
+          ),
+        );
+      if (!allowedLogout([store.clients.get(clientId)], target))
+        return invalidLogoutUrl(reply, 'post_logout_redirect_uri', target);
+    }
+    endSession(request, reply);
+    if (target === undefined) return html(reply, 200, loggedOutPage());
+    return redirectTo(reply, withParams(target, { state: query.state }));
   });
 }

@@ -186,7 +186,7 @@ export function registerOAuthRoutes(
       authorization_endpoint: `${base}/authorize`,
       token_endpoint: `${base}/oauth/token`,
       userinfo_endpoint: `${base}/userinfo`,
-      end_session_endpoint: `${base}/v2/logout`,
+      end_session_endpoint: `${base}/oidc/logout`,
       jwks_uri: `${base}/.well-known/jwks.json`,
       grant_types_supported: [...grants.keys()],
       response_types_supported: ['code'],

@@ -16,6 +16,97 @@ export function escapeHtml(text: string): string {
   return text.replace(/[&<>"']/g, (c) => ESCAPES[c] ?? c);
 }
 
+/** The languages the emulated tenant has enabled for Universal Login; the first is the default. */
+export const LOGIN_LOCALES = ['en', 'fr'] as const;
+
+/** A Universal Login language. */
+export type LoginLocale = (typeof LOGIN_LOCALES)[number];
+
+/**
+ * The page language as Universal Login picks it: the first of `ui_locales` the tenant enabled,
+ * else the browser's first enabled language (`Accept-Language`), else the tenant default.
+ */
+export function pickLoginLocale(
+  uiLocales: string | undefined,
+  acceptLanguage: string | undefined,
+): LoginLocale {
+  const enabled = (tag: string): LoginLocale | undefined => {
+    const base = tag.trim().toLowerCase().split(/[-_]/)[0] ?? '';
+    return (LOGIN_LOCALES as readonly string[]).includes(base) ? (base as LoginLocale) : undefined;
+  };
+  for (const tag of (uiLocales ?? '').split(' ')) {
+    const found = enabled(tag);
+    if (found) return found;
+  }
+  if (uiLocales === undefined || uiLocales.trim() === '') {
+    for (const part of (acceptLanguage ?? '').split(',')) {
+      const found = enabled(part.split(';')[0] ?? '');
+      if (found) return found;
+    }
+  }
+  return LOGIN_LOCALES[0];
+}
+
+// Universal Login's own wording in each enabled language.
+const TEXT = {
+  en: {
+    banner: 'Auth0 emulator — not a real login',
+    loginTitle: 'Log in',
+    welcome: 'Welcome',
+    loginLead: (app: string) => `Log in to ${app} to continue.`,
+    email: 'Email address',
+    password: 'Password',
+    continue: 'Continue',
+    noAccount: "Don't have an account?",
+    signUp: 'Sign up',
+    signupTitle: 'Sign up',
+    createAccount: 'Create your account',
+    signupLead: (app: string) => `Sign up to ${app} to continue.`,
+    passwordHint: 'At least 8 characters.',
+    haveAccount: 'Already have an account?',
+    logIn: 'Log in',
+    or: 'OR',
+    continueWith: (idp: string) => `Continue with ${idp}`,
+  },
+  fr: {
+    banner: 'Émulateur Auth0 — pas une vraie connexion',
+    loginTitle: 'Connexion',
+    welcome: 'Bienvenue',
+    loginLead: (app: string) => `Connectez-vous à ${app} pour continuer.`,
+    email: 'Adresse e-mail',
+    password: 'Mot de passe',
+    continue: 'Continuer',
+    noAccount: "Vous n'avez pas de compte ?",
+    signUp: 'Inscription',
+    signupTitle: 'Inscription',
+    createAccount: 'Créez votre compte',
+    signupLead: (app: string) => `Inscrivez-vous à ${app} pour continuer.`,
+    passwordHint: 'Au moins 8 caractères.',
+    haveAccount: 'Vous avez déjà un compte ?',
+    logIn: 'Connexion',
+    or: 'OU',
+    continueWith: (idp: string) => `Continuer avec ${idp}`,
+  },
+} satisfies Record<LoginLocale, unknown>;
+
+/** The login pages' error messages in each enabled language. */
+export const LOGIN_ERRORS = {
+  en: {
+    wrongCredentials: 'Wrong email or password.',
+    blocked: 'Your account has been blocked.',
+    invalidEmail: 'Email is not valid.',
+    weakPassword: (min: number) => `Password is too weak: use at least ${min} characters.`,
+    userExists: 'The user already exists.',
+  },
+  fr: {
+    wrongCredentials: 'Adresse e-mail ou mot de passe incorrect.',
+    blocked: 'Votre compte a été bloqué.',
+    invalidEmail: "L'adresse e-mail n'est pas valide.",
+    weakPassword: (min: number) => `Mot de passe trop faible : utilisez au moins ${min} caractères.`,
+    userExists: "L'utilisateur existe déjà.",
+  },
+} satisfies Record<LoginLocale, unknown>;
+
 /** Display names of the social connections. */
 export const SOCIAL_LABELS: Record<SocialConnection, string> = {
   'google-oauth2': 'Google',
@@ -41,9 +132,9 @@ const STYLE = `
   .banner { text-align: center; font-size: 12px; color: #6b7280; margin-bottom: 16px; }
 `;
 
-function layout(title: string, body: string): string {
+function layout(title: string, body: string, locale: LoginLocale = 'en'): string {
   return `<!doctype html>
-<html lang="en">
+<html lang="${locale}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -52,7 +143,7 @@ function layout(title: string, body: string): string {
 </head>
 <body>
 <main>
-<p class="banner">Auth0 emulator — not a real login</p>
+<p class="banner">${TEXT[locale].banner}</p>
 ${body}
 </main>
 </body>
@@ -65,25 +156,28 @@ function errorBox(error: string | undefined): string {
     : `<p class="error" role="alert" id="error-message" data-testid="error-message">${escapeHtml(error)}</p>`;
 }
 
-function socialButtons(state: string, connections: readonly SocialConnection[]): string {
+function socialButtons(state: string, connections: readonly SocialConnection[], locale: LoginLocale): string {
   if (connections.length === 0) return '';
+  const t = TEXT[locale];
   const buttons = connections
     .map(
       (connection) => `<form method="post" action="/u/login">
 <input type="hidden" name="state" value="${escapeHtml(state)}">
 <input type="hidden" name="connection" value="${escapeHtml(connection)}">
-<button type="submit" class="social" data-testid="social-${escapeHtml(connection)}">Continue with ${SOCIAL_LABELS[connection]}</button>
+<button type="submit" class="social" data-testid="social-${escapeHtml(connection)}">${escapeHtml(t.continueWith(SOCIAL_LABELS[connection]))}</button>
 </form>`,
     )
     .join('\n');
-  return `<p class="or">OR</p>\n${buttons}`;
+  return `<p class="or">${t.or}</p>\n${buttons}`;
 }
 
 /** What the login and sign-up pages show. */
 export interface LoginPageInput {
   /** The transaction id, posted back in the hidden `state` field as Universal Login does. */
   state: string;
+  /** The application's name (its `name` in the tenant), as Universal Login shows it. */
   clientName: string;
+  locale: LoginLocale;
   email?: string;
   error?: string;
   connections: readonly SocialConnection[];
@@ -92,43 +186,47 @@ export interface LoginPageInput {
 /** The "Log in" page: email and password, a link to sign up, social buttons. */
 export function loginPage(input: LoginPageInput): string {
   const state = escapeHtml(input.state);
+  const t = TEXT[input.locale];
   return layout(
-    'Log in',
-    `<h1>Welcome</h1>
-<p class="lead">Log in to ${escapeHtml(input.clientName)} to continue.</p>
+    `${t.loginTitle} | ${input.clientName}`,
+    `<h1>${t.welcome}</h1>
+<p class="lead">${escapeHtml(t.loginLead(input.clientName))}</p>
 ${errorBox(input.error)}
 <form method="post" action="/u/login" data-testid="login-form">
 <input type="hidden" name="state" value="${state}">
-<label for="username">Email address</label>
+<label for="username">${t.email}</label>
 <input id="username" name="username" type="email" autocomplete="username" required value="${escapeHtml(input.email ?? '')}">
-<label for="password">Password</label>
+<label for="password">${t.password}</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required>
-<button type="submit" name="action" value="default" data-testid="login-submit">Continue</button>
+<button type="submit" name="action" value="default" data-testid="login-submit">${t.continue}</button>
 </form>
-<p class="switch">Don't have an account? <a href="/u/signup?state=${state}" data-testid="signup-link">Sign up</a></p>
-${socialButtons(input.state, input.connections)}`,
+<p class="switch">${escapeHtml(t.noAccount)} <a href="/u/signup?state=${state}" data-testid="signup-link">${t.signUp}</a></p>
+${socialButtons(input.state, input.connections, input.locale)}`,
+    input.locale,
   );
 }
 
 /** The "Sign up" page: email and password, a link to log in, social buttons. */
 export function signupPage(input: LoginPageInput): string {
   const state = escapeHtml(input.state);
+  const t = TEXT[input.locale];
   return layout(
-    'Sign up',
-    `<h1>Create your account</h1>
-<p class="lead">Sign up to ${escapeHtml(input.clientName)} to continue.</p>
+    `${t.signupTitle} | ${input.clientName}`,
+    `<h1>${t.createAccount}</h1>
+<p class="lead">${escapeHtml(t.signupLead(input.clientName))}</p>
 ${errorBox(input.error)}
 <form method="post" action="/u/signup" data-testid="signup-form">
 <input type="hidden" name="state" value="${state}">
-<label for="email">Email address</label>
+<label for="email">${t.email}</label>
 <input id="email" name="email" type="email" autocomplete="email" required value="${escapeHtml(input.email ?? '')}">
-<label for="signup-password">Password</label>
+<label for="signup-password">${t.password}</label>
 <input id="signup-password" name="password" type="password" autocomplete="new-password" required minlength="8" aria-describedby="password-hint">
-<p class="hint" id="password-hint">At least 8 characters.</p>
-<button type="submit" name="action" value="default" data-testid="signup-submit">Continue</button>
+<p class="hint" id="password-hint">${t.passwordHint}</p>
+<button type="submit" name="action" value="default" data-testid="signup-submit">${t.continue}</button>
 </form>
-<p class="switch">Already have an account? <a href="/u/login?state=${state}" data-testid="login-link">Log in</a></p>
-${socialButtons(input.state, input.connections)}`,
+<p class="switch">${escapeHtml(t.haveAccount)} <a href="/u/login?state=${state}" data-testid="login-link">${t.logIn}</a></p>
+${socialButtons(input.state, input.connections, input.locale)}`,
+    input.locale,
   );
 }
 

@@ -33,6 +33,9 @@ export const DEFAULT_DEPLOY_SCOPES = [
 /** The single-page application every tenant starts with; a public client (no secret, PKCE). */
 export const DEFAULT_SPA_CLIENT_ID = 'inviteflow-spa';
 
+/** The default SPA's name when none is configured (the product's default `APP_NAME`). */
+export const DEFAULT_SPA_NAME = 'Acme';
+
 /** Callback URLs of the default SPA when none are configured. */
 export const DEFAULT_SPA_CALLBACKS = ['http://localhost:3000/callback', 'http://127.0.0.1:3000/callback'];
 
@@ -241,7 +244,7 @@ export class Auth0Store {
     private readonly initialClients: Auth0ClientRegistration[],
     private readonly spa: Pick<
       Auth0ClientRegistration,
-      'callbacks' | 'allowedLogoutUrls' | 'allowedOrigins'
+      'name' | 'callbacks' | 'allowedLogoutUrls' | 'allowedOrigins'
     > = {},
   ) {
     this.issuer = `https://${domain}/`;
@@ -289,7 +292,8 @@ export class Auth0Store {
     return {
       clientId: DEFAULT_SPA_CLIENT_ID,
       clientSecret: randomBytes(32).toString('base64url'),
-      name: 'inviteflow customer space',
+      // What Universal Login shows the person; the tenant setup names it after the product.
+      name: this.spa.name ?? DEFAULT_SPA_NAME,
       appType: 'spa',
       grants: [],
       callbacks,
@@ -605,7 +609,7 @@ export function toApiUser(user: StoredUser): ApiUser {
 export async function createAuth0Store(opts: {
   domain: string;
   clients?: Auth0ClientRegistration[];
-  spa?: Pick<Auth0ClientRegistration, 'callbacks' | 'allowedLogoutUrls' | 'allowedOrigins'>;
+  spa?: Pick<Auth0ClientRegistration, 'name' | 'callbacks' | 'allowedLogoutUrls' | 'allowedOrigins'>;
 }): Promise<Auth0Store> {
   return new Auth0Store(opts.domain, await generateSigningKey(), opts.clients ?? [], opts.spa);
 }

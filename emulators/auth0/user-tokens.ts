@@ -3,6 +3,7 @@
 // no `/authorize` query, as Auth0 does), the ID token and access token they issue, and `/userinfo`.
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import type { ApplicationsStore } from './applications-store';
 import type { LoginState, TokenGrant } from './login-state';
 import type { GrantHandler, GrantResult } from './oauth';
 import type { PostLoginFlow } from './post-login-flow';
@@ -77,6 +78,39 @@ export function profileClaims(user: StoredUser, scopes: string[]): Record<string
   return claims;
 }
 
+/** The tenant's APIs as the token endpoint needs them: defined scopes, RBAC and permissions. */
+export type ResourceServers = Pick<ApplicationsStore, 'byIdentifier' | 'userPermissions'>;
+
+// Scopes of OpenID Connect itself, which belong to the login rather than to an API.
+const OIDC_SCOPES = new Set(['openid', 'profile', 'email', 'address', 'phone', 'offline_access']);
+
+/**
+ * What a user's access token for `audience` carries, as Auth0 decides it: the requested OIDC
+ * scopes and, of the requested API scopes, only those the API defines; with RBAC on
+ * (`enforce_policies`) only those the user holds as a permission through a role, and with the
+ * "add permissions" dialect (`…_authz`) a `permissions` claim listing all of them.
+ */
+export function accessTokenGrant(
+  apis: ResourceServers,
+  userId: string,
+  scope: string,
+  audience: string | undefined,
+): { scope: string; permissions?: string[] } {
+  const requested = scope.split(' ').filter(Boolean);
+  const oidc = requested.filter((s) => OIDC_SCOPES.has(s));
+  const rs = audience === undefined ? undefined : apis.byIdentifier(audience);
+  if (!rs) return { scope: oidc.join(' ') };
+  const defined = new Set(rs.scopes.map((s) => s.value));
+  const held = rs.enforce_policies ? new Set(apis.userPermissions(userId, rs.identifier)) : undefined;
+  const api = requested.filter((s) => !OIDC_SCOPES.has(s) && defined.has(s) && (!held || held.has(s)));
+  const withPermissions =
+    rs.token_dialect === 'access_token_authz' || rs.token_dialect === 'rfc9068_profile_authz';
+  return {
+    scope: [...oidc, ...api].join(' '),
+    ...(rs.enforce_policies && withPermissions ? { permissions: [...(held ?? [])] } : {}),
+  };
+}
+
 function oauthError(status: number, error: string, description: string): GrantResult {
   return { status, body: { error, error_description: description } };
 }
@@ -85,6 +119,7 @@ function oauthError(status: number, error: string, description: string): GrantRe
 export async function issueUserTokens(
   store: Auth0Store,
   state: LoginState,
+  apis: ResourceServers,
   grant: TokenGrant,
   user: StoredUser,
   opts: { refreshToken?: string } = {},
@@ -96,9 +131,16 @@ export async function issueUserTokens(
   const audience = grant.audience ? (openid ? [grant.audience, userinfo] : grant.audience) : userinfo;
   const jti = randomBytes(16).toString('hex');
   const idCustom = allowedCustomClaims(grant.idTokenClaims);
+  const access = accessTokenGrant(apis, user.user_id, grant.scope, grant.audience);
   const accessToken = await signToken(
     store.key,
-    { ...allowedCustomClaims(grant.accessTokenClaims), azp: grant.clientId, scope: grant.scope, jti },
+    {
+      ...allowedCustomClaims(grant.accessTokenClaims),
+      azp: grant.clientId,
+      scope: access.scope,
+      ...(access.permissions === undefined ? {} : { permissions: access.permissions }),
+      jti,
+    },
     {
       issuer: store.issuer,
       audience,
@@ -109,7 +151,7 @@ export async function issueUserTokens(
   state.rememberUserinfo(jti, idCustom);
   const body: Record<string, unknown> = {
     access_token: accessToken,
-    scope: grant.scope,
+    scope: access.scope,
     expires_in: ACCESS_TOKEN_LIFETIME_SECONDS,
     token_type: 'Bearer',
   };
@@ -141,9 +183,10 @@ function pkceMatches(verifier: string, challenge: string): boolean {
   return computed.length === expected.length && timingSafeEqual(computed, expected);
 }
 
-function refreshTokenFor(state: LoginState, grant: TokenGrant): string | undefined {
+function refreshTokenFor(state: LoginState, grant: TokenGrant, family?: string): string | undefined {
   if (!grant.scope.split(' ').includes('offline_access')) return undefined;
   return state.issueRefreshToken({
+    ...(family === undefined ? {} : { family }),
     clientId: grant.clientId,
     userId: grant.userId,
     ...(grant.sessionId === undefined ? {} : { sessionId: grant.sessionId }),
@@ -154,7 +197,7 @@ function refreshTokenFor(state: LoginState, grant: TokenGrant): string | undefin
 }
 
 /** `authorization_code` with PKCE (S256): codes are single-use and bound to client and redirect URI. */
-export function authorizationCodeGrant(opts: { state: LoginState }): GrantHandler {
+export function authorizationCodeGrant(opts: { state: LoginState; apis: ResourceServers }): GrantHandler {
   return async ({ store, client, params }) => {
     const { code, redirect_uri: redirectUri, code_verifier: verifier } = params;
     if (!code) return oauthError(400, 'invalid_request', 'Missing required parameter: code');
@@ -171,6 +214,7 @@ export function authorizationCodeGrant(opts: { state: LoginState }): GrantHandle
     return issueUserTokens(
       store,
       opts.state,
+      opts.apis,
       entry,
       user,
       refreshToken === undefined ? {} : { refreshToken },
@@ -182,11 +226,15 @@ export function authorizationCodeGrant(opts: { state: LoginState }): GrantHandle
  * `refresh_token`: Auth0 runs the post-login flow on each exchange with protocol
  * `oauth2-refresh-token` and no `/authorize` query, so Actions must not expect their parameters.
  */
-export function refreshTokenGrant(opts: { state: LoginState; flow: PostLoginFlow }): GrantHandler {
+export function refreshTokenGrant(opts: {
+  state: LoginState;
+  flow: PostLoginFlow;
+  apis: ResourceServers;
+}): GrantHandler {
   return async ({ store, client, params, request }) => {
     const token = params.refresh_token;
     if (!token) return oauthError(400, 'invalid_request', 'Missing required parameter: refresh_token');
-    const grant = opts.state.refreshGrant(token);
+    const grant = opts.state.rotateRefreshToken(token);
     if (!grant || grant.clientId !== client.clientId)
       return oauthError(403, 'invalid_grant', 'Unknown or invalid refresh token.');
     const user = store.users.get(grant.userId);
@@ -209,16 +257,21 @@ export function refreshTokenGrant(opts: { state: LoginState; flow: PostLoginFlow
       return oauthError(403, 'access_denied', result.denyReason ?? 'Access denied');
     if (result.outcome === 'failed')
       return oauthError(500, 'server_error', result.failure ?? 'Action failed');
+    const renewed = {
+      ...grant,
+      scope: adjustScope(grant.scope, result.addedScopes, result.removedScopes),
+      idTokenClaims: result.idTokenClaims,
+      accessTokenClaims: result.accessTokenClaims,
+    };
+    // Rotation: the application gets a new refresh token of the same family with every exchange.
+    const refreshToken = refreshTokenFor(opts.state, { ...renewed, scope: grant.scope }, grant.family);
     return issueUserTokens(
       store,
       opts.state,
-      {
-        ...grant,
-        scope: adjustScope(grant.scope, result.addedScopes, result.removedScopes),
-        idTokenClaims: result.idTokenClaims,
-        accessTokenClaims: result.accessTokenClaims,
-      },
+      opts.apis,
+      renewed,
       user,
+      refreshToken === undefined ? {} : { refreshToken },
     );
   };
 }

@@ -5,7 +5,8 @@
  * demo pages. Ports are chosen up front because the pieces name each other (links, callbacks).
  */
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
+import type { Server, Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
@@ -32,6 +33,8 @@ import { createInviteWorker } from '../../worker/worker';
 import { devServerEnv, workflowBundle } from '../support/temporal';
 
 export const CLAIMS = 'https://inviteflow.dev/';
+/** The product's name invitees see (the SPA application's name in the tenant). */
+export const APP_NAME = 'Acme';
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
 /** A free TCP port on loopback. */
@@ -46,6 +49,53 @@ export function freePort(): Promise<number> {
   });
 }
 
+/**
+ * A TCP relay in front of the API for the Action's calls, which a test can cut: while cut, every
+ * connection is reset, as when the API is down or unreachable from Auth0.
+ */
+export interface ApiRoute {
+  url: string;
+  cut(): void;
+  restore(): void;
+  close(): Promise<void>;
+}
+
+async function startApiRoute(apiPort: number): Promise<ApiRoute> {
+  let cut = false;
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((client) => {
+    if (cut) return void client.resetAndDestroy();
+    const upstream = connect(apiPort, '127.0.0.1');
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('close', () => sockets.delete(s));
+      s.on('error', () => {
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    client.pipe(upstream).pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    cut() {
+      cut = true;
+      for (const s of sockets) s.destroy();
+    },
+    restore() {
+      cut = false;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
 /** Everything a browser test touches. */
 export interface Stack {
   env: TestWorkflowEnvironment;
@@ -55,7 +105,11 @@ export interface Stack {
   api: FastifyInstance;
   apiUrl: string;
   demo: DemoApp;
+  /** The Action's way to the API; `cut()` makes the API unreachable for logins. */
+  actionRoute: ApiRoute;
   browser: Browser;
+  /** Deploys the Action again with another refusal policy (`continue` is deployed at start). */
+  deployAction(onRefusal: 'continue' | 'deny'): Promise<unknown>;
   /** A client-credentials token for the API (the funnel's). */
   funnelToken(): Promise<string>;
   /** The link in the newest invite email to `to`. */
@@ -72,7 +126,15 @@ export async function startStack(): Promise<Stack> {
 
   const [env, auth0, hubspot, mail, key, action] = await Promise.all([
     devServerEnv(),
-    startAuth0Emulator({ spa: { callbacks: [`${demoUrl}/callback`], allowedLogoutUrls: [demoUrl], allowedOrigins: [demoUrl] } }),
+    startAuth0Emulator({
+      spa: {
+        name: APP_NAME,
+        callbacks: [`${demoUrl}/callback`],
+        // Home after signing out, or a fresh login for an invite's address.
+        allowedLogoutUrls: [demoUrl, `${demoUrl}/login`],
+        allowedOrigins: [demoUrl],
+      },
+    }),
     startHubSpotEmulator(),
     startMailCatcher({ smtpPort: 0, httpPort: 0 }),
     generateLinkKey('e2e-1'),
@@ -83,7 +145,7 @@ export async function startStack(): Promise<Stack> {
   const common = {
     TEMPORAL_ADDRESS: env.address,
     PUBLIC_BASE_URL: apiUrl,
-    PRODUCT_NAME: 'Acme',
+    PRODUCT_NAME: APP_NAME,
     AUTH0_DOMAIN: auth0.domain,
     AUTH0_CLIENT_ID: 'inviteflow-m2m',
     AUTH0_CLIENT_SECRET: 'inviteflow-m2m-secret',
@@ -131,15 +193,18 @@ export async function startStack(): Promise<Stack> {
     logLevel: 'silent',
   });
   await api.listen({ port: apiPort, host: '127.0.0.1' });
+  const actionRoute = await startApiRoute(apiPort);
 
   // The Action reaches Auth0 the way production does: built to one file, deployed and bound.
-  await deployAction({
-    management: createManagementClient({ domain: auth0.domain, clientId: 'inviteflow-deploy', clientSecret: 'inviteflow-deploy-secret', endpoint: auth0.url }),
-    name: 'inviteflow-redeem-invite',
-    code: action.code,
-    // Claim by verified email is on for this tenant; each invite still opts in on its own.
-    secrets: { INVITEFLOW_API_URL: apiUrl, INVITEFLOW_ACTION_SECRET: actionSecret, ON_REFUSAL: 'continue', CLAIM_NAMESPACE: CLAIMS, CLAIM_BY_EMAIL: 'true' },
-  });
+  const deploy = (onRefusal: 'continue' | 'deny') =>
+    deployAction({
+      management: createManagementClient({ domain: auth0.domain, clientId: 'inviteflow-deploy', clientSecret: 'inviteflow-deploy-secret', endpoint: auth0.url }),
+      name: 'inviteflow-redeem-invite',
+      code: action.code,
+      // Claim by verified email is on for this tenant; each invite still opts in on its own.
+      secrets: { INVITEFLOW_API_URL: actionRoute.url, INVITEFLOW_ACTION_SECRET: actionSecret, ON_REFUSAL: onRefusal, CLAIM_NAMESPACE: CLAIMS, CLAIM_BY_EMAIL: 'true' },
+    });
+  await deploy('continue');
 
   const tokens = new Map<string, string>();
   const funnelToken = async () => {
@@ -162,10 +227,9 @@ export async function startStack(): Promise<Stack> {
 
   const demo = await startDemoApp({
     port: demoPort,
-    authorizeUrl: `${auth0.url}/authorize`,
-    tokenUrl: `${auth0.url}/oauth/token`,
-    logoutUrl: `${auth0.url}/v2/logout`,
+    auth0Url: auth0.url,
     issuer: `https://${auth0.domain}/`,
+    appName: APP_NAME,
     clientId: auth0.spaClientId,
     claimNamespace: CLAIMS,
     apiUrl,
@@ -185,7 +249,9 @@ export async function startStack(): Promise<Stack> {
     api,
     apiUrl,
     demo,
+    actionRoute,
     browser,
+    deployAction: deploy,
     funnelToken,
     async linkFor(to, after = 0) {
       const message: ParsedMessage = await mail.waitForMessage(
@@ -199,6 +265,7 @@ export async function startStack(): Promise<Stack> {
     async close() {
       await browser.close();
       await demo.close();
+      await actionRoute.close();
       await api.close();
       worker.shutdown();
       await running;

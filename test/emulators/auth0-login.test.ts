@@ -178,7 +178,7 @@ describe('/authorize', () => {
     expect(doc).toMatchObject({
       authorization_endpoint: `${emu.url}/authorize`,
       userinfo_endpoint: `${emu.url}/userinfo`,
-      end_session_endpoint: `${emu.url}/v2/logout`,
+      end_session_endpoint: `${emu.url}/oidc/logout`,
       code_challenge_methods_supported: ['S256'],
     });
   });
@@ -445,7 +445,7 @@ describe('post-login Actions', () => {
     expect(started.browser.hasCookie('auth0')).toBe(false);
   });
 
-  it('fails the login on a page when an Action uses an api the emulator does not support', async () => {
+  it('sends the person back to the application with access_denied when an Action throws', async () => {
     emu.installAction({
       name: 'redirector',
       code: `exports.onExecutePostLogin = async (event, api) => { api.redirect.sendUserTo('https://example.com'); };`,
@@ -455,8 +455,13 @@ describe('post-login Actions', () => {
 
     const done = await signIn(started, 'ada@example.com', 'correct horse battery');
 
-    expect(done.res.status).toBe(500);
-    expect(done.html).toContain('api.redirect.sendUserTo is not supported');
+    expect(done.callback?.searchParams.get('error')).toBe('access_denied');
+    expect(done.callback?.searchParams.get('error_description')).toContain(
+      'api.redirect.sendUserTo is not supported',
+    );
+    expect(done.callback?.searchParams.get('state')).toBe(started.state);
+    expect(done.callback?.searchParams.get('code')).toBeNull();
+    expect(started.browser.hasCookie('auth0')).toBe(false);
   });
 
   it('runs again on a refresh-token exchange, without the /authorize query', async () => {
@@ -490,7 +495,7 @@ describe('post-login Actions', () => {
     });
   });
 
-  it('fails the login on a page when the flow outlives its time budget', async () => {
+  it('sends the person back with access_denied when the flow outlives its time budget', async () => {
     const slow = await startAuth0Emulator({
       actionBudgetMs: 300,
       actions: [{ name: 'stuck', code: 'exports.onExecutePostLogin = () => new Promise(() => {});' }],
@@ -514,10 +519,10 @@ describe('post-login Actions', () => {
         password: 'correct horse battery',
       });
 
-      expect(done.res.status).toBe(500);
-      expect(done.callback).toBeUndefined();
-      expect(done.html).toContain('exceeded its 300 ms budget');
+      expect(done.callback?.searchParams.get('error')).toBe('access_denied');
+      expect(done.callback?.searchParams.get('code')).toBeNull();
       expect(slow.state().flows.map((f) => f.outcome)).toEqual(['failed']);
+      expect(slow.state().flows[0]?.failure).toContain('exceeded its 300 ms budget');
     } finally {
       await slow.close();
     }
@@ -576,5 +581,150 @@ describe('the session cookie', () => {
     );
 
     expect(res.status).toBe(400);
+  });
+});
+
+describe('Universal Login language and name', () => {
+  it('speaks the first enabled language of ui_locales and names the application', async () => {
+    const fr = await authorize(new Browser(emu.url), { ui_locales: 'de fr-CA en' });
+    expect(fr.page.html).toContain('<html lang="fr">');
+    expect(fr.page.html).toContain('<h1>Bienvenue</h1>');
+    expect(fr.page.html).toContain('Connectez-vous à Acme pour continuer.');
+    expect(fr.page.html).not.toMatch(/inviteflow/i);
+
+    const signup = await authorize(new Browser(emu.url), { ui_locales: 'fr', screen_hint: 'signup' });
+    expect(signup.page.html).toContain('<h1>Créez votre compte</h1>');
+    const wrong = await signup.browser.go('/u/signup', {
+      state: hidden(signup.page.html, 'state'),
+      email: 'ada@example.com',
+      password: 'short',
+    });
+    expect(wrong.res.status).toBe(400);
+    expect(wrong.html).toContain('Mot de passe trop faible');
+
+    const en = await authorize(new Browser(emu.url), { ui_locales: 'de' });
+    expect(en.page.html).toContain('<html lang="en">');
+    expect(en.page.html).toContain('Log in to Acme to continue.');
+  });
+
+  it("falls back to the browser's language without ui_locales, and shows a configured name", async () => {
+    const named = await startAuth0Emulator({ spa: { name: 'Globex', callbacks: [CALLBACK] } });
+    try {
+      const query = new URLSearchParams({
+        response_type: 'code',
+        client_id: named.spaClientId,
+        redirect_uri: CALLBACK,
+        scope: 'openid',
+        code_challenge: createHash('sha256').update('v'.repeat(43)).digest('base64url'),
+        code_challenge_method: 'S256',
+      });
+      const toPage = await fetch(`${named.url}/authorize?${query.toString()}`, { redirect: 'manual' });
+      const page = await fetch(new URL(toPage.headers.get('location')!, named.url), {
+        headers: { 'accept-language': 'fr-FR,fr;q=0.9,en;q=0.8' },
+      });
+      const html = await page.text();
+      expect(html).toContain('<html lang="fr">');
+      expect(html).toContain('Connectez-vous à Globex pour continuer.');
+    } finally {
+      await named.close();
+    }
+  });
+});
+
+describe('logout', () => {
+  async function signedIn(): Promise<{ browser: Browser; idToken: string }> {
+    emu.createUser({ email: 'ada@example.com', password: 'correct horse battery' });
+    const started = await authorize(new Browser(emu.url));
+    const done = await signIn(started, 'ada@example.com', 'correct horse battery');
+    const tokens = await tokensFor(started, done.callback);
+    expect(started.browser.hasCookie('auth0')).toBe(true);
+    return { browser: started.browser, idToken: tokens.id_token };
+  }
+
+  it('/v2/logout compares returnTo without its query with the Allowed Logout URLs', async () => {
+    const withLogin = await startAuth0Emulator({
+      spa: { callbacks: [CALLBACK], allowedLogoutUrls: [APP_ORIGIN, `${APP_ORIGIN}/login`] },
+    });
+    try {
+      const back = `${APP_ORIGIN}/login?invite=tok&login_hint=ada%40example.com`;
+      const res = await fetch(
+        `${withLogin.url}/v2/logout?client_id=${withLogin.spaClientId}&returnTo=${encodeURIComponent(back)}`,
+        { redirect: 'manual' },
+      );
+      expect(res.status).toBe(302);
+      expect(res.headers.get('location')).toBe(back);
+      const other = await fetch(
+        `${withLogin.url}/v2/logout?client_id=${withLogin.spaClientId}&returnTo=${encodeURIComponent(`${APP_ORIGIN}/admin`)}`,
+        { redirect: 'manual' },
+      );
+      expect(other.status).toBe(400);
+    } finally {
+      await withLogin.close();
+    }
+  });
+
+  it('/oidc/logout ends the session and returns to post_logout_redirect_uri with state', async () => {
+    const { browser, idToken } = await signedIn();
+    const target = encodeURIComponent(APP_ORIGIN);
+    const res = await browser.request(
+      `/oidc/logout?id_token_hint=${idToken}&post_logout_redirect_uri=${target}&state=s1`,
+    );
+    expect(res.status).toBe(302);
+    expect(res.headers.get('location')).toBe(`${APP_ORIGIN}/?state=s1`);
+    expect(browser.hasCookie('auth0')).toBe(false);
+    const again = await authorize(browser);
+    expect(again.page.html).toContain('data-testid="login-form"');
+
+    const byClient = await fetch(
+      `${emu.url}/oidc/logout?client_id=${emu.spaClientId}&post_logout_redirect_uri=${target}`,
+      { redirect: 'manual' },
+    );
+    expect(byClient.status).toBe(302);
+  });
+
+  it('/oidc/logout refuses a redirect without an application, to an unlisted URL, or for a forged hint', async () => {
+    const { browser, idToken } = await signedIn();
+    const target = encodeURIComponent(APP_ORIGIN);
+    const refused = [
+      `/oidc/logout?post_logout_redirect_uri=${target}`,
+      `/oidc/logout?client_id=${emu.spaClientId}&post_logout_redirect_uri=${encodeURIComponent('https://evil.example')}`,
+      `/oidc/logout?id_token_hint=${idToken.slice(0, -4)}AAAA&post_logout_redirect_uri=${target}`,
+      `/oidc/logout?id_token_hint=${idToken}&client_id=inviteflow-m2m&post_logout_redirect_uri=${target}`,
+    ];
+    for (const path of refused) expect((await browser.request(path)).status, path).toBe(400);
+    // A refused logout changes nothing.
+    expect(browser.hasCookie('auth0')).toBe(true);
+  });
+});
+
+describe('refresh-token rotation', () => {
+  const refresh = (token: string) =>
+    fetch(`${emu.url}/oauth/token`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      body: new URLSearchParams({
+        grant_type: 'refresh_token',
+        client_id: emu.spaClientId,
+        refresh_token: token,
+      }),
+    });
+
+  it('hands out a new refresh token with each exchange; reusing an old one revokes the family', async () => {
+    emu.createUser({ email: 'ada@example.com', password: 'correct horse battery' });
+    const started = await authorize(new Browser(emu.url), { scope: 'openid offline_access' });
+    const done = await signIn(started, 'ada@example.com', 'correct horse battery');
+    const { refresh_token: first } = await tokensFor(started, done.callback);
+
+    const one = await refresh(first!);
+    expect(one.status).toBe(200);
+    const { refresh_token: second } = (await one.json()) as { refresh_token: string };
+    expect(second).toBeTruthy();
+    expect(second).not.toBe(first);
+
+    // The first token was used: presenting it again is a reuse, and nothing of the family works.
+    const reused = await refresh(first!);
+    expect(reused.status).toBe(403);
+    expect(await reused.json()).toMatchObject({ error: 'invalid_grant' });
+    expect((await refresh(second)).status).toBe(403);
   });
 });

@@ -71,6 +71,7 @@ beforeAll(async () => {
               'update:users',
               'read:roles',
               'create:roles',
+              'update:roles',
               'create:role_members',
             ],
           },
@@ -294,6 +295,30 @@ describe('Management API', () => {
     expect(plain).toHaveLength(2);
     expect(unknown.status).toBe(404);
     expect((await json(unknown)).errorCode).toBe('inexistent_role');
+  });
+
+  it('adds permissions of an API to a role, refusing one the API does not define', async () => {
+    emu.createResourceServer({
+      identifier: 'https://inviteflow/api',
+      scopes: [{ value: 'invites:read' }, { value: 'invites:create' }],
+    });
+    const role = emu.createRole('operator');
+    const permission = {
+      resource_server_identifier: 'https://inviteflow/api',
+      permission_name: 'invites:read',
+    };
+
+    const added = await api('POST', `/roles/${role.id}/permissions`, { body: { permissions: [permission] } });
+    const undefinedOne = await api('POST', `/roles/${role.id}/permissions`, {
+      body: { permissions: [{ ...permission, permission_name: 'invites:delete' }] },
+    });
+    const listed = await json(await api('GET', `/roles/${role.id}/permissions`));
+
+    expect(added.status).toBe(201);
+    expect(undefinedOne.status).toBe(400);
+    expect(listed).toEqual([
+      { ...permission, resource_server_name: 'https://inviteflow/api', description: '' },
+    ]);
   });
 
   it('assigns roles idempotently and refuses unknown roles', async () => {

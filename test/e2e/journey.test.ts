@@ -1,0 +1,379 @@
+/**
+ * The branches of the invitee's journey a real person hits, in a real browser, with the real
+ * parts on both sides of every seam: the email's link, the landing page, the customer space
+ * (Auth0's SPA SDK), Universal Login on the Auth0 emulator running the deployed post-login Action,
+ * and the API redeeming on the Temporal dev server. Signing in with an account the invite refuses
+ * ends, in one step, with the invite redeemed by the right account and its roles in the first
+ * token; the invite stays redeemable throughout. Screenshots of every page these branches show,
+ * in English and French at desktop and mobile widths, go to test-results/screenshots/.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BrowserContext, Page } from 'playwright-core';
+import { inviteWorkflowId, statusQuery } from '../../workflows/messages';
+import type { InviteStatus } from '../../workflows/messages';
+import { APP_NAME, startStack } from './stack';
+import type { Stack } from './stack';
+
+const SCREENSHOTS = join(import.meta.dirname, '..', '..', 'test-results', 'screenshots');
+const PASSWORD = 'a long and correct password';
+
+let stack: Stack;
+const contexts: BrowserContext[] = [];
+
+beforeAll(async () => {
+  stack = await startStack();
+  await mkdir(SCREENSHOTS, { recursive: true });
+}, 180_000);
+
+afterAll(async () => {
+  await Promise.all(contexts.map((c) => c.close()));
+  await stack?.close();
+});
+
+const emailOf = (name: string) => `${name}.${randomBytes(4).toString('hex')}@example.com`;
+
+/** A fresh browser (no cookies, no storage); `locale` sets its languages (`navigator.languages`, `Accept-Language`). */
+async function newPage(locale = 'en-US'): Promise<Page> {
+  const context = await stack.browser.newContext({ locale, viewport: { width: 1280, height: 800 } });
+  contexts.push(context);
+  const page = await context.newPage();
+  page.setDefaultTimeout(20_000);
+  return page;
+}
+
+/** Saves the page at desktop (1280) and mobile (390) widths as `<name>-<locale>-<width>.png`. */
+async function screenshots(page: Page, name: string, locale: 'en' | 'fr'): Promise<void> {
+  for (const [label, width, height] of [
+    ['desktop', 1280, 800],
+    ['mobile', 390, 844],
+  ] as const) {
+    await page.setViewportSize({ width, height });
+    await page.screenshot({ path: join(SCREENSHOTS, `${name}-${locale}-${label}.png`), fullPage: true });
+  }
+  await page.setViewportSize({ width: 1280, height: 800 });
+}
+
+/** Creates an invite as the funnel backend does and returns its id. */
+async function createInvite(body: Record<string, unknown>): Promise<string> {
+  const res = await fetch(`${stack.apiUrl}/v1/invites`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${await stack.funnelToken()}` },
+    body: JSON.stringify({ scope: 'workspace:acme', locale: 'en', ...body }),
+  });
+  expect(res.status).toBe(201);
+  return ((await res.json()) as { id: string }).id;
+}
+
+/** Opens the emailed link and follows the landing page's button to Universal Login. */
+async function openLink(page: Page, link: string): Promise<void> {
+  const landing = await page.goto(link);
+  expect(landing?.status()).toBe(200);
+  await page.locator(`a.button[href^="${stack.demo.url}/login?"]`).click();
+  await page.waitForURL((url) => url.href.startsWith(`${stack.auth0.url}/u/`));
+}
+
+/** On Universal Login, signs in through the emulated social provider as `email`. */
+async function socialLogin(
+  page: Page,
+  connection: 'google-oauth2' | 'facebook',
+  email: string,
+): Promise<void> {
+  await page.getByTestId(`social-${connection}`).click();
+  await page.locator('#idp-email').fill(email);
+  await page.getByTestId('idp-submit').click();
+}
+
+/** On Universal Login, signs up with a password (the address is filled in, or typed when `email` is given). */
+async function signUp(page: Page, email?: string): Promise<void> {
+  if ((await page.getByTestId('signup-form').count()) === 0) await page.getByTestId('signup-link').click();
+  if (email !== undefined) await page.locator('#email').fill(email);
+  await page.locator('#signup-password').fill(PASSWORD);
+  await page.getByTestId('signup-submit').click();
+}
+
+/** On Universal Login, signs in with a password. */
+async function passwordLogin(page: Page, email: string): Promise<void> {
+  if ((await page.getByTestId('login-form').count()) === 0) await page.getByTestId('login-link').click();
+  await page.locator('#username').fill(email);
+  await page.locator('#password').fill(PASSWORD);
+  await page.getByTestId('login-submit').click();
+}
+
+/** Waits for the customer space's signed-in view and reads it. */
+async function customerSpace(page: Page) {
+  await page.waitForURL(
+    (url) => url.href.startsWith(stack.demo.url) && !url.pathname.startsWith('/callback'),
+  );
+  await page.getByTestId('signed-in-email').waitFor();
+  const text = async (id: string) =>
+    (await page.getByTestId(id).count()) > 0 ? await page.getByTestId(id).first().textContent() : null;
+  return {
+    email: await text('signed-in-email'),
+    userId: await text('user-id'),
+    roles: await page.getByTestId('roles').locator('li').allTextContents(),
+    inviteId: await text('invite-id'),
+    error:
+      (await page.getByTestId('invite-error').count()) > 0
+        ? await page.getByTestId('invite-error').getAttribute('data-code')
+        : null,
+    lang: await page.locator('html').getAttribute('lang'),
+  };
+}
+
+async function state(inviteId: string): Promise<InviteStatus> {
+  return stack.env.client.workflow.getHandle(inviteWorkflowId(inviteId)).query(statusQuery);
+}
+
+async function finalStatus(inviteId: string): Promise<InviteStatus> {
+  const handle = stack.env.client.workflow.getHandle(inviteWorkflowId(inviteId));
+  await handle.result();
+  return handle.query(statusQuery);
+}
+
+function auth0User(email: string) {
+  const user = stack.auth0.state().users.find((u) => u.email === email);
+  if (!user) throw new Error(`no Auth0 user ${email}`);
+  return stack.auth0.getUser(user.user_id)!;
+}
+
+/**
+ * The refused login's notice names the invited address and offers one control; clicking it signs
+ * out at the tenant and lands on a fresh Universal Login for that address.
+ */
+async function switchAccount(page: Page, invited: string, shots?: { locale: 'en' | 'fr' }): Promise<void> {
+  const notice = page.getByTestId('invite-error');
+  await expect.poll(() => notice.getAttribute('data-code')).toBe('invite_email_mismatch');
+  expect(await page.getByTestId('invite-for').textContent()).toContain(invited);
+  const control = page.getByTestId('switch-account');
+  expect(await control.count()).toBe(1);
+  expect(await notice.locator('button, a').count()).toBe(1);
+  expect(await control.textContent()).toContain(invited);
+  if (shots) await screenshots(page, 'customer-space-wrong-account', shots.locale);
+  const sessionCookie = async () =>
+    (await page.context().cookies(stack.auth0.url)).find((c) => c.name === 'auth0')?.value;
+  const refusedSession = await sessionCookie();
+  expect(refusedSession).toBeDefined();
+  await control.click();
+  await page.waitForURL((url) => url.href.startsWith(`${stack.auth0.url}/u/`));
+  // Signed out of the refused account at the tenant, the address filled in, the invite attached.
+  expect(await sessionCookie()).toBeUndefined();
+  const field = (await page.getByTestId('signup-form').count()) > 0 ? '#email' : '#username';
+  expect(await page.locator(field).inputValue()).toBe(invited);
+}
+
+describe('the wrong account, then the right one in one step', () => {
+  for (const refused of ['password', 'google-oauth2', 'facebook'] as const) {
+    it(`a ${refused} account of another address is refused; "Sign in as" the invited address redeems`, async () => {
+      const invited = emailOf(`invited.${refused}`);
+      const other = emailOf(`other.${refused}`);
+      const inviteId = await createInvite({ email: invited, roles: ['member'], data: { seat: 7 } });
+      const page = await newPage();
+      await openLink(page, await stack.linkFor(invited));
+      if (refused === 'password') {
+        stack.auth0.createUser({ email: other, password: PASSWORD, email_verified: true });
+        await passwordLogin(page, other);
+      } else {
+        await socialLogin(page, refused, other);
+      }
+      const wrong = await customerSpace(page);
+      expect(wrong).toMatchObject({
+        email: other,
+        roles: [],
+        inviteId: null,
+        error: 'invite_email_mismatch',
+      });
+      expect((await state(inviteId)).state).toBe('pending');
+
+      await switchAccount(page, invited, refused === 'password' ? { locale: 'en' } : undefined);
+      if (refused === 'password') await screenshots(page, 'login-page-signup', 'en');
+      // The right person: a fresh sign-up with a password, or their own Google account.
+      if (refused === 'google-oauth2') await socialLogin(page, 'google-oauth2', invited);
+      else await signUp(page);
+
+      const right = await customerSpace(page);
+      expect(right).toMatchObject({ email: invited, roles: ['member'], inviteId, error: null });
+      if (refused === 'password') await screenshots(page, 'customer-space-signed-in', 'en');
+      const status = await finalStatus(inviteId);
+      expect(status.state).toBe('completed');
+      expect(status.redeemer?.userId).toBe(auth0User(invited).user_id);
+      expect(auth0User(invited).roles).toEqual(['member']);
+      expect(auth0User(other).roles).toEqual([]);
+    });
+  }
+
+  it('an existing password account of the invited address signs in after the switch and redeems', async () => {
+    const invited = emailOf('existing');
+    const existing = stack.auth0.createUser({ email: invited, password: PASSWORD, email_verified: true });
+    const inviteId = await createInvite({ email: invited, roles: ['billing'], data: {} });
+    const page = await newPage();
+    await openLink(page, await stack.linkFor(invited));
+    // An account exists, so the login form comes first, for the invited address.
+    expect(await page.locator('#username').inputValue()).toBe(invited);
+    await screenshots(page, 'login-page', 'en');
+    await socialLogin(page, 'facebook', emailOf('personal'));
+    expect((await customerSpace(page)).error).toBe('invite_email_mismatch');
+
+    await switchAccount(page, invited);
+    expect(await page.getByTestId('login-form').count()).toBe(1);
+    await passwordLogin(page, invited);
+    const right = await customerSpace(page);
+    expect(right).toMatchObject({
+      email: invited,
+      userId: existing.user_id,
+      roles: ['billing'],
+      inviteId,
+      error: null,
+    });
+    expect((await finalStatus(inviteId)).redeemer?.userId).toBe(existing.user_id);
+  });
+
+  it('opening the link again while the refused session is alive asks who is signing in', async () => {
+    const invited = emailOf('reopen');
+    const inviteId = await createInvite({ email: invited, roles: ['member'], data: {} });
+    const link = await stack.linkFor(invited);
+    const page = await newPage();
+    await openLink(page, link);
+    await socialLogin(page, 'google-oauth2', emailOf('still.signed.in'));
+    expect((await customerSpace(page)).error).toBe('invite_email_mismatch');
+    const flows = stack.auth0.state().flows.length;
+
+    // Same browser, the tenant's session of the refused account still alive: the email's link
+    // again leads to the login page, not silently back into that account.
+    await openLink(page, link);
+    expect(await page.locator('#email').inputValue()).toBe(invited);
+    expect(stack.auth0.state().flows.length).toBe(flows);
+    expect((await state(inviteId)).state).toBe('pending');
+    await signUp(page);
+    expect(await customerSpace(page)).toMatchObject({
+      email: invited,
+      roles: ['member'],
+      inviteId,
+      error: null,
+    });
+    expect((await finalStatus(inviteId)).redeemer?.email).toBe(invited);
+  });
+});
+
+describe('the API unreachable during login', () => {
+  for (const locale of ['en', 'fr'] as const) {
+    it(`tells the person (${locale}) and "Try again" redeems once the API is back`, async () => {
+      const email = emailOf(`unreachable.${locale}`);
+      const inviteId = await createInvite({ email, roles: ['member'], data: {}, locale });
+      const page = await newPage(locale === 'fr' ? 'fr-FR' : 'en-US');
+      stack.actionRoute.cut();
+      try {
+        await openLink(page, await stack.linkFor(email));
+        await signUp(page);
+        const shown = await customerSpace(page);
+        expect(shown).toMatchObject({
+          email,
+          roles: [],
+          inviteId: null,
+          error: 'invite_unavailable',
+          lang: locale,
+        });
+        const notice = page.getByTestId('invite-error');
+        expect(await notice.locator('button, a').count()).toBe(1);
+        expect(await page.getByTestId('retry-invite').textContent()).toBe(
+          locale === 'fr' ? 'Réessayer' : 'Try again',
+        );
+        await screenshots(page, 'customer-space-invite-unavailable', locale);
+        expect((await state(inviteId)).state).toBe('pending');
+      } finally {
+        stack.actionRoute.restore();
+      }
+      await page.getByTestId('retry-invite').click();
+      await page.waitForURL((url) => url.href.startsWith(`${stack.auth0.url}/u/`));
+      await passwordLogin(page, email);
+      expect(await customerSpace(page)).toMatchObject({ email, roles: ['member'], inviteId, error: null });
+      expect((await finalStatus(inviteId)).state).toBe('completed');
+    });
+  }
+});
+
+describe('the Action denying refused logins (ON_REFUSAL=deny)', () => {
+  beforeAll(() => stack.deployAction('deny'));
+  afterAll(() => stack.deployAction('continue'));
+
+  for (const locale of ['en', 'fr'] as const) {
+    it(`comes back signed out with the same notice and control (${locale}), then the right account redeems`, async () => {
+      const invited = emailOf(`denied.${locale}`);
+      const inviteId = await createInvite({ email: invited, roles: ['member'], data: {}, locale });
+      const page = await newPage(locale === 'fr' ? 'fr-FR' : 'en-US');
+      await openLink(page, await stack.linkFor(invited));
+      await socialLogin(page, 'google-oauth2', emailOf('denied.other'));
+
+      await page.waitForURL(
+        (url) => url.href.startsWith(stack.demo.url) && !url.pathname.startsWith('/callback'),
+      );
+      await page.getByTestId('signed-out').waitFor();
+      const notice = page.getByTestId('invite-error');
+      expect(await notice.getAttribute('data-code')).toBe('invite_email_mismatch');
+      expect(await page.locator('html').getAttribute('lang')).toBe(locale);
+      // No claim carries the address here; the landing page's hint names it.
+      expect(await page.getByTestId('invite-for').textContent()).toContain(invited);
+      expect(await notice.locator('button, a').count()).toBe(1);
+      await screenshots(page, 'customer-space-denied', locale);
+      expect((await state(inviteId)).state).toBe('pending');
+
+      await page.getByTestId('switch-account').click();
+      await page.waitForURL((url) => url.href.startsWith(`${stack.auth0.url}/u/`));
+      expect(await page.locator('#email').inputValue()).toBe(invited);
+      await signUp(page);
+      expect(await customerSpace(page)).toMatchObject({
+        email: invited,
+        roles: ['member'],
+        inviteId,
+        error: null,
+      });
+      expect((await finalStatus(inviteId)).state).toBe('completed');
+    });
+  }
+});
+
+describe('a French invite', () => {
+  it('from the email through a refused account and the switch to the customer space, in French', async () => {
+    const invited = emailOf('amelie');
+    const inviteId = await createInvite({
+      email: invited,
+      roles: ['member'],
+      data: { plan: 'équipe' },
+      locale: 'fr',
+    });
+    const page = await newPage('fr-FR');
+    await openLink(page, await stack.linkFor(invited));
+    // Universal Login in French, with the application's name.
+    expect(await page.locator('html').getAttribute('lang')).toBe('fr');
+    expect(await page.locator('h1').textContent()).toBe('Créez votre compte');
+    expect(await page.locator('p.lead').textContent()).toBe(`Inscrivez-vous à ${APP_NAME} pour continuer.`);
+    await screenshots(page, 'login-page-signup', 'fr');
+    await page.getByTestId('login-link').click();
+    expect(await page.locator('h1').textContent()).toBe('Bienvenue');
+    await screenshots(page, 'login-page', 'fr');
+
+    await socialLogin(page, 'facebook', emailOf('autre'));
+    const wrong = await customerSpace(page);
+    expect(wrong).toMatchObject({ error: 'invite_email_mismatch', lang: 'fr' });
+    expect(await page.getByTestId('invite-for').textContent()).toBe(
+      `Cette invitation est destinée à ${invited}.`,
+    );
+    expect(await page.getByTestId('switch-account').textContent()).toBe(
+      `Se connecter en tant que ${invited}`,
+    );
+    await switchAccount(page, invited, { locale: 'fr' });
+    expect(await page.locator('html').getAttribute('lang')).toBe('fr');
+    await signUp(page);
+
+    const right = await customerSpace(page);
+    expect(right).toMatchObject({ email: invited, roles: ['member'], inviteId, error: null, lang: 'fr' });
+    expect(await page.locator('h1').textContent()).toBe('Vous êtes connecté');
+    await screenshots(page, 'customer-space-signed-in', 'fr');
+    // A reload keeps the session (the SDK's cache) and the language.
+    await page.reload();
+    expect(await customerSpace(page)).toMatchObject({ email: invited, roles: ['member'], lang: 'fr' });
+    expect((await finalStatus(inviteId)).state).toBe('completed');
+  });
+});
