@@ -15,6 +15,7 @@ COPY activities ./activities
 COPY worker ./worker
 COPY api ./api
 COPY lib ./lib
+COPY scripts/setup/temporal.ts ./scripts/setup/temporal.ts
 USER node
 # Overridden per service in docker-compose.yml.
 CMD ["node_modules/.bin/tsx", "worker/main.ts"]
