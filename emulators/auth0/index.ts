@@ -134,6 +134,8 @@ export interface Auth0Emulator {
   getUser(userId: string): (ApiUser & { roles: string[] }) | undefined;
   /** Creates a role directly. */
   createRole(name: string, description?: string): StoredRole;
+  /** Deletes a role directly, as an administrator would in the dashboard (users lose it too). */
+  deleteRole(roleId: string): void;
   /** Assigns roles by id directly. */
   assignRoles(userId: string, roleIds: string[]): void;
   /** Adds or replaces an application. */
@@ -296,6 +298,7 @@ export async function startAuth0Emulator(opts: Auth0EmulatorOptions = {}): Promi
     createUser: (input) => toApiUser(store.createUser(input)),
     getUser: withRoles,
     createRole: (name, description) => store.createRole(name, description),
+    deleteRole: (roleId) => store.deleteRole(roleId),
     assignRoles: (userId, roleIds) => store.assignRoles(userId, roleIds),
     registerClient: (client) => store.registerClient(client),
     injectFault: (rule) => faults.add(rule),
