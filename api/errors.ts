@@ -11,6 +11,7 @@ import type { Refusal } from '../lib/invite-refusals';
 export const ERROR_STATUS = {
   invalid_request: 400,
   invite_invalid: 400,
+  unknown_role: 400,
   unauthorized: 401,
   invalid_signature: 401,
   insufficient_scope: 403,
@@ -33,6 +34,7 @@ export const ERROR_STATUS = {
   internal_error: 500,
   email_refused: 502,
   service_unavailable: 503,
+  roles_unavailable: 503,
 } as const;
 
 /** A stable error code. */
