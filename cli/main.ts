@@ -27,14 +27,15 @@ Exit codes:
   1   the operation was refused or failed (the stable code is printed)
   2   usage error
   3   no such invite
-  4   cannot reach Temporal (or no answer in time)
+  4   cannot reach Temporal (or no answer in time), or Auth0 for bulk's role check
   78  configuration error (environment)
   130 interrupted (bulk keeps its report resumable)
 
 Environment: TEMPORAL_ADDRESS (localhost:7233), TEMPORAL_NAMESPACE (default),
 TEMPORAL_TASK_QUEUE (invites), TEMPORAL_API_KEY, TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY,
 PAYLOAD_KEYS (when the worker encrypts payloads); INVITE_ID_KEY for bulk and for naming an
-invite by email.`;
+invite by email; AUTH0_DOMAIN, AUTH0_CLIENT_ID, AUTH0_CLIENT_SECRET (the API's application) for
+bulk rows that name roles, which are checked in Auth0.`;
 
 /** Runs one command line (without the node and script arguments) and returns its exit code. */
 export async function run(argv: readonly string[], io: CliIO): Promise<ExitCode> {
@@ -182,7 +183,8 @@ function buildProgram(
     .option('--roles <a,b>', 'roles of rows without a roles cell (comma-separated)', list)
     .addHelpText(
       'after',
-      '\nA row whose email and scope already have an open invite reports "exists"; invalid rows are "skipped" with the reason.',
+      '\nA row whose email and scope already have an open invite reports "exists"; invalid rows are "skipped" with the reason,' +
+        '\nincluding rows naming a role the Auth0 tenant does not have (unknown_role).',
     )
     .action(
       action(

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCsv } from '../../cli/csv';
 import { deriveInviteId } from '../../lib/invite-id';
+import { MAX_DATA_KEYS } from '../../workflows/input';
 import { eventually, startCliHarness, uniqueEmail } from './harness';
 import type { CliHarness } from './harness';
 
@@ -259,6 +260,80 @@ describe('bulk', () => {
     expect(piped.stdout).toMatch(/1 exists/);
     const json = await h.cli(['bulk', input, '--rate', '1000/s', '--scope', 'bar', '--json'], { tty: true });
     expect(json.stderr).toBe('');
+  });
+
+  it('skips rows naming a role Auth0 does not have (unknown_role), also on --dry-run, reading the roles once', async () => {
+    const [ok, typo, both] = [uniqueEmail('roles-ok'), uniqueEmail('roles-typo'), uniqueEmail('roles-both')];
+    const input = file(
+      'roles.csv',
+      ['email,roles', `${ok},member;billing`, `${typo},membr`, `${both},Admin;billing;ghost`, `${uniqueEmail('default')},`].join('\n'),
+    );
+    const listingsBefore = h.auth0.counts['GET /api/v2/roles'] ?? 0;
+    const dry = await h.cli(['bulk', input, '--dry-run', '--scope', 'roles', '--roles', 'viewer', '--json']);
+    expect(dry.code).toBe(1);
+    expect(dry.lines().map((l) => [l.row, l.outcome, l.reason, l.inviteId])).toEqual([
+      [2, 'valid', '', id(ok, 'roles')],
+      [3, 'skipped', 'unknown_role: no such role in Auth0: "membr"', ''],
+      [4, 'skipped', 'unknown_role: no such role in Auth0: "Admin", "ghost"', ''],
+      [5, 'valid', '', expect.any(String)],
+    ]);
+    // One listing for the whole file.
+    expect((h.auth0.counts['GET /api/v2/roles'] ?? 0) - listingsBefore).toBe(1);
+    await expect(h.env.client.workflow.getHandle(`invite-${id(ok, 'roles')}`).describe()).rejects.toThrow(/not found/i);
+
+    const out = file('roles-report.csv', '');
+    const real = await h.cli(['bulk', input, '--rate', '1000/s', '--scope', 'roles', '--roles', 'viewer', '--report', out]);
+    expect(real.code).toBe(1);
+    expect(real.stdout).toMatch(/^bulk: 4 rows · 2 created · 0 exists · 2 skipped · 0 failed · 0 already done$/m);
+    expect(real.stdout).toMatch(/^ {2}row 3 {2}skipped {2}\S+ {2}unknown_role: no such role in Auth0: "membr"$/m);
+    expect(report(out).map((r) => [r.row, r.outcome, r.invite_id])).toEqual([
+      ['2', 'created', id(ok, 'roles')],
+      ['3', 'skipped', ''],
+      ['4', 'skipped', ''],
+      ['5', 'created', expect.any(String)],
+    ]);
+    for (const email of [typo, both]) {
+      await expect(h.env.client.workflow.getHandle(`invite-${id(email, 'roles')}`).describe()).rejects.toThrow(/not found/i);
+    }
+    expect((await h.status(id(ok, 'roles'))).roles).toEqual(['member', 'billing']);
+  });
+
+  it('starts nothing and exits 4 when Auth0 cannot be asked for its roles', async () => {
+    const email = uniqueEmail('auth0-down');
+    const input = file('down.csv', `email,roles\n${email},member\n`);
+    h.auth0.injectFault({ route: 'GET /api/v2/roles', status: 503 });
+    try {
+      for (const extra of [['--dry-run'], ['--rate', '1000/s']]) {
+        const r = await h.cli(['bulk', input, '--scope', 'down', ...extra]);
+        expect(r.code).toBe(4);
+        expect(r.stderr).toMatch(/^inviteflow: roles_unavailable: Cannot read the roles of the Auth0 tenant .*nothing was started$/m);
+      }
+    } finally {
+      h.auth0.clearFaults();
+    }
+    await expect(h.env.client.workflow.getHandle(`invite-${id(email, 'down')}`).describe()).rejects.toThrow(/not found/i);
+    // Without roles to check, Auth0 is not needed at all: not even its configuration.
+    const noRoles = file('noroles.csv', `email\n${uniqueEmail('no-auth0')}\n`);
+    const r = await h.cli(['bulk', noRoles, '--rate', '1000/s', '--scope', 'down'], { env: { AUTH0_DOMAIN: undefined, AUTH0_CLIENT_SECRET: undefined } });
+    expect(r.code).toBe(0);
+  });
+
+  it('needs the Auth0 application to check roles (exit 78 naming what is missing)', async () => {
+    const input = file('noconfig.csv', `email,roles\n${uniqueEmail('cfg')},member\n`);
+    const r = await h.cli(['bulk', input, '--dry-run'], { env: { AUTH0_CLIENT_ID: undefined, AUTH0_CLIENT_SECRET: undefined } });
+    expect(r.code).toBe(78);
+    expect(r.stderr).toMatch(/config_invalid: AUTH0_CLIENT_ID, AUTH0_CLIENT_SECRET are required to check role names in Auth0/);
+  });
+
+  it(`skips rows whose data_ columns pass the data key limit (${MAX_DATA_KEYS})`, async () => {
+    const columns = Array.from({ length: MAX_DATA_KEYS + 1 }, (_, i) => `data_k${i}`);
+    const email = uniqueEmail('wide');
+    const input = file('wide.csv', `email,${columns.join(',')}\n${email},${columns.map((_, i) => i).join(',')}\n`);
+    const r = await h.cli(['bulk', input, '--dry-run', '--json']);
+    expect(r.code).toBe(1);
+    expect(r.lines()).toEqual([
+      expect.objectContaining({ row: 2, outcome: 'skipped', reason: `data: must have at most ${MAX_DATA_KEYS} keys in all (array items count as keys)` }),
+    ]);
   });
 
   it('refuses a file it cannot use, before starting anything (exit 2)', async () => {
