@@ -129,6 +129,10 @@ const statusSchema = z
       .describe('The mail provider reported the address undeliverable: no more emails; a delivered link still redeems'),
     redeemedAt: z.string().optional(),
     redeemer: z.object({ userId: z.string(), email: z.string(), emailVerified: z.boolean(), connection: z.string() }).optional(),
+    rolesNotGranted: z
+      .array(z.string())
+      .optional()
+      .describe('Roles of the invite deleted in Auth0 before it was redeemed: skipped, the rest of the invite was granted'),
     completedAt: z.string().optional(),
     expiredAt: z.string().optional(),
     revokedAt: z.string().optional(),
