@@ -299,6 +299,20 @@ describe('data bounds', () => {
   });
 });
 
+describe('the OpenAPI document of POST /v1/invites', () => {
+  it('states the role check, the data bounds and the answers they give', async () => {
+    const doc = json(await app.inject({ method: 'GET', url: '/openapi.json' }));
+    const op = doc.paths['/v1/invites'].post;
+    expect(op.requestBody.content['application/json'].schema.$ref).toBe('#/components/schemas/CreateInviteInput');
+    const text = JSON.stringify(doc.components.schemas.CreateInviteInput);
+    expect(text).toContain('Each must exist in the Auth0 tenant: otherwise 400 unknown_role');
+    expect(text).toContain(`nesting at most ${MAX_DATA_DEPTH} levels`);
+    expect(text).toContain(`at most ${MAX_DATA_KEYS} keys in all`);
+    expect(op.responses['400'].description).toContain('unknown_role');
+    expect(op.responses['503'].description).toContain('roles_unavailable');
+  });
+});
+
 describe('authentication', () => {
   it('answers 401 with WWW-Authenticate without a token, and with a token for another audience', async () => {
     const email = uniqueEmail('anon');
