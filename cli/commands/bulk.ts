@@ -8,7 +8,6 @@ import { emailSearchKey } from '../../lib/codec';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import cliProgress from 'cli-progress';
-import { RolesUnavailableError } from '../../lib/auth0-roles';
 import { createInviteStarter, inviteStartMeta, prepareInvite, restampInvite } from '../../lib/invites';
 import type { InviteRequest, InviteStarter, PreparedInvite } from '../../lib/invites';
 import { InvalidInviteInput, normalizeEmail } from '../../workflows/input';
@@ -20,6 +19,7 @@ import { DONE_OUTCOMES, PreviousReport, readReport, ReportFormatError, ReportWri
 import type { Outcome, ReportRow } from '../report';
 import { DEADLINES, interrupted, messageOf } from '../session';
 import type { Session } from '../session';
+import { unknownRoles, unknownRolesText } from '../roles';
 import { createThrottle } from '../throttle';
 
 /** Options of `bulk`, as commander parsed them. */
@@ -248,27 +248,14 @@ function check(row: Row, idKey: string): void {
 
 /**
  * Marks the valid rows naming a role the Auth0 tenant does not have (`unknown_role`), as the API
- * refuses them; one listing of the roles for the whole file. Auth0 not answering stops the run
- * before anything is started (exit 4), never a silent accept.
+ * refuses them; one listing of the roles for the whole file (`../roles`).
  */
 async function checkRoles(session: Session, rows: Row[]): Promise<void> {
   const named = rows.filter((row) => row.prepared && !row.problem && row.prepared.invite.roles.length > 0);
-  const names = [...new Set(named.flatMap((row) => row.prepared!.invite.roles))];
-  if (names.length === 0) return;
-  let unknown: Set<string>;
-  try {
-    unknown = new Set(await (await session.roles()).unknownRoles(names));
-  } catch (err) {
-    if (!(err instanceof RolesUnavailableError)) throw err;
-    throw new CliError(
-      EXIT.unavailable,
-      'roles_unavailable',
-      `Cannot read the roles of the Auth0 tenant to check the rows (retry in ${err.retryAfterSeconds} s); nothing was started`,
-    );
-  }
+  const unknown = await unknownRoles(session, [...new Set(named.flatMap((row) => row.prepared!.invite.roles))]);
   for (const row of named) {
     const missing = row.prepared!.invite.roles.filter((role) => unknown.has(role));
-    if (missing.length > 0) row.problem = `unknown_role: no such role in Auth0: ${missing.map((r) => `"${r}"`).join(', ')}`;
+    if (missing.length > 0) row.problem = `unknown_role: ${unknownRolesText(missing)}`;
   }
 }
 

@@ -1,14 +1,15 @@
 /**
- * `inviteflow bulk` on the real dev server: rows go through the API's validation and starter,
- * invalid rows are skipped with their reason, the report has one row per input row, and a run
- * with an existing report resumes (done rows are not started again).
+ * The CLI's create paths, `inviteflow bulk` and `inviteflow create`, on the real dev server and
+ * the Auth0 emulator: rows go through the API's validation, role check and starter, invalid rows
+ * (unknown roles, data past the bounds) are skipped with their reason, the report has one row per
+ * input row, and a run with an existing report resumes (done rows are not started again).
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCsv } from '../../cli/csv';
 import { deriveInviteId } from '../../lib/invite-id';
-import { MAX_DATA_KEYS } from '../../workflows/input';
+import { MAX_DATA_DEPTH, MAX_DATA_KEYS } from '../../workflows/input';
 import { eventually, startCliHarness, uniqueEmail } from './harness';
 import type { CliHarness } from './harness';
 
@@ -355,5 +356,65 @@ describe('bulk', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/is not a bulk report/);
     expect(readFileSync(join(h.dir, notAReport), 'utf8')).toBe('a,b\n1,2\n');
+  });
+});
+
+describe('create', () => {
+  it('invites one person through the API path, then answers "exists" for the same email and scope', async () => {
+    const email = uniqueEmail('one');
+    const r = await h.cli(['create', email.toUpperCase(), '--scope', 'solo', '--roles', 'member,billing', '--locale', 'fr', '--data', '{"plan":"pro","seat":{"n":3}}']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`created invite ${id(email, 'solo')} for ${email} in scope solo\n`);
+    const status = await h.until(id(email, 'solo'), (s) => s.emails.length === 1);
+    expect(status).toMatchObject({ email, scope: 'solo', roles: ['member', 'billing'], data: { plan: 'pro', seat: { n: 3 } } });
+    expect(h.fake.calls.emails.find((e) => e.inviteId === id(email, 'solo'))?.locale).toBe('fr');
+
+    const again = await h.cli(['--json', 'create', email, '--scope', 'solo', '--roles', 'admin']);
+    expect(again.code).toBe(0);
+    expect(again.lines()).toEqual([{ outcome: 'exists', inviteId: id(email, 'solo'), email, scope: 'solo' }]);
+    expect((await h.status(id(email, 'solo'))).roles).toEqual(['member', 'billing']);
+  });
+
+  it('refuses a role Auth0 does not have with unknown_role (exit 1), also on --dry-run, starting nothing', async () => {
+    const email = uniqueEmail('one-typo');
+    for (const extra of [['--dry-run'], []]) {
+      const r = await h.cli(['create', email, '--scope', 'solo', '--roles', 'member,membr,Admin', ...extra]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe('inviteflow: unknown_role: No such role in Auth0: "membr", "Admin"; nothing was started\n  membr\n  Admin\n');
+    }
+    const json = await h.cli(['--json', 'create', email, '--roles', 'ghost']);
+    expect(JSON.parse(json.stderr)).toEqual({
+      error: { code: 'unknown_role', message: 'No such role in Auth0: "ghost"; nothing was started', details: ['ghost'] },
+    });
+    await expect(h.env.client.workflow.getHandle(`invite-${id(email, 'solo')}`).describe()).rejects.toThrow(/not found/i);
+    const dry = await h.cli(['create', email, '--scope', 'solo', '--roles', 'member', '--dry-run']);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toMatch(/^dry run: would invite .+ in scope solo \(invite \w+\); nothing was started$/m);
+    await expect(h.env.client.workflow.getHandle(`invite-${id(email, 'solo')}`).describe()).rejects.toThrow(/not found/i);
+  });
+
+  it(`refuses data past the bounds with invalid_request naming the limit (exit 1), and data that is not an object (exit 2)`, async () => {
+    const email = uniqueEmail('one-deep');
+    const deep = `${'{"k":'.repeat(MAX_DATA_DEPTH + 1)}1${'}'.repeat(MAX_DATA_DEPTH + 1)}`;
+    const r = await h.cli(['create', email, '--data', deep]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`^inviteflow: invalid_request: .*\\n {2}data: must nest at most ${MAX_DATA_DEPTH} levels deep`));
+    expect((await h.cli(['create', email, '--data', '[1]'])).code).toBe(2);
+    expect((await h.cli(['create', email, '--data', '{oops'])).code).toBe(2);
+    await expect(h.env.client.workflow.getHandle(`invite-${id(email, 'default')}`).describe()).rejects.toThrow(/not found/i);
+  });
+
+  it('starts nothing and exits 4 when Auth0 cannot be asked; an invite without roles does not ask', async () => {
+    const email = uniqueEmail('one-down');
+    h.auth0.injectFault({ route: 'GET /api/v2/roles', status: 503 });
+    try {
+      const r = await h.cli(['create', email, '--roles', 'member']);
+      expect(r.code).toBe(4);
+      expect(r.stderr).toMatch(/^inviteflow: roles_unavailable: /);
+      await expect(h.env.client.workflow.getHandle(`invite-${id(email, 'default')}`).describe()).rejects.toThrow(/not found/i);
+      expect((await h.cli(['create', email])).code).toBe(0);
+    } finally {
+      h.auth0.clearFaults();
+    }
   });
 });
