@@ -5,11 +5,9 @@
  * Each activity declares the most Management API requests it makes, beside the code that makes
  * them, so that a rate limiter can reserve them all before the first (`lib/rate-limit.ts`).
  */
-import { ApplicationFailure } from '@temporalio/common';
 import type { ManagementClient } from 'auth0';
 import { pacedActivity } from '../lib/rate-limit';
 import type { RateLimiter } from '../lib/rate-limit';
-import { InviteErrorType } from '../workflows/errors';
 import { toActivityFailure } from './failures';
 
 /** Dependencies of the Auth0 activities. */
@@ -27,6 +25,14 @@ export interface AssignAuth0RolesInput {
   userId: string;
   /** Role names as configured in the Auth0 tenant. */
   roles: string[];
+}
+
+/** What `assignAuth0Roles` did. */
+export interface AssignAuth0RolesResult {
+  /** Ids of the roles assigned. */
+  roleIds: string[];
+  /** Names that are not roles of the tenant (any more): not assigned. */
+  missing: string[];
 }
 
 /** Input of `writeAuth0AppMetadata`. */
@@ -102,7 +108,11 @@ export function createAuth0Activities(deps: Auth0ActivityDeps) {
   }
 
   return {
-    /** Assigns the named roles to the user; a role that does not exist fails the invite permanently. */
+    /**
+     * Assigns the named roles that exist to the user and reports the others as `missing`. Names
+     * are checked when the invite is created, so a missing role was deleted in Auth0 since: the
+     * invite still completes with the rest, rather than failing after the person signed up.
+     */
     assignAuth0Roles: paced(
       // One lookup per distinct role and one assignment; none without roles. (A lookup's second
       // page, past 100 name matches, is paced on its own.)
@@ -110,25 +120,18 @@ export function createAuth0Activities(deps: Auth0ActivityDeps) {
         const lookups = distinctRoles(input).length;
         return lookups === 0 ? 0 : lookups + 1;
       },
-      async (input: AssignAuth0RolesInput): Promise<{ roleIds: string[] }> => {
+      async (input: AssignAuth0RolesInput): Promise<AssignAuth0RolesResult> => {
         const names = distinctRoles(input);
-        if (names.length === 0) return { roleIds: [] };
         const roleIds: string[] = [];
+        const missing: string[] = [];
         for (const name of names) {
           const id = await findRoleId(name);
-          if (!id) {
-            throw ApplicationFailure.create({
-              message: `Auth0 role "${name}" does not exist`,
-              type: InviteErrorType.UnknownRole,
-              nonRetryable: true,
-              details: [{ role: name }],
-            });
-          }
-          roleIds.push(id);
+          if (id) roleIds.push(id);
+          else missing.push(name);
         }
         // Assigning a role the user already has is accepted by Auth0, so a retry is harmless.
-        await call(() => management.users.roles.assign(input.userId, { roles: roleIds }));
-        return { roleIds };
+        if (roleIds.length > 0) await call(() => management.users.roles.assign(input.userId, { roles: roleIds }));
+        return { roleIds, missing };
       },
     ),
 

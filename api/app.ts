@@ -19,6 +19,9 @@ import {
 import type { Client } from '@temporalio/client';
 import type { JWTVerifyGetKey } from 'jose';
 import type { DestinationStream, LevelWithSilent } from 'pino';
+import { createManagementClient } from '../lib/auth0';
+import { createRoleCatalogue } from '../lib/auth0-roles';
+import type { RoleCatalogue } from '../lib/auth0-roles';
 import type { LinkVerifier } from '../lib/token';
 import { createActionAuth } from './action-auth';
 import { createBearerAuth } from './auth';
@@ -54,6 +57,11 @@ export interface AppDeps {
   linkVerifier: LinkVerifier;
   /** Whether an Auth0 account exists for an email (`createAccountCheck`); may reject. */
   accountExists: (email: string) => Promise<boolean>;
+  /**
+   * The tenant's role names, checked when an invite is created; default: a copy read through the
+   * Management API with the configured AUTH0_* application, at most AUTH0_ROLES_MAX_AGE old.
+   */
+  roles?: RoleCatalogue;
   /** Keys for bearer tokens; default: the remote JWKS at `AUTH_JWKS_URL`. */
   bearerKeys?: JWTVerifyGetKey;
   /** Default `info`. */
@@ -103,6 +111,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     action: createActionAuth({ secret: config.ACTION_SECRET }),
     linkVerifier: deps.linkVerifier,
     accountExists: deps.accountExists,
+    roles: deps.roles ?? defaultRoleCatalogue(config),
     metrics,
     limits: { ...DEFAULT_RATE_LIMITS, ...deps.rateLimits },
   };
@@ -171,6 +180,19 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   await registerLandingRoutes(app, ctx);
   if (deps.codec) registerCodecRoutes(app, ctx, deps.codec);
   return app;
+}
+
+/** The role catalogue over the configured Auth0 application. */
+function defaultRoleCatalogue(config: AppConfig): RoleCatalogue {
+  const management = createManagementClient({
+    domain: config.AUTH0_DOMAIN,
+    clientId: config.AUTH0_CLIENT_ID,
+    clientSecret: config.AUTH0_CLIENT_SECRET,
+    endpoint: config.AUTH0_MANAGEMENT_ENDPOINT,
+    // A creation waits for the listing; Auth0 answers in well under a second.
+    timeoutSeconds: 5,
+  });
+  return createRoleCatalogue({ management, maxAgeMs: config.AUTH0_ROLES_MAX_AGE });
 }
 
 function isPagePath(url: string): boolean {

@@ -1,4 +1,5 @@
 /** What every route module receives from `buildApp`: the configuration and the shared services. */
+import type { RoleCatalogue } from '../lib/auth0-roles';
 import type { ApiConfig } from '../lib/config';
 import type { LinkVerifier } from '../lib/token';
 import type { BearerAuth, Principal } from './auth';
@@ -22,6 +23,11 @@ export type AppConfig = Pick<
   | 'EMAIL_EVENTS_SECRET'
   | 'CLAIM_BY_EMAIL_SCOPES'
   | 'MAILGUN_WEBHOOK_SIGNING_KEY'
+  | 'AUTH0_DOMAIN'
+  | 'AUTH0_CLIENT_ID'
+  | 'AUTH0_CLIENT_SECRET'
+  | 'AUTH0_MANAGEMENT_ENDPOINT'
+  | 'AUTH0_ROLES_MAX_AGE'
 >;
 
 /** Shared services of the route modules. */
@@ -32,6 +38,8 @@ export interface RouteContext {
   action: ActionAuth;
   linkVerifier: LinkVerifier;
   accountExists: (email: string) => Promise<boolean>;
+  /** The tenant's role names, to refuse unknown roles at creation. */
+  roles: RoleCatalogue;
   metrics: ApiMetrics;
   limits: RateLimits;
 }

@@ -16,6 +16,7 @@ import type { Refusal } from '../lib/invite-refusals';
 export const ERROR_STATUS = {
   ...REDEMPTION_REFUSALS,
   invalid_request: 400,
+  unknown_role: 400,
   unauthorized: 401,
   invalid_signature: 401,
   insufficient_scope: 403,
@@ -29,6 +30,7 @@ export const ERROR_STATUS = {
   internal_error: 500,
   email_refused: 502,
   service_unavailable: 503,
+  roles_unavailable: 503,
 } as const;
 
 /** A stable error code. */

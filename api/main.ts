@@ -5,6 +5,7 @@
  */
 import { ConfigError, loadApiConfig } from '../lib/config';
 import { createManagementClient } from '../lib/auth0';
+import { createRoleCatalogue } from '../lib/auth0-roles';
 import { EncryptionCodec } from '../lib/codec';
 import { connectClient } from '../lib/temporal';
 import { createLinkVerifier } from '../lib/token';
@@ -19,7 +20,7 @@ async function main(): Promise<void> {
     clientId: cfg.AUTH0_CLIENT_ID,
     clientSecret: cfg.AUTH0_CLIENT_SECRET,
     endpoint: cfg.AUTH0_MANAGEMENT_ENDPOINT,
-    // The landing page gives up on the lookup after 1.5 s anyway.
+    // The landing page gives up on the lookup after 1.5 s anyway; a role listing page takes less.
     timeoutSeconds: 3,
   });
   const app = await buildApp({
@@ -31,6 +32,8 @@ async function main(): Promise<void> {
       audience: cfg.LINK_AUDIENCE,
     }),
     accountExists: createAccountCheck(management),
+    // Role names are checked at creation against a copy of the tenant's roles.
+    roles: createRoleCatalogue({ management, maxAgeMs: cfg.AUTH0_ROLES_MAX_AGE }),
     logLevel: cfg.LOG_LEVEL,
     trustProxy: cfg.TRUST_PROXY,
     // Operators read encrypted payloads in the Temporal UI through this endpoint.

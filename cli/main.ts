@@ -7,6 +7,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from 'commander
 import { INVITE_STATES } from '../lib/invite-search';
 import { DEFAULT_SCOPE } from '../lib/invites';
 import { bulkCommand } from './commands/bulk';
+import { createCommand } from './commands/create';
 import { listCommand } from './commands/list';
 import { extendCommand, resendCommand, revokeCommand } from './commands/operate';
 import { showCommand } from './commands/show';
@@ -27,14 +28,15 @@ Exit codes:
   1   the operation was refused or failed (the stable code is printed)
   2   usage error
   3   no such invite
-  4   cannot reach Temporal (or no answer in time)
+  4   cannot reach Temporal (or no answer in time), or Auth0 for the role check
   78  configuration error (environment)
   130 interrupted (bulk keeps its report resumable)
 
 Environment: TEMPORAL_ADDRESS (localhost:7233), TEMPORAL_NAMESPACE (default),
 TEMPORAL_TASK_QUEUE (invites), TEMPORAL_API_KEY, TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY,
 PAYLOAD_KEYS (when the worker encrypts payloads); INVITE_ID_KEY for bulk and for naming an
-invite by email.`;
+invite by email; AUTH0_DOMAIN, AUTH0_CLIENT_ID, AUTH0_CLIENT_SECRET (the API's application) for
+create and bulk when they name roles, which are checked in Auth0.`;
 
 /** Runs one command line (without the node and script arguments) and returns its exit code. */
 export async function run(argv: readonly string[], io: CliIO): Promise<ExitCode> {
@@ -85,7 +87,7 @@ function buildProgram(
   done: (code: ExitCode) => void,
 ): Command {
   const program = new Command('inviteflow')
-    .description('Operate inviteflow invites on Temporal: list, show, revoke, resend, extend, bulk-create.')
+    .description('Operate inviteflow invites on Temporal: list, show, create, revoke, resend, extend, bulk-create.')
     .option(
       '--json',
       'machine-readable output: one JSON object per line on stdout (errors as JSON on stderr)',
@@ -130,6 +132,27 @@ function buildProgram(
     .action(
       action((session, ref: string, opts: { scope: string }) =>
         showCommand(session, { ref, scope: opts.scope }),
+      ),
+    );
+
+  program
+    .command('create')
+    .description('Invite one person, as POST /v1/invites does (roles checked in Auth0, one open invite per email and scope)')
+    .argument('<email>', 'the invitee')
+    .option('--scope <scope>', 'what the invite is for', DEFAULT_SCOPE)
+    .option('--roles <a,b>', 'Auth0 role names granted on redemption (comma-separated; each must exist)', list)
+    .option('--locale <locale>', 'language of the emails and pages: en (default) or fr')
+    .option('--ttl <duration>', 'time to live, e.g. "14 days" (default 7 days, at most 30)')
+    .option('--data <json>', 'our data bound to the account, a JSON object (at most 8 kB, 5 levels, 100 keys)')
+    .option('--dry-run', 'check everything (roles in Auth0 included) and start nothing')
+    .addHelpText('after', '\nAn invite already open for the email and scope is left as it is ("exists", exit 0).')
+    .action(
+      action(
+        (
+          session,
+          email: string,
+          opts: { scope: string; roles?: string[]; locale?: string; ttl?: string; data?: string; dryRun?: boolean },
+        ) => createCommand(session, email, opts),
       ),
     );
 
@@ -182,7 +205,8 @@ function buildProgram(
     .option('--roles <a,b>', 'roles of rows without a roles cell (comma-separated)', list)
     .addHelpText(
       'after',
-      '\nA row whose email and scope already have an open invite reports "exists"; invalid rows are "skipped" with the reason.',
+      '\nA row whose email and scope already have an open invite reports "exists"; invalid rows are "skipped" with the reason,' +
+        '\nincluding rows naming a role the Auth0 tenant does not have (unknown_role).',
     )
     .action(
       action(

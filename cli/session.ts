@@ -8,6 +8,7 @@ import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { ConfigError, loadCliConfig } from '../lib/config';
 import type { CliConfig } from '../lib/config';
+import type { RoleCatalogue } from '../lib/auth0-roles';
 import { deriveInviteId } from '../lib/invite-id';
 import { searchInvites, visibilityQuery } from '../lib/invite-search';
 import { DEFAULT_SCOPE } from '../lib/invites';
@@ -36,6 +37,8 @@ export interface Session {
   config(): CliConfig;
   /** The invite id key, or exit 78 naming what needs it. */
   idKey(purpose: string): string;
+  /** The Auth0 tenant's roles (AUTH0_* as the API's), or exit 78 naming what is missing. */
+  roles(): Promise<RoleCatalogue>;
   /** The connected client. */
   client(): Promise<Client>;
   /** Runs a Temporal call with a deadline; no answer in time becomes exit 4. */
@@ -47,6 +50,7 @@ export interface Session {
 export function createSession(io: CliIO, json: boolean): Session {
   let config: CliConfig | undefined;
   let connecting: Promise<Client> | undefined;
+  let roles: Promise<RoleCatalogue> | undefined;
 
   const session: Session = {
     io,
@@ -72,6 +76,30 @@ export function createSession(io: CliIO, json: boolean): Session {
           `INVITE_ID_KEY is required ${purpose} (the same key as the API's)`,
         );
       return key;
+    },
+    roles() {
+      const cfg = session.config();
+      const { AUTH0_DOMAIN: domain, AUTH0_CLIENT_ID: clientId, AUTH0_CLIENT_SECRET: clientSecret } = cfg;
+      if (!domain || !clientId || !clientSecret) {
+        const missing = Object.entries({ AUTH0_DOMAIN: domain, AUTH0_CLIENT_ID: clientId, AUTH0_CLIENT_SECRET: clientSecret })
+          .filter(([, value]) => !value)
+          .map(([name]) => name);
+        throw new CliError(
+          EXIT.config,
+          'config_invalid',
+          `${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} required to check role names in Auth0 (the same application as the API's)`,
+        );
+      }
+      roles ??= (async () => {
+        // Imported here, like the Temporal SDK, so that commands without roles never load the auth0 SDK.
+        const [{ createManagementClient }, { createRoleCatalogue }] = await Promise.all([import('../lib/auth0'), import('../lib/auth0-roles')]);
+        return createRoleCatalogue({
+          management: createManagementClient({ domain, clientId, clientSecret, endpoint: cfg.AUTH0_MANAGEMENT_ENDPOINT, timeoutSeconds: 10 }),
+          // One run reads the roles once: its copy outlives the run.
+          maxAgeMs: 24 * 60 * 60_000,
+        });
+      })();
+      return roles;
     },
     client() {
       const cfg = session.config();

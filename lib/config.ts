@@ -4,6 +4,8 @@
  * is listed in `.env.example` with its default.
  */
 import { z } from 'zod';
+import { msToNumber } from '@temporalio/common/lib/time';
+import type { Duration } from '@temporalio/common';
 
 const jsonOf = <T extends z.ZodType>(schema: T) =>
   z.string().transform((text, ctx) => {
@@ -59,6 +61,24 @@ const perInterval = z
     const match = /^(\d+)\/(\d+)(ms|s|m)$/.exec(text);
     return match ? { max: Number(match[1]), intervalMs: Number(match[2]) * INTERVAL_UNITS[match[3] as keyof typeof INTERVAL_UNITS] } : undefined;
   });
+
+/** A duration such as `5 minutes`, `30s` or `1h`, as milliseconds, between `min` and `max`. */
+const durationMs = (min: Duration, max: Duration) => {
+  const [lo, hi] = [msToNumber(min), msToNumber(max)];
+  return z.string().transform((text, ctx) => {
+    let ms: number;
+    try {
+      ms = msToNumber(text as Duration);
+    } catch {
+      ms = NaN;
+    }
+    if (!(Number.isFinite(ms) && ms >= lo && ms <= hi)) {
+      ctx.addIssue({ code: 'custom', message: `must be a duration like "5 minutes" between ${String(min)} and ${String(max)}` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+};
 
 const workerSchema = z.object({
   ...temporal,
@@ -164,6 +184,12 @@ const apiSchema = z
     AUTH0_CLIENT_ID: workerSchema.shape.AUTH0_CLIENT_ID,
     AUTH0_CLIENT_SECRET: workerSchema.shape.AUTH0_CLIENT_SECRET,
     AUTH0_MANAGEMENT_ENDPOINT: workerSchema.shape.AUTH0_MANAGEMENT_ENDPOINT,
+    /**
+     * Longest time the API answers role checks from its copy of the tenant's roles before reading
+     * them again (a name missing from the copy is looked up at once). A role deleted in Auth0 is
+     * still accepted for up to this long.
+     */
+    AUTH0_ROLES_MAX_AGE: durationMs('1 second', '1 day').prefault('5 minutes'),
     /** Behind a load balancer, trust its X-Forwarded-For so rate limits key on the real client. */
     TRUST_PROXY: flag.default(false),
     /** Origin of the Temporal UI allowed to call `/codec/*` (only served when PAYLOAD_KEYS is set). */
@@ -198,6 +224,11 @@ const cliSchema = z.object({
   ...temporal,
   /** Same key as the API's; only `bulk` and lookups by email need it (they derive invite ids). */
   INVITE_ID_KEY: inviteIdKey.optional(),
+  /** The Auth0 application the API uses; `bulk` needs it to check role names (only when rows name roles). */
+  AUTH0_DOMAIN: workerSchema.shape.AUTH0_DOMAIN.optional(),
+  AUTH0_CLIENT_ID: workerSchema.shape.AUTH0_CLIENT_ID.optional(),
+  AUTH0_CLIENT_SECRET: workerSchema.shape.AUTH0_CLIENT_SECRET.optional(),
+  AUTH0_MANAGEMENT_ENDPOINT: workerSchema.shape.AUTH0_MANAGEMENT_ENDPOINT,
 });
 
 /** Configuration of the operator CLI. */

@@ -28,7 +28,11 @@ export enum InviteErrorType {
   Undeliverable = 'InviteUndeliverable',
   /** A side effect was refused permanently (4xx other than 408/409/429); the invite is `failed`. */
   SideEffectRefused = 'SideEffectRefused',
-  /** A role named by the invite does not exist in Auth0. */
+  /**
+   * A role named by the invite does not exist in Auth0. No longer raised: the API refuses unknown
+   * roles at creation and the grant skips a role deleted since (`rolesNotGranted`); kept for the
+   * failures recorded in older histories.
+   */
   UnknownRole = 'UnknownRole',
   /** A call to a third party failed in a way worth retrying (429, 5xx, network). */
   Transient = 'TransientFailure',

@@ -20,6 +20,13 @@ export const DEFAULT_MAX_RESENDS = 5;
 export const MAX_EXTENDS = 5;
 export const MAX_ROLES = 50;
 export const MAX_DATA_BYTES = 8 * 1024;
+/**
+ * Deepest nesting of `data`: `{ "a": 1 }` is 1 level, `{ "a": { "b": 1 } }` 2; an array is a level
+ * like an object. Data ends up in tokens and in `app_metadata`, read by code that walks it.
+ */
+export const MAX_DATA_DEPTH = 5;
+/** Most keys in `data`, counted at every level; an array's items count as keys. */
+export const MAX_DATA_KEYS = 100;
 export const SUPPORTED_LOCALES = ['en', 'fr'] as const;
 /** The attribution fields an invite may carry, as the funnel names them. */
 export const ATTRIBUTION_FIELDS = ['utm_source', 'utm_medium', 'utm_campaign', 'utm_term', 'utm_content'] as const;
@@ -111,6 +118,33 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
+/**
+ * The first bound `data` breaks (depth or key count), as a problem naming the limit and where, or
+ * undefined. Walks with its own stack and stops at the first breach, so hostile nesting costs
+ * no more than the limits.
+ */
+function dataShapeProblem(data: Record<string, unknown>): InputProblem | undefined {
+  const pending: { value: object; path: string[]; depth: number }[] = [{ value: data, path: ['data'], depth: 1 }];
+  let keys = 0;
+  for (let next = pending.pop(); next; next = pending.pop()) {
+    const { value, path, depth } = next;
+    const entries: [string, unknown][] = Array.isArray(value) ? value.map((v: unknown, i) => [String(i), v]) : Object.entries(value);
+    keys += entries.length;
+    if (keys > MAX_DATA_KEYS) {
+      return { field: 'data', message: `must have at most ${MAX_DATA_KEYS} keys in all (array items count as keys)` };
+    }
+    for (const [key, child] of entries) {
+      if (typeof child !== 'object' || child === null) continue;
+      const childPath = [...path, key.length > 40 ? `${key.slice(0, 40)}…` : key];
+      if (depth + 1 > MAX_DATA_DEPTH) {
+        return { field: 'data', message: `must nest at most ${MAX_DATA_DEPTH} levels deep (${childPath.join('.')} is level ${depth + 1})` };
+      }
+      pending.push({ value: child, path: childPath, depth: depth + 1 });
+    }
+  }
+  return undefined;
+}
+
 /** Checks an input and fills the defaults; throws `InvalidInviteInput` listing every problem. */
 export function resolveInviteInput(input: InviteInput): ResolvedInvite {
   const problems: InputProblem[] = [];
@@ -134,6 +168,9 @@ export function resolveInviteInput(input: InviteInput): ResolvedInvite {
     problems.push({ field: 'data', message: 'must be a JSON object' });
   } else if (jsonBytes(input.data) > MAX_DATA_BYTES) {
     problems.push({ field: 'data', message: `must be at most ${MAX_DATA_BYTES} bytes of JSON` });
+  } else {
+    const shape = dataShapeProblem(input.data);
+    if (shape) problems.push(shape);
   }
   if (typeof input.locale !== 'string' || !/^[a-z]{2}(?:-[A-Za-z]{2})?$/.test(input.locale)) {
     problems.push({ field: 'locale', message: 'must be a language tag like "en" or "fr-CA"' });

@@ -578,16 +578,24 @@ async function grant(
     if (!redeemer.emailVerified && normalizeEmail(redeemer.email) === invite.email) {
       await auth0.markAuth0EmailVerified({ userId: redeemer.userId });
     }
-    await auth0.assignAuth0Roles({ userId: redeemer.userId, roles: invite.roles });
+    // A role deleted in Auth0 since the invite was created is skipped, not a failure of the whole
+    // invite: the person keeps the other roles and the data, and the status says what was left out.
+    // (Results recorded before the activity reported `missing` have none.)
+    const { missing = [] } = await auth0.assignAuth0Roles({ userId: redeemer.userId, roles: invite.roles });
+    if (missing.length > 0) status.rolesNotGranted = missing;
     await auth0.writeAuth0AppMetadata({
       userId: redeemer.userId,
       inviteId: invite.inviteId,
       scope: invite.scope,
-      roles: invite.roles,
+      // app_metadata records what the account was given.
+      roles: missing.length > 0 ? invite.roles.filter((role) => !missing.includes(role)) : invite.roles,
       data: invite.data,
       redeemedAt,
     });
-    step('granted', { userId: redeemer.userId });
+    step('granted', {
+      userId: redeemer.userId,
+      ...(missing.length > 0 ? { reason: `not granted, no longer in Auth0: ${missing.join(', ')}` } : {}),
+    });
   };
   const hubspotLink = async () => {
     const { contactId } = await hubspot.linkHubSpotContact({

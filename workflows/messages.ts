@@ -180,6 +180,11 @@ export interface InviteStatus {
   redeemedVia?: 'link' | 'verified-email';
   /** Present (true) when the invite may be claimed by a verified email. */
   claimByVerifiedEmail?: boolean;
+  /**
+   * Roles of the invite that no longer existed in Auth0 when it was granted (deleted after the
+   * invite was created): the others, the data and HubSpot were done, these were skipped.
+   */
+  rolesNotGranted?: string[];
   completedAt?: string;
   expiredAt?: string;
   revokedAt?: string;

@@ -7,6 +7,7 @@ import { z } from 'zod';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { WorkflowNotFoundError } from '@temporalio/client';
+import { RolesUnavailableError } from '../../lib/auth0-roles';
 import { closedRefusal } from '../../lib/invite-refusals';
 import { DEFAULT_LOCALE, DEFAULT_SCOPE, inviteStartMeta, prepareInvite, restampInvite } from '../../lib/invites';
 import type { PreparedInvite } from '../../lib/invites';
@@ -15,6 +16,9 @@ import {
   InvalidInviteInput,
   isValidEmail,
   MAX_ATTRIBUTION_LENGTH,
+  MAX_DATA_BYTES,
+  MAX_DATA_DEPTH,
+  MAX_DATA_KEYS,
   MAX_REMINDERS,
   MAX_ROLES,
   normalizeEmail,
@@ -47,8 +51,22 @@ const attributionSchema = z
 const createInviteBody = z
   .strictObject({
     email: z.string().min(1).max(320).describe('The invitee; trimmed and lower-cased'),
-    roles: z.array(z.string().max(100)).max(MAX_ROLES).default([]).describe('Auth0 role names granted on redemption'),
-    data: z.record(z.string(), z.unknown()).default({}).describe('Our data bound to the account (at most 8 kB of JSON)'),
+    roles: z
+      .array(z.string().max(100))
+      .max(MAX_ROLES)
+      .default([])
+      .describe(
+        'Auth0 role names granted on redemption (exact names). Each must exist in the Auth0 tenant: ' +
+          'otherwise 400 unknown_role naming them, and nothing is started',
+      ),
+    data: z
+      .record(z.string(), z.unknown())
+      .default({})
+      .describe(
+        `Our data bound to the account: a JSON object of at most ${MAX_DATA_BYTES / 1024} kB, nesting at most ${MAX_DATA_DEPTH} levels ` +
+          `(the object itself is level 1; an array is a level) with at most ${MAX_DATA_KEYS} keys in all (array items count as keys). ` +
+          'More is 400 invalid_request naming the limit',
+      ),
     scope: z.string().max(64).default(DEFAULT_SCOPE).describe('What the invite is for; one open invite per email+scope'),
     locale: z.string().max(10).default(DEFAULT_LOCALE),
     ttl: durationSchema.optional().describe('Time to live; default 7 days, at most 30 days'),
@@ -111,6 +129,10 @@ const statusSchema = z
       .describe('The mail provider reported the address undeliverable: no more emails; a delivered link still redeems'),
     redeemedAt: z.string().optional(),
     redeemer: z.object({ userId: z.string(), email: z.string(), emailVerified: z.boolean(), connection: z.string() }).optional(),
+    rolesNotGranted: z
+      .array(z.string())
+      .optional()
+      .describe('Roles of the invite deleted in Auth0 before it was redeemed: skipped, the rest of the invite was granted'),
     completedAt: z.string().optional(),
     expiredAt: z.string().optional(),
     revokedAt: z.string().optional(),
@@ -216,6 +238,9 @@ const errors = {
 
 const selfLink = (id: string) => `/v1/invites/${id}`;
 
+/** The HTTP status of a failed Management API call, if it got one (never its message or headers). */
+const statusOf = (err: unknown) => (typeof err === 'object' && err !== null && typeof (err as { statusCode?: unknown }).statusCode === 'number' ? (err as { statusCode: number }).statusCode : undefined);
+
 /** The status as the API shows it: link ids stay inside Temporal. */
 function toView(status: InviteStatus): InviteView {
   const { emails, ...rest } = status;
@@ -260,7 +285,15 @@ export function registerInviteRoutes(fastify: FastifyInstance, ctx: RouteContext
           200: inviteSchema.describe('An invite for this email and scope was already open; it is returned unchanged'),
           201: inviteSchema.describe('A new invite was started'),
           ...errors,
+          400: errorBodySchema.describe(
+            'invalid_request (details: one { field, message } per problem, e.g. data past a bound), or unknown_role ' +
+              '(details: one { field, message, role } per role name the Auth0 tenant does not have); nothing is started',
+          ),
           409: errorBodySchema,
+          503: errorBodySchema.describe(
+            'roles_unavailable: the Auth0 roles could not be read to check the request (Retry-After says when to retry), ' +
+              'or service_unavailable: Temporal did not answer; nothing is started',
+          ),
         },
       },
     },
@@ -276,6 +309,7 @@ export function registerInviteRoutes(fastify: FastifyInstance, ctx: RouteContext
         if (err instanceof InvalidInviteInput) throw invalidRequest(err.problems);
         throw err;
       }
+      await checkRoles(body.roles, request);
       const revoked = body.replace ? await revokeOpen(prepared.invite.inviteId) : false;
 
       const startNow = async () => {
@@ -304,6 +338,33 @@ export function registerInviteRoutes(fastify: FastifyInstance, ctx: RouteContext
       return reply.code(started ? 201 : 200).send(toView(status));
     },
   );
+
+  /**
+   * Refuses role names the Auth0 tenant does not have (`400 unknown_role`, one detail per name
+   * with its place in the request), and answers `503 roles_unavailable` with `Retry-After` when
+   * Auth0 cannot be asked: never a silent yes. Called before anything is started or revoked.
+   */
+  async function checkRoles(roles: string[], request: FastifyRequest): Promise<void> {
+    let unknown: string[];
+    try {
+      unknown = await ctx.roles.unknownRoles(roles);
+    } catch (err) {
+      if (!(err instanceof RolesUnavailableError)) throw err;
+      request.log.warn({ retryAfterSeconds: err.retryAfterSeconds, auth0Status: statusOf(err.cause) }, 'auth0 roles unavailable; invite refused');
+      throw new ApiError(
+        'roles_unavailable',
+        'The Auth0 roles cannot be checked right now, so nothing was started; retry later',
+        undefined,
+        { 'retry-after': String(err.retryAfterSeconds) },
+      );
+    }
+    if (unknown.length === 0) return;
+    throw new ApiError(
+      'unknown_role',
+      `No such role in Auth0: ${unknown.map((name) => `"${name}"`).join(', ')}`,
+      unknown.map((role) => ({ field: `roles.${roles.indexOf(role)}`, message: 'is not a role in Auth0', role })),
+    );
+  }
 
   /** Revokes the open invite of this id, if any, and waits for its run to close; true when it did. */
   async function revokeOpen(inviteId: string): Promise<boolean> {

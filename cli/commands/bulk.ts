@@ -19,6 +19,7 @@ import { DONE_OUTCOMES, PreviousReport, readReport, ReportFormatError, ReportWri
 import type { Outcome, ReportRow } from '../report';
 import { DEADLINES, interrupted, messageOf } from '../session';
 import type { Session } from '../session';
+import { unknownRoles, unknownRolesText } from '../roles';
 import { createThrottle } from '../throttle';
 
 /** Options of `bulk`, as commander parsed them. */
@@ -38,9 +39,9 @@ const DATA_PREFIX = 'data_';
 interface Row {
   row: number;
   request: InviteRequest;
-  /** Set when the row is valid. */
+  /** Set when the row passed the input checks. */
   prepared?: PreparedInvite;
-  /** Why it is not. */
+  /** Why it is not valid (its input, or a role Auth0 does not have). */
   problem?: string;
 }
 
@@ -68,6 +69,8 @@ export async function bulkCommand(session: Session, file: string, opts: BulkOpti
     return old && DONE_OUTCOMES.includes(old.outcome) ? old : undefined;
   };
 
+  // Rows a previous run created are not checked again: a role deleted since does not undo them.
+  await checkRoles(session, rows.filter((row) => !doneBefore(row)));
   if (opts.dryRun) return dryRun(session, rows, doneBefore);
 
   const client = await session.client();
@@ -125,7 +128,7 @@ async function decide(
   start: InviteStarter,
   throttle: () => Promise<void>,
 ): Promise<ReportRow> {
-  if (!row.prepared) return reportRow(row, 'skipped', row.problem ?? 'invalid');
+  if (!row.prepared || row.problem) return reportRow(row, 'skipped', row.problem ?? 'invalid');
   try {
     await throttle();
   } catch {
@@ -153,7 +156,7 @@ function dryRun(session: Session, rows: Row[], doneBefore: (row: Row) => ReportR
   let done = 0;
   for (const row of rows) {
     const old = doneBefore(row);
-    const outcome = old ? 'done' : row.prepared ? 'valid' : 'skipped';
+    const outcome = old ? 'done' : row.prepared && !row.problem ? 'valid' : 'skipped';
     if (outcome === 'valid') valid++;
     else if (outcome === 'done') done++;
     else skipped++;
@@ -243,13 +246,26 @@ function check(row: Row, idKey: string): void {
   }
 }
 
+/**
+ * Marks the valid rows naming a role the Auth0 tenant does not have (`unknown_role`), as the API
+ * refuses them; one listing of the roles for the whole file (`../roles`).
+ */
+async function checkRoles(session: Session, rows: Row[]): Promise<void> {
+  const named = rows.filter((row) => row.prepared && !row.problem && row.prepared.invite.roles.length > 0);
+  const unknown = await unknownRoles(session, [...new Set(named.flatMap((row) => row.prepared!.invite.roles))]);
+  for (const row of named) {
+    const missing = row.prepared!.invite.roles.filter((role) => unknown.has(role));
+    if (missing.length > 0) row.problem = `unknown_role: ${unknownRolesText(missing)}`;
+  }
+}
+
 function reportRow(row: Row, outcome: Outcome, reason: string): ReportRow {
   return {
     row: row.row,
     email: row.prepared?.input.email ?? normalizeEmail(row.request.email),
     scope: row.prepared?.input.scope ?? row.request.scope ?? '',
     outcome,
-    inviteId: row.prepared?.input.inviteId ?? '',
+    inviteId: row.problem ? '' : (row.prepared?.input.inviteId ?? ''),
     reason,
   };
 }

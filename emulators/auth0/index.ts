@@ -137,6 +137,8 @@ export interface Auth0Emulator {
   getUser(userId: string): (ApiUser & { roles: string[] }) | undefined;
   /** Creates a role directly. */
   createRole(name: string, description?: string): StoredRole;
+  /** Deletes a role directly, as an administrator would in the dashboard (users lose it too). */
+  deleteRole(roleId: string): void;
   /** Assigns roles by id directly. */
   assignRoles(userId: string, roleIds: string[]): void;
   /** Creates an API (resource server) directly (same as `POST /api/v2/resource-servers`). */
@@ -303,6 +305,7 @@ export async function startAuth0Emulator(opts: Auth0EmulatorOptions = {}): Promi
     createUser: (input) => toApiUser(store.createUser(input)),
     getUser: withRoles,
     createRole: (name, description) => store.createRole(name, description),
+    deleteRole: (roleId) => store.deleteRole(roleId),
     assignRoles: (userId, roleIds) => store.assignRoles(userId, roleIds),
     createResourceServer: (input) => structuredClone(applications.createResourceServer(input)),
     addRolePermissions: (roleId, permissions) => applications.addRolePermissions(roleId, permissions),

@@ -428,6 +428,12 @@ export function registerManagementRoutes(
         return store.requireRole(request.params.id);
       });
 
+      api.delete<{ Params: { id: string } }>('/roles/:id', async (request, reply) => {
+        requireScope(request, ['delete:roles']);
+        store.deleteRole(request.params.id);
+        return reply.code(200).send();
+      });
+
       for (const register of opts.extraRoutes ?? []) register(api);
 
       done();

@@ -496,6 +496,13 @@ export class Auth0Store {
     return role;
   }
 
+  /** Deletes a role and takes it away from every user who had it, as Auth0 does; 404 when unknown. */
+  deleteRole(roleId: string): void {
+    this.requireRole(roleId);
+    this.roles.delete(roleId);
+    for (const user of this.users.values()) user.roleIds = user.roleIds.filter((id) => id !== roleId);
+  }
+
   /** Roles whose name contains `nameFilter`, ignoring case (Auth0 does not promise an exact match). */
   listRoles(nameFilter?: string): StoredRole[] {
     const all = [...this.roles.values()];

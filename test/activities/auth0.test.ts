@@ -75,7 +75,7 @@ describe('assignAuth0Roles', () => {
     const first = await activities.assignAuth0Roles({ userId, roles: ['editor', 'viewer'] });
     const second = await activities.assignAuth0Roles({ userId, roles: ['editor', 'viewer'] });
 
-    expect(first).toEqual({ roleIds: [editor.id, viewer.id] });
+    expect(first).toEqual({ roleIds: [editor.id, viewer.id], missing: [] });
     expect(second).toEqual(first);
     expect(emu.getUser(userId)?.roles).toEqual(['editor', 'viewer']);
     expect(emu.counts['POST /api/v2/users/:id/roles']).toBe(2);
@@ -95,20 +95,29 @@ describe('assignAuth0Roles', () => {
   it('makes no call at all for an empty role list', async () => {
     const userId = userWith();
 
-    await expect(activities.assignAuth0Roles({ userId, roles: [] })).resolves.toEqual({ roleIds: [] });
+    await expect(activities.assignAuth0Roles({ userId, roles: [] })).resolves.toEqual({ roleIds: [], missing: [] });
 
     expect(Object.keys(emu.counts).filter((k) => k.includes('/api/v2/'))).toEqual([]);
   });
 
-  it('fails permanently with UnknownRole, naming the role, and assigns nothing', async () => {
-    emu.createRole('editor');
+  it('assigns the roles that exist and reports a role deleted in Auth0 as missing, without failing', async () => {
+    const editor = emu.createRole('editor');
+    const auditor = emu.createRole('auditor');
+    const userId = userWith();
+    // Checked when the invite was created; deleted by an administrator before the redemption.
+    emu.deleteRole(auditor.id);
+
+    const result = await activities.assignAuth0Roles({ userId, roles: ['editor', 'auditor'] });
+
+    expect(result).toEqual({ roleIds: [editor.id], missing: ['auditor'] });
+    expect(emu.getUser(userId)?.roles).toEqual(['editor']);
+  });
+
+  it('assigns nothing, and makes no assignment call, when every role is gone', async () => {
     const userId = userWith();
 
-    const failure = await failureOf(activities.assignAuth0Roles({ userId, roles: ['editor', 'ghost'] }));
+    await expect(activities.assignAuth0Roles({ userId, roles: ['ghost'] })).resolves.toEqual({ roleIds: [], missing: ['ghost'] });
 
-    expect(failure.type).toBe(InviteErrorType.UnknownRole);
-    expect(failure.nonRetryable).toBe(true);
-    expect(failure.message).toContain('"ghost"');
     expect(emu.counts['POST /api/v2/users/:id/roles']).toBeUndefined();
     expect(emu.getUser(userId)?.roles).toEqual([]);
   });

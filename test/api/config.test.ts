@@ -57,6 +57,18 @@ describe('loadApiConfig', () => {
   });
 });
 
+describe('AUTH0_ROLES_MAX_AGE', () => {
+  it('defaults to 5 minutes and takes a duration, as milliseconds', () => {
+    expect(loadApiConfig(minimal).AUTH0_ROLES_MAX_AGE).toBe(5 * 60_000);
+    expect(loadApiConfig({ ...minimal, AUTH0_ROLES_MAX_AGE: '30 seconds' }).AUTH0_ROLES_MAX_AGE).toBe(30_000);
+    expect(loadApiConfig({ ...minimal, AUTH0_ROLES_MAX_AGE: '1h' }).AUTH0_ROLES_MAX_AGE).toBe(3_600_000);
+  });
+
+  it.each(['soon', '0s', '500ms', '2 days'])('refuses %s, naming the variable', (value) => {
+    expect(() => loadApiConfig({ ...minimal, AUTH0_ROLES_MAX_AGE: value })).toThrow(/AUTH0_ROLES_MAX_AGE: must be a duration like "5 minutes" between 1 second and 1 day/);
+  });
+});
+
 describe('webhook secrets', () => {
   const worker = {
     LINK_SIGNING_KEY: JSON.stringify({ ...publicJwk, d: 'x' }),

@@ -57,6 +57,9 @@ export interface Harness {
   close(): Promise<void>;
 }
 
+/** The roles the emulated tenant has from the start. */
+export const TENANT_ROLES = ['member', 'billing', 'admin'] as const;
+
 /** A fresh, valid email address for a test. */
 export function uniqueEmail(name = 'ada'): string {
   return `${name}.${randomBytes(5).toString('hex')}@example.com`;
@@ -81,6 +84,8 @@ export function json<T = Record<string, any>>(res: LightMyRequestResponse): T {
 /** Starts the servers, a worker and the app. */
 export async function startHarness(): Promise<Harness> {
   const [env, auth0, key] = await Promise.all([devServerEnv(), startAuth0Emulator(), generateLinkKey('test-key')]);
+  // The tenant's roles: invites may only name these (`POST /v1/invites` checks them in Auth0).
+  for (const role of TENANT_ROLES) auth0.createRole(role);
   const fake = fakeActivities();
   const taskQueue = `api-${randomBytes(6).toString('hex')}`;
   const worker = await Worker.create({

@@ -4,9 +4,14 @@
  * starts nothing, read, list from visibility, revoke/resend/extend and their refusals, bearer
  * authentication and scopes.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { randomBytes } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { FastifyInstance } from 'fastify';
+import { WorkflowFailedError } from '@temporalio/client';
+import type { ApplicationFailure } from '@temporalio/common';
 import { deriveInviteId } from '../../lib/invite-id';
+import { InviteErrorType } from '../../workflows/errors';
+import { MAX_DATA_DEPTH, MAX_DATA_KEYS } from '../../workflows/input';
 import { inviteWorkflowId, statusQuery } from '../../workflows/messages';
 import { eventually, expectNoSecretsInLogs, json, startHarness, uniqueEmail } from './harness';
 import type { Harness } from './harness';
@@ -30,6 +35,10 @@ async function create(body: Record<string, unknown>, token?: string) {
     headers: { authorization: `Bearer ${token ?? (await h.bearer())}` },
     payload: body,
   });
+}
+
+async function createWith(target: FastifyInstance, body: Record<string, unknown>) {
+  return target.inject({ method: 'POST', url: '/v1/invites', headers: { authorization: `Bearer ${await h.bearer()}` }, payload: body });
 }
 
 async function call(method: 'GET' | 'POST', url: string, payload?: Record<string, unknown>) {
@@ -177,6 +186,130 @@ describe('POST /v1/invites', () => {
     const text = await app.inject({ method: 'POST', url: '/v1/invites', headers: { ...auth, 'content-type': 'text/plain' }, payload: 'email=a@b.co' });
     expect(text.statusCode).toBe(415);
     expect(json(text).error.code).toBe('unsupported_media_type');
+  });
+});
+
+describe('roles checked in Auth0 at creation', () => {
+  const listings = () => h.auth0.counts['GET /api/v2/roles'] ?? 0;
+
+  it('refuses a role the tenant does not have with 400 unknown_role naming it, and starts nothing', async () => {
+    const email = uniqueEmail('typo');
+    const res = await create({ email, roles: ['member', 'biling', 'Admin'], scope: 'workspace:acme' });
+    expect(res.statusCode).toBe(400);
+    expect(json(res).error).toEqual({
+      code: 'unknown_role',
+      message: 'No such role in Auth0: "biling", "Admin"',
+      details: [
+        { field: 'roles.1', message: 'is not a role in Auth0', role: 'biling' },
+        { field: 'roles.2', message: 'is not a role in Auth0', role: 'Admin' },
+      ],
+    });
+    expect(await h.exists(idOf(email, 'workspace:acme'))).toBe(false);
+    expect(h.fake.calls.emails.some((e) => e.to === email)).toBe(false);
+    // The same request with the tenant's names goes through.
+    expect((await create({ email, roles: ['member', 'billing', 'admin'], scope: 'workspace:acme' })).statusCode).toBe(201);
+  });
+
+  it('refuses an unknown role also when an invite is already open, and a replace then revokes nothing', async () => {
+    const email = uniqueEmail('open');
+    const { id } = json(await create({ email, roles: ['member'] }));
+    const again = await create({ email, roles: ['ghost'] });
+    expect(again.statusCode).toBe(400);
+    expect(json(again).error.code).toBe('unknown_role');
+    const replace = await create({ email, roles: ['ghost'], replace: true });
+    expect(replace.statusCode).toBe(400);
+    expect(await h.status(id)).toMatchObject({ state: 'pending', roles: ['member'] });
+  });
+
+  it('accepts a role created in Auth0 after the copy was read, without waiting for the copy to age', async () => {
+    const fresh = await h.buildApp();
+    expect((await createWith(fresh, { email: uniqueEmail('before'), roles: ['member'] })).statusCode).toBe(201);
+    const role = `auditor-${randomBytes(3).toString('hex')}`;
+    h.auth0.createRole(role);
+    const email = uniqueEmail('after');
+    // A miss reads the roles again (at most every 2 s, so a burst of typos is one listing).
+    await vi.waitFor(async () => expect((await createWith(fresh, { email, roles: [role] })).statusCode).toBe(201), { timeout: 15_000, interval: 250 });
+    expect((await h.status(idOf(email))).roles).toEqual([role]);
+  });
+
+  it('reads the roles once for a burst of concurrent creations with a typo', async () => {
+    const fresh = await h.buildApp();
+    const before = listings();
+    const answers = await Promise.all(Array.from({ length: 20 }, () => createWith(fresh, { email: uniqueEmail('burst'), roles: ['membre'] })));
+    expect(answers.map((r) => r.statusCode)).toEqual(Array.from({ length: 20 }, () => 400));
+    expect(listings() - before).toBe(1);
+  });
+
+  it('answers 503 roles_unavailable with Retry-After when Auth0 cannot be asked, and starts nothing', async () => {
+    const fresh = await h.buildApp();
+    h.auth0.injectFault({ route: 'GET /api/v2/roles', status: 503 });
+    try {
+      const email = uniqueEmail('down');
+      const res = await createWith(fresh, { email, roles: ['member'] });
+      expect(res.statusCode).toBe(503);
+      expect(json(res).error.code).toBe('roles_unavailable');
+      expect(res.headers['retry-after']).toBe('5');
+      expect(await h.exists(idOf(email))).toBe(false);
+      // An invite without roles needs no answer from Auth0.
+      expect((await createWith(fresh, { email: uniqueEmail('noroles') })).statusCode).toBe(201);
+    } finally {
+      h.auth0.clearFaults();
+    }
+    expect(h.logs.some((line) => line.includes('auth0 roles unavailable') && line.includes('"auth0Status":503'))).toBe(true);
+  });
+});
+
+describe('data bounds', () => {
+  const deep = (levels: number) => JSON.parse(`${'{"k":'.repeat(levels)}1${'}'.repeat(levels)}`) as Record<string, unknown>;
+
+  it.each([
+    ['nested 200 levels deep', deep(200), `must nest at most ${MAX_DATA_DEPTH} levels deep`],
+    [`nested ${MAX_DATA_DEPTH + 1} levels deep`, deep(MAX_DATA_DEPTH + 1), `must nest at most ${MAX_DATA_DEPTH} levels deep`],
+    [`with ${MAX_DATA_KEYS + 1} keys`, { list: Array.from({ length: MAX_DATA_KEYS }, (_, i) => i) }, `at most ${MAX_DATA_KEYS} keys in all`],
+  ])('refuses data %s with 400 invalid_request naming the limit', async (_name, data, message) => {
+    const email = uniqueEmail('data');
+    const res = await create({ email, data });
+    expect(res.statusCode).toBe(400);
+    const { error } = json(res);
+    expect(error.code).toBe('invalid_request');
+    expect(error.details).toEqual([{ field: 'data', message: expect.stringContaining(message) as string }]);
+    expect(await h.exists(idOf(email))).toBe(false);
+  });
+
+  it(`takes data ${MAX_DATA_DEPTH} levels deep`, async () => {
+    const res = await create({ email: uniqueEmail('deep-ok'), data: deep(MAX_DATA_DEPTH) });
+    expect(res.statusCode).toBe(201);
+    expect(json(res).status.data).toEqual(deep(MAX_DATA_DEPTH));
+  });
+
+  it('fails a run started past the API with deeper data at once, sending nothing', async () => {
+    const email = uniqueEmail('bypass');
+    const id = idOf(email);
+    const handle = await h.env.client.workflow.start('inviteWorkflow', {
+      taskQueue: h.config.TEMPORAL_TASK_QUEUE,
+      workflowId: inviteWorkflowId(id),
+      args: [{ inviteId: id, email, roles: [], data: deep(200), scope: 'default', locale: 'en' }],
+    });
+    const err = await handle.result().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
+    expect(cause.type).toBe(InviteErrorType.InvalidInput);
+    expect(cause.message).toContain(`at most ${MAX_DATA_DEPTH} levels deep`);
+    expect(h.fake.calls.emails.some((e) => e.inviteId === id)).toBe(false);
+  });
+});
+
+describe('the OpenAPI document of POST /v1/invites', () => {
+  it('states the role check, the data bounds and the answers they give', async () => {
+    const doc = json(await app.inject({ method: 'GET', url: '/openapi.json' }));
+    const op = doc.paths['/v1/invites'].post;
+    expect(op.requestBody.content['application/json'].schema.$ref).toBe('#/components/schemas/CreateInviteInput');
+    const text = JSON.stringify(doc.components.schemas.CreateInviteInput);
+    expect(text).toContain('Each must exist in the Auth0 tenant: otherwise 400 unknown_role');
+    expect(text).toContain(`nesting at most ${MAX_DATA_DEPTH} levels`);
+    expect(text).toContain(`at most ${MAX_DATA_KEYS} keys in all`);
+    expect(op.responses['400'].description).toContain('unknown_role');
+    expect(op.responses['503'].description).toContain('roles_unavailable');
   });
 });
 

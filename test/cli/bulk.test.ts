@@ -1,13 +1,15 @@
 /**
- * `inviteflow bulk` on the real dev server: rows go through the API's validation and starter,
- * invalid rows are skipped with their reason, the report has one row per input row, and a run
- * with an existing report resumes (done rows are not started again).
+ * The CLI's create paths, `inviteflow bulk` and `inviteflow create`, on the real dev server and
+ * the Auth0 emulator: rows go through the API's validation, role check and starter, invalid rows
+ * (unknown roles, data past the bounds) are skipped with their reason, the report has one row per
+ * input row, and a run with an existing report resumes (done rows are not started again).
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCsv } from '../../cli/csv';
 import { deriveInviteId } from '../../lib/invite-id';
+import { MAX_DATA_DEPTH, MAX_DATA_KEYS } from '../../workflows/input';
 import { eventually, startCliHarness, uniqueEmail } from './harness';
 import type { CliHarness } from './harness';
 
@@ -261,6 +263,80 @@ describe('bulk', () => {
     expect(json.stderr).toBe('');
   });
 
+  it('skips rows naming a role Auth0 does not have (unknown_role), also on --dry-run, reading the roles once', async () => {
+    const [ok, typo, both] = [uniqueEmail('roles-ok'), uniqueEmail('roles-typo'), uniqueEmail('roles-both')];
+    const input = file(
+      'roles.csv',
+      ['email,roles', `${ok},member;billing`, `${typo},membr`, `${both},Admin;billing;ghost`, `${uniqueEmail('default')},`].join('\n'),
+    );
+    const listingsBefore = h.auth0.counts['GET /api/v2/roles'] ?? 0;
+    const dry = await h.cli(['bulk', input, '--dry-run', '--scope', 'roles', '--roles', 'viewer', '--json']);
+    expect(dry.code).toBe(1);
+    expect(dry.lines().map((l) => [l.row, l.outcome, l.reason, l.inviteId])).toEqual([
+      [2, 'valid', '', id(ok, 'roles')],
+      [3, 'skipped', 'unknown_role: no such role in Auth0: "membr"', ''],
+      [4, 'skipped', 'unknown_role: no such role in Auth0: "Admin", "ghost"', ''],
+      [5, 'valid', '', expect.any(String)],
+    ]);
+    // One listing for the whole file.
+    expect((h.auth0.counts['GET /api/v2/roles'] ?? 0) - listingsBefore).toBe(1);
+    await expect(h.env.client.workflow.getHandle(`invite-${id(ok, 'roles')}`).describe()).rejects.toThrow(/not found/i);
+
+    const out = file('roles-report.csv', '');
+    const real = await h.cli(['bulk', input, '--rate', '1000/s', '--scope', 'roles', '--roles', 'viewer', '--report', out]);
+    expect(real.code).toBe(1);
+    expect(real.stdout).toMatch(/^bulk: 4 rows · 2 created · 0 exists · 2 skipped · 0 failed · 0 already done$/m);
+    expect(real.stdout).toMatch(/^ {2}row 3 {2}skipped {2}\S+ {2}unknown_role: no such role in Auth0: "membr"$/m);
+    expect(report(out).map((r) => [r.row, r.outcome, r.invite_id])).toEqual([
+      ['2', 'created', id(ok, 'roles')],
+      ['3', 'skipped', ''],
+      ['4', 'skipped', ''],
+      ['5', 'created', expect.any(String)],
+    ]);
+    for (const email of [typo, both]) {
+      await expect(h.env.client.workflow.getHandle(`invite-${id(email, 'roles')}`).describe()).rejects.toThrow(/not found/i);
+    }
+    expect((await h.status(id(ok, 'roles'))).roles).toEqual(['member', 'billing']);
+  });
+
+  it('starts nothing and exits 4 when Auth0 cannot be asked for its roles', async () => {
+    const email = uniqueEmail('auth0-down');
+    const input = file('down.csv', `email,roles\n${email},member\n`);
+    h.auth0.injectFault({ route: 'GET /api/v2/roles', status: 503 });
+    try {
+      for (const extra of [['--dry-run'], ['--rate', '1000/s']]) {
+        const r = await h.cli(['bulk', input, '--scope', 'down', ...extra]);
+        expect(r.code).toBe(4);
+        expect(r.stderr).toMatch(/^inviteflow: roles_unavailable: Cannot read the roles of the Auth0 tenant .*nothing was started$/m);
+      }
+    } finally {
+      h.auth0.clearFaults();
+    }
+    await expect(h.env.client.workflow.getHandle(`invite-${id(email, 'down')}`).describe()).rejects.toThrow(/not found/i);
+    // Without roles to check, Auth0 is not needed at all: not even its configuration.
+    const noRoles = file('noroles.csv', `email\n${uniqueEmail('no-auth0')}\n`);
+    const r = await h.cli(['bulk', noRoles, '--rate', '1000/s', '--scope', 'down'], { env: { AUTH0_DOMAIN: undefined, AUTH0_CLIENT_SECRET: undefined } });
+    expect(r.code).toBe(0);
+  });
+
+  it('needs the Auth0 application to check roles (exit 78 naming what is missing)', async () => {
+    const input = file('noconfig.csv', `email,roles\n${uniqueEmail('cfg')},member\n`);
+    const r = await h.cli(['bulk', input, '--dry-run'], { env: { AUTH0_CLIENT_ID: undefined, AUTH0_CLIENT_SECRET: undefined } });
+    expect(r.code).toBe(78);
+    expect(r.stderr).toMatch(/config_invalid: AUTH0_CLIENT_ID, AUTH0_CLIENT_SECRET are required to check role names in Auth0/);
+  });
+
+  it(`skips rows whose data_ columns pass the data key limit (${MAX_DATA_KEYS})`, async () => {
+    const columns = Array.from({ length: MAX_DATA_KEYS + 1 }, (_, i) => `data_k${i}`);
+    const email = uniqueEmail('wide');
+    const input = file('wide.csv', `email,${columns.join(',')}\n${email},${columns.map((_, i) => i).join(',')}\n`);
+    const r = await h.cli(['bulk', input, '--dry-run', '--json']);
+    expect(r.code).toBe(1);
+    expect(r.lines()).toEqual([
+      expect.objectContaining({ row: 2, outcome: 'skipped', reason: `data: must have at most ${MAX_DATA_KEYS} keys in all (array items count as keys)` }),
+    ]);
+  });
+
   it('refuses a file it cannot use, before starting anything (exit 2)', async () => {
     const cases: [string, RegExp][] = [
       [file('typo.csv', 'email,role\nada@example.com,admin\n'), /unknown column\(s\) "role"/],
@@ -280,5 +356,65 @@ describe('bulk', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/is not a bulk report/);
     expect(readFileSync(join(h.dir, notAReport), 'utf8')).toBe('a,b\n1,2\n');
+  });
+});
+
+describe('create', () => {
+  it('invites one person through the API path, then answers "exists" for the same email and scope', async () => {
+    const email = uniqueEmail('one');
+    const r = await h.cli(['create', email.toUpperCase(), '--scope', 'solo', '--roles', 'member,billing', '--locale', 'fr', '--data', '{"plan":"pro","seat":{"n":3}}']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(`created invite ${id(email, 'solo')} for ${email} in scope solo\n`);
+    const status = await h.until(id(email, 'solo'), (s) => s.emails.length === 1);
+    expect(status).toMatchObject({ email, scope: 'solo', roles: ['member', 'billing'], data: { plan: 'pro', seat: { n: 3 } } });
+    expect(h.fake.calls.emails.find((e) => e.inviteId === id(email, 'solo'))?.locale).toBe('fr');
+
+    const again = await h.cli(['--json', 'create', email, '--scope', 'solo', '--roles', 'admin']);
+    expect(again.code).toBe(0);
+    expect(again.lines()).toEqual([{ outcome: 'exists', inviteId: id(email, 'solo'), email, scope: 'solo' }]);
+    expect((await h.status(id(email, 'solo'))).roles).toEqual(['member', 'billing']);
+  });
+
+  it('refuses a role Auth0 does not have with unknown_role (exit 1), also on --dry-run, starting nothing', async () => {
+    const email = uniqueEmail('one-typo');
+    for (const extra of [['--dry-run'], []]) {
+      const r = await h.cli(['create', email, '--scope', 'solo', '--roles', 'member,membr,Admin', ...extra]);
+      expect(r.code).toBe(1);
+      expect(r.stderr).toBe('inviteflow: unknown_role: No such role in Auth0: "membr", "Admin"; nothing was started\n  membr\n  Admin\n');
+    }
+    const json = await h.cli(['--json', 'create', email, '--roles', 'ghost']);
+    expect(JSON.parse(json.stderr)).toEqual({
+      error: { code: 'unknown_role', message: 'No such role in Auth0: "ghost"; nothing was started', details: ['ghost'] },
+    });
+    await expect(h.env.client.workflow.getHandle(`invite-${id(email, 'solo')}`).describe()).rejects.toThrow(/not found/i);
+    const dry = await h.cli(['create', email, '--scope', 'solo', '--roles', 'member', '--dry-run']);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toMatch(/^dry run: would invite .+ in scope solo \(invite \w+\); nothing was started$/m);
+    await expect(h.env.client.workflow.getHandle(`invite-${id(email, 'solo')}`).describe()).rejects.toThrow(/not found/i);
+  });
+
+  it(`refuses data past the bounds with invalid_request naming the limit (exit 1), and data that is not an object (exit 2)`, async () => {
+    const email = uniqueEmail('one-deep');
+    const deep = `${'{"k":'.repeat(MAX_DATA_DEPTH + 1)}1${'}'.repeat(MAX_DATA_DEPTH + 1)}`;
+    const r = await h.cli(['create', email, '--data', deep]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(new RegExp(`^inviteflow: invalid_request: .*\\n {2}data: must nest at most ${MAX_DATA_DEPTH} levels deep`));
+    expect((await h.cli(['create', email, '--data', '[1]'])).code).toBe(2);
+    expect((await h.cli(['create', email, '--data', '{oops'])).code).toBe(2);
+    await expect(h.env.client.workflow.getHandle(`invite-${id(email, 'default')}`).describe()).rejects.toThrow(/not found/i);
+  });
+
+  it('starts nothing and exits 4 when Auth0 cannot be asked; an invite without roles does not ask', async () => {
+    const email = uniqueEmail('one-down');
+    h.auth0.injectFault({ route: 'GET /api/v2/roles', status: 503 });
+    try {
+      const r = await h.cli(['create', email, '--roles', 'member']);
+      expect(r.code).toBe(4);
+      expect(r.stderr).toMatch(/^inviteflow: roles_unavailable: /);
+      await expect(h.env.client.workflow.getHandle(`invite-${id(email, 'default')}`).describe()).rejects.toThrow(/not found/i);
+      expect((await h.cli(['create', email])).code).toBe(0);
+    } finally {
+      h.auth0.clearFaults();
+    }
   });
 });

@@ -10,6 +10,8 @@ import { join } from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { run } from '../../cli/main';
+import { startAuth0Emulator } from '../../emulators/auth0';
+import type { Auth0Emulator } from '../../emulators/auth0';
 import type { Output } from '../../cli/main';
 import { createInviteStarter, inviteStartMeta, prepareInvite } from '../../lib/invites';
 import type { InviteRequest, StartResult } from '../../lib/invites';
@@ -17,6 +19,9 @@ import { inviteWorkflowId, redeemUpdate, statusQuery } from '../../workflows/mes
 import type { InviteInput, InviteStatus, Redeemer } from '../../workflows/messages';
 import { fakeActivities } from '../support/fake-activities';
 import { devServerEnv, workflowBundle } from '../support/temporal';
+
+/** The roles the emulated tenant has from the start. */
+export const TENANT_ROLES = ['member', 'billing', 'admin', 'viewer', 'reader'] as const;
 
 /** A fresh, valid email address for a test. */
 export function uniqueEmail(name = 'ada'): string {
@@ -59,13 +64,19 @@ export interface CliRunOptions {
 export interface CliHarness {
   env: TestWorkflowEnvironment;
   fake: ReturnType<typeof fakeActivities>;
+  /** The Auth0 tenant whose roles `bulk` checks; it has `TENANT_ROLES`. */
+  auth0: Auth0Emulator;
   taskQueue: string;
-  /** The environment the CLI runs with (Temporal address, task queue, INVITE_ID_KEY). */
+  /** The environment the CLI runs with (Temporal address, task queue, INVITE_ID_KEY, the Auth0 application). */
   cliEnv: {
     TEMPORAL_ADDRESS: string;
     TEMPORAL_NAMESPACE: string;
     TEMPORAL_TASK_QUEUE: string;
     INVITE_ID_KEY: string;
+    AUTH0_DOMAIN: string;
+    AUTH0_CLIENT_ID: string;
+    AUTH0_CLIENT_SECRET: string;
+    AUTH0_MANAGEMENT_ENDPOINT: string;
   };
   /** A scratch directory, removed on close; the CLI's working directory. */
   dir: string;
@@ -100,7 +111,8 @@ export function capture(isTTY = false): Output & { text(): string } {
 
 /** Starts the dev server and a worker on a task queue of this file's own. */
 export async function startCliHarness(): Promise<CliHarness> {
-  const env = await devServerEnv();
+  const [env, auth0] = await Promise.all([devServerEnv(), startAuth0Emulator()]);
+  for (const role of TENANT_ROLES) auth0.createRole(role);
   const fake = fakeActivities();
   const taskQueue = `cli-${randomBytes(6).toString('hex')}`;
   const worker = await Worker.create({
@@ -116,6 +128,10 @@ export async function startCliHarness(): Promise<CliHarness> {
     TEMPORAL_NAMESPACE: env.namespace ?? 'default',
     TEMPORAL_TASK_QUEUE: taskQueue,
     INVITE_ID_KEY: randomBytes(24).toString('base64url'),
+    AUTH0_DOMAIN: auth0.domain,
+    AUTH0_CLIENT_ID: 'inviteflow-m2m',
+    AUTH0_CLIENT_SECRET: 'inviteflow-m2m-secret',
+    AUTH0_MANAGEMENT_ENDPOINT: auth0.url,
   };
   const start = createInviteStarter(env.client, taskQueue);
   const status = (inviteId: string) =>
@@ -124,6 +140,7 @@ export async function startCliHarness(): Promise<CliHarness> {
   return {
     env,
     fake,
+    auth0,
     taskQueue,
     cliEnv,
     dir,
@@ -187,7 +204,7 @@ export async function startCliHarness(): Promise<CliHarness> {
     async close() {
       worker.shutdown();
       await running;
-      await env.teardown();
+      await Promise.all([env.teardown(), auth0.close()]);
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -72,6 +72,7 @@ beforeAll(async () => {
               'read:roles',
               'create:roles',
               'update:roles',
+              'delete:roles',
               'create:role_members',
             ],
           },
@@ -341,6 +342,24 @@ describe('Management API', () => {
       limit: 50,
       total: 1,
     });
+  });
+
+  it('deletes a role and takes it from every user who had it; 404 for an unknown one, 403 without the scope', async () => {
+    const { user_id: id } = emu.createUser({ email: 'd@example.com' });
+    const [keep, gone] = [emu.createRole('keep'), emu.createRole('gone')];
+    await api('POST', `/users/${id}/roles`, { body: { roles: [keep.id, gone.id] } });
+
+    const unscoped = await api('DELETE', `/roles/${gone.id}`, { token: await accessToken() });
+    const deleted = await api('DELETE', `/roles/${gone.id}`);
+    const again = await api('DELETE', `/roles/${gone.id}`);
+
+    expect(unscoped.status).toBe(403);
+    expect(deleted.status).toBe(200);
+    expect(again.status).toBe(404);
+    expect((await json(again)).errorCode).toBe('inexistent_role');
+    const left = (await json(await api('GET', '/roles'))) as { name: string }[];
+    expect(left.map((r) => r.name)).toEqual(['keep']);
+    expect(emu.getUser(id)?.roles).toEqual(['keep']);
   });
 });
 

@@ -30,6 +30,8 @@ let api: ChildProcess | undefined;
 
 beforeAll(async () => {
   [env, auth0] = await Promise.all([devServerEnv(), startAuth0Emulator()]);
+  // The role the funnel invites with; the API checks role names in Auth0.
+  auth0.createRole('member');
   worker = await Worker.create({
     connection: env.nativeConnection,
     taskQueue: 'api-restart',

@@ -28,6 +28,8 @@ export function fakeActivities() {
     stale: [] as Input<'markHubSpotInviteStale'>[],
   };
   const failures = new Map<keyof InviteActivities, FailurePlan>();
+  /** Role names the fake tenant no longer has (`assignAuth0Roles` reports them missing). */
+  const deletedRoles = new Set<string>();
   const holds = new Map<keyof InviteActivities, Promise<void>>();
   const releases = new Set<() => void>();
   const attempts = new Map<keyof InviteActivities, number>();
@@ -56,7 +58,8 @@ export function fakeActivities() {
     async assignAuth0Roles(input) {
       await step('assignAuth0Roles');
       calls.roles.push(input);
-      return { roleIds: input.roles.map((r) => `rol_${r}`) };
+      const missing = input.roles.filter((r) => deletedRoles.has(r));
+      return { roleIds: input.roles.filter((r) => !deletedRoles.has(r)).map((r) => `rol_${r}`), missing };
     },
     async writeAuth0AppMetadata(input) {
       await step('writeAuth0AppMetadata');
@@ -96,9 +99,14 @@ export function fakeActivities() {
     fail(name: keyof InviteActivities, plan: FailurePlan) {
       failures.set(name, { ...plan });
     },
-    /** Drops every failure plan and releases every hold (between tests sharing one worker). */
+    /** Deletes a role from the fake tenant, as an administrator would in Auth0. */
+    deleteRole(name: string) {
+      deletedRoles.add(name);
+    },
+    /** Drops every failure plan and deleted role and releases every hold (between tests sharing one worker). */
     reset() {
       failures.clear();
+      deletedRoles.clear();
       for (const release of [...releases]) release();
     },
     /** Makes calls of `name` wait until the returned function is called. */

@@ -1,7 +1,7 @@
 /** The invite input's creation time (checked like every other field, taken only when plausible) and its attribution. */
 import { describe, expect, it } from 'vitest';
-import { CREATED_AT_TOLERANCE_MS, InvalidInviteInput, inviteCreatedAt, resolveInviteInput } from '../../workflows/input';
-import type { InviteInput } from '../../workflows/messages';
+import { CREATED_AT_TOLERANCE_MS, InvalidInviteInput, inviteCreatedAt, MAX_DATA_DEPTH, MAX_DATA_KEYS, resolveInviteInput } from '../../workflows/input';
+import type { InviteInput, JsonValue } from '../../workflows/messages';
 
 const base: InviteInput = {
   inviteId: 'a'.repeat(20),
@@ -118,5 +118,54 @@ describe('timeZone and sendWindow', () => {
     }
     expect(err).toBeInstanceOf(InvalidInviteInput);
     expect((err as InvalidInviteInput).problems.map((p) => p.field)).toEqual([field]);
+  });
+});
+
+/** `{ k: { k: … 1 } }` nesting `levels` objects, the outermost included. */
+function nested(levels: number, leaf: JsonValue = 1): Record<string, JsonValue> {
+  let value: JsonValue = leaf;
+  for (let i = 0; i < levels - 1; i++) value = { k: value };
+  return { k: value };
+}
+
+function problemsOf(data: Record<string, JsonValue>) {
+  try {
+    resolveInviteInput({ ...base, data });
+  } catch (err) {
+    if (err instanceof InvalidInviteInput) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
+describe('data bounds', () => {
+  it(`takes data nesting ${MAX_DATA_DEPTH} levels with ${MAX_DATA_KEYS} keys in all`, () => {
+    // The top level is level 1; an array is a level too.
+    expect(problemsOf(nested(MAX_DATA_DEPTH))).toEqual([]);
+    expect(problemsOf(nested(MAX_DATA_DEPTH - 1, [1, 2]))).toEqual([]);
+    const wide = Object.fromEntries(Array.from({ length: MAX_DATA_KEYS }, (_, i) => [`k${i}`, i]));
+    expect(problemsOf(wide)).toEqual([]);
+    // Keys of nested objects and array items count with the top level's.
+    const spread = { a: Object.fromEntries(Array.from({ length: MAX_DATA_KEYS - 2 }, (_, i) => [`k${i}`, i])), b: [] };
+    expect(problemsOf(spread)).toEqual([]);
+  });
+
+  it('refuses one level deeper, naming the limit and where it was passed', () => {
+    const problems = problemsOf(nested(MAX_DATA_DEPTH + 1));
+    expect(problems).toEqual([{ field: 'data', message: `must nest at most ${MAX_DATA_DEPTH} levels deep (data.k.k.k.k.k is level ${MAX_DATA_DEPTH + 1})` }]);
+    expect(problemsOf(nested(MAX_DATA_DEPTH, [1]))[0]?.message).toMatch(`at most ${MAX_DATA_DEPTH} levels deep (data.k.k.k.k.k is level 6)`);
+  });
+
+  it('refuses data nested 200 levels deep, as JSON text parsed by the API would be, without walking all of it', () => {
+    const deep = JSON.parse(`${'{"k":'.repeat(200)}1${'}'.repeat(200)}`) as Record<string, JsonValue>;
+    expect(problemsOf(deep).map((p) => p.message)).toEqual([expect.stringContaining(`at most ${MAX_DATA_DEPTH} levels deep`)]);
+    const deepArrays = { list: JSON.parse(`${'['.repeat(200)}${']'.repeat(200)}`) as JsonValue };
+    expect(problemsOf(deepArrays).map((p) => p.field)).toEqual(['data']);
+  });
+
+  it('refuses one key too many, at any level, array items included', () => {
+    const wide = Object.fromEntries(Array.from({ length: MAX_DATA_KEYS + 1 }, (_, i) => [`k${i}`, i]));
+    expect(problemsOf(wide)).toEqual([{ field: 'data', message: `must have at most ${MAX_DATA_KEYS} keys in all (array items count as keys)` }]);
+    expect(problemsOf({ a: { b: Array.from({ length: MAX_DATA_KEYS }, (_, i) => i) } })[0]?.message).toContain(`at most ${MAX_DATA_KEYS} keys`);
   });
 });

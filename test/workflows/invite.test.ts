@@ -395,6 +395,29 @@ describe('invite workflow', () => {
     );
   });
 
+  it('completes with the other roles and the data when a role was deleted in Auth0 after creation, and says so', async () => {
+    const fake = fakeActivities();
+    fake.deleteRole('billing');
+    await withInvite(
+      {},
+      async (handle) => {
+        const status = await firstEmail(handle);
+        await handle.executeUpdate(redeemUpdate, { args: [{ linkId: status.emails[0]!.linkId, user: invited }] });
+        const final = await handle.result();
+        expect(final).toMatchObject({ state: 'completed', roles: ['member', 'billing'], rolesNotGranted: ['billing'] });
+        expect(fake.calls.roles).toEqual([{ userId: invited.userId, roles: ['member', 'billing'] }]);
+        // app_metadata records what the account was given.
+        expect(fake.calls.metadata).toEqual([expect.objectContaining({ roles: ['member'], data: { leadId: 'L-42', plan: 'pro' } })]);
+        expect(fake.calls.hubspot).toHaveLength(1);
+        const { events } = await handle.query(historyQuery);
+        expect(events.find((e) => e.type === 'granted')).toMatchObject({ userId: invited.userId, reason: 'not granted, no longer in Auth0: billing' });
+        expect(events.map((e) => e.type)).toContain('completed');
+        expect(events.map((e) => e.type)).not.toContain('failed');
+      },
+      fake,
+    );
+  });
+
   it('keeps the invite pending and says why when the mail server refuses the address', async () => {
     const fake = fakeActivities();
     fake.fail('sendInviteEmail', { times: 1, retryable: false });
