@@ -31,6 +31,7 @@ import { createMetrics } from './metrics';
 import type { ApiMetrics } from './metrics';
 import { PAGE_HEADERS } from './pages/layout';
 import { problemPage } from './pages/landing';
+import { acceptedLanguages, chooseLocale } from '../lib/locale';
 import { DEFAULT_RATE_LIMITS } from './rate-limit';
 import type { RateLimits } from './rate-limit';
 import { registerClaimRoutes } from './routes/claims';
@@ -125,7 +126,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       return reply
         .code(error.statusCode)
         .headers({ ...PAGE_HEADERS, ...error.headers })
-        .send(problemPage(problem, { productName: config.PRODUCT_NAME }));
+        .send(problemPage(problem, { locale: chooseLocale(acceptedLanguages(request.headers['accept-language'])), appName: config.APP_NAME }));
     }
     return reply.code(error.statusCode).headers(error.headers).send(error.body());
   }
