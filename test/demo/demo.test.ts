@@ -212,7 +212,7 @@ describe('funnel', () => {
     const res = await fetch(`${app.url}/funnel`);
     expect(res.status).toBe(200);
     const html = await res.text();
-    expect(html).toContain('<form method="post" action="/funnel">');
+    expect(html).toContain('<form method="post" action="/funnel" novalidate>');
     for (const id of ['funnel-email', 'funnel-name', 'funnel-submit'])
       expect(html).toContain(`data-testid="${id}"`);
     expect(html).toContain('Leave your email to get access');
@@ -241,7 +241,8 @@ describe('funnel', () => {
       /<div class="notice ok" data-testid="funnel-result" data-outcome="sent"[^>]*>\s*<h1>Check your inbox<\/h1>/,
     );
     expect(html).toContain('We sent an invitation to <strong>Ada@Example.com</strong>');
-    expect(html).toContain('Tue, 08 Jan 2030 10:00:00 GMT');
+    // No time zone in the answer: UTC, said so.
+    expect(html).toMatch(/The link is valid until January 8, 2030 at 10:00\sAM UTC\./);
     // The browser never sees the funnel's bearer token.
     expect(html).not.toContain(FUNNEL_TOKEN);
   });
@@ -278,7 +279,7 @@ describe('funnel', () => {
     );
   });
 
-  it("shows the API's error code, message and field problems, escaped, with the API's 4xx status", async () => {
+  it("ties the API's field problems to the fields, in the page's words, with the API's 4xx status and code", async () => {
     api.answer((_req, res) =>
       json(res, 400, {
         error: {
@@ -288,15 +289,16 @@ describe('funnel', () => {
         },
       }),
     );
-    const res = await postFunnel({ email: 'not-an-email' });
+    const res = await postFunnel({ email: 'not-an-email@example.com' });
     expect(res.status).toBe(400);
     const html = await res.text();
     expect(html).toMatch(/data-testid="funnel-result" data-outcome="error" data-code="invalid_request"/);
-    expect(html).toContain('The request is &#60;b&#62;invalid&#60;/b&#62; &#38; $&#38; wrong');
-    expect(html).toContain('<li>email: must be an &#60;email&#62;</li>');
+    expect(html).toContain('<li><a href="#email">Enter an email address in the right format, like name@example.com.</a></li>');
+    expect(html).toContain('<input aria-invalid="true" aria-describedby="email-error" id="email"');
     expect(html).toContain('<code>invalid_request</code>');
-    expect(html).not.toContain('<b>invalid</b>');
-    expect(html).toContain('value="not-an-email" data-testid="funnel-email"');
+    // The API's own message is for programs.
+    expect(html).not.toContain('invalid</b>');
+    expect(html).toContain('value="not-an-email@example.com" data-testid="funnel-email"');
   });
 
   it('reports a failing or unreachable API as 502 with its own code', async () => {
@@ -317,6 +319,9 @@ describe('funnel', () => {
     const noEmail = await postFunnel({ email: '  ', name: 'x' });
     expect(noEmail.status).toBe(400);
     expect(await noEmail.text()).toContain('data-code="invalid_request"');
+    const malformed = await postFunnel({ email: 'ada at example' });
+    expect(malformed.status).toBe(400);
+    expect(await malformed.text()).toContain('id="email-error"');
     expect(tokenCalls).toBe(0);
 
     tokenFails = true;
