@@ -9,13 +9,14 @@ import type { SupportedLocale } from '../../lib/locale';
 import { escapeHtml as e, page } from './layout';
 
 /** Why a link shows a problem page instead of the invitation. */
-export type LinkProblem = 'invalid' | 'expired' | 'revoked' | 'used' | 'replaced' | 'rate_limited' | 'unavailable' | 'not_found';
+export type LinkProblem = 'invalid' | 'expired' | 'link_expired' | 'revoked' | 'used' | 'replaced' | 'rate_limited' | 'unavailable' | 'not_found';
 
 /** The HTTP status each problem page is sent with. */
 export const PROBLEM_STATUS: Record<LinkProblem, number> = {
   invalid: 404,
   not_found: 404,
   expired: 410,
+  link_expired: 410,
   revoked: 410,
   used: 410,
   replaced: 410,
@@ -44,9 +45,10 @@ const TEXT = {
     problems: {
       invalid: { title: 'This link is not valid', text: 'Check that you opened the whole link from your invitation email.' },
       not_found: { title: 'Page not found', text: 'There is nothing at this address.' },
-      expired: {
+      expired: { title: 'This invitation has expired', text: 'Ask the person who invited you to send a new invitation.' },
+      link_expired: {
         title: 'This link has expired',
-        text: 'If you received a more recent email about this invitation (it may have been extended), use the link in that email. Otherwise, ask the person who invited you to send a new invitation.',
+        text: 'The invitation was extended, and this link, from an earlier email, no longer works. Use the link in the most recent email about this invitation.',
       },
       revoked: { title: 'This invitation was withdrawn', text: 'It can no longer be used. Ask the person who invited you if you think this is a mistake.' },
       used: { title: 'This invitation was already accepted', text: 'If it was you, simply sign in.' },
@@ -76,9 +78,10 @@ const TEXT = {
     problems: {
       invalid: { title: 'Ce lien n’est pas valide', text: 'Vérifiez que vous avez ouvert le lien complet de l’e-mail d’invitation.' },
       not_found: { title: 'Page introuvable', text: 'Il n’y a rien à cette adresse.' },
-      expired: {
+      expired: { title: 'Cette invitation a expiré', text: 'Demandez une nouvelle invitation à la personne qui en est à l’origine.' },
+      link_expired: {
         title: 'Ce lien a expiré',
-        text: 'Si vous avez reçu un e-mail plus récent pour cette invitation (elle a peut-être été prolongée), utilisez le lien de cet e-mail. Sinon, demandez une nouvelle invitation à la personne qui en est à l’origine.',
+        text: 'L’invitation a été prolongée, et ce lien, issu d’un e-mail précédent, ne fonctionne plus. Utilisez le lien du dernier e-mail reçu pour cette invitation.',
       },
       revoked: { title: 'Cette invitation a été retirée', text: 'Elle ne peut plus être utilisée. En cas d’erreur, contactez la personne à l’origine de l’invitation.' },
       used: { title: 'Cette invitation a déjà été acceptée', text: 'Si c’était vous, il vous suffit de vous connecter.' },

@@ -89,7 +89,23 @@ function routes(fastify: FastifyInstance, ctx: RouteContext): void {
       return await ctx.linkVerifier.verify(token);
     } catch (err) {
       if (!(err instanceof LinkTokenError)) throw err;
-      throw new LinkProblemError(err.code === 'ERR_LINK_EXPIRED' ? 'expired' : 'invalid');
+      if (err.code !== 'ERR_LINK_EXPIRED') throw new LinkProblemError('invalid');
+      throw await expiredLink(err.expired);
+    }
+  };
+
+  /**
+   * A genuine link past its token's expiry. Its invite may live on: an extend moves the invite's
+   * expiry, not that of links already sent. Then the person is sent to the newer email.
+   */
+  const expiredLink = async (named: LinkTokenError['expired']): Promise<LinkProblemError> => {
+    if (!named) return new LinkProblemError('expired');
+    try {
+      const [status, issued] = await Promise.all([gateway.status(named.inviteId), gateway.linkIssued(named.inviteId, named.jti)]);
+      const open = (status.state === 'pending' || status.state === 'undeliverable') && Date.parse(status.expiresAt) > Date.now();
+      return new LinkProblemError(issued && open ? 'link_expired' : 'expired', status);
+    } catch {
+      return new LinkProblemError('expired');
     }
   };
 
@@ -215,13 +231,16 @@ function routes(fastify: FastifyInstance, ctx: RouteContext): void {
       try {
         await perIp(request);
         if (!isOneClick(request.body)) return sendProblem(request, reply, new LinkProblemError('invalid'), 400);
-        let link: LinkClaims;
+        let link: Pick<LinkClaims, 'inviteId'>;
         try {
           link = await verify(request.params.token);
         } catch (err) {
+          if (!(err instanceof LinkProblemError)) throw err;
           // An expired invite sends nothing more anyway.
-          if (err instanceof LinkProblemError && err.problem === 'expired') return done();
-          throw err;
+          if (err.problem === 'expired') return done(err.status);
+          // A link from before an extend still unsubscribes from the invite it came with.
+          if (err.problem === 'link_expired' && err.status) link = { inviteId: err.status.inviteId };
+          else throw err;
         }
         try {
           await gateway.decline(link.inviteId);

@@ -174,7 +174,7 @@ describe('GET and HEAD /i/:token', () => {
       ['forged', forged, 404, 'This link is not valid'],
       ['malformed', 'definitely-not-a-token', 404, 'This link is not valid'],
       ['unknown invite', unknown, 404, 'This link is not valid'],
-      ['expired', expired, 410, 'This link has expired'],
+      ['expired', expired, 410, 'This invitation has expired'],
       ['revoked', revoked.token, 410, 'This invitation was withdrawn'],
       ['used', used.token, 410, 'already accepted'],
       ['replaced', replaced.token, 410, 'This link was replaced'],
@@ -382,8 +382,12 @@ describe('which links work after a resend or an extend', () => {
     h.secrets.add(lapsed);
     const lapsedPage = await app.inject({ method: 'GET', url: `/i/${lapsed}` });
     expect(lapsedPage.statusCode).toBe(410);
-    expect(lapsedPage.body).toContain('use the link in that email');
+    expect(lapsedPage.body).toContain('This link has expired');
+    expect(lapsedPage.body).toContain('Use the link in the most recent email about this invitation.');
     expect((await h.status(id)).state).toBe('pending');
+    // Its one-click unsubscribe still stops the invite's emails.
+    expect((await oneClick(lapsed)).statusCode).toBe(200);
+    await h.until(id, (s) => s.optedOutAt !== undefined);
 
     // Any link still inside its own expiry redeems, the oldest one included.
     await redeemable(original!, email);
