@@ -41,6 +41,7 @@ input{display:block;width:100%;box-sizing:border-box;font:inherit;padding:10px 1
 .notice.ok{background:#effaf1;border:1px solid #bfe5c7}
 .notice:focus{outline:3px solid #3b5bdb;outline-offset:2px}
 .notice ul{margin:0 0 12px}
+.notice h2{margin:0 0 8px}
 .notice a{color:#a01c1c}
 .field-error{color:#a01c1c;font-size:14px;font-weight:600;margin:0 0 6px}
 .sr-only{position:absolute;width:1px;height:1px;margin:-1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}

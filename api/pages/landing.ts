@@ -39,7 +39,7 @@ const TEXT = {
     invitedBy: (who: string, app: string) => `<strong>${who}</strong> invited you to join ${app}.`,
     expires: (date: string) => `This invitation expires on ${date}.`,
     extended: (link: string, invite: string) =>
-      `The invitation was extended to ${invite}, but this link, from an earlier email, works only until ${link}. After that, use the link in the most recent email about this invitation.`,
+      `This invitation was extended to ${invite}. This link, from an earlier email, works until ${link}; after that, use the link in the most recent email about this invitation.`,
     continue: 'Continue',
     declineLink: 'Not interested? Decline and stop these emails',
     problems: {
@@ -72,7 +72,7 @@ const TEXT = {
     invitedBy: (who: string, app: string) => `<strong>${who}</strong> vous invite à rejoindre ${app}.`,
     expires: (date: string) => `Cette invitation expire le ${date}.`,
     extended: (link: string, invite: string) =>
-      `L’invitation a été prolongée jusqu’au ${invite}, mais ce lien, issu d’un e-mail précédent, ne fonctionne que jusqu’au ${link}. Ensuite, utilisez le lien du dernier e-mail reçu pour cette invitation.`,
+      `Cette invitation a été prolongée jusqu’au ${invite}. Ce lien, issu d’un e-mail précédent, fonctionne jusqu’au ${link}\u00a0; ensuite, utilisez le lien du dernier e-mail reçu pour cette invitation.`,
     continue: 'Continuer',
     declineLink: 'Cette invitation ne vous intéresse pas\u00a0? Refuser et ne plus recevoir ces e-mails',
     problems: {
@@ -123,16 +123,17 @@ export function invitePage(opts: {
   const app = e(opts.appName);
   const who = opts.inviterName ? `<p>${t.invitedBy(e(opts.inviterName), app)}</p>\n` : '';
   const inviteExpiry = dateOf(opts.locale, opts.expires);
-  const extended =
+  // After an extend, this link's own expiry is what the person needs to know, with the newer one.
+  const validity =
     opts.linkExpiresAt && opts.linkExpiresAt.getTime() + EXTENDED_SLACK_MS < new Date(opts.expires.at).getTime()
-      ? `<p class="muted" data-testid="link-validity">${e(t.extended(dateOf(opts.locale, { ...opts.expires, at: opts.linkExpiresAt }), inviteExpiry))}</p>\n`
-      : '';
+      ? `<p class="muted" data-testid="link-validity">${e(t.extended(dateOf(opts.locale, { ...opts.expires, at: opts.linkExpiresAt }), inviteExpiry))}</p>`
+      : `<p class="muted">${e(t.expires(inviteExpiry))}</p>`;
   return page(
     opts.locale,
     t.inviteTitle(opts.appName),
     `<h1>${e(t.inviteTitle(opts.appName))}</h1>
-${who}<p class="muted">${e(t.expires(inviteExpiry))}</p>
-${extended}<p><a class="button" href="${e(opts.continueUrl)}" rel="noreferrer" data-testid="continue">${e(t.continue)}</a></p>
+${who}${validity}
+<p><a class="button" href="${e(opts.continueUrl)}" rel="noreferrer" data-testid="continue">${e(t.continue)}</a></p>
 <p><a class="link" href="${e(opts.declineUrl)}" rel="noreferrer" data-testid="decline">${e(t.declineLink)}</a></p>`,
   );
 }

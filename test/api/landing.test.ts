@@ -372,7 +372,10 @@ describe('which links work after a resend or an extend', () => {
     }
     // Links from before the extend say until when they work, and where the longer-lived link is.
     const early = await app.inject({ method: 'GET', url: `/i/${original}` });
-    expect(unescape(early.body)).toContain(`this link, from an earlier email, works only until ${formatDateTime(first!.expiresAt, 'en', 'America/New_York')}`);
+    const { expiresAt } = await h.status(id);
+    expect(unescape(early.body)).toContain(
+      `This invitation was extended to ${formatDateTime(expiresAt, 'en', 'America/New_York')}. This link, from an earlier email, works until ${formatDateTime(first!.expiresAt, 'en', 'America/New_York')};`,
+    );
     expect((await app.inject({ method: 'GET', url: `/i/${resend}` })).body).toContain('data-testid="link-validity"');
     expect((await app.inject({ method: 'GET', url: `/i/${extend}` })).body).not.toContain('data-testid="link-validity"');
 

@@ -30,6 +30,8 @@ let stack: Stack;
 const contexts: BrowserContext[] = [];
 /** Invites whose one-minute ttl runs out while the other tests run. */
 const expiring: Partial<Record<Locale, { email: string; link: string }>> = {};
+/** Invites extended at once: their first link's one minute runs out, the invite lives on. */
+const outlived: Partial<Record<Locale, { inviteId: string; link: string }>> = {};
 
 beforeAll(async () => {
   stack = await startStack();
@@ -38,6 +40,11 @@ beforeAll(async () => {
     const email = emailOf(`expiring-${locale}`);
     await createInvite({ email, locale, ttl: '1 minute' });
     expiring[locale] = { email, link: await stack.linkFor(email) };
+
+    const extended = emailOf(`outlived-${locale}`);
+    const inviteId = await createInvite({ email: extended, locale, ttl: '1 minute' });
+    outlived[locale] = { inviteId, link: await stack.linkFor(extended) };
+    expect((await api('POST', `/v1/invites/${inviteId}/extend`, { ttl: '7 days' })).status).toBe(200);
   }
 }, 180_000);
 
@@ -171,6 +178,7 @@ describe('links that cannot be used, said kindly', () => {
     replaced: { en: 'This link was replaced', fr: 'Ce lien a été remplacé' },
     used: { en: 'This invitation was already accepted', fr: 'Cette invitation a déjà été acceptée' },
     expired: { en: 'This invitation has expired', fr: 'Cette invitation a expiré' },
+    'link-expired': { en: 'This link has expired', fr: 'Ce lien a expiré' },
   } as const;
 
   async function expectProblem(link: string, problem: keyof typeof TITLES, locale: Locale, status: number, browserLanguage = 'en-US'): Promise<void> {
@@ -229,6 +237,15 @@ describe('links that cannot be used, said kindly', () => {
       // The invites were created with a one-minute ttl before the other tests ran.
       await expect.poll(async () => (await fetch(link, { method: 'HEAD' })).status, { timeout: 90_000, interval: 1_000 }).toBe(410);
       await expectProblem(link, 'expired', locale, 410);
+    }
+  }, 120_000);
+
+  it('a link from before an extend, past the expiry its email gave: the invite lives on, use the newest email', async () => {
+    for (const locale of LOCALES) {
+      const { inviteId, link } = outlived[locale]!;
+      await expect.poll(async () => (await fetch(link, { method: 'HEAD' })).status, { timeout: 90_000, interval: 1_000 }).toBe(410);
+      await expectProblem(link, 'link-expired', locale, 410);
+      expect((await statusOf(inviteId)).state).toBe('pending');
     }
   }, 120_000);
 });
