@@ -170,7 +170,7 @@ const apiSchema = z
     AUTH_AUDIENCE: z.string().min(1).default('https://inviteflow/api'),
     /** Where the issuer's keys are; default `${AUTH_ISSUER}.well-known/jwks.json`. */
     AUTH_JWKS_URL: url.optional(),
-    /** The customer space's login route; the landing page's button goes there with `invite=<token>`. */
+    /** The customer space's login route; the landing page's button goes there with `invite`, `login_hint`, `screen_hint`, `ui_locales`. */
     APP_LOGIN_URL: url,
     APP_NAME: appName.default('Acme'),
     AUTH0_DOMAIN: workerFields.shape.AUTH0_DOMAIN,

@@ -167,7 +167,13 @@ function routes(fastify: FastifyInstance, ctx: RouteContext): void {
     });
   };
 
-  const pageSchema = (summary: string) => ({ summary, tags: ['links'], params: tokenParams, produces: ['text/html'] });
+  const pageSchema = (summary: string) => ({
+    summary,
+    description: "An HTML page in the invite's language (en, fr); for another locale, or a link that names no readable invite, in the Accept-Language header's, else English.",
+    tags: ['links'],
+    params: tokenParams,
+    produces: ['text/html'],
+  });
 
   app.get('/i/:token', { schema: pageSchema('The invitation page of an emailed link (consumes nothing)') }, async (request, reply) => {
     try {
