@@ -19,6 +19,7 @@ import {
 import type { Client } from '@temporalio/client';
 import type { JWTVerifyGetKey } from 'jose';
 import type { DestinationStream, LevelWithSilent } from 'pino';
+import { acceptedLanguages, chooseLocale } from '../lib/locale';
 import type { LinkVerifier } from '../lib/token';
 import { createActionAuth } from './action-auth';
 import { createBearerAuth } from './auth';
@@ -31,7 +32,6 @@ import { createMetrics } from './metrics';
 import type { ApiMetrics } from './metrics';
 import { PAGE_HEADERS } from './pages/layout';
 import { problemPage } from './pages/landing';
-import { acceptedLanguages, chooseLocale } from '../lib/locale';
 import { DEFAULT_RATE_LIMITS } from './rate-limit';
 import type { RateLimits } from './rate-limit';
 import { registerClaimRoutes } from './routes/claims';
