@@ -21,6 +21,8 @@ export interface SendInviteEmailInput {
   to: string;
   /** `en`, `fr`, or anything else (falls back to `en`). */
   locale: string;
+  /** The invitee's IANA time zone, in which dates are written; absent (runs from before it): UTC. */
+  timeZone?: string;
   inviter?: { name?: string; email?: string };
   scope: string;
   /** ISO 8601; the invite expiry, also the link token's `exp`. */
@@ -37,6 +39,8 @@ export interface SendEscalationEmailInput {
   /** The invited address. */
   invitee: string;
   locale: string;
+  /** The invite's IANA time zone; absent: UTC. */
+  timeZone?: string;
   scope: string;
   /** ISO 8601. */
   expiresAt: string;
@@ -63,15 +67,16 @@ export interface EmailDeps {
   linkSigner: { mint(claims: LinkClaims): Promise<string> };
   /** Origin (and optional path prefix) of the public API, e.g. `https://invites.example.com`. */
   publicBaseUrl: string;
-  /** The From header, e.g. `"Acme" <no-reply@acme.example>`. */
-  from: string;
-  productName: string;
+  /** The sender: its display name (`MAIL_FROM_NAME`) and address (`MAIL_FROM`). */
+  from: { name: string; address: string };
+  /** The application's name, as invitees know it (`APP_NAME`). */
+  appName: string;
 }
 
 /** Builds the email activities around injected clients. */
 export function createEmailActivities(deps: EmailDeps) {
   const baseUrl = deps.publicBaseUrl.replace(/\/+$/, '');
-  const messageIdDomain = domainOf(deps.from) ?? new URL(baseUrl).hostname;
+  const messageIdDomain = domainOf(deps.from.address) ?? new URL(baseUrl).hostname;
   const messageIdOf = (kind: 'invite' | 'escalation', inviteId: string, sequence: number) =>
     `<${messageIdLocalPart(kind, inviteId, sequence)}@${messageIdDomain}>`;
 
@@ -110,7 +115,8 @@ export function createEmailActivities(deps: EmailDeps) {
       const email = renderInviteEmail({
         kind: input.kind,
         locale: input.locale,
-        productName: deps.productName,
+        timeZone: input.timeZone,
+        appName: deps.appName,
         link,
         declineLink,
         expiresAt,
@@ -144,7 +150,7 @@ export function createEmailActivities(deps: EmailDeps) {
       if (!PLAIN_ADDRESS.test(input.to) || input.to.length > 254 || Number.isNaN(expiresAt.getTime())) {
         throw ApplicationFailure.create({ message: 'Invalid escalation email input: to, expiresAt', type: InviteErrorType.InvalidInput, nonRetryable: true });
       }
-      const email = renderEscalationEmail({ locale: input.locale, productName: deps.productName, invitee: input.invitee, scope: input.scope, expiresAt });
+      const email = renderEscalationEmail({ locale: input.locale, timeZone: input.timeZone, appName: deps.appName, invitee: input.invitee, scope: input.scope, expiresAt });
       return deliver(input.to, email, {
         // One escalation per invite: retries resend the same message.
         messageId: messageIdOf('escalation', input.inviteId, 0),

@@ -1,20 +1,24 @@
 /**
  * The invite and reminder emails, as pure functions of their input. Every value that reaches
- * the HTML part is escaped here, including the product name and the links: inviter names come
- * from the funnel and are not ours to trust.
+ * the HTML part is escaped here, including the application's name and the links: inviter names
+ * come from the funnel and are not ours to trust. Dates are written by `lib/locale.ts`, as on
+ * every page the invitee sees.
  */
+import { formatDateTime, resolveLocale } from '../lib/locale';
+import type { SupportedLocale } from '../lib/locale';
 
-/** Locales with their own wording; any other locale gets English. */
-export const SUPPORTED_LOCALES = ['en', 'fr'] as const;
-/** One of the locales with its own wording. */
-export type SupportedLocale = (typeof SUPPORTED_LOCALES)[number];
+export { resolveLocale, SUPPORTED_LOCALES } from '../lib/locale';
+export type { SupportedLocale } from '../lib/locale';
 
 /** What an invite or reminder email is made of. */
 export interface InviteEmailInput {
   kind: 'invite' | 'reminder';
-  /** A BCP 47 tag; its language picks the wording (fallback `en`), the full tag the date format. */
+  /** A BCP 47 tag; its language picks the wording and the date format (fallback `en`). */
   locale: string;
-  productName: string;
+  /** The application's name, as the invitee knows it. */
+  appName: string;
+  /** The invitee's IANA time zone, in which the expiry is written; absent: UTC. */
+  timeZone?: string | undefined;
   /** The link the call-to-action opens. */
   link: string;
   /** The link that declines the invite and stops its emails. */
@@ -90,23 +94,13 @@ const WORDING: Record<SupportedLocale, Wording> = {
   },
 };
 
-/** The wording locale for a BCP 47 tag: its language if supported, otherwise `en`. */
-export function resolveLocale(locale: string): SupportedLocale {
-  const lang = language(locale);
-  return SUPPORTED_LOCALES.find((l) => l === lang) ?? 'en';
-}
-
-function language(tag: string): string {
-  return tag.trim().toLowerCase().split(/[-_]/)[0] ?? '';
-}
-
 /** Renders the subject, HTML and plain-text parts of an invite or reminder email. */
 export function renderInviteEmail(input: InviteEmailInput): RenderedEmail {
   const locale = resolveLocale(input.locale);
   const w = WORDING[locale];
-  const product = singleLine(input.productName);
+  const product = singleLine(input.appName);
   const inviter = describeInviter(input.inviter);
-  const expiry = w.expiry(formatExpiry(input.expiresAt, input.locale, locale));
+  const expiry = w.expiry(formatDateTime(input.expiresAt, locale, input.timeZone));
   const subject = w.subject(input.kind, product, inviter?.short);
   const intro = w.intro(input.kind, product, inviter?.full);
 
@@ -191,26 +185,13 @@ function singleLine(value: string): string {
   return value.replace(/[\u0000-\u001f\u007f\u2028\u2029]+/g, ' ').trim();
 }
 
-// Dates are shown in UTC, labelled as such: the service does not know the reader's time zone.
-function formatExpiry(date: Date, requested: string, fallback: SupportedLocale): string {
-  const options: Intl.DateTimeFormatOptions = { dateStyle: 'long', timeStyle: 'short', timeZone: 'UTC' };
-  let formatter: Intl.DateTimeFormat;
-  try {
-    // The full tag when it belongs to the chosen language (en-GB → "14 June 2025"), else the
-    // base: an English email for pt-BR must not carry a Portuguese date.
-    const tag = language(requested) === fallback ? requested.replace(/_/g, '-') : fallback;
-    formatter = new Intl.DateTimeFormat(tag, options);
-  } catch {
-    formatter = new Intl.DateTimeFormat(fallback, options);
-  }
-  return `${formatter.format(date)} UTC`;
-}
-
 /** What the inviter's escalation email is made of. */
 export interface EscalationEmailInput {
   /** The inviter's locale (the invite's); its language picks the wording. */
   locale: string;
-  productName: string;
+  appName: string;
+  /** The invite's time zone, in which the expiry is written; absent: UTC. */
+  timeZone?: string | undefined;
   /** The invited address, which the inviter chose. */
   invitee: string;
   scope: string;
@@ -239,9 +220,9 @@ export function renderEscalationEmail(input: EscalationEmailInput): RenderedEmai
   const locale = resolveLocale(input.locale);
   const w = ESCALATION[locale];
   const invitee = singleLine(input.invitee).slice(0, 254);
-  const product = singleLine(input.productName);
+  const product = singleLine(input.appName);
   const scope = singleLine(input.scope);
-  const date = formatExpiry(input.expiresAt, input.locale, locale);
+  const date = formatDateTime(input.expiresAt, locale, input.timeZone);
   const subject = w.subject(invitee);
   const paragraphs = w.body(invitee, product, scope, date);
   const text = `${paragraphs.join('\n\n')}\n`;

@@ -22,6 +22,7 @@ import type { DestinationStream, LevelWithSilent } from 'pino';
 import { createManagementClient } from '../lib/auth0';
 import { createRoleCatalogue } from '../lib/auth0-roles';
 import type { RoleCatalogue } from '../lib/auth0-roles';
+import { acceptedLanguages, chooseLocale } from '../lib/locale';
 import type { LinkVerifier } from '../lib/token';
 import { createActionAuth } from './action-auth';
 import { createBearerAuth } from './auth';
@@ -134,7 +135,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
       return reply
         .code(error.statusCode)
         .headers({ ...PAGE_HEADERS, ...error.headers })
-        .send(problemPage(problem, { productName: config.PRODUCT_NAME }));
+        .send(problemPage(problem, { locale: chooseLocale(acceptedLanguages(request.headers['accept-language'])), appName: config.APP_NAME }));
     }
     return reply.code(error.statusCode).headers(error.headers).send(error.body());
   }

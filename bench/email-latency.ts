@@ -58,7 +58,7 @@ try {
   const rendered = renderInviteEmail({
     kind: 'invite',
     locale: 'en',
-    productName: 'Acme',
+    appName: 'Acme',
     link,
     declineLink: `${link}/decline`,
     expiresAt: new Date(Date.now() + 7 * 86_400_000),

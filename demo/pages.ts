@@ -4,7 +4,10 @@
  * itself with `textContent`. One inline stylesheet, allowed by its hash in the CSP.
  */
 import { createHash } from 'node:crypto';
+import { formatDateTime } from '../lib/locale';
+import type { SupportedLocale } from '../lib/locale';
 import type { SpaConfig } from './browser/app';
+import type { FunnelErrors, FunnelFailure, FunnelField, FunnelFieldProblem } from './funnel';
 
 /** Escapes text for HTML element content and double-quoted attribute values. */
 export function escapeHtml(value: string): string {
@@ -36,6 +39,14 @@ input{display:block;width:100%;box-sizing:border-box;font:inherit;padding:10px 1
 .notice{border-radius:8px;padding:12px 14px 0;margin:0 0 16px}
 .notice.error{background:#fff0f0;border:1px solid #f3c2c2}
 .notice.ok{background:#effaf1;border:1px solid #bfe5c7}
+.notice:focus{outline:3px solid #3b5bdb;outline-offset:2px}
+.notice ul{margin:0 0 12px}
+.notice h2{margin:0 0 8px}
+.notice a{color:#a01c1c}
+.field-error{color:#a01c1c;font-size:14px;font-weight:600;margin:0 0 6px}
+.sr-only{position:absolute;width:1px;height:1px;margin:-1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}
+input[aria-invalid="true"]{border:2px solid #c92a2a}
+@media (max-width:600px){main{margin:0;border-radius:0;box-shadow:none;padding:24px 18px}}
 `;
 
 const STYLE_HASH = createHash('sha256').update(STYLE).digest('base64');
@@ -61,9 +72,9 @@ export function contentSecurityPolicy(tenantUrl: string): string {
 export const FAVICON_SVG =
   '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="4" fill="#3b5bdb"/></svg>';
 
-function page(title: string, body: string, extraHead = ''): string {
+function page(title: string, body: string, extraHead = '', lang: SupportedLocale = 'en'): string {
   return `<!doctype html>
-<html lang="en">
+<html lang="${lang}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -72,7 +83,7 @@ function page(title: string, body: string, extraHead = ''): string {
 <style>${STYLE}</style>
 ${extraHead}</head>
 <body>
-<header><a href="/">Acme customer space</a><a class="muted" href="/funnel">Get access</a></header>
+<header><a href="/">${lang === 'fr' ? 'Espace client Acme' : 'Acme customer space'}</a><a class="muted" href="/funnel">${lang === 'fr' ? 'Obtenir l’accès' : 'Get access'}</a></header>
 <main>
 ${body}
 </main>
@@ -104,63 +115,157 @@ export function spaPage(config: SpaConfig): string {
   );
 }
 
-/** The funnel's last step: leave an email, get an invitation; `noticeHtml` goes under the heading. */
-export function funnelFormPage(values: { email?: string; name?: string } = {}, noticeHtml = ''): string {
+const FUNNEL_TEXT = {
+  en: {
+    title: 'Get access',
+    heading: 'Leave your email to get access',
+    intro: 'We will send you an invitation link. It signs you up, or into the account you already have.',
+    email: 'Email',
+    name: 'Name',
+    optional: '(optional)',
+    submit: 'Send me an invitation',
+    errorPrefix: 'Error:',
+    problemTitle: 'There is a problem',
+    fields: {
+      email: {
+        required: 'Enter your email address.',
+        invalid: 'Enter an email address in the right format, like name@example.com.',
+        too_long: 'Enter an email address of at most 254 characters.',
+      },
+      name: {
+        required: 'Enter your name.',
+        invalid: 'Enter your name as plain text.',
+        too_long: 'Enter a name of at most 100 characters.',
+      },
+    } satisfies Record<FunnelField, Record<FunnelFieldProblem, string>>,
+    failures: {
+      unavailable: 'We could not send the invitation: the invitation service is not answering right now. Please try again in a moment.',
+      rate_limited: 'Too many attempts in a short time. Please wait a minute and try again.',
+      rejected: 'We could not send the invitation with what you entered. Check it and try again.',
+      form: 'We could not read the form. Please try again.',
+    } satisfies Record<FunnelFailure, string>,
+    code: 'Code for support:',
+    sentTitle: 'Check your inbox',
+    sent: (email: string) => `We sent an invitation to <strong>${email}</strong>. Open the link in it to get in.`,
+    alreadyOpen: (email: string) => `An invitation was already on its way to <strong>${email}</strong>; it still works. Open the link in it to get in.`,
+    validUntil: (date: string) => `The link is valid until ${date}.`,
+    another: 'Use another email',
+  },
+  fr: {
+    title: 'Obtenir l’accès',
+    heading: 'Laissez votre e-mail pour obtenir l’accès',
+    intro: 'Nous vous enverrons un lien d’invitation. Il crée votre compte, ou vous connecte à celui que vous avez déjà.',
+    email: 'E-mail',
+    name: 'Nom',
+    optional: '(facultatif)',
+    submit: 'Recevoir une invitation',
+    errorPrefix: 'Erreur\u00a0:',
+    problemTitle: 'Un problème est survenu',
+    fields: {
+      email: {
+        required: 'Saisissez votre adresse e-mail.',
+        invalid: 'Saisissez une adresse e-mail au bon format, par exemple nom@exemple.fr.',
+        too_long: 'Saisissez une adresse e-mail de 254 caractères au plus.',
+      },
+      name: {
+        required: 'Saisissez votre nom.',
+        invalid: 'Saisissez votre nom en texte simple.',
+        too_long: 'Saisissez un nom de 100 caractères au plus.',
+      },
+    } satisfies Record<FunnelField, Record<FunnelFieldProblem, string>>,
+    failures: {
+      unavailable: 'L’invitation n’a pas pu être envoyée\u00a0: le service d’invitation ne répond pas pour le moment. Merci de réessayer dans un instant.',
+      rate_limited: 'Trop de tentatives en peu de temps. Merci de patienter une minute avant de réessayer.',
+      rejected: 'L’invitation n’a pas pu être envoyée avec ces informations. Vérifiez-les et réessayez.',
+      form: 'Le formulaire n’a pas pu être lu. Merci de réessayer.',
+    } satisfies Record<FunnelFailure, string>,
+    code: 'Code pour l’assistance\u00a0:',
+    sentTitle: 'Consultez votre boîte de réception',
+    sent: (email: string) => `Une invitation a été envoyée à <strong>${email}</strong>. Ouvrez le lien qu’elle contient pour accéder à votre espace.`,
+    alreadyOpen: (email: string) => `Une invitation était déjà en route vers <strong>${email}</strong>\u00a0; elle reste valable. Ouvrez le lien qu’elle contient pour accéder à votre espace.`,
+    validUntil: (date: string) => `Le lien est valable jusqu’au ${date}.`,
+    another: 'Utiliser une autre adresse',
+  },
+} satisfies Record<SupportedLocale, unknown>;
+
+const FIELDS: FunnelField[] = ['email', 'name'];
+
+/**
+ * The funnel's last step: leave an email, get an invitation. With `errors`, the page opens on an
+ * error summary that takes the focus (so a screen reader reads it first) and links to each field
+ * in trouble; each such field is `aria-invalid` and described by its own message. The form does
+ * not use the browser's own validation, whose messages would not be in the page's language.
+ */
+export function funnelFormPage(locale: SupportedLocale, values: { email?: string; name?: string } = {}, errors?: FunnelErrors): string {
+  const t = FUNNEL_TEXT[locale];
+  const fieldErrors = errors?.fields ?? {};
+  const messageOf = (field: FunnelField) => {
+    const problem = fieldErrors[field];
+    return problem ? t.fields[field][problem] : undefined;
+  };
+  const items = [
+    ...(errors?.failure ? [`<li>${escapeHtml(t.failures[errors.failure])}</li>`] : []),
+    ...FIELDS.flatMap((field) => {
+      const message = messageOf(field);
+      return message ? [`<li><a href="#${field}">${escapeHtml(message)}</a></li>`] : [];
+    }),
+  ];
+  const summary = errors
+    ? `<div class="notice error" role="alert" tabindex="-1" autofocus aria-labelledby="error-summary-title" data-testid="funnel-result" data-outcome="error" data-code="${escapeHtml(errors.code)}">
+<h2 id="error-summary-title">${escapeHtml(t.problemTitle)}</h2>
+<ul>${items.join('')}</ul>
+<p class="muted">${escapeHtml(t.code)} <code>${escapeHtml(errors.code)}</code></p>
+</div>
+`
+    : '';
+  const field = (name: FunnelField, input: string, label: string) => {
+    const message = messageOf(name);
+    const error = message
+      ? `<p class="field-error" id="${name}-error" data-testid="funnel-${name}-error"><span class="sr-only">${escapeHtml(t.errorPrefix)} </span>${escapeHtml(message)}</p>\n`
+      : '';
+    const aria = message ? ` aria-invalid="true" aria-describedby="${name}-error"` : '';
+    return `<label for="${name}">${label}</label>\n${error}${input.replace('<input ', `<input${aria} `)}`;
+  };
   return page(
-    'Get access',
-    `<h1>Leave your email to get access</h1>
-${noticeHtml}<p class="muted">We will send you an invitation link. It signs you up, or into the account you already have.</p>
-<form method="post" action="/funnel">
-<label for="email">Email</label>
-<input id="email" name="email" type="email" required autocomplete="email" maxlength="320" value="${escapeHtml(values.email ?? '')}" data-testid="funnel-email">
-<label for="name">Name <span class="muted">(optional)</span></label>
-<input id="name" name="name" type="text" autocomplete="name" maxlength="100" value="${escapeHtml(values.name ?? '')}" data-testid="funnel-name">
-<button class="button" type="submit" data-testid="funnel-submit">Send me an invitation</button>
+    t.title,
+    `<h1>${escapeHtml(t.heading)}</h1>
+${summary}<p class="muted">${escapeHtml(t.intro)}</p>
+<form method="post" action="/funnel" novalidate>
+${field('email', `<input id="email" name="email" type="email" autocomplete="email" maxlength="320" value="${escapeHtml(values.email ?? '')}" data-testid="funnel-email">`, escapeHtml(t.email))}
+${field('name', `<input id="name" name="name" type="text" autocomplete="name" maxlength="100" value="${escapeHtml(values.name ?? '')}" data-testid="funnel-name">`, `${escapeHtml(t.name)} <span class="muted">${escapeHtml(t.optional)}</span>`)}
+<button class="button" type="submit" data-testid="funnel-submit">${escapeHtml(t.submit)}</button>
 </form>`,
+    '',
+    locale,
   );
 }
 
-/** The invitation is on its way (new, or already open for this email). */
+/** The invitation is on its way (new, or already open for this email); the expiry in the invitee's time zone. */
 export function funnelSentPage(opts: {
+  locale: SupportedLocale;
   email: string;
   inviteId: string;
   expiresAt?: string;
+  timeZone?: string;
   alreadyOpen: boolean;
 }): string {
+  const t = FUNNEL_TEXT[opts.locale];
   const expiry = opts.expiresAt ? new Date(opts.expiresAt) : undefined;
   const until =
     expiry && !Number.isNaN(expiry.getTime())
-      ? `<p class="muted">The link is valid until ${escapeHtml(expiry.toUTCString())}.</p>`
+      ? `<p class="muted" data-testid="funnel-expiry">${escapeHtml(t.validUntil(formatDateTime(expiry, opts.locale, opts.timeZone)))}</p>\n`
       : '';
-  const what = opts.alreadyOpen
-    ? `An invitation was already on its way to <strong>${escapeHtml(opts.email)}</strong>; it still works.`
-    : `We sent an invitation to <strong>${escapeHtml(opts.email)}</strong>.`;
+  const email = escapeHtml(opts.email);
   return page(
-    'Check your inbox',
+    t.sentTitle,
     `<div class="notice ok" data-testid="funnel-result" data-outcome="sent" data-invite-id="${escapeHtml(opts.inviteId)}">
-<h1>Check your inbox</h1>
-<p>${what} Open the link in it to get in.</p>
+<h1>${escapeHtml(t.sentTitle)}</h1>
+<p>${opts.alreadyOpen ? t.alreadyOpen(email) : t.sent(email)}</p>
 ${until}</div>
-<p><a href="/funnel">Use another email</a></p>`,
+<p><a href="/funnel">${escapeHtml(t.another)}</a></p>`,
+    '',
+    opts.locale,
   );
-}
-
-/** The invitation could not be started: the API's code and message (or ours), and the form again. */
-export function funnelErrorPage(opts: {
-  code: string;
-  message: string;
-  problems?: string[];
-  values: { email?: string; name?: string };
-}): string {
-  const problems = opts.problems?.length
-    ? `<ul>${opts.problems.map((p) => `<li>${escapeHtml(p)}</li>`).join('')}</ul>`
-    : '';
-  const result = `<div class="notice error" data-testid="funnel-result" data-outcome="error" data-code="${escapeHtml(opts.code)}">
-<p><strong>We could not send the invitation.</strong> ${escapeHtml(opts.message)}</p>
-${problems}<p class="muted">Code: <code>${escapeHtml(opts.code)}</code></p>
-</div>
-`;
-  return funnelFormPage(opts.values, result);
 }
 
 /** A page that only says something went wrong (unknown path, wrong method, our own failure). */

@@ -9,11 +9,12 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { loadBrowserModules } from './assets';
 import type { SpaConfig } from './browser/app';
-import { requestInvite } from './funnel';
+import { acceptedLanguages, chooseLocale } from '../lib/locale';
+import type { SupportedLocale } from '../lib/locale';
+import { checkSignup, requestInvite } from './funnel';
 import {
   contentSecurityPolicy,
   FAVICON_SVG,
-  funnelErrorPage,
   funnelFormPage,
   funnelSentPage,
   messagePage,
@@ -125,62 +126,45 @@ export async function startDemoApp(opts: DemoAppOptions): Promise<DemoApp> {
   const html = (res: ServerResponse, status: number, body: string, headers?: Record<string, string>) =>
     send(res, status, 'text/html; charset=utf-8', body, headers);
 
+  /** The funnel speaks the browser's language; the invite it starts speaks it too. */
+  const funnelLocale = (req: IncomingMessage): SupportedLocale => chooseLocale(acceptedLanguages(req.headers['accept-language']));
+
   async function funnel(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const locale = funnelLocale(req);
     if (!/^application\/x-www-form-urlencoded\b/i.test(req.headers['content-type'] ?? '')) {
-      return html(
-        res,
-        415,
-        funnelErrorPage({ code: 'unsupported_media_type', message: 'Send the form itself.', values: {} }),
-      );
+      return html(res, 415, funnelFormPage(locale, {}, { code: 'unsupported_media_type', failure: 'form' }));
     }
     let form: URLSearchParams;
     try {
       form = await readForm(req);
     } catch (err) {
       if (!(err instanceof BodyTooLarge)) throw err;
-      return html(
-        res,
-        413,
-        funnelErrorPage({ code: 'payload_too_large', message: 'The form is too large.', values: {} }),
-        {
-          connection: 'close',
-        },
-      );
+      return html(res, 413, funnelFormPage(locale, {}, { code: 'payload_too_large', failure: 'form' }), { connection: 'close' });
     }
     const email = (form.get('email') ?? '').trim();
     const name = (form.get('name') ?? '').trim();
     const values = { email, name };
-    if (!email) {
-      return html(
-        res,
-        400,
-        funnelErrorPage({ code: 'invalid_request', message: 'Enter your email address.', values }),
-      );
+    const fields = checkSignup(values);
+    if (Object.keys(fields).length > 0) {
+      return html(res, 400, funnelFormPage(locale, values, { code: 'invalid_request', fields }));
     }
     let bearerToken: string;
     try {
       bearerToken = await opts.funnelToken();
     } catch {
-      return html(
-        res,
-        502,
-        funnelErrorPage({
-          code: 'token_unavailable',
-          message: 'The funnel could not authenticate to the invitation service.',
-          values,
-        }),
-      );
+      return html(res, 502, funnelFormPage(locale, values, { code: 'token_unavailable', failure: 'unavailable' }));
     }
     const outcome = await requestInvite({
       apiUrl,
       bearerToken,
-      signup: { email, ...(name ? { name } : {}) },
+      signup: { email, ...(name ? { name } : {}), locale },
     });
     if (outcome.ok) {
       // Post/Redirect/Get would need somewhere to keep the outcome; a demo can show it directly.
-      return html(res, 200, funnelSentPage(outcome));
+      return html(res, 200, funnelSentPage({ ...outcome, locale }));
     }
-    return html(res, outcome.status, funnelErrorPage({ ...outcome, values }));
+    const { status, ...errors } = outcome;
+    return html(res, status, funnelFormPage(locale, values, errors));
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -205,7 +189,7 @@ export async function startDemoApp(opts: DemoAppOptions): Promise<DemoApp> {
       return send(res, 200, 'text/javascript; charset=utf-8', asset, { 'cache-control': 'no-cache' });
     if (path === '/favicon.svg')
       return send(res, 200, 'image/svg+xml', FAVICON_SVG, { 'cache-control': 'max-age=86400' });
-    return html(res, 200, funnelFormPage());
+    return html(res, 200, funnelFormPage(funnelLocale(req)));
   }
 
   const server = createServer((req, res) => {

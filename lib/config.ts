@@ -80,14 +80,25 @@ const durationMs = (min: Duration, max: Duration) => {
   });
 };
 
-const workerSchema = z.object({
+// Shown in headers and pages: one line, no control characters.
+// eslint-disable-next-line no-control-regex -- control characters are exactly what is refused
+const appName = z.string().trim().min(1).max(100).regex(/^[^\u0000-\u001f\u007f\u2028\u2029]+$/, 'must be one line of text');
+
+const workerFields = z.object({
   ...temporal,
   ...links,
   /** Private Ed25519 JWK (with kid) that signs invite links. */
   LINK_SIGNING_KEY: jsonOf(jwk),
   SMTP_URL: z.string().regex(/^smtps?:\/\//, 'must be an smtp:// or smtps:// URL').default('smtp://127.0.0.1:1025'),
-  MAIL_FROM: z.string().min(3).default('inviteflow <invites@inviteflow.local>'),
-  PRODUCT_NAME: z.string().min(1).default('inviteflow'),
+  /** The sender's address; its display name is MAIL_FROM_NAME. */
+  MAIL_FROM: z
+    .string()
+    .regex(/^[^\s@<>,;:"()[\]\\]+@[^\s@<>,;:"()[\]\\]+$/, 'must be a plain address like invites@example.com (the display name is MAIL_FROM_NAME)')
+    .default('invites@acme.example'),
+  /** The application's name, as invitees know it: in every email and page. */
+  APP_NAME: appName.default('Acme'),
+  /** The display name of the sender; default APP_NAME. */
+  MAIL_FROM_NAME: appName.optional(),
   AUTH0_DOMAIN: z.string().regex(/^[a-z0-9.-]+(:\d+)?$/i, 'must be a host name like tenant.eu.auth0.com'),
   AUTH0_CLIENT_ID: z.string().min(1),
   AUTH0_CLIENT_SECRET: z.string().min(1),
@@ -118,10 +129,12 @@ const workerSchema = z.object({
   FUNNEL_WEBHOOK_URL: url.optional(),
   /** HMAC key of the funnel webhook's signatures; required with FUNNEL_WEBHOOK_URL. */
   FUNNEL_WEBHOOK_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
-}).refine((cfg) => !cfg.FUNNEL_WEBHOOK_URL || cfg.FUNNEL_WEBHOOK_SECRET, {
+});
+
+const workerSchema = workerFields.refine((cfg) => !cfg.FUNNEL_WEBHOOK_URL || cfg.FUNNEL_WEBHOOK_SECRET, {
   path: ['FUNNEL_WEBHOOK_SECRET'],
   message: 'is required when FUNNEL_WEBHOOK_URL is set',
-});
+}).transform((cfg) => ({ ...cfg, MAIL_FROM_NAME: cfg.MAIL_FROM_NAME ?? cfg.APP_NAME }));
 
 /** Thrown when the environment is incomplete or malformed; lists every bad variable, never values. */
 export class ConfigError extends Error {
@@ -143,7 +156,7 @@ function parse<T extends z.ZodType>(schema: T, env: Record<string, string | unde
 }
 
 /** Configuration of the worker process. */
-export type WorkerConfig = z.infer<typeof workerSchema>;
+export type WorkerConfig = z.output<typeof workerSchema>;
 
 /** Reads and validates the worker's configuration. */
 export function loadWorkerConfig(env: Record<string, string | undefined> = process.env): WorkerConfig {
@@ -177,13 +190,13 @@ const apiSchema = z
     AUTH_AUDIENCE: z.string().min(1).default('https://inviteflow/api'),
     /** Where the issuer's keys are; default `${AUTH_ISSUER}.well-known/jwks.json`. */
     AUTH_JWKS_URL: url.optional(),
-    /** The customer space's login route; the landing page's button goes there with `invite=<token>`. */
+    /** The customer space's login route; the landing page's button goes there with `invite`, `login_hint`, `screen_hint`, `ui_locales`. */
     APP_LOGIN_URL: url,
-    PRODUCT_NAME: workerSchema.shape.PRODUCT_NAME,
-    AUTH0_DOMAIN: workerSchema.shape.AUTH0_DOMAIN,
-    AUTH0_CLIENT_ID: workerSchema.shape.AUTH0_CLIENT_ID,
-    AUTH0_CLIENT_SECRET: workerSchema.shape.AUTH0_CLIENT_SECRET,
-    AUTH0_MANAGEMENT_ENDPOINT: workerSchema.shape.AUTH0_MANAGEMENT_ENDPOINT,
+    APP_NAME: appName.default('Acme'),
+    AUTH0_DOMAIN: workerFields.shape.AUTH0_DOMAIN,
+    AUTH0_CLIENT_ID: workerFields.shape.AUTH0_CLIENT_ID,
+    AUTH0_CLIENT_SECRET: workerFields.shape.AUTH0_CLIENT_SECRET,
+    AUTH0_MANAGEMENT_ENDPOINT: workerFields.shape.AUTH0_MANAGEMENT_ENDPOINT,
     /**
      * Longest time the API answers role checks from its copy of the tenant's roles before reading
      * them again (a name missing from the copy is looked up at once). A role deleted in Auth0 is
@@ -194,7 +207,7 @@ const apiSchema = z
     TRUST_PROXY: flag.default(false),
     /** Origin of the Temporal UI allowed to call `/codec/*` (only served when PAYLOAD_KEYS is set). */
     CODEC_CORS_ORIGIN: z.string().regex(/^https?:\/\/[^/\s]+$/, 'must be an origin like https://temporal.example.com').default('http://localhost:8233'),
-    LOG_LEVEL: workerSchema.shape.LOG_LEVEL,
+    LOG_LEVEL: workerFields.shape.LOG_LEVEL,
     /** HMAC key of the generic signed email-events webhook (`POST /v1/email-events`); off when empty. */
     EMAIL_EVENTS_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
     /** Scopes whose invites may be claimed by verified email unless the request says otherwise (comma-separated). */
@@ -225,10 +238,10 @@ const cliSchema = z.object({
   /** Same key as the API's; only `bulk` and lookups by email need it (they derive invite ids). */
   INVITE_ID_KEY: inviteIdKey.optional(),
   /** The Auth0 application the API uses; `bulk` needs it to check role names (only when rows name roles). */
-  AUTH0_DOMAIN: workerSchema.shape.AUTH0_DOMAIN.optional(),
-  AUTH0_CLIENT_ID: workerSchema.shape.AUTH0_CLIENT_ID.optional(),
-  AUTH0_CLIENT_SECRET: workerSchema.shape.AUTH0_CLIENT_SECRET.optional(),
-  AUTH0_MANAGEMENT_ENDPOINT: workerSchema.shape.AUTH0_MANAGEMENT_ENDPOINT,
+  AUTH0_DOMAIN: workerFields.shape.AUTH0_DOMAIN.optional(),
+  AUTH0_CLIENT_ID: workerFields.shape.AUTH0_CLIENT_ID.optional(),
+  AUTH0_CLIENT_SECRET: workerFields.shape.AUTH0_CLIENT_SECRET.optional(),
+  AUTH0_MANAGEMENT_ENDPOINT: workerFields.shape.AUTH0_MANAGEMENT_ENDPOINT,
 });
 
 /** Configuration of the operator CLI. */

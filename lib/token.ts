@@ -58,11 +58,20 @@ const MESSAGES: Record<LinkTokenErrorCode, string> = {
 export class LinkTokenError extends Error {
   override readonly name = 'LinkTokenError';
 
+  /**
+   * For ERR_LINK_EXPIRED only: the invite and link the token names, read after its signature,
+   * issuer and audience were checked, so a page can say whether the invite itself lives on
+   * (extended) and speak its language. Never a reason to accept the token.
+   */
+  readonly expired?: { inviteId: string; jti: string };
+
   constructor(
     readonly code: LinkTokenErrorCode,
     detail?: string,
+    expired?: { inviteId: string; jti: string },
   ) {
     super(detail === undefined ? MESSAGES[code] : `${MESSAGES[code]}: ${detail}`);
+    if (expired) this.expired = expired;
   }
 }
 
@@ -218,7 +227,10 @@ function toLinkTokenError(err: unknown): LinkTokenError {
   if (err instanceof LinkTokenError) return err;
   if (err instanceof errors.JOSEAlgNotAllowed) return new LinkTokenError('ERR_LINK_ALGORITHM');
   if (err instanceof errors.JWSSignatureVerificationFailed) return new LinkTokenError('ERR_LINK_SIGNATURE');
-  if (err instanceof errors.JWTExpired) return new LinkTokenError('ERR_LINK_EXPIRED');
+  if (err instanceof errors.JWTExpired) {
+    const { sub, jti } = err.payload;
+    return new LinkTokenError('ERR_LINK_EXPIRED', undefined, typeof sub === 'string' && sub !== '' && typeof jti === 'string' && jti !== '' ? { inviteId: sub, jti } : undefined);
+  }
   if (err instanceof errors.JWTClaimValidationFailed) {
     return new LinkTokenError('ERR_LINK_CLAIMS', `${err.claim} ${err.reason}`);
   }

@@ -175,7 +175,10 @@ async function main(): Promise<void> {
   const shared = {
     TEMPORAL_ADDRESS: `127.0.0.1:${ports.temporal}`,
     PUBLIC_BASE_URL: publicBaseUrl,
-    PRODUCT_NAME: 'Acme (local)',
+    // The defaults, spelled out: what invitees see as the product and the sender.
+    APP_NAME: 'Acme',
+    MAIL_FROM_NAME: 'Acme',
+    MAIL_FROM: 'invites@acme.example',
     AUTH0_DOMAIN: auth0.domain,
     AUTH0_CLIENT_ID: 'inviteflow-m2m',
     AUTH0_CLIENT_SECRET: 'inviteflow-m2m-secret',

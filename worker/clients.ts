@@ -64,8 +64,8 @@ export function buildActivityDeps(
         audience: cfg.LINK_AUDIENCE,
       }),
       publicBaseUrl: cfg.PUBLIC_BASE_URL,
-      from: cfg.MAIL_FROM,
-      productName: cfg.PRODUCT_NAME,
+      from: { name: cfg.MAIL_FROM_NAME, address: cfg.MAIL_FROM },
+      appName: cfg.APP_NAME,
     },
     auth0: {
       // The same limiter paces the client's requests and lets the activities reserve them.

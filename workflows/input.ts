@@ -305,6 +305,7 @@ export function initialInviteStatus(invite: ResolvedInvite, createdAtMs: number)
     data: invite.data,
     redirect: invite.redirect,
     emailPolicy: invite.emailPolicy,
+    locale: invite.locale,
     sendWindow: { timeZone: invite.sendWindow.timeZone, start: clock(invite.sendWindow.startMinutes), end: clock(invite.sendWindow.endMinutes) },
     ...(invite.attribution ? { attribution: invite.attribution } : {}),
     ...(invite.attributionInClaims ? { attributionInClaims: true } : {}),

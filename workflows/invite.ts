@@ -228,7 +228,15 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
     const done = await Promise.all([
       inviterEmail
         ? email
-            .sendEscalationEmail({ inviteId: invite.inviteId, to: normalizeEmail(inviterEmail), invitee: invite.email, locale: invite.locale, scope: invite.scope, expiresAt: status.expiresAt })
+            .sendEscalationEmail({
+            inviteId: invite.inviteId,
+            to: normalizeEmail(inviterEmail),
+            invitee: invite.email,
+            locale: invite.locale,
+            ...(status.sendWindow ? { timeZone: status.sendWindow.timeZone } : {}),
+            scope: invite.scope,
+            expiresAt: status.expiresAt,
+          })
             .then(() => 'inviter emailed', outcome('inviter email'))
         : 'no inviter email to tell',
       hubspot.markHubSpotInviteStale({ email: invite.email, inviteId: invite.inviteId }).then(() => 'HubSpot contact marked', outcome('HubSpot mark')),
@@ -252,6 +260,8 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
         kind: kind === 'reminder' ? 'reminder' : 'invite',
         to: invite.email,
         locale: invite.locale,
+        // Dates in the invitee's time zone, the one the status (and so every page) shows.
+        ...(status.sendWindow ? { timeZone: status.sendWindow.timeZone } : {}),
         inviter: invite.inviter,
         scope: invite.scope,
         expiresAt: iso(expiresAt),

@@ -159,6 +159,8 @@ export interface InviteStatus {
   data: Record<string, JsonValue>;
   redirect?: string;
   emailPolicy: EmailPolicy;
+  /** The invite's language tag: the pages of its link speak it (absent in results of older runs). */
+  locale?: string;
   attribution?: Attribution;
   /** Present (true) when redemption answers the attribution for the tokens. */
   attributionInClaims?: boolean;

@@ -18,7 +18,11 @@ p{line-height:1.5;margin:0 0 14px}
 .muted{color:#6b7080;font-size:14px}
 .button{display:inline-block;background:#3b5bdb;color:#fff;text-decoration:none;border:0;border-radius:8px;padding:12px 22px;font-size:16px;cursor:pointer}
 .link{color:#6b7080;font-size:13px}
+.button.secondary{background:#e7e9f0;color:#1d1f24}
+.actions{display:flex;flex-wrap:wrap;gap:10px;margin:20px 0 0}
+.actions form{margin:0}
 form{margin:0 0 14px}
+@media (max-width:480px){main{margin:0;border-radius:0;min-height:100vh;box-sizing:border-box;padding:28px 20px;box-shadow:none}}
 `;
 
 const STYLE_HASH = createHash('sha256').update(STYLE).digest('base64');
@@ -43,10 +47,10 @@ export const PAGE_HEADERS: Record<string, string> = {
   'x-frame-options': 'DENY',
 };
 
-/** A whole page around `body` (already-escaped HTML). */
-export function page(title: string, body: string): string {
+/** A whole page around `body` (already-escaped HTML), in `lang`. */
+export function page(lang: string, title: string, body: string): string {
   return `<!doctype html>
-<html lang="en">
+<html lang="${escapeHtml(lang)}">
 <head>
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">

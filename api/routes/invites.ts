@@ -112,6 +112,7 @@ const statusSchema = z
     data: z.record(z.string(), z.unknown()),
     redirect: z.string().optional(),
     emailPolicy: z.enum(['same-email', 'any']),
+    locale: z.string().optional().describe("The invite's language: its emails and the pages of its link speak it"),
     attribution: attributionSchema.optional(),
     attributionInClaims: z.boolean().optional(),
     createdAt: z.string(),

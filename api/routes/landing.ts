@@ -10,6 +10,8 @@ import { z } from 'zod';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { WorkflowNotFoundError } from '@temporalio/client';
+import { acceptedLanguages, chooseLocale } from '../../lib/locale';
+import type { SupportedLocale } from '../../lib/locale';
 import { LinkTokenError } from '../../lib/token';
 import type { LinkClaims } from '../../lib/token';
 import type { InviteStatus } from '../../workflows/messages';
@@ -28,7 +30,11 @@ const MAX_CLICKS_REMEMBERED = 10_000;
 const FORM_TYPES = ['application/x-www-form-urlencoded', 'multipart/form-data'];
 
 class LinkProblemError extends Error {
-  constructor(readonly problem: LinkProblem) {
+  /** `status`: the invite, when it could be read (its locale and time zone). */
+  constructor(
+    readonly problem: LinkProblem,
+    readonly status?: InviteStatus,
+  ) {
     super(`link problem: ${problem}`);
   }
 }
@@ -61,6 +67,10 @@ function routes(fastify: FastifyInstance, ctx: RouteContext): void {
 
   const send = (reply: FastifyReply, statusCode: number, html: string) => reply.code(statusCode).headers(PAGE_HEADERS).send(html);
 
+  /** The invite's language, else the browser's (`Accept-Language`), else English. */
+  const localeOf = (request: FastifyRequest, status?: InviteStatus): SupportedLocale =>
+    chooseLocale([status?.locale, ...acceptedLanguages(request.headers['accept-language'])]);
+
   const sendProblem = (request: FastifyRequest, reply: FastifyReply, err: unknown, statusCode?: number) => {
     let problem: LinkProblem = 'unavailable';
     if (err instanceof LinkProblemError) problem = err.problem;
@@ -70,7 +80,8 @@ function routes(fastify: FastifyInstance, ctx: RouteContext): void {
     } else if (err instanceof ApiError && err.code === 'invite_not_found') problem = 'invalid';
     else if (!(err instanceof ApiError && err.code === 'service_unavailable')) request.log.error({ err }, 'link page failed');
     const signInUrl = problem === 'used' ? config.APP_LOGIN_URL : undefined;
-    return send(reply, statusCode ?? PROBLEM_STATUS[problem], problemPage(problem, { productName: config.PRODUCT_NAME, ...(signInUrl ? { signInUrl } : {}) }));
+    const locale = localeOf(request, err instanceof LinkProblemError ? err.status : undefined);
+    return send(reply, statusCode ?? PROBLEM_STATUS[problem], problemPage(problem, { locale, appName: config.APP_NAME, ...(signInUrl ? { signInUrl } : {}) }));
   };
 
   const verify = async (token: string): Promise<LinkClaims> => {
@@ -78,7 +89,23 @@ function routes(fastify: FastifyInstance, ctx: RouteContext): void {
       return await ctx.linkVerifier.verify(token);
     } catch (err) {
       if (!(err instanceof LinkTokenError)) throw err;
-      throw new LinkProblemError(err.code === 'ERR_LINK_EXPIRED' ? 'expired' : 'invalid');
+      if (err.code !== 'ERR_LINK_EXPIRED') throw new LinkProblemError('invalid');
+      throw await expiredLink(err.expired);
+    }
+  };
+
+  /**
+   * A genuine link past its token's expiry. Its invite may live on: an extend moves the invite's
+   * expiry, not that of links already sent. Then the person is sent to the newer email.
+   */
+  const expiredLink = async (named: LinkTokenError['expired']): Promise<LinkProblemError> => {
+    if (!named) return new LinkProblemError('expired');
+    try {
+      const [status, issued] = await Promise.all([gateway.status(named.inviteId), gateway.linkIssued(named.inviteId, named.jti)]);
+      const open = (status.state === 'pending' || status.state === 'undeliverable') && Date.parse(status.expiresAt) > Date.now();
+      return new LinkProblemError(issued && open ? 'link_expired' : 'expired', status);
+    } catch {
+      return new LinkProblemError('expired');
     }
   };
 
@@ -90,18 +117,18 @@ function routes(fastify: FastifyInstance, ctx: RouteContext): void {
       gateway.describe(link.inviteId),
       gateway.linkIssued(link.inviteId, link.jti),
     ]);
-    if (!issued) throw new LinkProblemError('replaced');
-    if (status.state === 'revoked') throw new LinkProblemError('revoked');
-    if (status.state === 'expired' || Date.parse(status.expiresAt) <= Date.now()) throw new LinkProblemError('expired');
+    if (!issued) throw new LinkProblemError('replaced', status);
+    if (status.state === 'revoked') throw new LinkProblemError('revoked', status);
+    if (status.state === 'expired' || Date.parse(status.expiresAt) <= Date.now()) throw new LinkProblemError('expired', status);
     // An undeliverable invite is still open: a link that did arrive still works.
-    if (status.state !== 'pending' && status.state !== 'undeliverable') throw new LinkProblemError('used');
+    if (status.state !== 'pending' && status.state !== 'undeliverable') throw new LinkProblemError('used', status);
     // Pending in a closed run: ended from outside (terminated), so as good as revoked.
-    if (!run.open) throw new LinkProblemError('revoked');
+    if (!run.open) throw new LinkProblemError('revoked', status);
     const inviter = run.memo.inviter as { name?: unknown } | undefined;
     return { link, status, ...(typeof inviter?.name === 'string' && inviter.name ? { inviterName: inviter.name } : {}) };
   };
 
-  const continueUrl = async (token: string, status: InviteStatus, lookUpAccount: boolean): Promise<string> => {
+  const continueUrl = async (token: string, status: InviteStatus, locale: SupportedLocale, lookUpAccount: boolean): Promise<string> => {
     const url = new URL(config.APP_LOGIN_URL);
     url.searchParams.set('invite', token);
     // Under the `any` policy the link may have been forwarded: the invited address is no hint.
@@ -109,6 +136,8 @@ function routes(fastify: FastifyInstance, ctx: RouteContext): void {
       url.searchParams.set('login_hint', status.email);
       if (lookUpAccount && (await accountExists(status.email)) === false) url.searchParams.set('screen_hint', 'signup');
     }
+    // The login page and the customer space speak the invite's language.
+    url.searchParams.set('ui_locales', status.locale ?? locale);
     return url.href;
   };
 
@@ -138,7 +167,13 @@ function routes(fastify: FastifyInstance, ctx: RouteContext): void {
     });
   };
 
-  const pageSchema = (summary: string) => ({ summary, tags: ['links'], params: tokenParams, produces: ['text/html'] });
+  const pageSchema = (summary: string) => ({
+    summary,
+    description: "An HTML page in the invite's language (en, fr); for another locale, or a link that names no readable invite, in the Accept-Language header's, else English.",
+    tags: ['links'],
+    params: tokenParams,
+    produces: ['text/html'],
+  });
 
   app.get('/i/:token', { schema: pageSchema('The invitation page of an emailed link (consumes nothing)') }, async (request, reply) => {
     try {
@@ -146,12 +181,15 @@ function routes(fastify: FastifyInstance, ctx: RouteContext): void {
       const { link, status, inviterName } = await openLink(request.params.token);
       // A person (or a scanner that renders pages) opened the link; a HEAD is only a probe.
       if (request.method === 'GET') noteClick(request, link);
+      const locale = localeOf(request, status);
       // A HEAD (a scanner's probe) needs the status code only: no account lookup.
-      const url = await continueUrl(request.params.token, status, request.method === 'GET');
+      const url = await continueUrl(request.params.token, status, locale, request.method === 'GET');
       const html = invitePage({
-        productName: config.PRODUCT_NAME,
+        locale,
+        appName: config.APP_NAME,
         ...(inviterName ? { inviterName } : {}),
-        expiresAt: status.expiresAt,
+        expires: expiryOf(status),
+        linkExpiresAt: link.expiresAt,
         continueUrl: url,
         declineUrl: `${request.params.token}/decline`,
       });
@@ -164,8 +202,15 @@ function routes(fastify: FastifyInstance, ctx: RouteContext): void {
   app.get('/i/:token/decline', { schema: pageSchema('Asks to confirm declining the invitation (consumes nothing)') }, async (request, reply) => {
     try {
       await perIp(request);
-      await openLink(request.params.token);
-      return send(reply, 200, declineConfirmPage({ productName: config.PRODUCT_NAME }));
+      const { status } = await openLink(request.params.token);
+      const page = declineConfirmPage({
+        locale: localeOf(request, status),
+        appName: config.APP_NAME,
+        expires: expiryOf(status),
+        // From /i/<token>/decline back to /i/<token>, under whatever prefix the API is served.
+        keepUrl: `../${request.params.token}`,
+      });
+      return send(reply, 200, page);
     } catch (err) {
       return sendProblem(request, reply, err);
     }
@@ -180,17 +225,28 @@ function routes(fastify: FastifyInstance, ctx: RouteContext): void {
       },
     },
     async (request, reply) => {
-      const done = () => send(reply, 200, declineDonePage({ productName: config.PRODUCT_NAME }));
+      const done = (status?: InviteStatus) => {
+        const open = status !== undefined && (status.state === 'pending' || status.state === 'undeliverable') && Date.parse(status.expiresAt) > Date.now();
+        const page = declineDonePage({
+          locale: localeOf(request, status),
+          appName: config.APP_NAME,
+          ...(open ? { inviteUrl: `../${request.params.token}` } : {}),
+        });
+        return send(reply, 200, page);
+      };
       try {
         await perIp(request);
         if (!isOneClick(request.body)) return sendProblem(request, reply, new LinkProblemError('invalid'), 400);
-        let link: LinkClaims;
+        let link: Pick<LinkClaims, 'inviteId'>;
         try {
           link = await verify(request.params.token);
         } catch (err) {
+          if (!(err instanceof LinkProblemError)) throw err;
           // An expired invite sends nothing more anyway.
-          if (err instanceof LinkProblemError && err.problem === 'expired') return done();
-          throw err;
+          if (err.problem === 'expired') return done(err.status);
+          // A link from before an extend still unsubscribes from the invite it came with.
+          if (err.problem === 'link_expired' && err.status) link = { inviteId: err.status.inviteId };
+          else throw err;
         }
         try {
           await gateway.decline(link.inviteId);
@@ -200,12 +256,18 @@ function routes(fastify: FastifyInstance, ctx: RouteContext): void {
           if (!(await gateway.existence(link.inviteId)).exists) throw new LinkProblemError('invalid');
         }
         request.log.info({ inviteId: link.inviteId }, 'invite declined');
-        return done();
+        // Only for the page's language and the way back; the decline is done either way.
+        return done(await gateway.status(link.inviteId).catch(() => undefined));
       } catch (err) {
         return sendProblem(request, reply, err);
       }
     },
   );
+}
+
+/** The invite's expiry in the invitee's time zone (absent on runs from before send windows: UTC). */
+function expiryOf(status: InviteStatus): { at: string; timeZone?: string } {
+  return { at: status.expiresAt, ...(status.sendWindow ? { timeZone: status.sendWindow.timeZone } : {}) };
 }
 
 /** Whether a form body (urlencoded or multipart, as text) says `List-Unsubscribe=One-Click`. */

@@ -151,7 +151,7 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
     TEMPORAL_ADDRESS: env.address,
     TEMPORAL_TASK_QUEUE: TASK_QUEUE,
     PUBLIC_BASE_URL: apiUrl,
-    PRODUCT_NAME: 'Acme',
+    APP_NAME: 'Acme',
     AUTH0_DOMAIN: auth0.domain,
     AUTH0_CLIENT_ID: 'inviteflow-m2m',
     AUTH0_CLIENT_SECRET: 'inviteflow-m2m-secret',

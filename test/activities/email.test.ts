@@ -18,7 +18,8 @@ import type { MailCatcher, ParsedMessage } from '../../emulators/mail';
 const publicBaseUrl = 'https://invites.example.com';
 const issuer = publicBaseUrl;
 const audience = 'inviteflow-link';
-const from = '"Acme" <no-reply@acme.example>';
+// A sender name that needs encoding, to see it arrive whole.
+const from = { name: 'Acme Café, Inc.', address: 'no-reply@acme.example' };
 
 let catcher: MailCatcher;
 let mailer: SmtpMailer;
@@ -33,7 +34,7 @@ const activitiesWith = (m: Mailer) =>
     linkSigner: createLinkSigner({ signingKey: privateJwk, issuer, audience }),
     publicBaseUrl,
     from,
-    productName: 'Acme',
+    appName: 'Acme',
   });
 
 // A distinct invite per test, so a message can be picked out by its invite id header.
@@ -106,7 +107,7 @@ describe('sendEscalationEmail over SMTP', () => {
     const message = await receivedFor(inviteId);
     expect(message.to).toEqual(['alice@acme.example']);
     expect(message.subject).toBe('Votre invitation à bob@example.com n’a pas encore été acceptée');
-    expect(message.text).toContain('2 décembre 2026');
+    expect(message.text).toContain('2 décembre 2026 à 10:00 UTC');
     expect(message.text).not.toContain('/i/');
     expect(message.headers['message-id']).toBe(`<escalation.${inviteId}.0@acme.example>`);
     expect(result.messageId).toBe(message.headers['message-id']);
@@ -148,6 +149,17 @@ describe('sendInviteEmail over SMTP', () => {
     expect(message.text).toContain(`${publicBaseUrl}/i/${token}\n`);
     expect(result.messageId).toBe(message.headers['message-id']);
     expect(Number.isNaN(Date.parse(result.acceptedAt))).toBe(false);
+  });
+
+  it('comes from the configured sender name and writes the expiry in the invitee\'s time zone', async () => {
+    const sent = input({ locale: 'fr', timeZone: 'Europe/Paris', expiresAt: '2026-12-02T10:00:00.000Z' });
+    await activities.sendInviteEmail(sent);
+    const message = await receivedFor(sent.inviteId);
+    expect(message.from).toBe('"Acme Café, Inc." <no-reply@acme.example>');
+    expect(message.mailFrom).toBe('no-reply@acme.example');
+    expect(message.subject).toBe('Alice Martin vous invite à rejoindre Acme');
+    expect(message.text).toContain('Cette invitation expire le 2 décembre 2026 à 11:00 UTC+1.');
+    expect(`${message.text}${message.html}${message.from}`.toLowerCase()).not.toContain('inviteflow');
   });
 
   it('sets the one-click unsubscribe, auto-submitted and invite id headers', async () => {

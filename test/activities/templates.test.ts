@@ -3,12 +3,13 @@
 import { describe, expect, it } from 'vitest';
 import { escapeHtml, renderInviteEmail, resolveLocale } from '../../activities/templates';
 import type { InviteEmailInput } from '../../activities/templates';
+import { formatDateTime } from '../../lib/locale';
 
 const link = 'https://invites.example.com/i/eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiJpbnYifQ.c2ln';
 const input = (overrides: Partial<InviteEmailInput> = {}): InviteEmailInput => ({
   kind: 'invite',
   locale: 'en',
-  productName: 'Acme',
+  appName: 'Acme',
   link,
   declineLink: `${link}/decline`,
   expiresAt: new Date('2025-06-14T10:00:00Z'),
@@ -19,9 +20,9 @@ const input = (overrides: Partial<InviteEmailInput> = {}): InviteEmailInput => (
 const hostile = `<script>alert("x")</script> O'Brien & "Sons" <img src=x onerror=alert(1)>`;
 
 describe('escaping', () => {
-  it('escapes a hostile inviter name and product name everywhere in the HTML part', () => {
+  it('escapes a hostile inviter name and application name everywhere in the HTML part', () => {
     const { html, text, subject } = renderInviteEmail(
-      input({ inviter: { name: hostile, email: 'a"b@x.example' }, productName: '<b>Acme</b> & Co' }),
+      input({ inviter: { name: hostile, email: 'a"b@x.example' }, appName: '<b>Acme</b> & Co' }),
     );
     expect(html).not.toContain('<script');
     expect(html).not.toContain('<img');
@@ -56,7 +57,7 @@ describe('escaping', () => {
 });
 
 describe('content', () => {
-  it('has a call-to-action with the link, the expiry in UTC, the inviter and a decline footer (en)', () => {
+  it('has a call-to-action with the link, the expiry (UTC without a time zone), the inviter and a decline footer (en)', () => {
     const { html, text, subject, locale } = renderInviteEmail(input());
     expect(locale).toBe('en');
     expect(subject).toBe('Alice Martin invited you to join Acme');
@@ -84,19 +85,26 @@ describe('content', () => {
     }
   });
 
-  it('falls back to English for other locales, and formats dates for the regional variant', () => {
+  it('falls back to English for other locales; one date format per language, whatever the region', () => {
     for (const locale of ['de', 'pt-BR', '', 'not a locale!!']) {
       expect(renderInviteEmail(input({ locale })).subject).toBe('Alice Martin invited you to join Acme');
     }
-    expect(renderInviteEmail(input({ locale: 'en-GB' })).text).toContain(
-      'expires on 14 June 2025 at 10:00 UTC',
-    );
-    expect(renderInviteEmail(input({ locale: 'pt-BR' })).text).toMatch(
-      /expires on June 14, 2025 at 10:00\s?AM UTC/,
-    );
-    expect(renderInviteEmail(input({ locale: 'fr-CA' })).text).toContain('expire le 14 juin 2025');
+    for (const locale of ['en-GB', 'pt-BR', 'en']) {
+      expect(renderInviteEmail(input({ locale })).text).toMatch(/expires on June 14, 2025 at 10:00\s?AM UTC/);
+    }
+    expect(renderInviteEmail(input({ locale: 'fr-CA' })).text).toContain('expire le 14 juin 2025 à 10:00 UTC');
     expect(resolveLocale('fr-BE')).toBe('fr');
     expect(resolveLocale('es')).toBe('en');
+  });
+
+  it("writes the expiry in the invitee's time zone, named, exactly as the pages do", () => {
+    const paris = renderInviteEmail(input({ locale: 'fr', timeZone: 'Europe/Paris' }));
+    expect(paris.text).toContain('Cette invitation expire le 14 juin 2025 à 12:00 UTC+2.');
+    expect(paris.text).toContain(formatDateTime(new Date('2025-06-14T10:00:00Z'), 'fr', 'Europe/Paris'));
+    const newYork = renderInviteEmail(input({ timeZone: 'America/New_York' }));
+    expect(newYork.text).toMatch(/expires on June 14, 2025 at 6:00\s?AM EDT\./);
+    // A zone the runtime does not know is no reason to fail an email: UTC, said so.
+    expect(renderInviteEmail(input({ timeZone: 'Mars/Olympus' })).text).toMatch(/10:00\s?AM UTC/);
   });
 
   it('words reminders differently from the first email', () => {

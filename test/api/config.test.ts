@@ -28,7 +28,7 @@ describe('loadApiConfig', () => {
       TEMPORAL_ADDRESS: 'localhost:7233',
       TEMPORAL_NAMESPACE: 'default',
       TEMPORAL_TASK_QUEUE: 'invites',
-      PRODUCT_NAME: 'inviteflow',
+      APP_NAME: 'Acme',
       TRUST_PROXY: false,
       LOG_LEVEL: 'info',
     });
@@ -101,5 +101,28 @@ describe('webhook secrets', () => {
     expect(short).not.toContain('too-short');
     expect(problems({ ...minimal, EMAIL_EVENTS_SECRET: 'too-short' }, loadApiConfig)).toContain('EMAIL_EVENTS_SECRET');
     expect(loadWorkerConfig({ ...worker, FUNNEL_WEBHOOK_URL: 'https://funnel.example.com/hooks', FUNNEL_WEBHOOK_SECRET: 'w'.repeat(32) }).FUNNEL_WEBHOOK_SECRET).toBe('w'.repeat(32));
+  });
+});
+
+describe('what invitees see', () => {
+  const worker = {
+    LINK_SIGNING_KEY: JSON.stringify({ ...publicJwk, d: 'x' }),
+    AUTH0_DOMAIN: 'tenant.eu.auth0.com',
+    AUTH0_CLIENT_ID: 'client',
+    AUTH0_CLIENT_SECRET: 'secret',
+    HUBSPOT_ACCESS_TOKEN: 'pat-na1-x',
+  };
+
+  it('names the application Acme and sends as it by default; the sender name follows APP_NAME unless set', () => {
+    expect(loadWorkerConfig(worker)).toMatchObject({ APP_NAME: 'Acme', MAIL_FROM_NAME: 'Acme', MAIL_FROM: 'invites@acme.example' });
+    expect(loadApiConfig(minimal).APP_NAME).toBe('Acme');
+    expect(loadWorkerConfig({ ...worker, APP_NAME: 'Globex' })).toMatchObject({ APP_NAME: 'Globex', MAIL_FROM_NAME: 'Globex' });
+    expect(loadWorkerConfig({ ...worker, APP_NAME: 'Globex', MAIL_FROM_NAME: 'Globex Team' }).MAIL_FROM_NAME).toBe('Globex Team');
+  });
+
+  it('refuses a display name inside MAIL_FROM and a name that spans lines', () => {
+    for (const env of [{ MAIL_FROM: 'Acme <invites@acme.example>' }, { APP_NAME: 'Acme\r\nBcc: x@evil.example' }, { MAIL_FROM_NAME: 'A\nB' }]) {
+      expect(() => loadWorkerConfig({ ...worker, ...env }), JSON.stringify(env)).toThrow(ConfigError);
+    }
   });
 });

@@ -105,7 +105,7 @@ export async function startHarness(): Promise<Harness> {
     AUTH_ISSUER: `https://${auth0.domain}/`,
     AUTH_JWKS_URL: `${auth0.url}/.well-known/jwks.json`,
     APP_LOGIN_URL: 'https://app.test/login?from=email',
-    PRODUCT_NAME: 'Acme',
+    APP_NAME: 'Acme',
     AUTH0_DOMAIN: auth0.domain,
     AUTH0_CLIENT_ID: 'inviteflow-m2m',
     AUTH0_CLIENT_SECRET: 'inviteflow-m2m-secret',

@@ -269,7 +269,7 @@ describe('funnel', () => {
     const res = await fetch(`${app.url}/funnel`);
     expect(res.status).toBe(200);
     const html = await res.text();
-    expect(html).toContain('<form method="post" action="/funnel">');
+    expect(html).toContain('<form method="post" action="/funnel" novalidate>');
     for (const id of ['funnel-email', 'funnel-name', 'funnel-submit'])
       expect(html).toContain(`data-testid="${id}"`);
   });
@@ -290,6 +290,11 @@ describe('funnel', () => {
       roles: ['member'],
       data: { source: 'demo-funnel', name: 'Ada Lovelace' },
     });
+    expect(html).toMatch(/<div class="notice ok" data-testid="funnel-result" data-outcome="sent"[^>]*>\s*<h1>Check your inbox<\/h1>/);
+    expect(html).toContain(`We sent an invitation to <strong>${email}</strong>`);
+    // In the invitee's time zone (an `en` invite's default, New York), the zone named.
+    const until = new Intl.DateTimeFormat('en', { day: 'numeric', month: 'long', year: 'numeric', timeZone: 'America/New_York' }).format(new Date(status.expiresAt));
+    expect(html).toMatch(new RegExp(`The link is valid until ${until} at \\d{1,2}:\\d{2}\\s[AP]M E[SD]T\\.`));
     // The browser never sees the funnel's bearer token.
     expect(html).not.toContain(await h.bearer('invites:create'));
   });
@@ -320,11 +325,13 @@ describe('funnel', () => {
     );
   });
 
-  it("shows the API's refusal of a bad address with its status and code, the form filled in again", async () => {
+  it("ties the API's field problems to the fields, in the page's words, with the API's 4xx status and code", async () => {
     const res = await postFunnel({ email: 'not-an-email' });
     expect(res.status).toBe(400);
     const html = await res.text();
     expect(html).toMatch(/data-testid="funnel-result" data-outcome="error" data-code="invalid_request"/);
+    expect(html).toContain('<li><a href="#email">Enter an email address in the right format, like name@example.com.</a></li>');
+    expect(html).toContain('<input aria-invalid="true" aria-describedby="email-error" id="email"');
     expect(html).toContain('<code>invalid_request</code>');
     expect(html).toContain('value="not-an-email" data-testid="funnel-email"');
   });
@@ -345,6 +352,9 @@ describe('funnel', () => {
     const noEmail = await postFunnel({ email: '  ', name: 'x' });
     expect(noEmail.status).toBe(400);
     expect(await noEmail.text()).toContain('data-code="invalid_request"');
+    const malformed = await postFunnel({ email: 'ada at example' });
+    expect(malformed.status).toBe(400);
+    expect(await malformed.text()).toContain('id="email-error"');
     expect(tokenCalls).toBe(0);
 
     tokenFails = true;

@@ -145,7 +145,7 @@ export async function startStack(): Promise<Stack> {
   const common = {
     TEMPORAL_ADDRESS: env.address,
     PUBLIC_BASE_URL: apiUrl,
-    PRODUCT_NAME: APP_NAME,
+    APP_NAME,
     AUTH0_DOMAIN: auth0.domain,
     AUTH0_CLIENT_ID: 'inviteflow-m2m',
     AUTH0_CLIENT_SECRET: 'inviteflow-m2m-secret',

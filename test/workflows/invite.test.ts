@@ -688,7 +688,8 @@ describe('invite workflow', () => {
       expect(Date.parse(escalated.escalatedAt!)).toBeLessThan(Date.parse(status.expiresAt) - 2 * 86_400_000 + 60_000);
       await until(handle, () => fake.calls.webhooks.some((w) => w.type === 'invite.stale'));
       expect(fake.calls.escalations).toEqual([
-        { inviteId: status.inviteId, to: 'grace@acme.example', invitee: 'ada@example.com', locale: 'en', scope: 'workspace:acme', expiresAt: status.expiresAt },
+        // The invite's time zone, in which the email writes the expiry.
+        { inviteId: status.inviteId, to: 'grace@acme.example', invitee: 'ada@example.com', locale: 'en', timeZone: status.sendWindow!.timeZone, scope: 'workspace:acme', expiresAt: status.expiresAt },
       ]);
       expect(fake.calls.stale).toEqual([{ email: 'ada@example.com', inviteId: status.inviteId }]);
       const final = await handle.result();
