@@ -335,7 +335,7 @@ describe('the Action denying refused logins (ON_REFUSAL=deny)', () => {
 });
 
 describe('a French invite', () => {
-  it('from the email through a refused account and the switch to the customer space, in French', async () => {
+  it('from the email through a refused account and the switch to the customer space, in French, in an English browser', async () => {
     const invited = emailOf('amelie');
     const inviteId = await createInvite({
       email: invited,
@@ -343,8 +343,15 @@ describe('a French invite', () => {
       data: { plan: 'équipe' },
       locale: 'fr',
     });
-    const page = await newPage('fr-FR');
-    await openLink(page, await stack.linkFor(invited));
+    // An English browser: the invite's locale, not the browser's, speaks from the email's link on.
+    const page = await newPage('en-US');
+    const landing = await page.goto(await stack.linkFor(invited));
+    expect(landing?.status()).toBe(200);
+    expect(await page.locator('html').getAttribute('lang')).toBe('fr');
+    const cont = page.locator(`a.button[href^="${stack.demo.url}/login?"]`);
+    expect(new URL((await cont.getAttribute('href'))!).searchParams.get('ui_locales')).toBe('fr');
+    await cont.click();
+    await page.waitForURL((url) => url.href.startsWith(`${stack.auth0.url}/u/`));
     // Universal Login in French, with the application's name.
     expect(await page.locator('html').getAttribute('lang')).toBe('fr');
     expect(await page.locator('h1').textContent()).toBe('Créez votre compte');

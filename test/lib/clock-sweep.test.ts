@@ -1,6 +1,6 @@
 /**
  * What the current time decides outside the workflow — link and Action token lifetimes, webhook
- * timestamp tolerance, the outbound pacer's windows — at each of the 24 UTC hours and on both sides
+ * timestamp tolerance, the outbound pacer's windows, the dates an invitee reads — at each of the 24 UTC hours and on both sides
  * of each daylight-saving change (`test/support/clock.ts`), through an injected clock: the same
  * outcome whenever the suite runs.
  */
@@ -10,6 +10,7 @@ import { createLinkSigner, createLinkVerifier, generateLinkKey, LinkTokenError }
 import { createActionAuth, ACTION_TOKEN_AUDIENCE, ACTION_TOKEN_ISSUER } from '../../api/action-auth';
 import { signWebhook, verifyWebhookSignature } from '../../lib/webhook-signature';
 import { RateLimiter } from '../../lib/rate-limit';
+import { formatDateTime } from '../../lib/locale';
 import { sweepInstants } from '../support/clock';
 
 const instants = sweepInstants();
@@ -82,6 +83,30 @@ describe('at every hour', () => {
       }
       for (let i = 2; i < sent.length; i++) expect(sent[i]! - sent[i - 2]!, label).toBeGreaterThanOrEqual(1000);
       expect(sent[0], label).toBe(at);
+    }
+  });
+
+  it('writes each date on the invitee’s own calendar day and clock, in each locale, from each instant', () => {
+    const zones = ['America/New_York', 'Europe/Paris', 'Asia/Kolkata', 'Pacific/Kiritimati', 'Etc/GMT+12'];
+    const local = (at: number, zone: string, locale: string) =>
+      Object.fromEntries(
+        new Intl.DateTimeFormat(locale, { timeZone: zone, day: 'numeric', month: 'long', year: 'numeric', hour: 'numeric', minute: '2-digit' })
+          .formatToParts(at)
+          .map((p) => [p.type, p.value]),
+      );
+    for (const { label, at } of instants) {
+      for (const zone of zones) {
+        for (const locale of ['en', 'fr'] as const) {
+          const text = formatDateTime(new Date(at), locale, zone);
+          const parts = local(at, zone, locale);
+          const what = `${label} in ${zone} (${locale}): ${text}`;
+          // The local calendar day, which differs from UTC's for part of each day in most zones.
+          expect(text, what).toContain(`${parts.day} ${parts.month} ${parts.year}`.replace(/^(\S+) (\S+) /, locale === 'en' ? '$2 $1, ' : '$1 $2 '));
+          expect(text, what).toContain(`${parts.hour}:${parts.minute}`);
+          // The zone is named, so a reader elsewhere can tell.
+          expect(text, what).toMatch(/(GMT|UTC|[A-Z]{3,4})([+\-−]\d{1,2}(:\d{2})?)?$/);
+        }
+      }
     }
   });
 });
