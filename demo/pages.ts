@@ -34,9 +34,9 @@ code{font-size:13px}
 label{display:block;font-size:14px;margin:0 0 4px}
 input{display:block;width:100%;box-sizing:border-box;font:inherit;padding:10px 12px;border:1px solid #c9ccd6;border-radius:8px;margin:0 0 16px}
 .actions{display:flex;gap:10px;margin-top:24px}
-.button{display:inline-block;background:#3b5bdb;color:#fff;text-decoration:none;border:0;border-radius:8px;padding:11px 20px;font:inherit;cursor:pointer}
+.button{display:inline-block;background:#3b5bdb;color:#fff;text-decoration:none;border:0;border-radius:8px;padding:11px 20px;font:inherit;cursor:pointer;max-width:100%;box-sizing:border-box;overflow-wrap:anywhere}
 .button.secondary{background:#e7e9f0;color:#1d1f24}
-.notice{border-radius:8px;padding:12px 14px 0;margin:0 0 16px}
+.notice{border-radius:8px;padding:12px 14px 0;margin:0 0 16px;overflow-wrap:anywhere}
 .notice.error{background:#fff0f0;border:1px solid #f3c2c2}
 .notice.ok{background:#effaf1;border:1px solid #bfe5c7}
 .notice:focus{outline:3px solid #3b5bdb;outline-offset:2px}

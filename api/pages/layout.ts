@@ -12,11 +12,11 @@ export function escapeHtml(value: string): string {
 
 const STYLE = `
 body{margin:0;font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;background:#f4f5f7;color:#1d1f24}
-main{max-width:440px;margin:12vh auto;background:#fff;border-radius:12px;padding:36px 32px;box-shadow:0 1px 3px rgba(0,0,0,.08)}
+main{max-width:440px;margin:12vh auto;background:#fff;border-radius:12px;padding:36px 32px;box-shadow:0 1px 3px rgba(0,0,0,.08);overflow-wrap:anywhere}
 h1{font-size:22px;margin:0 0 12px}
 p{line-height:1.5;margin:0 0 14px}
 .muted{color:#6b7080;font-size:14px}
-.button{display:inline-block;background:#3b5bdb;color:#fff;text-decoration:none;border:0;border-radius:8px;padding:12px 22px;font-size:16px;cursor:pointer}
+.button{display:inline-block;background:#3b5bdb;color:#fff;text-decoration:none;border:0;border-radius:8px;padding:12px 22px;font-size:16px;cursor:pointer;max-width:100%;box-sizing:border-box;overflow-wrap:anywhere}
 .link{color:#6b7080;font-size:13px}
 .button.secondary{background:#e7e9f0;color:#1d1f24}
 .actions{display:flex;flex-wrap:wrap;gap:10px;margin:20px 0 0}

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
 import { inviteWorkflowId, statusQuery } from '../../workflows/messages';
 import type { InviteStatus } from '../../workflows/messages';
-import { APP_NAME, startStack } from './stack';
+import { APP_NAME, saveScreenshot, startStack } from './stack';
 import type { Stack } from './stack';
 
 const SCREENSHOTS = join(import.meta.dirname, '..', '..', 'test-results', 'screenshots');
@@ -51,7 +51,7 @@ async function screenshots(page: Page, name: string, locale: 'en' | 'fr'): Promi
     ['mobile', 390, 844],
   ] as const) {
     await page.setViewportSize({ width, height });
-    await page.screenshot({ path: join(SCREENSHOTS, `${name}-${locale}-${label}.png`), fullPage: true });
+    await saveScreenshot(page, join(SCREENSHOTS, `${name}-${locale}-${label}.png`));
   }
   await page.setViewportSize({ width: 1280, height: 800 });
 }

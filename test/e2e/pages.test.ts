@@ -11,7 +11,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { formatDateTime } from '../../lib/locale';
 import { inviteWorkflowId, statusQuery } from '../../workflows/messages';
 import type { InviteStatus } from '../../workflows/messages';
-import { startStack } from './stack';
+import { saveScreenshot, startStack } from './stack';
 import type { Stack } from './stack';
 
 const SCREENSHOTS = 'test-results/screenshots';
@@ -64,7 +64,7 @@ async function newPage(viewport: Viewport, browserLanguage = 'en-US'): Promise<P
 }
 
 async function shoot(page: Page, name: string): Promise<void> {
-  await page.screenshot({ path: `${SCREENSHOTS}/${name}.png`, fullPage: true });
+  await saveScreenshot(page, `${SCREENSHOTS}/${name}.png`);
 }
 
 async function api(method: string, path: string, body?: unknown): Promise<Response> {

@@ -11,7 +11,8 @@ import type { FastifyInstance } from 'fastify';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import { chromium } from 'playwright-core';
-import type { Browser } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { expect } from 'vitest';
 import { buildAction } from '../../actions/build';
 import { deployAction } from '../../actions/deploy';
 import { createActivities } from '../../activities';
@@ -273,4 +274,14 @@ export async function startStack(): Promise<Stack> {
       await Promise.all([env.teardown(), auth0.close(), hubspot.close(), mail.close()]);
     },
   };
+}
+
+/**
+ * Saves a full-page screenshot for a person to look at, after checking what a person would notice
+ * first on a phone: nothing wider than the screen (a long address in a button, say).
+ */
+export async function saveScreenshot(page: Page, path: string): Promise<void> {
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  expect(overflow, `${path}: the page is ${overflow} px wider than the screen`).toBeLessThanOrEqual(0);
+  await page.screenshot({ path, fullPage: true });
 }
