@@ -13,6 +13,7 @@ import type { Scope } from '../../api/auth';
 import { ApiError } from '../../api/errors';
 import { startAuth0Emulator } from '../../emulators/auth0';
 import type { Auth0Emulator } from '../../emulators/auth0';
+import { m2mToken } from '../support/m2m-token';
 
 const API = 'https://inviteflow/api';
 const CALLBACK = 'http://127.0.0.1:5173/callback';
@@ -150,18 +151,7 @@ describe('bearer auth with tokens the tenant issues', () => {
   });
 
   it("accepts the funnel's machine-to-machine token for invites:create", async () => {
-    const res = await fetch(`${auth0.url}/oauth/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        grant_type: 'client_credentials',
-        client_id: 'inviteflow-m2m',
-        client_secret: 'inviteflow-m2m-secret',
-        audience: API,
-        scope: 'invites:create',
-      }),
-    });
-    const { access_token: token } = (await res.json()) as { access_token: string };
+    const token = await m2mToken(auth0.url, API, 'invites:create');
     const ok = await check(token, 'invites:create');
     expect(ok.statusCode).toBe(200);
     expect(ok.json()).toEqual({ subject: 'inviteflow-m2m@clients', scopes: ['invites:create'] });

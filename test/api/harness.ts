@@ -25,6 +25,7 @@ import type { InviteStatus } from '../../workflows/messages';
 import type { SendInviteEmailInput } from '../../activities/email';
 import { fakeActivities } from '../support/fake-activities';
 import { devServerEnv, workflowBundle } from '../support/temporal';
+import { m2mToken } from '../support/m2m-token';
 
 /** Everything a test file needs; `close()` in `afterAll`. */
 export interface Harness {
@@ -154,19 +155,7 @@ export async function startHarness(): Promise<Harness> {
       const cacheKey = `${scope ?? '*'} ${audience}`;
       let token = tokens.get(cacheKey);
       if (!token) {
-        const res = await fetch(`${auth0.url}/oauth/token`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({
-            grant_type: 'client_credentials',
-            client_id: 'inviteflow-m2m',
-            client_secret: 'inviteflow-m2m-secret',
-            audience,
-            ...(scope !== undefined ? { scope } : {}),
-          }),
-        });
-        expect(res.status).toBe(200);
-        token = ((await res.json()) as { access_token: string }).access_token;
+        token = await m2mToken(auth0.url, audience, scope);
         tokens.set(cacheKey, token);
         secrets.add(token);
       }

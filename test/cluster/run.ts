@@ -32,6 +32,7 @@ import { freePort, startTemporalCluster } from '../../scripts/cluster';
 import type { TemporalCluster } from '../../scripts/cluster';
 import { tsProcess } from '../../scripts/ts-process';
 import { ServiceProcess } from '../support/service-process';
+import { m2mToken } from '../support/m2m-token';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const SCOPE = 'workspace:cluster';
@@ -164,12 +165,7 @@ export async function runClusterRun(opts: ClusterRunOptions): Promise<ClusterRun
     const apiUrls = apiPorts.map((port) => `http://127.0.0.1:${port}`);
     log(`2 workers and 2 APIs (${apiUrls.join(', ')}) on task queue ${taskQueue}`);
 
-    const tokenRes = await fetch(`${auth0.url}/oauth/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ grant_type: 'client_credentials', client_id: 'inviteflow-m2m', client_secret: 'inviteflow-m2m-secret', audience: 'https://inviteflow/api' }),
-    });
-    const bearer = ((await tokenRes.json()) as { access_token: string }).access_token;
+    const bearer = await m2mToken(auth0.url, 'https://inviteflow/api');
 
     const statuses: Record<string, number> = {};
     const badOutages: string[] = [];

@@ -32,6 +32,7 @@ import { createLinkVerifier, generateLinkKey } from '../../lib/token';
 import { buildActivityDeps } from '../../worker/clients';
 import { createInviteWorker } from '../../worker/worker';
 import { devServerEnv, workflowBundle } from '../support/temporal';
+import { m2mToken } from '../support/m2m-token';
 
 export const CLAIMS = 'https://inviteflow.dev/';
 /** The product's name invitees see (the SPA application's name in the tenant). */
@@ -211,17 +212,7 @@ export async function startStack(): Promise<Stack> {
   const funnelToken = async () => {
     const cached = tokens.get('funnel');
     if (cached) return cached;
-    const res = await fetch(`${auth0.url}/oauth/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        grant_type: 'client_credentials',
-        client_id: 'inviteflow-m2m',
-        client_secret: 'inviteflow-m2m-secret',
-        audience: apiConfig.AUTH_AUDIENCE,
-      }),
-    });
-    const token = ((await res.json()) as { access_token: string }).access_token;
+    const token = await m2mToken(auth0.url, apiConfig.AUTH_AUDIENCE);
     tokens.set('funnel', token);
     return token;
   };

@@ -18,6 +18,7 @@ import { fakeActivities } from '../support/fake-activities';
 import { devServerEnv, workflowBundle } from '../support/temporal';
 import { tsProcess } from '../../scripts/ts-process';
 import { freePort } from '../e2e/stack';
+import { m2mToken } from '../support/m2m-token';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const EMAILS = 30;
@@ -76,17 +77,7 @@ describe('the API restarted under load', () => {
       const [command, args] = tsProcess('api/main.ts');
       api = spawn(command, args, { cwd: ROOT, env: apiEnv, stdio: 'ignore' });
     };
-    const tokenRes = await fetch(`${auth0.url}/oauth/token`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        grant_type: 'client_credentials',
-        client_id: 'inviteflow-m2m',
-        client_secret: 'inviteflow-m2m-secret',
-        audience: 'https://inviteflow/api',
-      }),
-    });
-    const bearer = ((await tokenRes.json()) as { access_token: string }).access_token;
+    const bearer = await m2mToken(auth0.url, 'https://inviteflow/api');
 
     startApi();
     const emails = Array.from({ length: EMAILS }, (_, i) => `funnel.${i}.${randomBytes(3).toString('hex')}@example.com`);
