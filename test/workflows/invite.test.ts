@@ -413,6 +413,7 @@ describe('invite workflow', () => {
         expect(events.find((e) => e.type === 'granted')).toMatchObject({ userId: invited.userId, reason: 'not granted, no longer in Auth0: billing' });
         expect(events.map((e) => e.type)).toContain('completed');
         expect(events.map((e) => e.type)).not.toContain('failed');
+        await recordHistory('role-deleted', handle);
       },
       fake,
     );
