@@ -1,5 +1,6 @@
 /**
- * The whole system in one process for browser tests: the Temporal dev server, the real worker
+ * The whole system in one process for browser tests: a real Temporal server (the dev server, or
+ * the external one `TEST_TEMPORAL_ADDRESS` names: see test/support/temporal.ts), the real worker
  * and activities, the API, the mail catcher, the Auth0 emulator running the built post-login
  * Action (deployed through the Management API, as in production), the HubSpot emulator and the
  * demo pages. Ports are chosen up front because the pieces name each other (links, callbacks).
@@ -31,7 +32,7 @@ import { loadApiConfig, loadWorkerConfig } from '../../lib/config';
 import { createLinkVerifier, generateLinkKey } from '../../lib/token';
 import { buildActivityDeps } from '../../worker/clients';
 import { createInviteWorker } from '../../worker/worker';
-import { devServerEnv, workflowBundle } from '../support/temporal';
+import { realServerEnv, testTaskQueue, workflowBundle } from '../support/temporal';
 import { m2mToken } from '../support/m2m-token';
 
 export const CLAIMS = 'https://inviteflow.dev/';
@@ -127,7 +128,7 @@ export async function startStack(): Promise<Stack> {
   const actionSecret = randomBytes(32).toString('base64url');
 
   const [env, auth0, hubspot, mail, key, action] = await Promise.all([
-    devServerEnv(),
+    realServerEnv(),
     startAuth0Emulator({
       spa: {
         name: APP_NAME,
@@ -146,6 +147,8 @@ export async function startStack(): Promise<Stack> {
 
   const common = {
     TEMPORAL_ADDRESS: env.address,
+    TEMPORAL_NAMESPACE: env.namespace ?? 'default',
+    TEMPORAL_TASK_QUEUE: testTaskQueue(),
     PUBLIC_BASE_URL: apiUrl,
     APP_NAME,
     AUTH0_DOMAIN: auth0.domain,

@@ -1,8 +1,10 @@
 /**
- * One invite end to end on the real Temporal dev server with the real worker, real activities,
- * a real SMTP server and the Auth0 and HubSpot emulators driven by their real SDKs: started,
- * emailed, the link from the email redeemed, roles and data in Auth0, contact in HubSpot,
- * completed, and findable by its search attributes.
+ * One invite end to end on a real Temporal server with the real worker, real activities, a real
+ * SMTP server and the Auth0 and HubSpot emulators driven by their real SDKs: started, emailed, the
+ * link from the email redeemed, roles and data in Auth0, contact in HubSpot, completed, and
+ * findable by its search attributes. `npm test` runs it on the Temporal dev server; `npm run
+ * test:cluster` runs it again on Temporal on PostgreSQL with SQL visibility (`TEST_TEMPORAL_ADDRESS`,
+ * see test/support/temporal.ts).
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,10 +27,9 @@ import {
   redeemUpdate,
   searchAttributes,
   statusQuery,
-  TASK_QUEUE,
 } from '../../workflows/messages';
 import type { inviteWorkflow } from '../../workflows/invite';
-import { devServerEnv, workflowBundle } from '../support/temporal';
+import { realServerEnv, testTaskQueue, workflowBundle } from '../support/temporal';
 
 let env: TestWorkflowEnvironment;
 let auth0: Auth0Emulator;
@@ -38,11 +39,12 @@ let worker: Worker;
 let running: Promise<void>;
 let closeClients: () => Promise<void>;
 const PUBLIC_BASE_URL = 'http://localhost:3999';
+const taskQueue = testTaskQueue();
 let publicJwk: Awaited<ReturnType<typeof generateLinkKey>>['publicJwk'];
 
 beforeAll(async () => {
   [env, auth0, hubspot, mail] = await Promise.all([
-    devServerEnv(),
+    realServerEnv(),
     startAuth0Emulator(),
     startHubSpotEmulator(),
     startMailCatcher({ smtpPort: 0, httpPort: 0 }),
@@ -52,6 +54,8 @@ beforeAll(async () => {
   // The worker is configured exactly as in production, through its environment variables.
   const cfg = loadWorkerConfig({
     TEMPORAL_ADDRESS: env.address,
+    TEMPORAL_NAMESPACE: env.namespace ?? 'default',
+    TEMPORAL_TASK_QUEUE: taskQueue,
     PUBLIC_BASE_URL,
     LINK_SIGNING_KEY: JSON.stringify(key.privateJwk),
     SMTP_URL: mail.smtpUrl,
@@ -67,7 +71,7 @@ beforeAll(async () => {
   worker = await createInviteWorker({
     connection: env.nativeConnection,
     namespace: cfg.TEMPORAL_NAMESPACE,
-    taskQueue: TASK_QUEUE,
+    taskQueue: cfg.TEMPORAL_TASK_QUEUE,
     activities: createActivities(clients.deps),
     workflowBundle: await workflowBundle(),
   });
@@ -81,7 +85,7 @@ afterAll(async () => {
   await Promise.all([env?.teardown(), auth0?.close(), hubspot?.close(), mail?.close()]);
 });
 
-describe('an invite on the dev server', () => {
+describe('an invite on a real Temporal server', () => {
   it('goes from the email to redemption, Auth0 roles and data, the HubSpot contact, completed', async () => {
     auth0.createRole('member');
     auth0.createRole('billing');
@@ -91,7 +95,7 @@ describe('an invite on the dev server', () => {
     const expiresAt = new Date(Date.now() + 7 * 24 * 3600 * 1000);
 
     const handle = await env.client.workflow.start<typeof inviteWorkflow>('inviteWorkflow', {
-      taskQueue: TASK_QUEUE,
+      taskQueue,
       workflowId: inviteWorkflowId(inviteId),
       args: [{ inviteId, email, roles: ['member', 'billing'], data: { leadId: 'L-7', plan: 'team' }, scope, locale: 'fr', inviter: { name: 'Équipe Acme' } }],
       typedSearchAttributes: [
@@ -141,12 +145,13 @@ describe('an invite on the dev server', () => {
 
     // Operators find it in the Temporal UI by its search attributes (visibility is eventually consistent).
     const query = `WorkflowId = '${inviteWorkflowId(inviteId)}' AND InviteStatus = 'completed' AND InviteScope = '${scope}'`;
-    let found = 0;
-    for (let i = 0; i < 100 && found === 0; i++) {
-      for await (const _ of env.client.workflow.list({ query })) found++;
-      if (found === 0) await new Promise((r) => setTimeout(r, 100));
-    }
-    expect(found).toBe(1);
+    await expect
+      .poll(async () => {
+        let found = 0;
+        for await (const _ of env.client.workflow.list({ query })) found++;
+        return found;
+      }, { timeout: 10_000 })
+      .toBe(1);
     expect((await handle.query(statusQuery)).emails).toHaveLength(1);
   });
 });

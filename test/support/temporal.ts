@@ -3,6 +3,7 @@
  * @temporalio/testing's existing-path executables. Nothing downloads: a missing binary fails the
  * suite with a message saying to run `npm run provision`.
  */
+import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -11,7 +12,7 @@ import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { WorkflowHandle } from '@temporalio/client';
 import { requireBinary } from '../../scripts/temporal-bin.mjs';
-import { SEARCH_ATTRIBUTE_DEFINITIONS, searchAttributes } from '../../workflows/messages';
+import { SEARCH_ATTRIBUTE_DEFINITIONS, searchAttributes, TASK_QUEUE } from '../../workflows/messages';
 import { createRequire } from 'node:module';
 import type * as Proto from '@temporalio/proto';
 import { WORKFLOWS_PATH } from '../../worker/worker';
@@ -46,6 +47,49 @@ export function devServerEnv(): Promise<TestWorkflowEnvironment> {
       log: { format: 'pretty', level: 'warn' },
     },
   });
+}
+
+/**
+ * Where the tests that need "a real Temporal server" (integration, browser end to end) find it:
+ * by default a dev server of their own; with `TEST_TEMPORAL_ADDRESS` (and optionally
+ * `TEST_TEMPORAL_NAMESPACE`, default `default`) an external server, such as the PostgreSQL
+ * cluster `npm run test:cluster` starts, whose search attributes `npm run setup:temporal` has
+ * registered. Read at each call, so a runner can set it before starting the tests.
+ */
+export function externalTemporal(): { address: string; namespace: string } | undefined {
+  const address = process.env.TEST_TEMPORAL_ADDRESS;
+  if (!address) return undefined;
+  return { address, namespace: process.env.TEST_TEMPORAL_NAMESPACE || 'default' };
+}
+
+/**
+ * A real Temporal server for a test file: the external one when `TEST_TEMPORAL_ADDRESS` is set
+ * (`teardown()` then only closes the connections), else a dev server of its own. An external
+ * namespace without our search attributes fails here, saying which are missing.
+ */
+export async function realServerEnv(): Promise<TestWorkflowEnvironment> {
+  const external = externalTemporal();
+  if (!external) return devServerEnv();
+  const env = await TestWorkflowEnvironment.createFromExistingServer(external);
+  try {
+    const { customAttributes } = await env.connection.operatorService.listSearchAttributes({ namespace: external.namespace });
+    const missing = Object.keys(SEARCH_ATTRIBUTE_DEFINITIONS).filter((name) => !(name in (customAttributes ?? {})));
+    if (missing.length)
+      throw new Error(`namespace "${external.namespace}" at ${external.address} lacks the search attributes ${missing.join(', ')}: run \`npm run setup:temporal\` against it`);
+  } catch (err) {
+    await env.teardown();
+    throw err;
+  }
+  return env;
+}
+
+/**
+ * The task queue a test file's worker polls: `invites` on a server of its own; on a shared
+ * external server one per file, so that files running at once never take each other's tasks
+ * (their workers hold different link keys, SMTP servers and emulators).
+ */
+export function testTaskQueue(): string {
+  return externalTemporal() ? `${TASK_QUEUE}-${randomBytes(4).toString('hex')}` : TASK_QUEUE;
 }
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
