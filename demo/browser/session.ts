@@ -4,12 +4,14 @@
  * person is spoken to in, and what an ID token's claims say. Runs in the browser and in Node.
  */
 import { CLAIMS, claimName } from '../../lib/action-contract';
+import { chooseLocale, SUPPORTED_LOCALES } from '../../lib/locale';
+import type { SupportedLocale } from '../../lib/locale';
 
-/** The customer space's languages; anything else falls back to the first. */
-export const LOCALES = ['en', 'fr'] as const;
+/** The customer space's languages: the invitee pages' (`lib/locale.ts`); anything else falls back to `en`. */
+export const LOCALES = SUPPORTED_LOCALES;
 
 /** A customer-space language. */
-export type Locale = (typeof LOCALES)[number];
+export type Locale = SupportedLocale;
 
 /** An invite being carried through a login: enough to start that login again. */
 export interface PendingInvite {
@@ -30,11 +32,7 @@ export interface LoginAppState {
 
 /** The first supported language among `tags` (BCP 47, most preferred first), else `en`. */
 export function pickLocale(...tags: (string | undefined)[]): Locale {
-  for (const tag of tags) {
-    const base = (tag ?? '').trim().toLowerCase().split(/[-_]/)[0] ?? '';
-    if ((LOCALES as readonly string[]).includes(base)) return base as Locale;
-  }
-  return LOCALES[0];
+  return chooseLocale(tags);
 }
 
 /**
