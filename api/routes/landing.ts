@@ -78,7 +78,9 @@ function routes(fastify: FastifyInstance, ctx: RouteContext): void {
       problem = 'rate_limited';
       void reply.headers(err.headers);
     } else if (err instanceof ApiError && err.code === 'invite_not_found') problem = 'invalid';
-    else if (!(err instanceof ApiError && err.code === 'service_unavailable')) request.log.error({ err }, 'link page failed');
+    // Temporal did not answer (a restart): the page says so and carries the API's Retry-After.
+    else if (err instanceof ApiError && err.code === 'service_unavailable') void reply.headers(err.headers);
+    else request.log.error({ err }, 'link page failed');
     const signInUrl = problem === 'used' ? config.APP_LOGIN_URL : undefined;
     const locale = localeOf(request, err instanceof LinkProblemError ? err.status : undefined);
     return send(reply, statusCode ?? PROBLEM_STATUS[problem], problemPage(problem, { locale, appName: config.APP_NAME, ...(signInUrl ? { signInUrl } : {}) }));
