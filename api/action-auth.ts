@@ -3,10 +3,11 @@
  * HS256 JWT signed with `ACTION_SECRET`, which only the Action and the API hold.
  *
  * Replay: each `jti` is accepted once and remembered until the token expires (at most five
- * minutes). The memory is per process, so with several API instances a captured token could be
- * replayed once on each of them within those minutes; that is acceptable because the `redeem`
- * update is idempotent per user and refuses every other account. When the token also carries
- * `sub`, the route binds it to the user in the body, which removes even that window.
+ * minutes). The memory is per process: with several API replicas a captured token can be
+ * replayed once on each of them within those minutes. That has no effect of its own: the Action
+ * binds `sub`, so the route refuses the token for any other account, and for the same account
+ * the `redeem` update answers the idempotent repeat (the workflow refuses every other account
+ * even without `sub`). `test/api/replicas.test.ts` replays a token on a second replica.
  */
 import { errors, jwtVerify } from 'jose';
 import { ACTION_TOKEN } from '../lib/action-contract';

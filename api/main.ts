@@ -1,9 +1,12 @@
 /**
  * The API process: reads its configuration once, builds the real dependencies (Temporal client,
  * link verifier, Auth0 account check), listens, and closes gracefully on SIGINT/SIGTERM (Fastify
- * stops accepting, answers in-flight requests, then the Temporal connection closes).
+ * stops accepting, answers in-flight requests, then the Temporal connection closes). A Temporal
+ * service that is not up yet is waited for (one log line per attempt, backoff), not a crash loop.
  */
 import { ConfigError, loadApiConfig } from '../lib/config';
+import { connectWithRetry } from '../lib/connect-retry';
+import { createLogger } from '../lib/logger';
 import { createManagementClient } from '../lib/auth0';
 import { createRoleCatalogue } from '../lib/auth0-roles';
 import { EncryptionCodec } from '../lib/codec';
@@ -14,7 +17,11 @@ import { buildApp } from './app';
 
 async function main(): Promise<void> {
   const cfg = loadApiConfig();
-  const temporal = await connectClient(cfg);
+  const startLog = createLogger('inviteflow-api', cfg.LOG_LEVEL);
+  const temporal = await connectWithRetry(() => connectClient(cfg), {
+    address: cfg.TEMPORAL_ADDRESS,
+    report: (r) => startLog.warn(r, `Temporal at ${r.address} is unreachable (${r.reason}); retrying in ${r.retryInMs} ms`),
+  });
   const management = createManagementClient({
     domain: cfg.AUTH0_DOMAIN,
     clientId: cfg.AUTH0_CLIENT_ID,

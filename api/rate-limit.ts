@@ -3,6 +3,10 @@
  * run at most one limit per request; redemption needs two (per client IP, then per link token,
  * which is only known once the body is parsed), so each limit here is a plain check that throws
  * our `429 rate_limited` error with `Retry-After`.
+ *
+ * Counters are per process: with N replicas behind a balancer a client gets up to N times each
+ * limit. They only shed load; every rule about an invite (single use, resend interval and
+ * maximum, validators) is the workflow's and holds whichever replica answers.
  */
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';

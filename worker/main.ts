@@ -1,10 +1,12 @@
 /**
  * The worker process: reads its configuration once, builds the real clients, runs the invite
  * workflow and its activities, and shuts down gracefully on SIGINT/SIGTERM (the Temporal runtime
- * stops polling, lets running activities finish, then `run()` resolves).
+ * stops polling, lets running activities finish, then `run()` resolves). A Temporal service that
+ * is not up yet is waited for (one log line per attempt, backoff), not a crash loop.
  */
 import { Runtime } from '@temporalio/worker';
 import { ConfigError, loadWorkerConfig } from '../lib/config';
+import { connectWithRetry } from '../lib/connect-retry';
 import { createLogger, temporalLogger } from '../lib/logger';
 import type { RateLimiter } from '../lib/rate-limit';
 import { connectWorker, temporalDataConverter } from '../lib/temporal';
@@ -28,7 +30,27 @@ async function main(): Promise<void> {
   });
   // Client-side pacing of Auth0 and HubSpot (per process), its refusals and 429s counted as metrics.
   const clients = buildActivityDeps(cfg, { metricMeter: Runtime.instance().metricMeter });
-  const connection = await connectWorker(cfg);
+  // The runtime's own signal hook only stops workers; before there is one, a signal ends the wait.
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  let connection;
+  try {
+    connection = await connectWithRetry(() => connectWorker(cfg), {
+      address: cfg.TEMPORAL_ADDRESS,
+      report: (r) => logger.warn(r, `Temporal at ${r.address} is unreachable (${r.reason}); retrying in ${r.retryInMs} ms`),
+      signal: stop.signal,
+    });
+  } catch (err) {
+    await clients.close();
+    if (!stop.signal.aborted) throw err;
+    logger.info('stopped before Temporal was reached');
+    return;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
   try {
     const worker = await createInviteWorker({
       connection,

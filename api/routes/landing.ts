@@ -78,7 +78,9 @@ function routes(fastify: FastifyInstance, ctx: RouteContext): void {
       problem = 'rate_limited';
       void reply.headers(err.headers);
     } else if (err instanceof ApiError && err.code === 'invite_not_found') problem = 'invalid';
-    else if (!(err instanceof ApiError && err.code === 'service_unavailable')) request.log.error({ err }, 'link page failed');
+    // Temporal did not answer (a restart): the page says so and carries the API's Retry-After.
+    else if (err instanceof ApiError && err.code === 'service_unavailable') void reply.headers(err.headers);
+    else request.log.error({ err }, 'link page failed');
     const signInUrl = problem === 'used' ? config.APP_LOGIN_URL : undefined;
     const locale = localeOf(request, err instanceof LinkProblemError ? err.status : undefined);
     return send(reply, statusCode ?? PROBLEM_STATUS[problem], problemPage(problem, { locale, appName: config.APP_NAME, ...(signInUrl ? { signInUrl } : {}) }));
@@ -154,15 +156,36 @@ function routes(fastify: FastifyInstance, ctx: RouteContext): void {
     }
   };
 
-  // One note per link per CLICK_NOTE_INTERVAL_MS and process, so reloads do not grow the history.
+  // One note per link per CLICK_NOTE_INTERVAL_MS, whichever replica the reload lands on: this
+  // process's memory answers first; otherwise the invite's own lifecycle says whether a click on
+  // this link (named there by its email's number) was noted lately. Never awaited by the page.
   const clicks = new Map<string, number>();
-  const noteClick = (request: FastifyRequest, link: LinkClaims) => {
+  const noteClick = (request: FastifyRequest, link: LinkClaims, status: InviteStatus) => {
     const now = Date.now();
+    const remember = (at: number) => {
+      clicks.delete(link.jti);
+      if (clicks.size >= MAX_CLICKS_REMEMBERED) clicks.delete(clicks.keys().next().value!);
+      clicks.set(link.jti, at);
+    };
     const last = clicks.get(link.jti);
     if (last !== undefined && now - last < CLICK_NOTE_INTERVAL_MS) return;
-    if (clicks.size >= MAX_CLICKS_REMEMBERED) clicks.delete(clicks.keys().next().value!);
-    clicks.set(link.jti, now);
-    gateway.note(link.inviteId, { type: 'clicked', linkId: link.jti }).catch((err: unknown) => {
+    remember(now);
+    const sequence = status.emails.find((e) => e.linkId === link.jti)?.sequence;
+    const noted = async () => {
+      if (sequence !== undefined) {
+        const { events } = await gateway.history(link.inviteId);
+        const lastClick = events.findLast((e) => e.type === 'clicked' && e.sequence === sequence);
+        const at = lastClick ? Date.parse(lastClick.at) : NaN;
+        if (now - at < CLICK_NOTE_INTERVAL_MS) {
+          remember(at);
+          request.log.debug({ inviteId: link.inviteId }, 'click already noted');
+          return;
+        }
+      }
+      await gateway.note(link.inviteId, { type: 'clicked', linkId: link.jti });
+      request.log.debug({ inviteId: link.inviteId }, 'click noted');
+    };
+    noted().catch((err: unknown) => {
       request.log.debug({ inviteId: link.inviteId, err }, 'click not noted');
     });
   };
@@ -180,7 +203,7 @@ function routes(fastify: FastifyInstance, ctx: RouteContext): void {
       await perIp(request);
       const { link, status, inviterName } = await openLink(request.params.token);
       // A person (or a scanner that renders pages) opened the link; a HEAD is only a probe.
-      if (request.method === 'GET') noteClick(request, link);
+      if (request.method === 'GET') noteClick(request, link, status);
       const locale = localeOf(request, status);
       // A HEAD (a scanner's probe) needs the status code only: no account lookup.
       const url = await continueUrl(request.params.token, status, locale, request.method === 'GET');

@@ -17,6 +17,8 @@ export class ServiceProcess {
   starts = 0;
   /** When each SIGKILL was sent (ms since the epoch). */
   readonly killedAt: number[] = [];
+  /** The tail of what the current run printed (stdout and stderr). */
+  output = '';
 
   /**
    * @param entry the entry point, from the repository's root (`worker/main.ts`, `api/main.ts`)
@@ -40,6 +42,10 @@ export class ServiceProcess {
     this.child = child;
     this.starts++;
     let stderr = '';
+    this.output = '';
+    const keep = (d: Buffer) => (this.output = (this.output + d.toString()).slice(-20_000));
+    child.stdout.on('data', keep);
+    child.stderr.on('data', keep);
     child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
     await new Promise<void>((resolve, reject) => {
       let out = '';
@@ -48,7 +54,6 @@ export class ServiceProcess {
         out = (out + d.toString()).slice(-10_000);
         if (out.includes(marker)) {
           child.stdout.off('data', onData);
-          child.stdout.resume();
           child.off('exit', onExit);
           resolve();
         }
@@ -57,6 +62,15 @@ export class ServiceProcess {
       child.stdout.on('data', onData);
       child.once('exit', onExit);
     });
+  }
+
+  /** Sends SIGTERM (an orchestrator's stop) and resolves with the exit code. */
+  async terminate(): Promise<number | null> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return child?.exitCode ?? null;
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    child.kill('SIGTERM');
+    return exited;
   }
 
   /** SIGKILLs it and waits for the exit. */
