@@ -7,11 +7,10 @@
  * with the wire contract it shares with the API (`lib/action-contract.ts`), into one small CommonJS
  * file that Auth0 runs as is. Secrets are documented in `actions/README.md`.
  */
-import { createHmac, randomUUID } from 'node:crypto';
+import { signActionToken } from './request-token';
 import {
   ACTION_MISCONFIGURED,
   ACTION_PATHS,
-  ACTION_TOKEN,
   CLAIMS,
   INVITE_UNAVAILABLE,
   claimName,
@@ -158,26 +157,6 @@ function inviteToken(query: Record<string, unknown> | undefined, param: string):
   return typeof first === 'string' && first.trim() !== '' ? first.trim() : undefined;
 }
 
-const base64url = (input: string | Buffer): string => Buffer.from(input).toString('base64url');
-
-// HS256 by hand: the API verifies a standard JWT, and the Action stays free of npm modules.
-function signRequestToken(secret: string, subject: string): string {
-  const iat = Math.floor(Date.now() / 1000);
-  const header = base64url(JSON.stringify({ alg: 'HS256', typ: 'JWT' }));
-  const payload = base64url(
-    JSON.stringify({
-      iss: ACTION_TOKEN.issuer,
-      aud: ACTION_TOKEN.audience,
-      sub: subject,
-      iat,
-      exp: iat + ACTION_TOKEN.lifetimeSeconds,
-      jti: randomUUID(),
-    }),
-  );
-  const signature = createHmac('sha256', secret).update(`${header}.${payload}`).digest('base64url');
-  return `${header}.${payload}.${signature}`;
-}
-
 /** A redemption that did not happen: the code for the login, and the invited address. */
 interface Refused extends ReadRefusal {
   ok: false;
@@ -190,7 +169,7 @@ function postToApi(settings: Settings, event: Event, path: string, body: Redempt
     headers: {
       'content-type': 'application/json',
       accept: 'application/json',
-      authorization: `Bearer ${signRequestToken(settings.actionSecret, event.user.user_id)}`,
+      authorization: `Bearer ${signActionToken({ secret: settings.actionSecret, subject: event.user.user_id })}`,
     },
     body: JSON.stringify(body),
     // A redirect would resend the bearer token somewhere we did not choose.

@@ -22,9 +22,10 @@ const AUTH0_RATE = 10;
 const AUTH0_BURST = 2;
 const HUBSPOT_LIMIT = { max: 3, intervalMs: 1000 };
 const GRANTS = 6;
-// Wider than production's 25 ms: a test machine under load may hold one request back longer than
+// Wider than production's 25 ms: a test machine under load (two cores running the suite beside
+// other work held requests back by over 100 ms) may hold one request back longer than
 // the next, and the emulator counts a request when it lands.
-const MARGIN_MS = 100;
+const MARGIN_MS = 250;
 
 let auth0: Auth0Emulator;
 let hubspot: HubSpotEmulator;

@@ -26,6 +26,8 @@ import type { SendInviteEmailInput } from '../../activities/email';
 import { fakeActivities } from '../support/fake-activities';
 import { devServerEnv, workflowBundle } from '../support/temporal';
 import { m2mToken } from '../support/m2m-token';
+import { signActionToken } from '../../actions/request-token';
+import { ACTION_TOKEN } from '../../lib/action-contract';
 
 /** Everything a test file needs; `close()` in `afterAll`. */
 export interface Harness {
@@ -162,18 +164,16 @@ export async function startHarness(): Promise<Harness> {
       return token;
     },
     async actionToken(opts = {}) {
-      const iat = opts.iat ?? Math.floor(Date.now() / 1000);
-      const payload = {
-        iss: 'inviteflow-action',
-        aud: 'inviteflow-redemptions',
-        jti: randomUUID(),
-        iat,
-        exp: iat + (opts.lifetimeSeconds ?? 60),
-        ...opts.claims,
-      };
-      const token = await new SignJWT(payload)
-        .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-        .sign(new TextEncoder().encode(opts.secret ?? config.ACTION_SECRET));
+      const { sub, ...forged } = opts.claims ?? {};
+      const secret = opts.secret ?? config.ACTION_SECRET;
+      // The Action's own signer, so the API is tested against the tokens the Action sends; claims
+      // the Action never sets (another iss or aud) make a forgery, signed here with jose.
+      const token =
+        Object.keys(forged).length === 0
+          ? signActionToken({ secret, ...(typeof sub === 'string' ? { subject: sub } : {}), ...(opts.iat === undefined ? {} : { iat: opts.iat }), ...(opts.lifetimeSeconds === undefined ? {} : { lifetimeSeconds: opts.lifetimeSeconds }) })
+          : await new SignJWT({ iss: ACTION_TOKEN.issuer, aud: ACTION_TOKEN.audience, jti: randomUUID(), iat: opts.iat ?? Math.floor(Date.now() / 1000), exp: (opts.iat ?? Math.floor(Date.now() / 1000)) + (opts.lifetimeSeconds ?? 60), ...opts.claims })
+              .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+              .sign(new TextEncoder().encode(secret));
       secrets.add(token);
       return token;
     },

@@ -5,9 +5,9 @@
  * outcome whenever the suite runs.
  */
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { SignJWT } from 'jose';
 import { createLinkSigner, createLinkVerifier, generateLinkKey, LinkTokenError } from '../../lib/token';
-import { createActionAuth, ACTION_TOKEN_AUDIENCE, ACTION_TOKEN_ISSUER } from '../../api/action-auth';
+import { createActionAuth } from '../../api/action-auth';
+import { signActionToken } from '../../actions/request-token';
 import { signWebhook, verifyWebhookSignature } from '../../lib/webhook-signature';
 import { RateLimiter } from '../../lib/rate-limit';
 import { formatDateTime } from '../../lib/locale';
@@ -45,17 +45,10 @@ describe('at every hour', () => {
     for (const { label, at } of instants) {
       let now = at;
       const auth = createActionAuth({ secret: SECRET, now: () => now });
-      const iat = Math.floor(at / 1000);
-      const sign = (jti: string) =>
-        new SignJWT({ jti })
-          .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-          .setIssuer(ACTION_TOKEN_ISSUER)
-          .setAudience(ACTION_TOKEN_AUDIENCE)
-          .setIssuedAt(iat)
-          .setExpirationTime(iat + 60)
-          .sign(new TextEncoder().encode(SECRET));
-      await expect(auth.verify(`Bearer ${await sign('a')}`), label).resolves.toMatchObject({ jti: 'a' });
-      const late = await sign('b');
+      // The Action's own signer, at the instant's second.
+      const sign = (jti: string) => signActionToken({ secret: SECRET, iat: Math.floor(at / 1000), jti });
+      await expect(auth.verify(`Bearer ${sign('a')}`), label).resolves.toMatchObject({ jti: 'a' });
+      const late = sign('b');
       now = at + 10 * 60_000;
       await expect(auth.verify(`Bearer ${late}`), label).rejects.toMatchObject({ code: 'unauthorized' });
     }

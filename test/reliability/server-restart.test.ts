@@ -5,10 +5,10 @@
  * kill and for requests made while it is down; once it is back, the same invite is served and
  * redeemed.
  */
-import { createHmac, randomBytes, randomUUID } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import { SignJWT } from 'jose';
+import { signActionToken } from '../../actions/request-token';
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import { buildApp } from '../../api/app';
@@ -81,8 +81,7 @@ beforeAll(async () => {
     logLevel: 'silent',
   });
   bearer = await m2mToken(auth0.url, config.AUTH_AUDIENCE);
-  // On a fresh clone the first cluster start builds the server into .tools/ (about 3 minutes).
-}, 600_000);
+});
 
 afterAll(async () => {
   await app?.close();
@@ -104,12 +103,7 @@ async function invite() {
   return { id, email, token: await signer.mint({ inviteId: id, jti: sent.jti, expiresAt: new Date(sent.expiresAt) }) };
 }
 
-const actionToken = (sub: string) => {
-  const iat = Math.floor(Date.now() / 1000);
-  return new SignJWT({ iss: 'inviteflow-action', aud: 'inviteflow-redemptions', jti: randomUUID(), iat, exp: iat + 60, sub })
-    .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
-    .sign(new TextEncoder().encode(config.ACTION_SECRET));
-};
+const actionToken = (sub: string) => signActionToken({ secret: config.ACTION_SECRET, subject: sub });
 
 /** Every route that asks Temporal, about this invite, as its callers send them. */
 function everyRoute(target: { id: string; email: string; token: string }): Record<string, () => Promise<LightMyRequestResponse>> {
@@ -133,8 +127,8 @@ function everyRoute(target: { id: string; email: string; token: string }): Recor
     'POST /v1/invites/:id/resend': () => app.inject({ method: 'POST', url: `/v1/invites/${target.id}/resend`, headers: auth }),
     'POST /v1/invites/:id/extend': () => app.inject({ method: 'POST', url: `/v1/invites/${target.id}/extend`, headers: auth, payload: { ttl: '10 days' } }),
     'POST /v1/invites/:id/revoke': () => app.inject({ method: 'POST', url: `/v1/invites/${target.id}/revoke`, headers: auth, payload: {} }),
-    'POST /v1/redemptions': async () => app.inject({ method: 'POST', url: '/v1/redemptions', headers: { authorization: `Bearer ${await actionToken(user.id)}` }, payload: { token: target.token, user } }),
-    'POST /v1/claims': async () => app.inject({ method: 'POST', url: '/v1/claims', headers: { authorization: `Bearer ${await actionToken(user.id)}` }, payload: { user } }),
+    'POST /v1/redemptions': async () => app.inject({ method: 'POST', url: '/v1/redemptions', headers: { authorization: `Bearer ${actionToken(user.id)}` }, payload: { token: target.token, user } }),
+    'POST /v1/claims': async () => app.inject({ method: 'POST', url: '/v1/claims', headers: { authorization: `Bearer ${actionToken(user.id)}` }, payload: { user } }),
     'POST /v1/email-events': () => app.inject({ method: 'POST', url: '/v1/email-events', headers: { ...json, 'inviteflow-signature': signWebhook(EMAIL_EVENTS_SECRET, generic, Math.floor(Date.now() / 1000)) }, payload: generic }),
     'POST /v1/email-events/mailgun': () => app.inject({ method: 'POST', url: '/v1/email-events/mailgun', headers: json, payload: mailgun() }),
     'GET /i/:token': () => app.inject({ method: 'GET', url: `/i/${target.token}` }),
