@@ -25,6 +25,7 @@ import type { InviteStatus } from '../../workflows/messages';
 import type { SendInviteEmailInput } from '../../activities/email';
 import { fakeActivities } from '../support/fake-activities';
 import { devServerEnv, workflowBundle } from '../support/temporal';
+import { TEST_PAYLOAD_ENV, testDataConverter } from '../support/payload-keys';
 import { m2mToken } from '../support/m2m-token';
 
 /** Everything a test file needs; `close()` in `afterAll`. */
@@ -94,10 +95,12 @@ export async function startHarness(): Promise<Harness> {
     taskQueue,
     workflowBundle: await workflowBundle(),
     activities: fake.activities,
+    dataConverter: testDataConverter,
   });
   const running = worker.run();
 
   const config = loadApiConfig({
+    ...TEST_PAYLOAD_ENV,
     PUBLIC_BASE_URL: 'http://invites.test',
     TEMPORAL_TASK_QUEUE: taskQueue,
     LINK_VERIFICATION_KEYS: JSON.stringify([key.publicJwk]),

@@ -19,6 +19,7 @@ import { inviteWorkflowId, redeemUpdate, statusQuery } from '../../workflows/mes
 import type { InviteInput, InviteStatus, Redeemer } from '../../workflows/messages';
 import { fakeActivities } from '../support/fake-activities';
 import { devServerEnv, workflowBundle } from '../support/temporal';
+import { TEST_PAYLOAD_ENV, testDataConverter } from '../support/payload-keys';
 
 /** The roles the emulated tenant has from the start. */
 export const TENANT_ROLES = ['member', 'billing', 'admin', 'viewer', 'reader'] as const;
@@ -120,10 +121,12 @@ export async function startCliHarness(): Promise<CliHarness> {
     taskQueue,
     workflowBundle: await workflowBundle(),
     activities: fake.activities,
+    dataConverter: testDataConverter,
   });
   const running = worker.run();
   const dir = mkdtempSync(join(tmpdir(), 'inviteflow-cli-'));
   const cliEnv = {
+    ...TEST_PAYLOAD_ENV,
     TEMPORAL_ADDRESS: env.address,
     TEMPORAL_NAMESPACE: env.namespace ?? 'default',
     TEMPORAL_TASK_QUEUE: taskQueue,

@@ -33,6 +33,8 @@ import { buildActivityDeps } from '../../worker/clients';
 import { createInviteWorker } from '../../worker/worker';
 import { devServerEnv, workflowBundle } from '../support/temporal';
 import { m2mToken } from '../support/m2m-token';
+import { TEST_PAYLOAD_ENV } from '../support/payload-keys';
+import { temporalDataConverter } from '../../lib/temporal';
 
 export const CLAIMS = 'https://inviteflow.dev/';
 /** The product's name invitees see (the SPA application's name in the tenant). */
@@ -145,6 +147,7 @@ export async function startStack(): Promise<Stack> {
   for (const role of ['member', 'billing']) auth0.createRole(role);
 
   const common = {
+    ...TEST_PAYLOAD_ENV,
     TEMPORAL_ADDRESS: env.address,
     PUBLIC_BASE_URL: apiUrl,
     APP_NAME,
@@ -167,6 +170,7 @@ export async function startStack(): Promise<Stack> {
     taskQueue: workerConfig.TEMPORAL_TASK_QUEUE,
     activities: createActivities(clients.deps),
     workflowBundle: await workflowBundle(),
+    dataConverter: temporalDataConverter(workerConfig),
   });
   const running = worker.run();
 

@@ -29,6 +29,8 @@ import {
 } from '../../workflows/messages';
 import type { inviteWorkflow } from '../../workflows/invite';
 import { devServerEnv, workflowBundle } from '../support/temporal';
+import { TEST_PAYLOAD_ENV } from '../support/payload-keys';
+import { temporalDataConverter } from '../../lib/temporal';
 
 let env: TestWorkflowEnvironment;
 let auth0: Auth0Emulator;
@@ -51,6 +53,7 @@ beforeAll(async () => {
   publicJwk = key.publicJwk;
   // The worker is configured exactly as in production, through its environment variables.
   const cfg = loadWorkerConfig({
+    ...TEST_PAYLOAD_ENV,
     TEMPORAL_ADDRESS: env.address,
     PUBLIC_BASE_URL,
     LINK_SIGNING_KEY: JSON.stringify(key.privateJwk),
@@ -70,6 +73,7 @@ beforeAll(async () => {
     taskQueue: TASK_QUEUE,
     activities: createActivities(clients.deps),
     workflowBundle: await workflowBundle(),
+    dataConverter: temporalDataConverter(cfg),
   });
   running = worker.run();
 });

@@ -19,6 +19,7 @@ import { DeterminismViolationError } from '@temporalio/workflow';
 import { inviteWorkflowId, redeemUpdate } from '../../workflows/messages';
 import { fakeActivities } from '../support/fake-activities';
 import { HISTORIES_DIR, timeSkippingEnv, workflowBundle } from '../support/temporal';
+import { testDataConverter } from '../support/payload-keys';
 
 const WORKFLOWS_DIR = join(import.meta.dirname, '..', '..', 'workflows');
 const ANCHOR = "  transitions.add(1, { state: 'pending' });\n  publish();\n  await sendEmail('invite');";
@@ -89,7 +90,7 @@ describe('changing the workflow', () => {
       env = await timeSkippingEnv();
       const fake = fakeActivities();
       const taskQueue = `versioning-${randomBytes(4).toString('hex')}`;
-      const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: guarded, activities: fake.activities });
+      const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: guarded, activities: fake.activities, dataConverter: testDataConverter });
       const inviteId = randomBytes(13).toString('hex');
       history = await worker.runUntil(async () => {
         const handle = await env.client.workflow.start('inviteWorkflow', {
