@@ -179,6 +179,8 @@ export async function resolveInviteId(
   if (!isValidEmail(email)) throw usageError(`"${ref}" is not a valid email address`);
   const key = session.config().INVITE_ID_KEY;
   if (key) return deriveInviteId(key, email, scope);
+  // Encrypted invites are searchable only by the keyed hash of their email: that needs the key.
+  if (session.config().PAYLOAD_KEYS) session.idKey('to name an invite by email while payload encryption is on');
   const page = await session.call(DEADLINES.readMs, (client) =>
     searchInvites(client, visibilityQuery({ email, scope }, emailSearchKey(session.config())), 1),
   );

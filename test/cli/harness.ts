@@ -136,7 +136,8 @@ export async function startCliHarness(): Promise<CliHarness> {
     AUTH0_CLIENT_SECRET: 'inviteflow-m2m-secret',
     AUTH0_MANAGEMENT_ENDPOINT: auth0.url,
   };
-  const start = createInviteStarter(env.client, taskQueue);
+  // As the API starts them: with encryption on, InviteEmail holds the keyed hash the CLI searches.
+  const start = createInviteStarter(env.client, taskQueue, cliEnv.INVITE_ID_KEY);
   const status = (inviteId: string) =>
     env.client.workflow.getHandle(inviteWorkflowId(inviteId)).query(statusQuery);
 
@@ -172,7 +173,7 @@ export async function startCliHarness(): Promise<CliHarness> {
     },
     async invite(request, extra = {}, queue = taskQueue) {
       const { input, invite } = prepareInvite(cliEnv.INVITE_ID_KEY, request);
-      const starter = queue === taskQueue ? start : createInviteStarter(env.client, queue);
+      const starter = queue === taskQueue ? start : createInviteStarter(env.client, queue, cliEnv.INVITE_ID_KEY);
       const result = await starter({ ...input, ...extra }, inviteStartMeta(invite));
       return { id: input.inviteId, ...result };
     },
