@@ -61,7 +61,8 @@ export function createSession(io: CliIO, json: boolean): Session {
           config = loadCliConfig(io.env ?? process.env);
         } catch (err) {
           if (err instanceof ConfigError)
-            throw new CliError(EXIT.config, 'config_invalid', err.message, err.problems);
+            // The problems follow as details (one per line, or a JSON array): not twice.
+            throw new CliError(EXIT.config, 'config_invalid', 'invalid configuration:', err.problems);
           throw err;
         }
       }
