@@ -190,7 +190,7 @@ export function createInviteGateway(client: Client, opts: { taskQueue: string; e
         }
         nextPageToken = Buffer.from(pageToken.slice(dot + 1), 'base64url');
       }
-      const page = await guard(() => within(timeouts.readMs, () => searchInvites(client, query, pageSize, nextPageToken))).catch((err: unknown) => {
+      const page = await guard(() => within(timeouts.readMs, () => searchInvites(client, query, pageSize, nextPageToken, filter.email))).catch((err: unknown) => {
         if (pageToken === undefined || !(err instanceof ServiceError) || grpcCode(err) !== GRPC.INVALID_ARGUMENT) throw err;
         // The server refuses a token it cannot decode with INVALID_ARGUMENT.
         throw new ApiError('invalid_request', 'The page token is invalid', [{ field: 'query.pageToken', message: 'is invalid' }]);

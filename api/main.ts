@@ -45,7 +45,14 @@ async function main(): Promise<void> {
     trustProxy: cfg.TRUST_PROXY,
     // Operators read encrypted payloads in the Temporal UI through this endpoint.
     ...(cfg.PAYLOAD_KEYS
-      ? { codec: { codec: new EncryptionCodec(cfg.PAYLOAD_KEYS), corsOrigin: cfg.CODEC_CORS_ORIGIN, namespace: cfg.TEMPORAL_NAMESPACE } }
+      ? {
+          codec: {
+            codec: new EncryptionCodec(cfg.PAYLOAD_KEYS),
+            corsOrigin: cfg.CODEC_CORS_ORIGIN,
+            namespace: cfg.TEMPORAL_NAMESPACE,
+            loopbackWithoutToken: cfg.CODEC_LOOPBACK_WITHOUT_TOKEN,
+          },
+        }
       : {}),
   });
 
@@ -67,7 +74,10 @@ async function main(): Promise<void> {
   process.once('SIGTERM', () => void close('SIGTERM'));
 
   await app.listen({ port: cfg.PORT, host: cfg.HOST });
-  app.log.info({ temporal: cfg.TEMPORAL_ADDRESS, namespace: cfg.TEMPORAL_NAMESPACE, taskQueue: cfg.TEMPORAL_TASK_QUEUE }, 'api started');
+  app.log.info(
+    { temporal: cfg.TEMPORAL_ADDRESS, namespace: cfg.TEMPORAL_NAMESPACE, taskQueue: cfg.TEMPORAL_TASK_QUEUE, payloadEncryption: cfg.PAYLOAD_KEYS ? cfg.PAYLOAD_KEYS[0]!.id : 'off' },
+    'api started',
+  );
 }
 
 main().catch((err: unknown) => {

@@ -5,7 +5,7 @@
  */
 import type { LoadedDataConverter, Payload } from '@temporalio/common';
 import { decodeTypedSearchAttributes } from '@temporalio/common/lib/converter/payload-search-attributes';
-import { decodeArrayFromPayloads } from '@temporalio/common/lib/internal-non-workflow';
+import { decodeArrayFromPayloads, decodeFailure } from '@temporalio/common/lib/internal-non-workflow';
 import type { History } from '@temporalio/common/lib/proto-utils';
 import type { temporal } from '@temporalio/proto';
 import { searchAttributes } from '../workflows/messages';
@@ -82,10 +82,10 @@ export async function summarizeHistory(
       add(...activityEntry(activity, kinds, 'completed'));
     } else if (event.activityTaskFailedEventAttributes) {
       const attrs = event.activityTaskFailedEventAttributes;
-      add(...activityEntry(activityOf(scheduled, attempts, attrs), kinds, 'failed', attrs.failure));
+      add(...activityEntry(activityOf(scheduled, attempts, attrs), kinds, 'failed', await readableFailure(converter, attrs.failure)));
     } else if (event.activityTaskTimedOutEventAttributes) {
       const attrs = event.activityTaskTimedOutEventAttributes;
-      add(...activityEntry(activityOf(scheduled, attempts, attrs), kinds, 'timed out', attrs.failure));
+      add(...activityEntry(activityOf(scheduled, attempts, attrs), kinds, 'timed out', await readableFailure(converter, attrs.failure)));
     } else if (event.activityTaskCanceledEventAttributes) {
       add(
         ...activityEntry(
@@ -103,7 +103,7 @@ export async function summarizeHistory(
       if (name === 'redeem') redeemed = true;
     } else if (event.workflowExecutionUpdateCompletedEventAttributes) {
       const attrs = event.workflowExecutionUpdateCompletedEventAttributes;
-      const failure = attrs.outcome?.failure;
+      const failure = await readableFailure(converter, attrs.outcome?.failure);
       if (failure)
         add(
           'update',
@@ -132,7 +132,7 @@ export async function summarizeHistory(
       ];
       add('closed', `closed: ${result?.state ?? 'completed'}`);
     } else if (event.workflowExecutionFailedEventAttributes) {
-      add('closed', `closed: failed: ${failureText(event.workflowExecutionFailedEventAttributes.failure)}`);
+      add('closed', `closed: failed: ${failureText(await readableFailure(converter, event.workflowExecutionFailedEventAttributes.failure))}`);
     } else if (event.workflowExecutionTerminatedEventAttributes) {
       const reason = event.workflowExecutionTerminatedEventAttributes.reason;
       add('closed', `closed: terminated${reason ? ` (${reason})` : ''}`);
@@ -239,6 +239,30 @@ function createdText(input: InviteInput): string {
   const roles = input.roles.length > 0 ? input.roles.join(', ') : 'none';
   const ttl = input.ttl !== undefined ? `, ttl ${String(input.ttl)}` : '';
   return `created for ${input.email} in scope ${input.scope}, roles: ${roles}${ttl}`;
+}
+
+/**
+ * A failure as it was raised: with payload encryption its message and stack trace are stored as
+ * "Encoded failure" plus an encrypted `encodedAttributes` payload; decrypted with the client's
+ * keys and put back (causes too). A failure recorded in clear comes back as it is.
+ */
+export async function readableFailure(converter: LoadedDataConverter, failure: Failure | null | undefined): Promise<Failure | undefined> {
+  if (!failure) return undefined;
+  const restore = (f: Failure): Failure => {
+    let attrs: { message?: unknown; stack_trace?: unknown } | undefined;
+    try {
+      attrs = f.encodedAttributes ? converter.payloadConverter.fromPayload<typeof attrs>(f.encodedAttributes) : undefined;
+    } catch {
+      attrs = undefined; // not ours to read (another converter): keep what is stored
+    }
+    return {
+      ...f,
+      ...(typeof attrs?.message === 'string' ? { message: attrs.message } : {}),
+      ...(typeof attrs?.stack_trace === 'string' ? { stackTrace: attrs.stack_trace } : {}),
+      ...(f.cause ? { cause: restore(f.cause) } : {}),
+    };
+  };
+  return restore(await decodeFailure(converter.payloadCodecs, failure));
 }
 
 function failureText(failure: Failure | null | undefined): string {

@@ -34,9 +34,10 @@ Exit codes:
 
 Environment: TEMPORAL_ADDRESS (localhost:7233), TEMPORAL_NAMESPACE (default),
 TEMPORAL_TASK_QUEUE (invites), TEMPORAL_API_KEY, TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY,
-PAYLOAD_KEYS (when the worker encrypts payloads); INVITE_ID_KEY for bulk and for naming an
-invite by email; AUTH0_DOMAIN, AUTH0_CLIENT_ID, AUTH0_CLIENT_SECRET (the API's application) for
-create and bulk when they name roles, which are checked in Auth0.`;
+PAYLOAD_KEYS (required: the worker's keys; or PAYLOAD_ENCRYPTION=off when it runs in clear);
+INVITE_ID_KEY for bulk and for naming an invite by email; AUTH0_DOMAIN, AUTH0_CLIENT_ID,
+AUTH0_CLIENT_SECRET (the API's application) for create and bulk when they name roles, which are
+checked in Auth0.`;
 
 /** Runs one command line (without the node and script arguments) and returns its exit code. */
 export async function run(argv: readonly string[], io: CliIO): Promise<ExitCode> {

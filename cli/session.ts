@@ -61,7 +61,8 @@ export function createSession(io: CliIO, json: boolean): Session {
           config = loadCliConfig(io.env ?? process.env);
         } catch (err) {
           if (err instanceof ConfigError)
-            throw new CliError(EXIT.config, 'config_invalid', err.message, err.problems);
+            // The problems follow as details (one per line, or a JSON array): not twice.
+            throw new CliError(EXIT.config, 'config_invalid', 'invalid configuration:', err.problems);
           throw err;
         }
       }
@@ -179,6 +180,8 @@ export async function resolveInviteId(
   if (!isValidEmail(email)) throw usageError(`"${ref}" is not a valid email address`);
   const key = session.config().INVITE_ID_KEY;
   if (key) return deriveInviteId(key, email, scope);
+  // Encrypted invites are searchable only by the keyed hash of their email: that needs the key.
+  if (session.config().PAYLOAD_KEYS) session.idKey('to name an invite by email while payload encryption is on');
   const page = await session.call(DEADLINES.readMs, (client) =>
     searchInvites(client, visibilityQuery({ email, scope }, emailSearchKey(session.config())), 1),
   );

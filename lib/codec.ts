@@ -1,12 +1,14 @@
 /**
  * Encryption of everything the invite workflow puts into Temporal (inputs, results, activity
- * arguments, query answers, failure details): a `PayloadCodec` with AES-256-GCM. Each payload
+ * arguments, query answers, failure details and, through `failure-converter.cjs`, failure messages):
+ * a `PayloadCodec` with AES-256-GCM. Each payload
  * names the key that encrypted it, so keys rotate: encrypt with the current key, decrypt with any
  * key still configured. Search attributes are not payloads a codec sees; `emailSearchValue` keeps
  * the email out of them.
  */
 import { createCipheriv, createDecipheriv, createHmac, randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
 import type { DataConverter, Payload, PayloadCodec } from '@temporalio/common';
 import type * as Proto from '@temporalio/proto';
 
@@ -122,9 +124,26 @@ function settle<T>(fn: () => T): Promise<T> {
   }
 }
 
-/** The data converter every client and worker of a process uses; empty without keys. */
+/**
+ * Module of the failure converter used while encryption is on (`DefaultFailureConverter` with
+ * `encodeCommonAttributes`): failure messages and stack traces become an encrypted payload.
+ * Workers bundling workflows themselves pick it up from the data converter; a prebuilt bundle
+ * must be built with it (`bundleWorkflowCode({ failureConverterPath })`).
+ */
+export const FAILURE_CONVERTER_PATH = fileURLToPath(new URL('./failure-converter.cjs', import.meta.url));
+
+/**
+ * The data converter every client and worker of a process uses: with keys, payloads are
+ * encrypted and failure messages encoded into them; without keys (encryption turned off on
+ * purpose), the SDK's defaults.
+ */
 export function payloadDataConverter(keys: readonly PayloadKey[] | undefined): DataConverter {
-  return keys && keys.length > 0 ? { payloadCodecs: [new EncryptionCodec(keys)] } : {};
+  return keys && keys.length > 0 ? { payloadCodecs: [new EncryptionCodec(keys)], failureConverterPath: FAILURE_CONVERTER_PATH } : {};
+}
+
+/** A fresh key list of one key (`id` names it in each payload), as `PAYLOAD_KEYS` holds it. */
+export function generatePayloadKeys(id: string): PayloadKey[] {
+  return [{ id, key: randomBytes(KEY_BYTES).toString('base64') }];
 }
 
 /**

@@ -31,8 +31,8 @@ const temporal = {
   /** Private key of TEMPORAL_TLS_CERT (PEM file path). */
   TEMPORAL_TLS_KEY: z.string().min(1).optional(),
   /**
-   * Keys that encrypt every Temporal payload (JSON array of `{ id, key }`, key = 32 bytes base64);
-   * the first encrypts, all decrypt. Unset: payloads are stored in clear (local development).
+   * Keys that encrypt every Temporal payload and failure message (JSON array of `{ id, key }`,
+   * key = 32 bytes base64); the first encrypts, all decrypt. Required unless PAYLOAD_ENCRYPTION=off.
    */
   PAYLOAD_KEYS: jsonOf(
     z
@@ -40,7 +40,35 @@ const temporal = {
       .min(1)
       .refine((keys) => new Set(keys.map((k) => k.id)).size === keys.length, 'key ids must be unique'),
   ).optional(),
+  /**
+   * `on` (default): every process refuses to start without PAYLOAD_KEYS. `off`, set on purpose:
+   * invitees' emails and data are stored in clear in Temporal.
+   */
+  PAYLOAD_ENCRYPTION: z.enum(['on', 'off'], { message: 'must be on or off' }).default('on'),
 };
+
+/**
+ * Payload encryption is on unless turned off on purpose: without keys a process refuses to start
+ * instead of silently writing personal data in clear; keys with `off` are a contradiction.
+ */
+function checkPayloadEncryption(cfg: { PAYLOAD_KEYS?: unknown; PAYLOAD_ENCRYPTION: 'on' | 'off' }, ctx: z.RefinementCtx): void {
+  if (cfg.PAYLOAD_ENCRYPTION === 'on' && !cfg.PAYLOAD_KEYS) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['PAYLOAD_KEYS'],
+      message:
+        'is required: payload encryption is on by default so that invitees\' emails and data are never stored in clear in Temporal. ' +
+        'Give every worker, API and CLI the same keys (see docs/encryption.md), or set PAYLOAD_ENCRYPTION=off to store them in clear on purpose',
+    });
+  }
+  if (cfg.PAYLOAD_ENCRYPTION === 'off' && cfg.PAYLOAD_KEYS) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['PAYLOAD_ENCRYPTION'],
+      message: 'is off while PAYLOAD_KEYS is set: remove one of them (keys without encryption would be ignored)',
+    });
+  }
+}
 
 const links = {
   PUBLIC_BASE_URL: url.default('http://localhost:3000'),
@@ -131,7 +159,7 @@ const workerFields = z.object({
   FUNNEL_WEBHOOK_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
 });
 
-const workerSchema = workerFields.refine((cfg) => !cfg.FUNNEL_WEBHOOK_URL || cfg.FUNNEL_WEBHOOK_SECRET, {
+const workerSchema = workerFields.superRefine(checkPayloadEncryption).refine((cfg) => !cfg.FUNNEL_WEBHOOK_URL || cfg.FUNNEL_WEBHOOK_SECRET, {
   path: ['FUNNEL_WEBHOOK_SECRET'],
   message: 'is required when FUNNEL_WEBHOOK_URL is set',
 }).transform((cfg) => ({ ...cfg, MAIL_FROM_NAME: cfg.MAIL_FROM_NAME ?? cfg.APP_NAME }));
@@ -205,6 +233,12 @@ const apiSchema = z
     AUTH0_ROLES_MAX_AGE: durationMs('1 second', '1 day').prefault('5 minutes'),
     /** Behind a load balancer, trust its X-Forwarded-For so rate limits key on the real client. */
     TRUST_PROXY: flag.default(false),
+    /**
+     * Local development only: the codec endpoint answers without a bearer token to a browser or
+     * CLI on this machine (loopback address and Host, no proxy headers, no other Origin than
+     * CODEC_CORS_ORIGIN). `npm run dev` sets it; never in production.
+     */
+    CODEC_LOOPBACK_WITHOUT_TOKEN: flag.default(false),
     /** Origin of the Temporal UI allowed to call `/codec/*` (only served when PAYLOAD_KEYS is set). */
     CODEC_CORS_ORIGIN: z.string().regex(/^https?:\/\/[^/\s]+$/, 'must be an origin like https://temporal.example.com').default('http://localhost:8233'),
     LOG_LEVEL: workerFields.shape.LOG_LEVEL,
@@ -218,6 +252,11 @@ const apiSchema = z
       .default([]),
     /** Mailgun's webhook signing key (`POST /v1/email-events/mailgun`); off when empty. */
     MAILGUN_WEBHOOK_SIGNING_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+  })
+  .superRefine(checkPayloadEncryption)
+  .refine((cfg) => !(cfg.CODEC_LOOPBACK_WITHOUT_TOKEN && cfg.TRUST_PROXY), {
+    path: ['CODEC_LOOPBACK_WITHOUT_TOKEN'],
+    message: 'is for local development only and cannot be combined with TRUST_PROXY (behind a proxy every request looks local)',
   })
   .transform((cfg) => ({
     ...cfg,
@@ -242,7 +281,7 @@ const cliSchema = z.object({
   AUTH0_CLIENT_ID: workerFields.shape.AUTH0_CLIENT_ID.optional(),
   AUTH0_CLIENT_SECRET: workerFields.shape.AUTH0_CLIENT_SECRET.optional(),
   AUTH0_MANAGEMENT_ENDPOINT: workerFields.shape.AUTH0_MANAGEMENT_ENDPOINT,
-});
+}).superRefine(checkPayloadEncryption);
 
 /** Configuration of the operator CLI. */
 export type CliConfig = z.infer<typeof cliSchema>;

@@ -74,12 +74,16 @@ function quote(value: string): string {
   return `'${value.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
-/** One page of invites matching a visibility query, newest first. Deadlines are the caller's. */
+/**
+ * One page of invites matching a visibility query, newest first. Deadlines are the caller's.
+ * `filterEmail`: the normalized email the query filtered on, listed in place of its keyed hash.
+ */
 export async function searchInvites(
   client: Client,
   query: string,
   pageSize: number,
   nextPageToken?: Uint8Array,
+  filterEmail?: string,
 ): Promise<InviteSearchPage> {
   const response = await client.workflowService.listWorkflowExecutions({
     namespace: client.options.namespace,
@@ -95,7 +99,7 @@ export async function searchInvites(
     return {
       id: workflowId.replace(/^invite-/, ''),
       status: attrs.get(searchAttributes.status),
-      email: attrs.get(searchAttributes.email),
+      email: listedEmail(attrs.get(searchAttributes.email), filterEmail),
       scope: attrs.get(searchAttributes.scope),
       ...(expiresAt ? { expiresAt: expiresAt.toISOString() } : {}),
       startTime: timestamp(execution.startTime) ?? new Date(0).toISOString(),
@@ -105,6 +109,15 @@ export async function searchInvites(
   });
   const token = response.nextPageToken;
   return { items, ...(token && token.length > 0 ? { nextPageToken: token } : {}) };
+}
+
+/**
+ * The email of a listed invite: with payload encryption `InviteEmail` holds a keyed hash, which is
+ * no address; the email the search filtered on is then the one it matched, and otherwise none.
+ */
+function listedEmail(stored: string | undefined, filterEmail: string | undefined): string | undefined {
+  if (stored === undefined || !stored.startsWith('sha256:')) return stored;
+  return filterEmail;
 }
 
 function timestamp(ts: { seconds?: unknown; nanos?: number | null } | null | undefined): string | undefined {

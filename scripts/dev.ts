@@ -1,8 +1,9 @@
 /**
  * The whole local stack in one command (`npm run dev`): Temporal dev server with the Web UI and
  * our search attributes (SQLite under .data/, so invites survive a restart), the mail catcher
- * with its web inbox, the Auth0 and HubSpot emulators, the worker and the API. Link keys and
- * local secrets are generated on first run into .data/. Ctrl-C stops everything.
+ * with its web inbox, the Auth0 and HubSpot emulators, the worker and the API. Link keys, the
+ * payload encryption key and local secrets are generated on first run into .data/. Ctrl-C stops
+ * everything.
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
@@ -20,6 +21,8 @@ import { createManagementClient } from '../lib/auth0';
 import { startHubSpotEmulator } from '../emulators/hubspot';
 import { startMailCatcher } from '../emulators/mail';
 import { generateLinkKey } from '../lib/token';
+import { generatePayloadKeys } from '../lib/codec';
+import type { PayloadKey } from '../lib/codec';
 import { SEARCH_ATTRIBUTE_DEFINITIONS } from '../workflows/messages';
 import { provision, ROOT } from './temporal-bin.mjs';
 
@@ -41,16 +44,22 @@ interface LocalSecrets {
   linkKey: Awaited<ReturnType<typeof generateLinkKey>>;
   inviteIdKey: string;
   actionSecret: string;
+  /** Encrypts invites in the local Temporal (absent from files made before encryption was on). */
+  payloadKeys?: PayloadKey[];
 }
 
 /** Secrets of the local stack: made once, kept in .data/ so links stay valid across restarts. */
 async function localSecrets(): Promise<LocalSecrets> {
   const file = join(DATA, 'local-secrets.json');
-  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8')) as LocalSecrets;
+  const today = new Date().toISOString().slice(0, 10);
+  const kept = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as LocalSecrets) : undefined;
+  // A key is added to secrets made before encryption was on; invites recorded in clear still decode.
+  if (kept?.payloadKeys) return kept;
   const secrets: LocalSecrets = {
-    linkKey: await generateLinkKey(`local-${new Date().toISOString().slice(0, 10)}`),
-    inviteIdKey: randomBytes(24).toString('base64url'),
-    actionSecret: randomBytes(32).toString('base64url'),
+    linkKey: kept?.linkKey ?? (await generateLinkKey(`local-${today}`)),
+    inviteIdKey: kept?.inviteIdKey ?? randomBytes(24).toString('base64url'),
+    actionSecret: kept?.actionSecret ?? randomBytes(32).toString('base64url'),
+    payloadKeys: generatePayloadKeys(`local-${today}`),
   };
   writeFileSync(file, JSON.stringify(secrets, null, 2), { mode: 0o600 });
   return secrets;
@@ -131,6 +140,7 @@ async function main(): Promise<void> {
   mkdirSync(DATA, { recursive: true });
   const { cli } = provision();
   const secrets = await localSecrets();
+  const payloadKeys = secrets.payloadKeys!;
 
   run('temporal', cli, [
     'server',
@@ -143,6 +153,9 @@ async function main(): Promise<void> {
     String(ports.temporalUi),
     '--log-level',
     'warn',
+    // The UI decodes invites through the API's codec endpoint (no token needed from this machine).
+    '--ui-codec-endpoint',
+    `http://localhost:${ports.api}/codec`,
     ...Object.entries(SEARCH_ATTRIBUTE_DEFINITIONS).flatMap(([name, type]) => [
       '--search-attribute',
       `${name}=${type}`,
@@ -184,6 +197,8 @@ async function main(): Promise<void> {
     AUTH0_CLIENT_SECRET: 'inviteflow-m2m-secret',
     AUTH0_MANAGEMENT_ENDPOINT: auth0.url,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'info',
+    // Invitees' emails and data are encrypted in the local Temporal too, as in production.
+    PAYLOAD_KEYS: JSON.stringify(payloadKeys),
   };
   // Node itself with tsx's loader, not the tsx CLI: a SIGKILL (after a stuck SIGTERM) then reaches
   // the program instead of a wrapper that would leave it running.
@@ -205,6 +220,8 @@ async function main(): Promise<void> {
     AUTH_ISSUER: auth0.issuer,
     AUTH_JWKS_URL: `${auth0.url}/.well-known/jwks.json`,
     APP_LOGIN_URL: `http://localhost:${ports.app}/login`,
+    CODEC_CORS_ORIGIN: `http://localhost:${ports.temporalUi}`,
+    CODEC_LOOPBACK_WITHOUT_TOKEN: 'true',
   });
   await waitForPort(ports.api);
 
@@ -244,7 +261,8 @@ async function main(): Promise<void> {
 
   console.log(`
 inviteflow local stack is up
-  Temporal UI         http://localhost:${ports.temporalUi}   (gRPC ${shared.TEMPORAL_ADDRESS}, data in .data/temporal.db)
+  Temporal UI         http://localhost:${ports.temporalUi}   (gRPC ${shared.TEMPORAL_ADDRESS}, data in .data/temporal.db, decoded by the API's /codec)
+  Payload encryption  on, key "${payloadKeys[0]!.id}" in .data/local-secrets.json (CLI: PAYLOAD_KEYS from there)
   API                 ${publicBaseUrl}   (OpenAPI ${publicBaseUrl}/docs)
   Demo funnel         http://localhost:${ports.app}/funnel   (leave an email, then open the mail inbox)
   Customer space      http://localhost:${ports.app}/

@@ -21,8 +21,12 @@ export interface InviteWorkerOptions {
    * limits are better met by `lib/rate-limit.ts`, per service. Benchmarks compare the two.
    */
   maxActivitiesPerSecond?: number;
-  /** Must match the clients' (`temporalDataConverter(cfg)`), or neither reads the other's payloads. */
-  dataConverter?: DataConverter;
+  /**
+   * Must match the clients' (`temporalDataConverter(cfg)`), or neither reads the other's payloads.
+   * Required, so no caller runs in clear by forgetting it; a prebuilt `workflowBundle` must be
+   * bundled with the same `failureConverterPath`.
+   */
+  dataConverter: DataConverter;
 }
 
 /** A worker for the invite workflow and its activities. */
@@ -35,6 +39,6 @@ export async function createInviteWorker(opts: InviteWorkerOptions): Promise<Wor
     ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     ...(opts.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: opts.maxCachedWorkflows } : {}),
     ...(opts.maxActivitiesPerSecond !== undefined ? { maxActivitiesPerSecond: opts.maxActivitiesPerSecond } : {}),
-    ...(opts.dataConverter ? { dataConverter: opts.dataConverter } : {}),
+    dataConverter: opts.dataConverter,
   });
 }

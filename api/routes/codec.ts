@@ -4,7 +4,9 @@
  * `/codec/encode` with the codec server protocol, `{ payloads: [{ metadata, data }] }` with
  * base64 bytes. Decrypting invite data is reading it, so a bearer token with `invites:decode` is
  * required (the UI forwards its user's access token with "Pass access token"); CORS admits only
- * the UI's origin. Registered only when PAYLOAD_KEYS is set.
+ * the UI's origin. Registered only when PAYLOAD_KEYS is set. In local development only
+ * (`CODEC_LOOPBACK_WITHOUT_TOKEN`, set by `npm run dev`), a request from this machine without a
+ * token is answered too, so the dev server's UI decodes invites with no sign-in.
  */
 import { z } from 'zod';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
@@ -20,6 +22,26 @@ export interface CodecRouteOptions {
   corsOrigin: string;
   /** The one namespace this service's payloads live in; another `X-Namespace` is refused. */
   namespace: string;
+  /** Local development: answer a tokenless request coming from this machine (`isLocalRequest`). */
+  loopbackWithoutToken?: boolean;
+}
+
+const LOOPBACK_ADDRESSES = new Set(['127.0.0.1', '::1', '::ffff:127.0.0.1']);
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+/**
+ * A request made on this machine by the local Temporal UI or CLI: loopback peer and Host (a
+ * DNS-rebound page names its own host), no proxy headers (a local reverse proxy would relay
+ * strangers), and no browser Origin other than the UI's (another site open in the developer's
+ * browser reaches loopback too).
+ */
+export function isLocalRequest(request: FastifyRequest, uiOrigin: string): boolean {
+  const { headers } = request;
+  if (!LOOPBACK_ADDRESSES.has(request.socket.remoteAddress ?? '')) return false;
+  if (headers['x-forwarded-for'] !== undefined || headers.forwarded !== undefined || headers['x-real-ip'] !== undefined) return false;
+  if (headers.origin !== undefined && headers.origin !== uiOrigin) return false;
+  const host = /^(\[[^\]]+\]|[^:]+)(:\d+)?$/.exec(headers.host ?? '')?.[1]?.toLowerCase();
+  return host !== undefined && LOOPBACK_HOSTS.has(host);
 }
 
 /** Most payloads one call may carry; a history page the UI decodes stays far below it. */
@@ -85,6 +107,7 @@ export function registerCodecRoutes(fastify: FastifyInstance, ctx: RouteContext,
         onRequest: async (request, reply) => {
           // Refusals carry the CORS headers too, so the UI can show why instead of a network error.
           cors(request, reply);
+          if (opts.loopbackWithoutToken && request.headers.authorization === undefined && isLocalRequest(request, opts.corsOrigin)) return;
           request.principal = await ctx.bearer.authorize(request, 'invites:decode');
         },
         schema: {

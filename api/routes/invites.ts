@@ -209,7 +209,10 @@ const listSchema = z
       z.object({
         id: z.string(),
         status: z.string().optional(),
-        email: z.string().optional(),
+        email: z
+          .string()
+          .optional()
+          .describe('With payload encryption (the default) visibility holds only a keyed hash: present when the list was filtered by email'),
         scope: z.string().optional(),
         expiresAt: z.string().optional(),
         startTime: z.string(),

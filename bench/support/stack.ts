@@ -33,6 +33,9 @@ import { inviteWorkflowId, searchAttributes, statusQuery, TASK_QUEUE } from '../
 import type { InviteStatus } from '../../workflows/messages';
 import type { ServicesAnswer, ServicesCall, ServicesConfig, ServicesReady, StatusSnapshot } from './services-host';
 import type { ChildMessage, WorkerHostConfig, WorkerStats } from './worker-host';
+import type { DataConverter } from '@temporalio/common';
+import { generatePayloadKeys } from '../../lib/codec';
+import { temporalDataConverter } from '../../lib/temporal';
 
 /** How to start the stack. */
 export interface BenchStackOptions {
@@ -121,8 +124,9 @@ const ROOT = fileURLToPath(new URL('../..', import.meta.url));
  * The benchmarks' Temporal: the project's provisioned CLI dev server with our search attributes,
  * on a SQLite file in `dataDir` (`file`, as `npm run dev` runs it) or in memory.
  */
-export function startBenchTemporal(db: 'file' | 'memory', dataDir: string): Promise<TestWorkflowEnvironment> {
+export function startBenchTemporal(db: 'file' | 'memory', dataDir: string, dataConverter?: DataConverter): Promise<TestWorkflowEnvironment> {
   return TestWorkflowEnvironment.createLocal({
+    ...(dataConverter ? { client: { dataConverter } } : {}),
     server: {
       executable: { type: 'existing-path', path: requireBinary('cli') },
       ...(db === 'memory' ? {} : { dbFilename: join(dataDir, 'temporal.db') }),
@@ -134,8 +138,10 @@ export function startBenchTemporal(db: 'file' | 'memory', dataDir: string): Prom
 
 export async function startBenchStack(opts: BenchStackOptions): Promise<BenchStack> {
   const dataDir = mkdtempSync(join(tmpdir(), 'inviteflow-bench-'));
+  // Payload encryption on, as in production: its cost is part of what the benchmarks measure.
+  const payloadKeys = generatePayloadKeys('bench');
   const [env, services, key] = await Promise.all([
-    startBenchTemporal(opts.db ?? 'file', dataDir),
+    startBenchTemporal(opts.db ?? 'file', dataDir, temporalDataConverter({ PAYLOAD_KEYS: payloadKeys })),
     startServicesHost({
       ...(opts.auth0RateLimit ? { auth0RateLimit: opts.auth0RateLimit } : {}),
       ...(opts.hubspotRateLimit ? { hubspotRateLimit: opts.hubspotRateLimit } : {}),
@@ -148,6 +154,7 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
   const apiPort = await freePort();
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   const common = {
+    PAYLOAD_KEYS: JSON.stringify(payloadKeys),
     TEMPORAL_ADDRESS: env.address,
     TEMPORAL_TASK_QUEUE: TASK_QUEUE,
     PUBLIC_BASE_URL: apiUrl,

@@ -18,6 +18,7 @@ import type { RateLimiterStats } from '../../lib/rate-limit';
 import { buildActivityDeps } from '../../worker/clients';
 import { createInviteWorker, WORKFLOWS_PATH } from '../../worker/worker';
 import { BASELINE_TASK_QUEUE } from '../baseline/workflows';
+import { temporalDataConverter } from '../../lib/temporal';
 
 /** What the parent passes in BENCH_WORKER. */
 export interface WorkerHostConfig {
@@ -85,8 +86,10 @@ async function main(): Promise<void> {
     return sent;
   };
   const connection = await NativeConnection.connect({ address: cfg.TEMPORAL_ADDRESS });
+  const dataConverter = temporalDataConverter(cfg);
   const [inviteBundle, baselineBundle] = await Promise.all([
-    bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quiet }),
+    // Bundled with the failure converter the data converter names, as the production worker does.
+    bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, failureConverterPath: dataConverter.failureConverterPath, logger: quiet }),
     config.baseline
       ? bundleWorkflowCode({
           workflowsPath: new URL('../baseline/workflows.ts', import.meta.url).pathname,
@@ -100,6 +103,7 @@ async function main(): Promise<void> {
     taskQueue: cfg.TEMPORAL_TASK_QUEUE,
     activities,
     workflowBundle: inviteBundle,
+    dataConverter,
     maxCachedWorkflows: cfg.WORKER_MAX_CACHED_WORKFLOWS,
     maxActivitiesPerSecond: config.maxActivitiesPerSecond,
   });

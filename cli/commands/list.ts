@@ -23,8 +23,9 @@ const PAGE_SIZE = 100;
 /** Lists invites, newest first: a table, or one JSON object per line with `--json`. */
 export async function listCommand(session: Session, opts: ListOptions): Promise<ExitCode> {
   let query: string;
+  const filter = listFilter(opts);
   try {
-    query = visibilityQuery(listFilter(opts), emailSearchKey(session.config()));
+    query = visibilityQuery(filter, emailSearchKey(session.config()));
   } catch (err) {
     if (err instanceof InvalidFilterError) throw usageError(err.message);
     throw err;
@@ -34,7 +35,7 @@ export async function listCommand(session: Session, opts: ListOptions): Promise<
   do {
     const pageSize = Math.min(PAGE_SIZE, opts.limit - items.length);
     const page = await session.call(DEADLINES.readMs, (client) =>
-      searchInvites(client, query, pageSize, token),
+      searchInvites(client, query, pageSize, token, filter.email),
     );
     items.push(...page.items.slice(0, opts.limit - items.length));
     token = page.nextPageToken;
@@ -57,7 +58,8 @@ export async function listCommand(session: Session, opts: ListOptions): Promise<
       items.map((item) => [
         item.id,
         statusText(item),
-        item.email ?? '',
+        // Visibility holds a keyed hash under payload encryption; `show` or --email names it.
+        item.email ?? '(encrypted)',
         item.scope ?? '',
         item.expiresAt ?? '',
       ]),

@@ -5,10 +5,11 @@
  */
 import { QueryNotRegisteredError } from '@temporalio/client';
 import type { WorkflowExecutionDescription } from '@temporalio/client';
+import type { LoadedDataConverter } from '@temporalio/common';
 import type { inviteWorkflow } from '../../workflows/invite';
 import { historyQuery, inviteWorkflowId, statusQuery } from '../../workflows/messages';
 import type { InviteLifecycle, InviteStatus, LifecycleEvent } from '../../workflows/messages';
-import { summarizeHistory } from '../history';
+import { readableFailure, summarizeHistory } from '../history';
 import type { HistoryEntry } from '../history';
 import { CliError, EXIT, jsonLine, line } from '../io';
 import type { ExitCode } from '../io';
@@ -89,7 +90,7 @@ export async function showCommand(session: Session, target: InviteRef): Promise<
     ...(statusError ? { statusError } : {}),
     lifecycle,
     history: await summarizeHistory(history, client.options.loadedDataConverter, status?.emails),
-    pending: pendingActivities(description),
+    pending: await pendingActivities(description, client.options.loadedDataConverter),
   };
 
   if (session.json) jsonLine(session.io.stdout, result);
@@ -97,12 +98,18 @@ export async function showCommand(session: Session, target: InviteRef): Promise<
   return EXIT.ok;
 }
 
-function pendingActivities(description: WorkflowExecutionDescription): PendingActivity[] {
-  return (description.raw.pendingActivities ?? []).map((p) => ({
-    activity: p.activityType?.name ?? 'activity',
-    attempt: p.attempt ?? 1,
-    ...(p.lastFailure?.message ? { lastFailure: p.lastFailure.message } : {}),
-  }));
+async function pendingActivities(description: WorkflowExecutionDescription, converter: LoadedDataConverter): Promise<PendingActivity[]> {
+  return Promise.all(
+    (description.raw.pendingActivities ?? []).map(async (p) => {
+      // Encrypted like every failure message: read with the CLI's keys.
+      const lastFailure = await readableFailure(converter, p.lastFailure);
+      return {
+        activity: p.activityType?.name ?? 'activity',
+        attempt: p.attempt ?? 1,
+        ...(lastFailure?.message ? { lastFailure: lastFailure.message } : {}),
+      };
+    }),
+  );
 }
 
 function printShow(session: Session, r: ShowResult): void {

@@ -1,10 +1,12 @@
 /** The API's (and the worker's webhook) configuration: defaults, derived values, and refusals that name every bad variable. */
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadApiConfig, loadWorkerConfig } from '../../lib/config';
+import { TEST_PAYLOAD_ENV } from '../support/payload-keys';
 
 const publicJwk = { kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo', kid: 'k1' };
 
 const minimal = {
+  ...TEST_PAYLOAD_ENV,
   LINK_VERIFICATION_KEYS: JSON.stringify([publicJwk]),
   INVITE_ID_KEY: 'x'.repeat(16),
   ACTION_SECRET: 's'.repeat(32),
@@ -71,6 +73,7 @@ describe('AUTH0_ROLES_MAX_AGE', () => {
 
 describe('webhook secrets', () => {
   const worker = {
+    ...TEST_PAYLOAD_ENV,
     LINK_SIGNING_KEY: JSON.stringify({ ...publicJwk, d: 'x' }),
     AUTH0_DOMAIN: 'tenant.eu.auth0.com',
     AUTH0_CLIENT_ID: 'client',
@@ -106,6 +109,7 @@ describe('webhook secrets', () => {
 
 describe('what invitees see', () => {
   const worker = {
+    ...TEST_PAYLOAD_ENV,
     LINK_SIGNING_KEY: JSON.stringify({ ...publicJwk, d: 'x' }),
     AUTH0_DOMAIN: 'tenant.eu.auth0.com',
     AUTH0_CLIENT_ID: 'client',

@@ -25,6 +25,7 @@ import type { InviteStatus } from '../../workflows/messages';
 import type { SendInviteEmailInput } from '../../activities/email';
 import { fakeActivities } from '../support/fake-activities';
 import { devServerEnv, workflowBundle } from '../support/temporal';
+import { TEST_PAYLOAD_ENV, testDataConverter } from '../support/payload-keys';
 import { m2mToken } from '../support/m2m-token';
 import { signActionToken } from '../../actions/request-token';
 import { ACTION_TOKEN } from '../../lib/action-contract';
@@ -96,10 +97,12 @@ export async function startHarness(): Promise<Harness> {
     taskQueue,
     workflowBundle: await workflowBundle(),
     activities: fake.activities,
+    dataConverter: testDataConverter,
   });
   const running = worker.run();
 
   const config = loadApiConfig({
+    ...TEST_PAYLOAD_ENV,
     PUBLIC_BASE_URL: 'http://invites.test',
     TEMPORAL_TASK_QUEUE: taskQueue,
     LINK_VERIFICATION_KEYS: JSON.stringify([key.publicJwk]),

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { createInviteStarter, inviteStartMeta, prepareInvite } from '../../lib/invites';
 import { devServerEnv } from '../support/temporal';
+import { TEST_PAYLOAD_ENV } from '../support/payload-keys';
 
 const BIN = fileURLToPath(new URL('../../cli/bin.mjs', import.meta.url));
 
@@ -47,6 +48,11 @@ describe('bin', () => {
     const config = await bin(['list'], { INVITE_ID_KEY: 'short' });
     expect(config.code).toBe(78);
     expect(config.stderr).toMatch(/INVITE_ID_KEY: must be at least 16 characters/);
+    // Payload encryption is on by default: without keys the CLI neither reads nor writes invites.
+    const noKeys = await bin(['list']);
+    expect(noKeys.code).toBe(78);
+    expect(noKeys.stderr).toMatch(/PAYLOAD_KEYS: is required: payload encryption is on by default/);
+    expect(noKeys.stderr).toMatch(/PAYLOAD_ENCRYPTION=off/);
   });
 });
 
@@ -58,7 +64,7 @@ describe('bin against Temporal', () => {
       // Visibility needs no worker: the invite only has to be started.
       const { input, invite } = prepareInvite(key, { email: 'bin@example.com', scope: 'bin' });
       await createInviteStarter(env.client, 'bin-no-worker')(input, inviteStartMeta(invite));
-      const cliEnv = { TEMPORAL_ADDRESS: env.address, INVITE_ID_KEY: key };
+      const cliEnv = { ...TEST_PAYLOAD_ENV, TEMPORAL_ADDRESS: env.address, INVITE_ID_KEY: key };
       let listed: Awaited<ReturnType<typeof bin>> | undefined;
       // Visibility is eventually consistent: poll (bounded), but stop at the first failure.
       for (let i = 0; i < 50 && (listed === undefined || (listed.code === 0 && listed.stdout === '')); i++) {

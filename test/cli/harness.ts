@@ -19,6 +19,7 @@ import { inviteWorkflowId, redeemUpdate, statusQuery } from '../../workflows/mes
 import type { InviteInput, InviteStatus, Redeemer } from '../../workflows/messages';
 import { fakeActivities } from '../support/fake-activities';
 import { devServerEnv, workflowBundle } from '../support/temporal';
+import { TEST_PAYLOAD_ENV, testDataConverter } from '../support/payload-keys';
 
 /** The roles the emulated tenant has from the start. */
 export const TENANT_ROLES = ['member', 'billing', 'admin', 'viewer', 'reader'] as const;
@@ -120,10 +121,12 @@ export async function startCliHarness(): Promise<CliHarness> {
     taskQueue,
     workflowBundle: await workflowBundle(),
     activities: fake.activities,
+    dataConverter: testDataConverter,
   });
   const running = worker.run();
   const dir = mkdtempSync(join(tmpdir(), 'inviteflow-cli-'));
   const cliEnv = {
+    ...TEST_PAYLOAD_ENV,
     TEMPORAL_ADDRESS: env.address,
     TEMPORAL_NAMESPACE: env.namespace ?? 'default',
     TEMPORAL_TASK_QUEUE: taskQueue,
@@ -133,7 +136,8 @@ export async function startCliHarness(): Promise<CliHarness> {
     AUTH0_CLIENT_SECRET: 'inviteflow-m2m-secret',
     AUTH0_MANAGEMENT_ENDPOINT: auth0.url,
   };
-  const start = createInviteStarter(env.client, taskQueue);
+  // As the API starts them: with encryption on, InviteEmail holds the keyed hash the CLI searches.
+  const start = createInviteStarter(env.client, taskQueue, cliEnv.INVITE_ID_KEY);
   const status = (inviteId: string) =>
     env.client.workflow.getHandle(inviteWorkflowId(inviteId)).query(statusQuery);
 
@@ -169,7 +173,7 @@ export async function startCliHarness(): Promise<CliHarness> {
     },
     async invite(request, extra = {}, queue = taskQueue) {
       const { input, invite } = prepareInvite(cliEnv.INVITE_ID_KEY, request);
-      const starter = queue === taskQueue ? start : createInviteStarter(env.client, queue);
+      const starter = queue === taskQueue ? start : createInviteStarter(env.client, queue, cliEnv.INVITE_ID_KEY);
       const result = await starter({ ...input, ...extra }, inviteStartMeta(invite));
       return { id: input.inviteId, ...result };
     },

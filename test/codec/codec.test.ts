@@ -7,8 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { Payload } from '@temporalio/common';
-import { EncryptionCodec, ENCRYPTED_ENCODING, emailSearchValue, KEY_ID_METADATA, PayloadCodecError } from '../../lib/codec';
-import { ConfigError, loadWorkerConfig } from '../../lib/config';
+import { EncryptionCodec, ENCRYPTED_ENCODING, emailSearchValue, FAILURE_CONVERTER_PATH, KEY_ID_METADATA, PayloadCodecError } from '../../lib/codec';
+import { ConfigError, loadApiConfig, loadCliConfig, loadWorkerConfig } from '../../lib/config';
+import { temporalDataConverter } from '../../lib/temporal';
 
 const key = (id: string) => ({ id, key: randomBytes(32).toString('base64') });
 const text = (bytes: Uint8Array | null | undefined) => Buffer.from(bytes ?? new Uint8Array()).toString('utf8');
@@ -94,7 +95,7 @@ describe('EncryptionCodec', () => {
   });
 });
 
-describe('PAYLOAD_KEYS configuration', () => {
+describe('PAYLOAD_KEYS and PAYLOAD_ENCRYPTION configuration', () => {
   const base = {
     LINK_SIGNING_KEY: JSON.stringify({ kty: 'OKP', kid: 'x' }),
     AUTH0_DOMAIN: 'tenant.example.com',
@@ -103,10 +104,70 @@ describe('PAYLOAD_KEYS configuration', () => {
     HUBSPOT_ACCESS_TOKEN: 'token',
   };
 
-  it('is optional, and parsed into keys when set', () => {
-    expect(loadWorkerConfig(base).PAYLOAD_KEYS).toBeUndefined();
+  const apiBase = {
+    LINK_VERIFICATION_KEYS: JSON.stringify([{ kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo', kid: 'k1' }]),
+    INVITE_ID_KEY: 'x'.repeat(16),
+    ACTION_SECRET: 's'.repeat(32),
+    AUTH_ISSUER: 'https://tenant.eu.auth0.com/',
+    APP_LOGIN_URL: 'https://app.example.com/login',
+    AUTH0_DOMAIN: 'tenant.eu.auth0.com',
+    AUTH0_CLIENT_ID: 'client',
+    AUTH0_CLIENT_SECRET: 'secret',
+  };
+  const loaders = [
+    ['worker', (env: Record<string, string>) => loadWorkerConfig({ ...base, ...env })],
+    ['api', (env: Record<string, string>) => loadApiConfig({ ...apiBase, ...env })],
+    ['cli', (env: Record<string, string>) => loadCliConfig(env)],
+  ] as const;
+  const problems = (load: () => unknown) => {
+    try {
+      load();
+    } catch (err) {
+      if (err instanceof ConfigError) return err.message;
+      throw err;
+    }
+    return '';
+  };
+
+  it('is parsed into keys, the first encrypting', () => {
     const keys = [key('2025-01'), key('2024-07')];
-    expect(loadWorkerConfig({ ...base, PAYLOAD_KEYS: JSON.stringify(keys) }).PAYLOAD_KEYS).toEqual(keys);
+    expect(loadWorkerConfig({ ...base, PAYLOAD_KEYS: JSON.stringify(keys) })).toMatchObject({ PAYLOAD_KEYS: keys, PAYLOAD_ENCRYPTION: 'on' });
+  });
+
+  it.each(loaders)('the %s refuses to start without keys, saying how to turn encryption off on purpose', (_name, load) => {
+    const message = problems(() => load({}));
+    expect(message).toMatch(/PAYLOAD_KEYS: is required: payload encryption is on by default/);
+    expect(message).toContain('PAYLOAD_ENCRYPTION=off');
+    expect(problems(() => load({ PAYLOAD_ENCRYPTION: 'on' }))).toMatch(/PAYLOAD_KEYS: is required/);
+    // An empty `PAYLOAD_KEYS=` line in .env is unset, not a way around the refusal.
+    expect(problems(() => load({ PAYLOAD_KEYS: '' }))).toMatch(/PAYLOAD_KEYS: is required/);
+  });
+
+  it.each(loaders)('the %s runs in clear only with PAYLOAD_ENCRYPTION=off, and no data converter codec then', (_name, load) => {
+    const cfg = load({ PAYLOAD_ENCRYPTION: 'off' });
+    expect(cfg).toMatchObject({ PAYLOAD_ENCRYPTION: 'off' });
+    expect(cfg.PAYLOAD_KEYS).toBeUndefined();
+    expect(temporalDataConverter(cfg)).toEqual({});
+  });
+
+  it.each(loaders)('the %s refuses keys with PAYLOAD_ENCRYPTION=off, and any other value', (_name, load) => {
+    expect(problems(() => load({ PAYLOAD_ENCRYPTION: 'off', PAYLOAD_KEYS: JSON.stringify([key('a')]) }))).toMatch(/PAYLOAD_ENCRYPTION: is off while PAYLOAD_KEYS is set/);
+    expect(problems(() => load({ PAYLOAD_ENCRYPTION: 'false', PAYLOAD_KEYS: JSON.stringify([key('a')]) }))).toMatch(/PAYLOAD_ENCRYPTION: must be on or off/);
+  });
+
+  it('with keys, every process encrypts payloads and encodes failure messages', () => {
+    const converter = temporalDataConverter({ PAYLOAD_KEYS: [key('a')] });
+    expect(converter.payloadCodecs?.[0]).toBeInstanceOf(EncryptionCodec);
+    expect(converter.failureConverterPath).toBe(FAILURE_CONVERTER_PATH);
+  });
+
+  it('keeps the tokenless codec endpoint of local development away from a proxied API', () => {
+    const keys = JSON.stringify([key('a')]);
+    expect(loadApiConfig({ ...apiBase, PAYLOAD_KEYS: keys, CODEC_LOOPBACK_WITHOUT_TOKEN: 'true' }).CODEC_LOOPBACK_WITHOUT_TOKEN).toBe(true);
+    expect(loadApiConfig({ ...apiBase, PAYLOAD_KEYS: keys }).CODEC_LOOPBACK_WITHOUT_TOKEN).toBe(false);
+    expect(problems(() => loadApiConfig({ ...apiBase, PAYLOAD_KEYS: keys, CODEC_LOOPBACK_WITHOUT_TOKEN: 'true', TRUST_PROXY: 'true' }))).toMatch(
+      /CODEC_LOOPBACK_WITHOUT_TOKEN: is for local development only and cannot be combined with TRUST_PROXY/,
+    );
   });
 
   it.each([

@@ -2,22 +2,25 @@
  * Payload encryption end to end on the Temporal dev server: a worker and a client sharing the
  * codec run an invite to completion; the history as the server stores it (read by a client
  * without the codec) holds neither the email nor the invite's data, yet decodes and replays with
- * the codec. The codec endpoint the Temporal UI calls decrypts the same payloads for an
- * authorized operator only, with CORS for the UI's origin.
+ * the codec. A run whose activity failed with a message quoting the address keeps that message
+ * out of the stored history too (failure converter). The codec endpoint the Temporal UI calls
+ * decrypts the same payloads for an authorized operator only, with CORS for the UI's origin, or,
+ * in local development, for a tokenless request from this machine.
  */
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { exportJWK, generateKeyPair, createLocalJWKSet, SignJWT } from 'jose';
 import { Client } from '@temporalio/client';
-import { defaultPayloadConverter } from '@temporalio/common';
+import { ApplicationFailure, defaultPayloadConverter } from '@temporalio/common';
 import type { Payload } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
 import { EncryptionCodec, emailSearchValue, ENCRYPTED_ENCODING } from '../../lib/codec';
 import { temporalDataConverter } from '../../lib/temporal';
-import { inviteWorkflowId, redeemUpdate, searchAttributes } from '../../workflows/messages';
+import { inviteWorkflowId, redeemUpdate, searchAttributes, statusQuery } from '../../workflows/messages';
+import { InviteErrorType } from '../../workflows/errors';
 import type { inviteWorkflow } from '../../workflows/invite';
 import { eventually, startHarness, uniqueEmail } from '../api/harness';
 import type { Harness } from '../api/harness';
@@ -146,6 +149,69 @@ describe('an invite run with payload encryption', () => {
   });
 });
 
+describe('a run whose activity failed with a message quoting the address', () => {
+  // What a mail server or SDK may say; the message, the stack trace and the workflow's copy of it
+  // must all leave the process encrypted (failure converter with encodeCommonAttributes + codec).
+  const refused = uniqueEmail('refused');
+  const refusal = `550 5.1.1 <${refused}>: Recipient address rejected: User unknown`;
+  const refusedId = randomBytes(13).toString('hex');
+  let failedHistory: temporal.api.history.v1.IHistory;
+
+  beforeAll(async () => {
+    const refusingQueue = `${taskQueue}-refused`;
+    const refusing = await Worker.create({
+      connection: h.env.nativeConnection,
+      taskQueue: refusingQueue,
+      workflowBundle: await workflowBundle(),
+      dataConverter,
+      activities: {
+        ...fake.activities,
+        sendInviteEmail: () => Promise.reject(ApplicationFailure.create({ message: refusal, type: InviteErrorType.Permanent, nonRetryable: true })),
+      },
+    });
+    const client = new Client({ connection: h.env.connection, dataConverter });
+    const searchValue = emailSearchValue(refused, h.config.INVITE_ID_KEY);
+    failedHistory = await refusing.runUntil(async () => {
+      const handle = await client.workflow.start<typeof inviteWorkflow>('inviteWorkflow', {
+        taskQueue: refusingQueue,
+        workflowId: inviteWorkflowId(refusedId),
+        args: [{ inviteId: refusedId, email: refused, roles: [], data: {}, scope: 'workspace:acme', locale: 'en', emailSearchValue: searchValue }],
+        typedSearchAttributes: [{ key: searchAttributes.email, value: searchValue }],
+      });
+      // The workflow reads the failure back through the same converter: the refusal is in its status.
+      await vi.waitFor(async () => expect((await handle.query(statusQuery)).emailError).toBe(refusal), { timeout: 20_000, interval: 100 });
+      const raw = new Client({ connection: h.env.connection });
+      return raw.workflow.getHandle(inviteWorkflowId(refusedId)).fetchHistory();
+    });
+  }, 60_000);
+
+  it('records the activity failure without the address or the refusal text in clear', () => {
+    const failed = failedHistory.events!.find((e) => e.activityTaskFailedEventAttributes)?.activityTaskFailedEventAttributes;
+    expect(failed, 'an ActivityTaskFailed event').toBeDefined();
+    const failure = failed!.failure!;
+    // What Temporal stores (and its UI shows without the codec) in place of message and stack.
+    expect(failure.message).toBe('Encoded failure');
+    expect(failure.stackTrace ?? '').toBe('');
+    expect(Buffer.from(failure.encodedAttributes!.metadata!.encoding!).toString()).toBe(ENCRYPTED_ENCODING);
+    const json = historyToJSON(failedHistory);
+    expect(json).not.toContain(refused);
+    expect(json).not.toContain('Recipient address rejected');
+    for (const { payload } of payloadsOf(failedHistory)) {
+      expect(Buffer.from(payload.data ?? []).toString('latin1')).not.toContain(refused);
+    }
+  });
+
+  it('decodes with the keys: the operator reads the refusal', async () => {
+    const failure = failedHistory.events!.find((e) => e.activityTaskFailedEventAttributes)!.activityTaskFailedEventAttributes!.failure!;
+    const [attributes] = await codec.decode([failure.encodedAttributes!]);
+    expect(defaultPayloadConverter.fromPayload(attributes!)).toMatchObject({ message: refusal });
+  });
+
+  it('replays with the codec and its failure converter', async () => {
+    await Worker.runReplayHistory({ workflowBundle: await workflowBundle(), dataConverter }, failedHistory, 'encrypted-refusal');
+  });
+});
+
 describe('the codec endpoint', () => {
   const body = () => {
     const started = rawHistory.events![0]!.workflowExecutionStartedEventAttributes!;
@@ -227,6 +293,55 @@ describe('the codec endpoint', () => {
     expect(String(ok.headers['access-control-allow-headers'])).toContain('x-namespace');
     const evil = await preflight('https://evil.example');
     expect(evil.headers['access-control-allow-origin']).toBeUndefined();
+  });
+
+  describe('in local development (CODEC_LOOPBACK_WITHOUT_TOKEN)', () => {
+    let devApp: FastifyInstance;
+    beforeAll(async () => {
+      devApp = await h.buildApp({ codec: { codec, corsOrigin: UI_ORIGIN, namespace: 'default', loopbackWithoutToken: true } });
+      await devApp.listen({ port: 0, host: '127.0.0.1' });
+    });
+    afterAll(() => devApp?.close());
+    const decodedEmail = (res: { json: <T>() => T }) =>
+      JSON.parse(Buffer.from(res.json<{ payloads: { data: string }[] }>().payloads[0]!.data, 'base64').toString()) as { email: string };
+
+    it('decodes for the local UI over a real loopback socket without a token', async () => {
+      const { port } = devApp.server.address() as { port: number };
+      const res = await fetch(`http://localhost:${port}/codec/decode`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-namespace': 'default', origin: UI_ORIGIN },
+        body: JSON.stringify(body()),
+      });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('access-control-allow-origin')).toBe(UI_ORIGIN);
+      const json = (await res.json()) as { payloads: { data: string }[] };
+      expect(JSON.parse(Buffer.from(json.payloads[0]!.data, 'base64').toString())).toMatchObject({ email });
+      // The token-free door is for this machine only: the same call with a token still checks it.
+      const bad = await fetch(`http://localhost:${port}/codec/decode`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: 'Bearer not-a-token' },
+        body: JSON.stringify(body()),
+      });
+      expect(bad.status).toBe(401);
+    });
+
+    it.each([
+      ['another machine', { remoteAddress: '203.0.113.7' }, {}],
+      ['a request relayed by a local proxy', {}, { 'x-forwarded-for': '203.0.113.7' }],
+      ['a request relayed with Forwarded', {}, { forwarded: 'for=203.0.113.7' }],
+      ['another site open in the browser', {}, { origin: 'https://evil.example' }],
+      ['a DNS-rebound host name', {}, { host: 'evil.example:3000' }],
+    ])('still asks %s for a bearer token', async (_name, opts, headers) => {
+      const res = await devApp.inject({ method: 'POST', url: '/codec/decode', ...opts, headers: { host: 'localhost:3000', ...headers }, payload: body() });
+      expect([res.statusCode, res.json().error.code]).toEqual([401, 'unauthorized']);
+      expect(res.body).not.toContain(email);
+    });
+
+    it('answers the same request from loopback (the baseline of the refusals above)', async () => {
+      const res = await devApp.inject({ method: 'POST', url: '/codec/decode', headers: { host: 'localhost:3000' }, payload: body() });
+      expect(res.statusCode).toBe(200);
+      expect(decodedEmail(res).email).toBe(email);
+    });
   });
 
   it('is not served without payload keys', async () => {

@@ -34,6 +34,8 @@ import { buildActivityDeps } from '../../worker/clients';
 import { createInviteWorker } from '../../worker/worker';
 import { realServerEnv, testTaskQueue, workflowBundle } from '../support/temporal';
 import { m2mToken } from '../support/m2m-token';
+import { TEST_PAYLOAD_ENV } from '../support/payload-keys';
+import { temporalDataConverter } from '../../lib/temporal';
 
 export const CLAIMS = 'https://inviteflow.dev/';
 /** The product's name invitees see (the SPA application's name in the tenant). */
@@ -146,6 +148,7 @@ export async function startStack(): Promise<Stack> {
   for (const role of ['member', 'billing']) auth0.createRole(role);
 
   const common = {
+    ...TEST_PAYLOAD_ENV,
     TEMPORAL_ADDRESS: env.address,
     TEMPORAL_NAMESPACE: env.namespace ?? 'default',
     TEMPORAL_TASK_QUEUE: testTaskQueue(),
@@ -170,6 +173,7 @@ export async function startStack(): Promise<Stack> {
     taskQueue: workerConfig.TEMPORAL_TASK_QUEUE,
     activities: createActivities(clients.deps),
     workflowBundle: await workflowBundle(),
+    dataConverter: temporalDataConverter(workerConfig),
   });
   const running = worker.run();
 

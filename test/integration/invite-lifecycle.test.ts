@@ -30,6 +30,8 @@ import {
 } from '../../workflows/messages';
 import type { inviteWorkflow } from '../../workflows/invite';
 import { realServerEnv, testTaskQueue, workflowBundle } from '../support/temporal';
+import { TEST_PAYLOAD_ENV } from '../support/payload-keys';
+import { temporalDataConverter } from '../../lib/temporal';
 
 let env: TestWorkflowEnvironment;
 let auth0: Auth0Emulator;
@@ -53,6 +55,7 @@ beforeAll(async () => {
   publicJwk = key.publicJwk;
   // The worker is configured exactly as in production, through its environment variables.
   const cfg = loadWorkerConfig({
+    ...TEST_PAYLOAD_ENV,
     TEMPORAL_ADDRESS: env.address,
     TEMPORAL_NAMESPACE: env.namespace ?? 'default',
     TEMPORAL_TASK_QUEUE: taskQueue,
@@ -74,6 +77,7 @@ beforeAll(async () => {
     taskQueue: cfg.TEMPORAL_TASK_QUEUE,
     activities: createActivities(clients.deps),
     workflowBundle: await workflowBundle(),
+    dataConverter: temporalDataConverter(cfg),
   });
   running = worker.run();
 });

@@ -21,6 +21,7 @@ import type { inviteWorkflow } from '../../workflows/invite';
 import { devServerEnv } from '../support/temporal';
 import { tsProcess } from '../../scripts/ts-process';
 import { freePort } from '../e2e/stack';
+import { TEST_PAYLOAD_ENV } from '../support/payload-keys';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const [NODE, WORKER_ARGS] = tsProcess('worker/main.ts');
@@ -41,6 +42,7 @@ beforeAll(async () => {
   const key = await generateLinkKey('proc-1');
   workerEnv = {
     PATH: process.env.PATH ?? '',
+    ...TEST_PAYLOAD_ENV,
     TEMPORAL_ADDRESS: env.address,
     PUBLIC_BASE_URL: 'http://localhost:3998',
     LINK_SIGNING_KEY: JSON.stringify(key.privateJwk),

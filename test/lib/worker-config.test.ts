@@ -5,8 +5,10 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadWorkerConfig } from '../../lib/config';
 import { buildRateLimiters } from '../../worker/clients';
+import { TEST_PAYLOAD_ENV } from '../support/payload-keys';
 
 const minimal = {
+  ...TEST_PAYLOAD_ENV,
   LINK_SIGNING_KEY: JSON.stringify({ kty: 'OKP', kid: 'x' }),
   AUTH0_DOMAIN: 'tenant.eu.auth0.com',
   AUTH0_CLIENT_ID: 'id',

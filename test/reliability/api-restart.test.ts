@@ -19,6 +19,7 @@ import { devServerEnv, workflowBundle } from '../support/temporal';
 import { tsProcess } from '../../scripts/ts-process';
 import { freePort } from '../e2e/stack';
 import { m2mToken } from '../support/m2m-token';
+import { TEST_PAYLOAD_ENV, testDataConverter } from '../support/payload-keys';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const EMAILS = 30;
@@ -38,6 +39,7 @@ beforeAll(async () => {
     taskQueue: 'api-restart',
     workflowBundle: await workflowBundle(),
     activities: fakeActivities().activities,
+    dataConverter: testDataConverter,
   });
   running = worker.run();
 });
@@ -56,6 +58,7 @@ describe('the API restarted under load', () => {
     const key = await generateLinkKey('restart-1');
     const apiEnv = {
       PATH: process.env.PATH ?? '',
+      ...TEST_PAYLOAD_ENV,
       TEMPORAL_ADDRESS: env.address,
       TEMPORAL_TASK_QUEUE: 'api-restart',
       PORT: String(port),

@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
 import { HISTORIES_DIR, workflowBundle } from '../support/temporal';
+import { testDataConverter } from '../support/payload-keys';
 
 const files = readdirSync(HISTORIES_DIR).filter((f) => f.endsWith('.json')).sort();
 
@@ -44,8 +45,14 @@ describe('recorded histories replay', () => {
     );
   });
 
-  it.each(files)('%s', async (file) => {
+  // Recorded in clear: a worker with payload encryption on (the default) still replays them, its
+  // codec passing unencrypted payloads through; so does one with PAYLOAD_ENCRYPTION=off.
+  it.each(files.flatMap((file) => [[file, 'encryption on'] as const, [file, 'encryption off'] as const]))('%s (%s)', async (file, mode) => {
     const history = historyFromJSON(JSON.parse(readFileSync(join(HISTORIES_DIR, file), 'utf8')));
-    await Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, file);
+    await Worker.runReplayHistory(
+      { workflowBundle: await workflowBundle(), ...(mode === 'encryption on' ? { dataConverter: testDataConverter } : {}) },
+      history,
+      file,
+    );
   });
 });

@@ -16,6 +16,7 @@ import {
 import type { OperatorConnection } from '../../scripts/setup/temporal';
 import { fakeActivities } from '../support/fake-activities';
 import { workflowBundle } from '../support/temporal';
+import { testDataConverter } from '../support/payload-keys';
 import { SEARCH_ATTRIBUTE_DEFINITIONS, inviteWorkflowId, searchAttributes } from '../../workflows/messages';
 import type { InviteInput } from '../../workflows/messages';
 
@@ -99,6 +100,7 @@ describe('registerSearchAttributes on a dev server', () => {
       taskQueue,
       workflowBundle: await workflowBundle(),
       activities: fakeActivities().activities,
+      dataConverter: testDataConverter,
     });
 
     const found = await worker.runUntil(async () => {

@@ -16,14 +16,20 @@ import { SEARCH_ATTRIBUTE_DEFINITIONS, searchAttributes, TASK_QUEUE } from '../.
 import { createRequire } from 'node:module';
 import type * as Proto from '@temporalio/proto';
 import { WORKFLOWS_PATH } from '../../worker/worker';
+import { FAILURE_CONVERTER_PATH } from '../../lib/codec';
+import { testDataConverter } from './payload-keys';
 
 // CommonJS named exports are invisible to Node's ESM loader; the fault run imports this file under tsx.
 const { temporal } = createRequire(import.meta.url)('@temporalio/proto') as typeof Proto;
 
-/** The time-skipping test server, for workflow tests with long timers, with our search attributes. */
+/**
+ * The time-skipping test server, for workflow tests with long timers, with our search attributes;
+ * its `client` encrypts like production (`testDataConverter`).
+ */
 export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
   const env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: requireBinary('test-server') } },
+    client: { dataConverter: testDataConverter },
   });
   const { IndexedValueType } = temporal.api.enums.v1;
   await env.connection.operatorService.addSearchAttributes({
@@ -38,9 +44,13 @@ export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
   return env;
 }
 
-/** The Temporal CLI dev server (SQLite in memory) with our search attributes registered. */
+/**
+ * The Temporal CLI dev server (SQLite in memory) with our search attributes registered; its
+ * `client` encrypts like production (`testDataConverter`).
+ */
 export function devServerEnv(): Promise<TestWorkflowEnvironment> {
   return TestWorkflowEnvironment.createLocal({
+    client: { dataConverter: testDataConverter },
     server: {
       executable: { type: 'existing-path', path: requireBinary('cli') },
       searchAttributes: Object.values(searchAttributes),
@@ -70,7 +80,7 @@ export function externalTemporal(): { address: string; namespace: string } | und
 export async function realServerEnv(): Promise<TestWorkflowEnvironment> {
   const external = externalTemporal();
   if (!external) return devServerEnv();
-  const env = await TestWorkflowEnvironment.createFromExistingServer(external);
+  const env = await TestWorkflowEnvironment.createFromExistingServer({ ...external, client: { dataConverter: testDataConverter } });
   try {
     const { customAttributes } = await env.connection.operatorService.listSearchAttributes({ namespace: external.namespace });
     const missing = Object.keys(SEARCH_ATTRIBUTE_DEFINITIONS).filter((name) => !(name in (customAttributes ?? {})));
@@ -94,9 +104,12 @@ export function testTaskQueue(): string {
 
 let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 
-/** The workflow bundle, built once per test file and shared by its workers. */
+/**
+ * The workflow bundle, built once per test file and shared by its workers; with the failure
+ * converter of payload encryption, as the production worker bundles it.
+ */
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
-  bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } });
+  bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, failureConverterPath: FAILURE_CONVERTER_PATH, logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } });
   return bundle;
 }
 

@@ -19,6 +19,8 @@ import { DeterminismViolationError } from '@temporalio/workflow';
 import { inviteWorkflowId, redeemUpdate } from '../../workflows/messages';
 import { fakeActivities } from '../support/fake-activities';
 import { HISTORIES_DIR, timeSkippingEnv, workflowBundle } from '../support/temporal';
+import { testDataConverter } from '../support/payload-keys';
+import { FAILURE_CONVERTER_PATH } from '../../lib/codec';
 
 const WORKFLOWS_DIR = join(import.meta.dirname, '..', '..', 'workflows');
 const ANCHOR = "  transitions.add(1, { state: 'pending' });\n  publish();\n  await sendEmail('invite');";
@@ -42,7 +44,7 @@ async function changedBundle(name: string, change: string): Promise<WorkflowBund
   const file = join(tmp, `${name}.ts`);
   writeFileSync(file, `import { patched as __patched, sleep as __sleep } from '@temporalio/workflow';\n${changed}`);
   const silent = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error };
-  return bundleWorkflowCode({ workflowsPath: file, logger: silent });
+  return bundleWorkflowCode({ workflowsPath: file, failureConverterPath: FAILURE_CONVERTER_PATH, logger: silent });
 }
 
 async function replayAll(bundle: WorkflowBundleWithSourceMap) {
@@ -89,7 +91,7 @@ describe('changing the workflow', () => {
       env = await timeSkippingEnv();
       const fake = fakeActivities();
       const taskQueue = `versioning-${randomBytes(4).toString('hex')}`;
-      const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: guarded, activities: fake.activities });
+      const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: guarded, activities: fake.activities, dataConverter: testDataConverter });
       const inviteId = randomBytes(13).toString('hex');
       history = await worker.runUntil(async () => {
         const handle = await env.client.workflow.start('inviteWorkflow', {
@@ -123,11 +125,11 @@ describe('changing the workflow', () => {
       // The demonstration's own marker, beside the workflow's (`invite-v2`).
       expect(patchIds.filter((d) => d.includes('versioning-test-pause'))).toHaveLength(1);
       expect(history.events!.some((e) => e.timerStartedEventAttributes)).toBe(true);
-      await Worker.runReplayHistory({ workflowBundle: guarded }, history, 'new-path');
+      await Worker.runReplayHistory({ workflowBundle: guarded, dataConverter: testDataConverter }, history, 'new-path');
     });
 
     it('cannot be replayed by the code from before the change, which is why old workers must drain first', async () => {
-      await expect(Worker.runReplayHistory({ workflowBundle: await workflowBundle() }, history, 'new-path')).rejects.toBeInstanceOf(
+      await expect(Worker.runReplayHistory({ workflowBundle: await workflowBundle(), dataConverter: testDataConverter }, history, 'new-path')).rejects.toBeInstanceOf(
         DeterminismViolationError,
       );
     });

@@ -13,6 +13,7 @@ import { Worker } from '@temporalio/worker';
 import type { WorkflowHandle } from '@temporalio/client';
 import { fakeActivities } from '../support/fake-activities';
 import { timeSkippingEnv, workflowBundle } from '../support/temporal';
+import { testDataConverter } from '../support/payload-keys';
 import { clockChanges, everyUtcHour } from '../support/clock';
 import type { inviteWorkflow } from '../../workflows/invite';
 import { historyQuery, inviteWorkflowId, statusQuery } from '../../workflows/messages';
@@ -41,7 +42,7 @@ const changes = ['America/New_York', 'Europe/Paris']
 
 beforeAll(async () => {
   env = await timeSkippingEnv();
-  worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: fakeActivities().activities });
+  worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: fakeActivities().activities, dataConverter: testDataConverter });
   running = worker.run();
 });
 

@@ -11,6 +11,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
 import { fakeActivities } from '../support/fake-activities';
 import { recordHistory, timeSkippingEnv, workflowBundle } from '../support/temporal';
+import { testDataConverter } from '../support/payload-keys';
 import { InviteErrorType } from '../../workflows/errors';
 import { localMinutes } from '../../workflows/send-window';
 import type { inviteWorkflow } from '../../workflows/invite';
@@ -97,6 +98,7 @@ async function withInvite(
     taskQueue,
     workflowBundle: await workflowBundle(),
     activities: fake.activities,
+    dataConverter: testDataConverter,
   });
   const args = input(await daytime(overrides));
   await worker.runUntil(async () => {
@@ -458,6 +460,7 @@ describe('invite workflow', () => {
       taskQueue,
       workflowBundle: await workflowBundle(),
       activities: fake.activities,
+      dataConverter: testDataConverter,
     });
     // The test server's clock has skipped ahead with the earlier tests: the starter's clock is it.
     const createdAtMs = (await env.currentTimeMs()) - 1500;
@@ -498,7 +501,7 @@ describe('invite workflow', () => {
   it('records one patch marker per new run (invite-v2 stands for the four earlier changes), each of which still acts', async () => {
     const fake = fakeActivities();
     const taskQueue = `test-${randomBytes(6).toString('hex')}`;
-    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: fake.activities });
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: fake.activities, dataConverter: testDataConverter });
     const createdAtMs = await env.currentTimeMs();
     const args = input(
       await daytime({
@@ -780,7 +783,7 @@ describe('invite workflow', () => {
     const night = await zoneWhere(2, 86_400_000);
     const day = await zoneWhere(14, 86_400_000);
     const taskQueue = `test-${randomBytes(6).toString('hex')}`;
-    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: fakeActivities().activities });
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: fakeActivities().activities, dataConverter: testDataConverter });
     await worker.runUntil(async () => {
       const start = async (timeZone: string) => {
         const args = input({ timeZone, reminders: ['1 day'], ttl: '3 days', escalateBefore: false });
