@@ -22,6 +22,7 @@ import { createLinkSigner, createLinkVerifier, generateLinkKey } from '../../lib
 import type { LinkSigner } from '../../lib/token';
 import { signWebhook } from '../../lib/webhook-signature';
 import { startTemporalCluster } from '../../scripts/cluster';
+import { TEST_PAYLOAD_ENV, testDataConverter } from '../support/payload-keys';
 import type { TemporalCluster } from '../../scripts/cluster';
 import { registerSearchAttributes } from '../../scripts/setup/temporal';
 import { fakeActivities } from '../support/fake-activities';
@@ -50,11 +51,12 @@ beforeAll(async () => {
   await registerSearchAttributes(connection, cluster.namespace);
   const taskQueue = `restart-${randomBytes(4).toString('hex')}`;
   nativeConnection = await NativeConnection.connect({ address: cluster.address });
-  worker = await Worker.create({ connection: nativeConnection, namespace: cluster.namespace, taskQueue, workflowBundle: await workflowBundle(), activities: fake.activities });
+  worker = await Worker.create({ connection: nativeConnection, namespace: cluster.namespace, taskQueue, workflowBundle: await workflowBundle(), activities: fake.activities, dataConverter: testDataConverter });
   running = worker.run();
 
   const key = await generateLinkKey('restart');
   config = loadApiConfig({
+    ...TEST_PAYLOAD_ENV,
     PUBLIC_BASE_URL: 'http://invites.test',
     TEMPORAL_NAMESPACE: cluster.namespace,
     TEMPORAL_TASK_QUEUE: taskQueue,
@@ -75,7 +77,7 @@ beforeAll(async () => {
   const management = createManagementClient({ domain: config.AUTH0_DOMAIN, clientId: config.AUTH0_CLIENT_ID, clientSecret: config.AUTH0_CLIENT_SECRET, endpoint: config.AUTH0_MANAGEMENT_ENDPOINT });
   app = await buildApp({
     config,
-    temporal: new Client({ connection, namespace: cluster.namespace }),
+    temporal: new Client({ connection, namespace: cluster.namespace, dataConverter: testDataConverter }),
     linkVerifier: createLinkVerifier({ verificationKeys: config.LINK_VERIFICATION_KEYS, issuer: config.PUBLIC_BASE_URL, audience: config.LINK_AUDIENCE }),
     accountExists: createAccountCheck(management),
     logLevel: 'silent',
