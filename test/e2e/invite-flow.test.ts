@@ -8,7 +8,6 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
 import { inviteWorkflowId, statusQuery } from '../../workflows/messages';
-import type { InviteStatus } from '../../workflows/messages';
 import { startStack } from './stack';
 import type { Stack } from './stack';
 
@@ -94,17 +93,8 @@ async function customerSpace(page: Page) {
   };
 }
 
-async function finalStatus(inviteId: string): Promise<InviteStatus> {
-  const handle = stack.env.client.workflow.getHandle(inviteWorkflowId(inviteId));
-  await handle.result();
-  return handle.query(statusQuery);
-}
-
-function auth0User(email: string) {
-  const user = stack.auth0.state().users.find((u) => u.email === email);
-  if (!user) throw new Error(`no Auth0 user ${email}`);
-  return stack.auth0.getUser(user.user_id)!;
-}
+const finalStatus = (inviteId: string) => stack.finalStatus(inviteId);
+const auth0User = (email: string) => stack.auth0User(email);
 
 describe('invite flow in a browser', () => {
   it('funnel → email → link → sign up → roles and data in the first token → Auth0, HubSpot, completed', async () => {

@@ -127,17 +127,8 @@ async function state(inviteId: string): Promise<InviteStatus> {
   return stack.env.client.workflow.getHandle(inviteWorkflowId(inviteId)).query(statusQuery);
 }
 
-async function finalStatus(inviteId: string): Promise<InviteStatus> {
-  const handle = stack.env.client.workflow.getHandle(inviteWorkflowId(inviteId));
-  await handle.result();
-  return handle.query(statusQuery);
-}
-
-function auth0User(email: string) {
-  const user = stack.auth0.state().users.find((u) => u.email === email);
-  if (!user) throw new Error(`no Auth0 user ${email}`);
-  return stack.auth0.getUser(user.user_id)!;
-}
+const finalStatus = (inviteId: string) => stack.finalStatus(inviteId);
+const auth0User = (email: string) => stack.auth0User(email);
 
 /**
  * The refused login's notice names the invited address and offers one control; clicking it signs

@@ -19,6 +19,8 @@ import { deployAction } from '../../actions/deploy';
 import { createActivities } from '../../activities';
 import { createAccountCheck } from '../../api/accounts';
 import { buildApp } from '../../api/app';
+import { inviteWorkflowId, statusQuery } from '../../workflows/messages';
+import type { InviteStatus } from '../../workflows/messages';
 import { startDemoApp } from '../../demo/server';
 import type { DemoApp } from '../../demo/server';
 import { startAuth0Emulator } from '../../emulators/auth0';
@@ -119,6 +121,10 @@ export interface Stack {
   funnelToken(): Promise<string>;
   /** The link in the newest invite email to `to`. */
   linkFor(to: string, after?: number): Promise<string>;
+  /** The invite's status once its run has closed. */
+  finalStatus(inviteId: string): Promise<InviteStatus>;
+  /** The Auth0 user with this email, with its roles. */
+  auth0User(email: string): NonNullable<ReturnType<Auth0Emulator['getUser']>>;
   close(): Promise<void>;
 }
 
@@ -260,6 +266,16 @@ export async function startStack(): Promise<Stack> {
       const link = new RegExp(`${apiUrl.replace(/[.:/]/g, '\\$&')}/i/[A-Za-z0-9_.-]+`).exec(message.text)?.[0];
       if (!link) throw new Error(`no invite link in the email to ${to}`);
       return link;
+    },
+    async finalStatus(inviteId) {
+      const handle = env.client.workflow.getHandle(inviteWorkflowId(inviteId));
+      await handle.result();
+      return handle.query(statusQuery);
+    },
+    auth0User(email) {
+      const user = auth0.state().users.find((u) => u.email === email);
+      if (!user) throw new Error(`no Auth0 user ${email}`);
+      return auth0.getUser(user.user_id)!;
     },
     async close() {
       await browser.close();
