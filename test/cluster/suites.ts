@@ -94,12 +94,14 @@ export async function runSuitesOnCluster(log: (line: string) => void): Promise<{
     try {
       const report = join(reportDir, 'report.json');
       const testsBegan = Date.now();
-      // The project's vitest config (setup file, forks, timeouts), only these files and tests.
+      // The project's vitest config (setup file, forks, timeouts), only these files and tests. Only
+      // the JSON report: vitest's own summary would count the tests the filter leaves out as
+      // skipped; the line printed below says what ran.
       const code = await new Promise<number | null>((resolve, reject) => {
         const child = spawn(
           process.execPath,
-          [join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', ...CLUSTER_SUITES.map((s) => s.file), '--testNamePattern', namePattern().source, '--reporter=default', '--reporter=json', `--outputFile.json=${report}`],
-          { cwd: ROOT, stdio: 'inherit', env: { ...process.env, TEST_TEMPORAL_ADDRESS: cluster!.address, TEST_TEMPORAL_NAMESPACE: cluster!.namespace } },
+          [join(ROOT, 'node_modules', 'vitest', 'vitest.mjs'), 'run', ...CLUSTER_SUITES.map((s) => s.file), '--testNamePattern', namePattern().source, '--reporter=json', `--outputFile.json=${report}`],
+          { cwd: ROOT, stdio: ['ignore', 'ignore', 'inherit'], env: { ...process.env, TEST_TEMPORAL_ADDRESS: cluster!.address, TEST_TEMPORAL_NAMESPACE: cluster!.namespace } },
         );
         child.once('error', reject);
         child.once('exit', (exitCode) => resolve(exitCode));
