@@ -17,6 +17,16 @@ const minimal = {
   AUTH0_CLIENT_SECRET: 'secret',
 };
 
+/** The smallest worker configuration (a placeholder private key; nothing is signed). */
+const worker = {
+  ...TEST_PAYLOAD_ENV,
+  LINK_SIGNING_KEY: JSON.stringify({ ...publicJwk, d: 'x' }),
+  AUTH0_DOMAIN: 'tenant.eu.auth0.com',
+  AUTH0_CLIENT_ID: 'client',
+  AUTH0_CLIENT_SECRET: 'secret',
+  HUBSPOT_ACCESS_TOKEN: 'pat-na1-x',
+};
+
 describe('loadApiConfig', () => {
   it('fills the defaults and derives the JWKS URL from the issuer', () => {
     const cfg = loadApiConfig(minimal);
@@ -72,14 +82,6 @@ describe('AUTH0_ROLES_MAX_AGE', () => {
 });
 
 describe('webhook secrets', () => {
-  const worker = {
-    ...TEST_PAYLOAD_ENV,
-    LINK_SIGNING_KEY: JSON.stringify({ ...publicJwk, d: 'x' }),
-    AUTH0_DOMAIN: 'tenant.eu.auth0.com',
-    AUTH0_CLIENT_ID: 'client',
-    AUTH0_CLIENT_SECRET: 'secret',
-    HUBSPOT_ACCESS_TOKEN: 'pat-na1-x',
-  };
 
   it('leaves the funnel webhook and the email-event forms off by default', () => {
     expect(loadWorkerConfig(worker).FUNNEL_WEBHOOK_URL).toBeUndefined();
@@ -108,14 +110,6 @@ describe('webhook secrets', () => {
 });
 
 describe('what invitees see', () => {
-  const worker = {
-    ...TEST_PAYLOAD_ENV,
-    LINK_SIGNING_KEY: JSON.stringify({ ...publicJwk, d: 'x' }),
-    AUTH0_DOMAIN: 'tenant.eu.auth0.com',
-    AUTH0_CLIENT_ID: 'client',
-    AUTH0_CLIENT_SECRET: 'secret',
-    HUBSPOT_ACCESS_TOKEN: 'pat-na1-x',
-  };
 
   it('names the application Acme and sends as it by default; the sender name follows APP_NAME unless set', () => {
     expect(loadWorkerConfig(worker)).toMatchObject({ APP_NAME: 'Acme', MAIL_FROM_NAME: 'Acme', MAIL_FROM: 'invites@acme.example' });

@@ -34,16 +34,7 @@ async function newPage(): Promise<Page> {
   return page;
 }
 
-/** Creates an invite as the funnel backend does and returns its id. */
-async function createInvite(body: Record<string, unknown>): Promise<string> {
-  const res = await fetch(`${stack.apiUrl}/v1/invites`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${await stack.funnelToken()}` },
-    body: JSON.stringify({ scope: 'workspace:acme', locale: 'en', ...body }),
-  });
-  expect(res.status).toBe(201);
-  return ((await res.json()) as { id: string }).id;
-}
+const createInvite = (body: Record<string, unknown>) => stack.createInvite(body);
 
 /** Opens the emailed link and follows the landing page's Continue button to Universal Login. */
 async function openInvite(page: Page, email: string, after = 0): Promise<void> {

@@ -56,16 +56,7 @@ async function screenshots(page: Page, name: string, locale: 'en' | 'fr'): Promi
   await page.setViewportSize({ width: 1280, height: 800 });
 }
 
-/** Creates an invite as the funnel backend does and returns its id. */
-async function createInvite(body: Record<string, unknown>): Promise<string> {
-  const res = await fetch(`${stack.apiUrl}/v1/invites`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${await stack.funnelToken()}` },
-    body: JSON.stringify({ scope: 'workspace:acme', locale: 'en', ...body }),
-  });
-  expect(res.status).toBe(201);
-  return ((await res.json()) as { id: string }).id;
-}
+const createInvite = (body: Record<string, unknown>) => stack.createInvite(body);
 
 /** Opens the emailed link and follows the landing page's button to Universal Login. */
 async function openLink(page: Page, link: string): Promise<void> {

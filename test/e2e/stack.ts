@@ -121,6 +121,8 @@ export interface Stack {
   funnelToken(): Promise<string>;
   /** The link in the newest invite email to `to`. */
   linkFor(to: string, after?: number): Promise<string>;
+  /** Creates an invite as the funnel backend does (scope `workspace:acme`, `en` unless given) and returns its id. */
+  createInvite(body: Record<string, unknown>): Promise<string>;
   /** The invite's status once its run has closed. */
   finalStatus(inviteId: string): Promise<InviteStatus>;
   /** The Auth0 user with this email, with its roles. */
@@ -266,6 +268,15 @@ export async function startStack(): Promise<Stack> {
       const link = new RegExp(`${apiUrl.replace(/[.:/]/g, '\\$&')}/i/[A-Za-z0-9_.-]+`).exec(message.text)?.[0];
       if (!link) throw new Error(`no invite link in the email to ${to}`);
       return link;
+    },
+    async createInvite(body) {
+      const res = await fetch(`${apiUrl}/v1/invites`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${await funnelToken()}` },
+        body: JSON.stringify({ scope: 'workspace:acme', locale: 'en', ...body }),
+      });
+      expect(res.status).toBe(201);
+      return ((await res.json()) as { id: string }).id;
     },
     async finalStatus(inviteId) {
       const handle = env.client.workflow.getHandle(inviteWorkflowId(inviteId));
