@@ -5,6 +5,11 @@
  * newest one that opted in (`claimByVerifiedEmail`). The workflow's validator decides; an
  * unverified address never claims. Nothing to claim is the usual answer, `200 { claimed: false }`,
  * so the login goes on untouched.
+ *
+ * A claim is idempotent like a redemption: when its answer was lost (the API or the server went
+ * down after the workflow accepted it), the same account's next login gets the same claims back,
+ * `repeat: true`, while the grant runs and for a while after it completed. Repeats are looked for
+ * before any new claim, so one lost answer never turns into a second invite claimed.
  */
 import { z } from 'zod';
 import type { FastifyInstance } from 'fastify';
@@ -19,7 +24,7 @@ import type { ActionUser, ClaimAnswer, ClaimRequest } from '../../lib/action-con
 import { ApiError, errorBodySchema } from '../errors';
 import type { Same } from '../errors';
 import { rateLimit } from '../rate-limit';
-import { answer, redemptionResult } from './redemptions';
+import { answer, closedAnswer, redemptionResult } from './redemptions';
 
 const claimBody = z
   .strictObject({
@@ -45,8 +50,12 @@ void contractHolds;
 
 // The codes with which a candidate turns a claim down; the next candidate is tried.
 const PASSED_OVER = new Set(['invite_not_claimable', 'invite_already_used', 'invite_expired', 'invite_revoked', 'invite_not_pending']);
-// Open invites of one address, newest first; more than a few would be unusual (one per scope).
+// Invites of one address, newest first; more than a few would be unusual (one per scope).
 const MAX_CANDIDATES = 20;
+// How long after its grant completed a claimed invite still answers its account's repeat: long
+// enough for a person to sign in again after a lost answer, short enough that logins do not
+// replay old closed runs forever (a closed run's status is a query a worker replays).
+export const CLAIM_REPEAT_WINDOW_MS = 15 * 60_000;
 
 /** Registers `POST /v1/claims`. */
 export function registerClaimRoutes(fastify: FastifyInstance, ctx: RouteContext): void {
@@ -87,18 +96,43 @@ export function registerClaimRoutes(fastify: FastifyInstance, ctx: RouteContext)
       const user: Redeemer = { userId: body.id, email: body.email, emailVerified: true, connection: body.connection };
 
       const page = await gateway.list({ email }, MAX_CANDIDATES);
-      const candidates = page.items.filter((i) => i.execution === 'RUNNING' && (i.status === 'pending' || i.status === 'undeliverable'));
-      for (const candidate of candidates) {
+      const open = (i: (typeof page.items)[number]) => i.execution === 'RUNNING';
+      const claimUpdateOn = async (id: string): Promise<ClaimAnswer | undefined> => {
         try {
-          const result = await gateway.update(candidate.id, (h) => h.executeUpdate(claimUpdate, { args: [{ user }] }));
+          const result = await gateway.update(id, (h) => h.executeUpdate(claimUpdate, { args: [{ user }] }));
           request.log.info({ inviteId: result.inviteId, repeat: result.repeat }, 'invite claimed by verified email');
           return { claimed: true, ...answer(result) };
         } catch (err) {
           // Closed since visibility saw it, or not for this account: try the next one.
-          if (err instanceof WorkflowNotFoundError) continue;
-          if (err instanceof ApiError && PASSED_OVER.has(err.code)) continue;
+          if (err instanceof WorkflowNotFoundError) return undefined;
+          if (err instanceof ApiError && PASSED_OVER.has(err.code)) return undefined;
           throw err;
         }
+      };
+
+      // First the repeats: an invite redeemed and granting (the validator answers this account's
+      // repeat and passes others over), or one completed a moment ago by this very account.
+      const recent = Date.now() - CLAIM_REPEAT_WINDOW_MS;
+      for (const candidate of page.items) {
+        if (candidate.status === 'redeemed' && open(candidate)) {
+          const repeat = await claimUpdateOn(candidate.id);
+          if (repeat) return repeat;
+        } else if (candidate.status === 'completed' && candidate.closeTime && Date.parse(candidate.closeTime) >= recent) {
+          // A failure other than "gone" is the caller's 503: guessing could claim a second invite.
+          const status = await gateway.status(candidate.id).catch((err: unknown) => {
+            if (err instanceof ApiError && err.code === 'invite_not_found') return undefined;
+            throw err;
+          });
+          if (status?.redeemer?.userId !== user.userId || status.state !== 'completed') continue;
+          request.log.info({ inviteId: candidate.id, repeat: true }, 'invite claimed by verified email');
+          return { claimed: true, ...closedAnswer(status, user) };
+        }
+      }
+      // Then a new claim: the newest open invite that opted in and is for this account.
+      for (const candidate of page.items) {
+        if (!open(candidate) || (candidate.status !== 'pending' && candidate.status !== 'undeliverable')) continue;
+        const claimed = await claimUpdateOn(candidate.id);
+        if (claimed) return claimed;
       }
       return { claimed: false, reason: 'no_claimable_invite' };
     },

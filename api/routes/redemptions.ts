@@ -84,7 +84,7 @@ export function answer(result: Pick<RedeemResult, 'inviteId' | 'scope' | 'roles'
  * The answer for a closed invite, which Temporal no longer takes updates for: the idempotent
  * repeat when this account completed it, otherwise what the workflow's validator would have said.
  */
-function closedAnswer(status: InviteStatus, user: Redeemer): RedemptionAnswer {
+export function closedAnswer(status: InviteStatus, user: Redeemer): RedemptionAnswer {
   if (status.redeemer) {
     if (status.redeemer.userId !== user.userId) throw new ApiError('invite_already_used', 'The invite was already redeemed by another account');
     if (status.state === 'failed') throw new ApiError('invite_failed', 'The invite was redeemed but granting it failed; an operator has to act');

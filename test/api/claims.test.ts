@@ -101,6 +101,35 @@ describe('POST /v1/claims', () => {
     expect(json(bad).error.code).toBe('invalid_request');
   });
 
+  it('answers a lost claim again to the same account, while granting and once completed, before claiming another', async () => {
+    const email = uniqueEmail('reclaim');
+    const first = await invite({ email, scope: 'workspace:first', claimByVerifiedEmail: true });
+    await visible(first);
+    const owner = { id: 'auth0|reclaim', email, email_verified: true };
+    const release = h.fake.hold('assignAuth0Roles');
+    try {
+      const claimed = json(await claim(owner));
+      expect(claimed).toMatchObject({ claimed: true, inviteId: first, repeat: false });
+      // A newer invite of the same address waits to be claimed too.
+      const second = await invite({ email, scope: 'workspace:second', claimByVerifiedEmail: true });
+      await visible(second);
+      await eventually(async () => ((await h.env.client.workflow.count(`WorkflowId = 'invite-${first}' AND InviteStatus = 'redeemed'`)).count > 0 ? true : undefined), 'first invite redeemed in visibility');
+      // The answer was lost; the next login, while the grant is held, gets the same claims back.
+      expect(json(await claim(owner))).toEqual({ ...claimed, repeat: true });
+      // Another account with the address is passed over the redeemed one and claims the newer one.
+      expect(json(await claim({ id: 'auth0|other', email, email_verified: true }))).toMatchObject({ claimed: true, inviteId: second, repeat: false });
+    } finally {
+      release();
+    }
+    await h.until(first, (s) => s.state === 'completed');
+    await eventually(async () => ((await h.env.client.workflow.count(`WorkflowId = 'invite-${first}' AND ExecutionStatus = 'Completed'`)).count > 0 ? true : undefined), 'first invite closed in visibility');
+    // Completed a moment ago: still the same answer for its account, nothing for anyone else.
+    const again = json(await claim(owner));
+    expect(again).toMatchObject({ claimed: true, inviteId: first, scope: 'workspace:first', roles: ['member'], claims: { plan: 'pro' }, repeat: true });
+    expect(parseClaimAnswer(again)).toEqual(again);
+    expect(json(await claim({ id: 'auth0|third', email, email_verified: true }))).toEqual({ claimed: false, reason: 'no_claimable_invite' });
+  });
+
   it('logs no token', () => {
     expectNoSecretsInLogs(h);
   });
