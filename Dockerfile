@@ -15,6 +15,8 @@ COPY activities ./activities
 COPY worker ./worker
 COPY api ./api
 COPY lib ./lib
+COPY client ./client
+COPY services ./services
 COPY scripts/setup/temporal.ts ./scripts/setup/temporal.ts
 USER node
 # Overridden per service in docker-compose.yml.

@@ -5,10 +5,11 @@
  *
  * CLI: `tsx actions/deploy.ts`, configured by the environment (see `actions/README.md`).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { pathToFileURL } from 'node:url';
 import type { ManagementClient } from 'auth0';
 import { z } from 'zod';
-import { createManagementClient } from '../lib/auth0';
+import { createManagementClient } from '../services/auth0';
 import { buildAction } from './build';
 
 /** The trigger the Action is written for, at the version whose `event`/`api` it uses. */
@@ -43,7 +44,6 @@ export interface DeployActionResult {
   binding: 'added' | 'kept';
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function findActionByName(management: ManagementClient, name: string): Promise<string | undefined> {
   const page = await management.actions.list({ actionName: name });

@@ -3,21 +3,21 @@
  * verified email. Each activity is idempotent, so Temporal may retry any attempt, and every SDK
  * error goes through `toActivityFailure` so Temporal knows whether and when to try again.
  * Each activity declares the most Management API requests it makes, beside the code that makes
- * them, so that a rate limiter can reserve them all before the first (`lib/rate-limit.ts`).
+ * them, so that an outbound pacer can reserve them all before the first (`activities/outbound-pacer.ts`).
  */
 import type { ManagementClient } from 'auth0';
-import { pacedActivity } from '../lib/rate-limit';
-import type { RateLimiter } from '../lib/rate-limit';
+import { pacedActivity } from './outbound-pacer';
+import type { OutboundPacer } from './outbound-pacer';
 import { toActivityFailure } from './failures';
 
 /** Dependencies of the Auth0 activities. */
 export interface Auth0ActivityDeps {
   management: ManagementClient;
   /**
-   * The limiter `management` was built with (`createManagementClient`'s `limiter`): each
+   * The pacer `management` was built with (`createManagementClient`'s `pacer`): each
    * activity then reserves its requests before its first and sends them at the reserved times.
    */
-  limiter?: RateLimiter;
+  pacer?: OutboundPacer;
 }
 
 /** Input of `assignAuth0Roles`. */
@@ -89,10 +89,10 @@ const distinctRoles = (input: AssignAuth0RolesInput) => [...new Set(input.roles)
 
 /** Builds the Auth0 activities around an injected Management API client. */
 export function createAuth0Activities(deps: Auth0ActivityDeps) {
-  const { management, limiter } = deps;
+  const { management, pacer } = deps;
   // `requests(input)`: the most Management API requests the activity makes for that input.
   const paced = <I, R>(requests: (input: I) => number, activity: (input: I) => Promise<R>) =>
-    limiter ? pacedActivity(limiter, requests, activity, { clientPaced: true }) : activity;
+    pacer ? pacedActivity(pacer, requests, activity, { clientPaced: true }) : activity;
 
   async function findRoleId(name: string): Promise<string | undefined> {
     // name_filter is a case-insensitive match Auth0 does not promise to be exact, so the exact

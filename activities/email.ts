@@ -53,7 +53,7 @@ export interface SentEmail {
   acceptedAt: string;
 }
 
-/** The narrow part of a nodemailer transport the activity uses (`lib/mailer.ts` provides one). */
+/** The narrow part of a nodemailer transport the activity uses (`worker/mailer.ts` provides one). */
 export interface Mailer {
   /** Sends one message; rejects with a nodemailer-shaped error (`responseCode`, `code`, `command`). */
   sendMail(

@@ -2,13 +2,13 @@
  * Links the person who redeemed an invite to a HubSpot contact. One batch upsert keyed by email
  * creates or updates the contact in a single idempotent call; the search API is never used (it
  * allows only 4 requests per second and is eventually consistent, so it breeds duplicates).
- * The SDK takes no custom `fetch`, so a rate limiter paces each activity itself: one request, sent
- * when the activity starts at its reserved time (`lib/rate-limit.ts`).
+ * The SDK takes no custom `fetch`, so an outbound pacer paces each activity itself: one request, sent
+ * when the activity starts at its reserved time (`activities/outbound-pacer.ts`).
  */
 import { ApplicationFailure } from '@temporalio/common';
 import type { Client } from '@hubspot/api-client';
-import { pacedActivity } from '../lib/rate-limit';
-import type { RateLimiter } from '../lib/rate-limit';
+import { pacedActivity } from './outbound-pacer';
+import type { OutboundPacer } from './outbound-pacer';
 import { InviteErrorType } from '../workflows/errors';
 import { toActivityFailure } from './failures';
 import type { FailureDetails } from './failures';
@@ -42,7 +42,7 @@ const ATTRIBUTION_PROPERTIES = {
 export interface HubSpotActivityDeps {
   hubspot: Client;
   /** Paces the activities to HubSpot's rolling limit; a 429 that gets through anyway pushes it back. */
-  limiter?: RateLimiter;
+  pacer?: OutboundPacer;
 }
 
 /** Input of `linkHubSpotContact`. */
@@ -63,11 +63,11 @@ export interface MarkHubSpotInviteStaleInput {
 
 /** Builds the HubSpot activities around an injected client. */
 export function createHubSpotActivities(deps: HubSpotActivityDeps) {
-  const { hubspot, limiter } = deps;
+  const { hubspot, pacer } = deps;
   // Each activity makes exactly one request, an upsert: the client is not paced, so only the
   // activity's start waits for its turn.
   const paced = <I, R>(activity: (input: I) => Promise<R>) =>
-    limiter ? pacedActivity(limiter, () => 1, activity, { clientPaced: false }) : activity;
+    pacer ? pacedActivity(pacer, () => 1, activity, { clientPaced: false }) : activity;
 
   /** One batch upsert of the contact with this email; returns its id. */
   const upsertContact = async (email: string, properties: Record<string, string>): Promise<{ contactId: string }> => {
@@ -80,7 +80,7 @@ export function createHubSpotActivities(deps: HubSpotActivityDeps) {
       const failure = toActivityFailure('hubspot', err);
       const details = failure.details?.[0] as FailureDetails | undefined;
       // Another process spends the same limit: hold this one's requests back as long as HubSpot asked.
-      if (limiter && details?.status === 429) limiter.pushBack(limiter.now() + (details.retryAfterMs ?? limiter.windowMs));
+      if (pacer && details?.status === 429) pacer.pushBack(pacer.now() + (details.retryAfterMs ?? pacer.windowMs));
       throw failure;
     }
     const contactId = response.results[0]?.id;

@@ -4,6 +4,7 @@
  * come from the funnel and are not ours to trust. Dates are written by `lib/locale.ts`, as on
  * every page the invitee sees.
  */
+import { escapeHtml } from '../lib/html';
 import { formatDateTime, resolveLocale } from '../lib/locale';
 import type { SupportedLocale } from '../lib/locale';
 
@@ -155,19 +156,6 @@ export function renderInviteEmail(input: InviteEmailInput): RenderedEmail {
 
   return { locale, subject, html, text };
 }
-
-/** Escapes text for HTML element content and quoted attribute values. */
-export function escapeHtml(value: string): string {
-  return value.replace(/[&<>"']/g, (c) => HTML_ESCAPES[c]!);
-}
-
-const HTML_ESCAPES: Record<string, string> = {
-  '&': '&amp;',
-  '<': '&lt;',
-  '>': '&gt;',
-  '"': '&quot;',
-  "'": '&#39;',
-};
 
 // The body names the inviter in full ("Alice Martin (alice@example.com)") so the reader can tell
 // who it is; the subject keeps it short. Values are cut short and kept on one line: they reach

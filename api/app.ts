@@ -3,7 +3,7 @@
  * verifier, an account check) so tests run it in-process against real servers. Routes are typed
  * with zod; the same schemas validate requests and produce the OpenAPI document.
  */
-import { emailSearchKey } from '../lib/codec';
+import { emailSearchKey } from '../client/codec';
 import Fastify from 'fastify';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fastifyRateLimit from '@fastify/rate-limit';
@@ -19,9 +19,9 @@ import {
 import type { Client } from '@temporalio/client';
 import type { JWTVerifyGetKey } from 'jose';
 import type { DestinationStream, LevelWithSilent } from 'pino';
-import { createManagementClient } from '../lib/auth0';
-import { createRoleCatalogue } from '../lib/auth0-roles';
-import type { RoleCatalogue } from '../lib/auth0-roles';
+import { createManagementClient } from '../services/auth0';
+import { createRoleCatalogue } from '../services/auth0-roles';
+import type { RoleCatalogue } from '../services/auth0-roles';
 import { acceptedLanguages, chooseLocale } from '../lib/locale';
 import type { LinkVerifier } from '../lib/token';
 import { createActionAuth } from './action-auth';
@@ -35,8 +35,8 @@ import { createMetrics } from './metrics';
 import type { ApiMetrics } from './metrics';
 import { PAGE_HEADERS } from './pages/layout';
 import { problemPage } from './pages/landing';
-import { DEFAULT_RATE_LIMITS } from './rate-limit';
-import type { RateLimits } from './rate-limit';
+import { DEFAULT_INBOUND_LIMITS } from './inbound-limiter';
+import type { InboundLimits } from './inbound-limiter';
 import { registerClaimRoutes } from './routes/claims';
 import { registerCodecRoutes } from './routes/codec';
 import { registerEmailEventRoutes } from './routes/email-events';
@@ -71,7 +71,7 @@ export interface AppDeps {
   logStream?: DestinationStream;
   /** Trust X-Forwarded-For from a load balancer (rate limits then key on the real client). */
   trustProxy?: boolean;
-  rateLimits?: Partial<RateLimits>;
+  rateLimits?: Partial<InboundLimits>;
   timeouts?: Partial<GatewayTimeouts>;
   /** Default: a fresh registry. */
   metrics?: ApiMetrics;
@@ -114,7 +114,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     accountExists: deps.accountExists,
     roles: deps.roles ?? defaultRoleCatalogue(config),
     metrics,
-    limits: { ...DEFAULT_RATE_LIMITS, ...deps.rateLimits },
+    limits: { ...DEFAULT_INBOUND_LIMITS, ...deps.rateLimits },
   };
 
   app.addHook('onResponse', async (request, reply) => {

@@ -1,12 +1,12 @@
 /** What every route module receives from `buildApp`: the configuration and the shared services. */
-import type { RoleCatalogue } from '../lib/auth0-roles';
+import type { RoleCatalogue } from '../services/auth0-roles';
 import type { ApiConfig } from '../lib/config';
 import type { LinkVerifier } from '../lib/token';
 import type { BearerAuth, Principal } from './auth';
 import type { ActionAuth } from './action-auth';
 import type { InviteGateway } from './invites-gateway';
 import type { ApiMetrics } from './metrics';
-import type { RateLimits } from './rate-limit';
+import type { InboundLimits } from './inbound-limiter';
 
 /** The configuration values the app itself reads. */
 export type AppConfig = Pick<
@@ -41,7 +41,7 @@ export interface RouteContext {
   /** The tenant's role names, to refuse unknown roles at creation. */
   roles: RoleCatalogue;
   metrics: ApiMetrics;
-  limits: RateLimits;
+  limits: InboundLimits;
 }
 
 declare module 'fastify' {

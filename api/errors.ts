@@ -6,8 +6,8 @@
 import { z } from 'zod';
 import { REDEMPTION_REFUSALS } from '../lib/action-contract';
 import type { RefusalBody } from '../lib/action-contract';
-import { refusalOf } from '../lib/invite-refusals';
-import type { Refusal } from '../lib/invite-refusals';
+import { refusalOf } from '../client/invite-refusals';
+import type { Refusal } from '../client/invite-refusals';
 
 /**
  * Every code the API answers with, and its HTTP status. The refusals of a redemption come from
@@ -96,7 +96,7 @@ export function refusalToApiError(failure: unknown): ApiError | undefined {
   return refusal ? apiErrorOf(refusal) : undefined;
 }
 
-/** The API error of a refusal (shared codes from `lib/invite-refusals.ts`). */
+/** The API error of a refusal (shared codes from `client/invite-refusals.ts`). */
 export function apiErrorOf(refusal: Refusal): ApiError {
   const headers: Record<string, string> = refusal.retryAfterSeconds !== undefined ? { 'retry-after': String(refusal.retryAfterSeconds) } : {};
   return new ApiError(refusal.code, refusal.message, refusal.details, headers);

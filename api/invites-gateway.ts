@@ -15,11 +15,11 @@ import {
   WorkflowUpdateStage,
 } from '@temporalio/client';
 import type { Client, WorkflowExecutionDescription, WorkflowHandle, WorkflowUpdateHandle } from '@temporalio/client';
-import { createInviteStarter } from '../lib/invites';
-import type { StartMeta, StartResult } from '../lib/invites';
-import { InvalidFilterError, searchInvites, visibilityQuery } from '../lib/invite-search';
-import type { InviteListFilter, InviteListItem } from '../lib/invite-search';
-import { GRPC, grpcCode, isDeadline, isUnavailable } from '../lib/temporal-errors';
+import { createInviteStarter } from '../client/invites';
+import type { StartMeta, StartResult } from '../client/invites';
+import { InvalidFilterError, searchInvites, visibilityQuery } from '../client/invite-search';
+import type { InviteListFilter, InviteListItem } from '../client/invite-search';
+import { GRPC, grpcCode, isDeadline, isUnavailable } from '../client/grpc-errors';
 import type { inviteWorkflow } from '../workflows/invite';
 import { auditSignal, declineSignal, deliveryFailedSignal, historyQuery, inviteWorkflowId, linkIssuedQuery, statusQuery } from '../workflows/messages';
 import type { AuditNote, DeliveryFailure, InviteInput, InviteLifecycle, InviteStatus } from '../workflows/messages';

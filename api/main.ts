@@ -5,12 +5,12 @@
  * service that is not up yet is waited for (one log line per attempt, backoff), not a crash loop.
  */
 import { ConfigError, loadApiConfig } from '../lib/config';
-import { connectWithRetry } from '../lib/connect-retry';
+import { connectWithRetry } from '../client/connect-retry';
 import { createLogger } from '../lib/logger';
-import { createManagementClient } from '../lib/auth0';
-import { createRoleCatalogue } from '../lib/auth0-roles';
-import { EncryptionCodec } from '../lib/codec';
-import { connectClient } from '../lib/temporal';
+import { createManagementClient } from '../services/auth0';
+import { createRoleCatalogue } from '../services/auth0-roles';
+import { EncryptionCodec } from '../client/codec';
+import { connectClient } from '../client/connection';
 import { createLinkVerifier } from '../lib/token';
 import { createAccountCheck } from './accounts';
 import { buildApp } from './app';

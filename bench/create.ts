@@ -15,7 +15,7 @@
  * waits for the run's first workflow task: it is what kept the ratio at 0.25).
  */
 import { randomBytes } from 'node:crypto';
-import { createInviteStarter, inviteStartMeta, prepareInvite } from '../lib/invites';
+import { createInviteStarter, inviteStartMeta, prepareInvite } from '../client/invites';
 import { inviteWorkflowId, statusQuery, TASK_QUEUE } from '../workflows/messages';
 import { BASELINE_TASK_QUEUE, emptyWorkflow } from './baseline/workflows';
 import {

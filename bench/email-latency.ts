@@ -45,7 +45,7 @@ const stack = await startBenchStack({
   mailMaxMessages: 2 * (total + warmup) + 1000,
 });
 const tag = randomBytes(3).toString('hex');
-// The worker's own transport settings (lib/mailer.ts): pooled, five connections.
+// The worker's own transport settings (worker/mailer.ts): pooled, five connections.
 const transport = nodemailer.createTransport({
   url: stack.mail.smtpUrl,
   pool: true,

@@ -12,14 +12,14 @@
  * as long and shows the same plateau.
  *
  * Invites are started through the client in parallel (the same start path as the API and the
- * CLI's bulk import: `lib/invites.ts`, search attributes included), not through HTTP: the
+ * CLI's bulk import: `client/invites.ts`, search attributes included), not through HTTP: the
  * creation path is `bench:create`'s subject. `--email fake` (default) replaces only the email
  * activity with one that answers at once, because SMTP is `bench:email-latency`'s subject and
  * would only slow the filling; `--email real` sends every email to the catcher.
  */
 import { randomBytes } from 'node:crypto';
-import { createInviteStarter, inviteStartMeta, prepareInvite } from '../lib/invites';
-import { visibilityQuery } from '../lib/invite-search';
+import { createInviteStarter, inviteStartMeta, prepareInvite } from '../client/invites';
+import { visibilityQuery } from '../client/invite-search';
 import { TASK_QUEUE } from '../workflows/messages';
 import {
   flags,

@@ -20,7 +20,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundleWorkflowCode, Worker } from '@temporalio/worker';
 import type { InviteActivities } from '../activities';
-import { createInviteStarter, inviteStartMeta, prepareInvite } from '../lib/invites';
+import { createInviteStarter, inviteStartMeta, prepareInvite } from '../client/invites';
 import { WORKFLOWS_PATH } from '../worker/worker';
 import { SHAPES_TASK_QUEUE } from './baseline/shapes';
 import type { ShapeActivities } from './baseline/shapes';

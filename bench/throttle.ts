@@ -13,7 +13,7 @@
  *
  * Modes: `product` (default; `paced` is the same) is the worker as a deployment configures it for
  * these limits: AUTH0_MGMT_RATE_LIMIT, AUTH0_MGMT_RATE_BURST and HUBSPOT_RATE_LIMIT set to what the
- * emulators enforce, so its client-side pacing (`lib/rate-limit.ts`) keeps under them. `reactive`
+ * emulators enforce, so its client-side pacing (`activities/outbound-pacer.ts`) keeps under them. `reactive`
  * turns that pacing off (both set to 0): calls go out and a 429 becomes a retry after the
  * service's delay. `worker-rate`, also without pacing, sets the SDK's `maxActivitiesPerSecond` on
  * the worker instead (every activity type).
@@ -21,7 +21,7 @@
  * measured elsewhere); redemptions go through `POST /v1/redemptions` as the Action calls it.
  */
 import { randomBytes } from 'node:crypto';
-import { createInviteStarter, inviteStartMeta, prepareInvite } from '../lib/invites';
+import { createInviteStarter, inviteStartMeta, prepareInvite } from '../client/invites';
 import { inviteWorkflowId, statusQuery, TASK_QUEUE } from '../workflows/messages';
 import type { InviteStatus } from '../workflows/messages';
 import {
@@ -257,7 +257,7 @@ try {
     console.log(`Refused locally by the pacing (activity retries that sent nothing): ${localRefusals}`);
     for (const [service, s] of Object.entries(rateLimiters))
       console.log(
-        `  ${service} limiter: ${s.reserved} send times reserved, ${s.released} handed back unused, ${s.held} sends held for late ones, ${s.refused} refusals, ${s.throttled} × 429 seen`,
+        `  ${service} pacer: ${s.reserved} send times reserved, ${s.released} handed back unused, ${s.held} sends held for late ones, ${s.refused} refusals, ${s.throttled} × 429 seen`,
       );
   }
   console.log('Per route (status: count):');

@@ -4,8 +4,8 @@
  * tests run the CLI in-process with their own writers and environment.
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import { INVITE_STATES } from '../lib/invite-search';
-import { DEFAULT_SCOPE } from '../lib/invites';
+import { INVITE_STATES } from '../client/invite-search';
+import { DEFAULT_SCOPE } from '../client/invites';
 import { bulkCommand } from './commands/bulk';
 import { createCommand } from './commands/create';
 import { listCommand } from './commands/list';

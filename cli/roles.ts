@@ -3,7 +3,7 @@
  * tenant does not have are refused (`unknown_role`), and Auth0 not answering stops the command
  * before anything is started (exit 4, `roles_unavailable`), never a silent accept.
  */
-import { RolesUnavailableError } from '../lib/auth0-roles';
+import { RolesUnavailableError } from '../services/auth0-roles';
 import { CliError, EXIT } from './io';
 import type { Session } from './session';
 

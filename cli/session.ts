@@ -3,16 +3,16 @@
  * Temporal client (connected on first use, exit 4 when unreachable), deadlines on every call, and
  * turning an `<id|email>` argument into an invite id.
  */
-import { emailSearchKey } from '../lib/codec';
+import { emailSearchKey } from '../client/codec';
 import type { Client } from '@temporalio/client';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { ConfigError, loadCliConfig } from '../lib/config';
 import type { CliConfig } from '../lib/config';
-import type { RoleCatalogue } from '../lib/auth0-roles';
-import { deriveInviteId } from '../lib/invite-id';
-import { searchInvites, visibilityQuery } from '../lib/invite-search';
-import { DEFAULT_SCOPE } from '../lib/invites';
-import { isUnavailable } from '../lib/temporal-errors';
+import type { RoleCatalogue } from '../services/auth0-roles';
+import { deriveInviteId } from '../client/invite-id';
+import { searchInvites, visibilityQuery } from '../client/invite-search';
+import { DEFAULT_SCOPE } from '../client/invites';
+import { isUnavailable } from '../client/grpc-errors';
 import { isValidEmail, normalizeEmail } from '../workflows/input';
 import { CliError, EXIT, usageError } from './io';
 import type { CliIO } from './io';
@@ -93,7 +93,7 @@ export function createSession(io: CliIO, json: boolean): Session {
       }
       roles ??= (async () => {
         // Imported here, like the Temporal SDK, so that commands without roles never load the auth0 SDK.
-        const [{ createManagementClient }, { createRoleCatalogue }] = await Promise.all([import('../lib/auth0'), import('../lib/auth0-roles')]);
+        const [{ createManagementClient }, { createRoleCatalogue }] = await Promise.all([import('../services/auth0'), import('../services/auth0-roles')]);
         return createRoleCatalogue({
           management: createManagementClient({ domain, clientId, clientSecret, endpoint: cfg.AUTH0_MANAGEMENT_ENDPOINT, timeoutSeconds: 10 }),
           // One run reads the roles once: its copy outlives the run.
@@ -106,7 +106,7 @@ export function createSession(io: CliIO, json: boolean): Session {
       const cfg = session.config();
       connecting ??= (async () => {
         // Imported here so that `--help` and usage errors never load the Temporal SDK.
-        const { connectClient } = await import('../lib/temporal');
+        const { connectClient } = await import('../client/connection');
         try {
           return await connectClient(cfg);
         } catch (err) {

@@ -1,4 +1,5 @@
 /** Pacing of a bulk import, so a large file does not flood Temporal or the mail server. */
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const UNITS: Record<string, number> = {
   s: 1,
@@ -33,21 +34,7 @@ export function createThrottle(perSecond: number, signal?: AbortSignal): () => P
     const now = Date.now();
     const wait = next - now;
     next = Math.max(now, next) + intervalMs;
-    if (wait > 0) await sleep(wait, signal);
+    // Rejects with the abort's reason, like every other wait of the CLI.
+    if (wait > 0) await sleep(wait, undefined, { signal }).catch((err: Error) => Promise.reject(signal?.aborted ? (signal.reason as Error) : err));
   };
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason as Error);
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason as Error);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
-  });
 }

@@ -4,15 +4,11 @@
  * itself with `textContent`. One inline stylesheet, allowed by its hash in the CSP.
  */
 import { createHash } from 'node:crypto';
+import { escapeHtml } from '../lib/html';
 import { formatDateTime } from '../lib/locale';
 import type { SupportedLocale } from '../lib/locale';
 import type { SpaConfig } from './browser/app';
 import type { FunnelErrors, FunnelFailure, FunnelField, FunnelFieldProblem } from './funnel';
-
-/** Escapes text for HTML element content and double-quoted attribute values. */
-export function escapeHtml(value: string): string {
-  return value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
 
 const STYLE = `
 :root{color-scheme:light}

@@ -1,6 +1,7 @@
 // Fault injection, latency and request counting shared by the local service emulators. A test or
 // a developer switches faults on through `/__emulator/faults` (or the in-process methods) to see
 // how our code behaves when the real service throttles, breaks or slows down.
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 
@@ -157,7 +158,7 @@ export function installFaultHook(
     opts.counter.increment(routeKey);
     const actual = `${request.method} ${request.url.split('?')[0] ?? ''}`;
     const { latencyMs, fault } = opts.faults.take(routeKey, actual);
-    if (latencyMs > 0) await new Promise((resolve) => setTimeout(resolve, latencyMs));
+    if (latencyMs > 0) await sleep(latencyMs);
     if (fault) return opts.respond(request, reply, fault);
   });
 }

@@ -141,7 +141,7 @@ const workerFields = z.object({
   /** Workflows kept in the worker's sticky cache; default the SDK's (derived from the heap limit). */
   WORKER_MAX_CACHED_WORKFLOWS: positiveInt.optional(),
   /**
-   * Management API requests per second this worker process sends (lib/rate-limit.ts). 2 is the
+   * Management API requests per second this worker process sends (activities/outbound-pacer.ts). 2 is the
    * free and developer plans' limit; paid plans allow more (see the tenant's rate-limit policy).
    * 0 turns pacing off, leaving only retries on 429.
    */

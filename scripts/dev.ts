@@ -17,12 +17,12 @@ import { deployAction } from '../actions/deploy';
 import { clientCredentialsToken } from '../demo/funnel-token';
 import { startDemoApp } from '../demo/server';
 import { startAuth0Emulator } from '../emulators/auth0';
-import { createManagementClient } from '../lib/auth0';
+import { createManagementClient } from '../services/auth0';
 import { startHubSpotEmulator } from '../emulators/hubspot';
 import { startMailCatcher } from '../emulators/mail';
 import { generateLinkKey } from '../lib/token';
-import { generatePayloadKeys } from '../lib/codec';
-import type { PayloadKey } from '../lib/codec';
+import { generatePayloadKeys } from '../client/codec';
+import type { PayloadKey } from '../client/codec';
 import { SEARCH_ATTRIBUTE_DEFINITIONS } from '../workflows/messages';
 import { provision, ROOT } from './temporal-bin.mjs';
 

@@ -6,15 +6,16 @@
  */
 import { Runtime } from '@temporalio/worker';
 import { ConfigError, loadWorkerConfig } from '../lib/config';
-import { connectWithRetry } from '../lib/connect-retry';
+import { connectWithRetry } from '../client/connect-retry';
 import { createLogger, temporalLogger } from '../lib/logger';
-import type { RateLimiter } from '../lib/rate-limit';
-import { connectWorker, temporalDataConverter } from '../lib/temporal';
+import type { OutboundPacer } from '../activities/outbound-pacer';
+import { temporalDataConverter } from '../client/connection';
+import { connectWorker } from './connection';
 import { createActivities } from '../activities';
 import { buildActivityDeps } from './clients';
 import { createInviteWorker } from './worker';
 
-const limitOf = (limiter?: RateLimiter) => (limiter ? `${limiter.max}/${limiter.windowMs} ms` : 'off');
+const limitOf = (pacer?: OutboundPacer) => (pacer ? `${pacer.max}/${pacer.windowMs} ms` : 'off');
 
 async function main(): Promise<void> {
   const cfg = loadWorkerConfig();
@@ -61,7 +62,7 @@ async function main(): Promise<void> {
       maxCachedWorkflows: cfg.WORKER_MAX_CACHED_WORKFLOWS,
     });
     logger.info(
-      { address: cfg.TEMPORAL_ADDRESS, namespace: cfg.TEMPORAL_NAMESPACE, taskQueue: cfg.TEMPORAL_TASK_QUEUE, metrics: cfg.WORKER_METRICS_ADDRESS, payloadEncryption: cfg.PAYLOAD_KEYS ? cfg.PAYLOAD_KEYS[0]!.id : 'off', maxCachedWorkflows: worker.options.maxCachedWorkflows, pacing: { auth0: limitOf(clients.limiters.auth0), hubspot: limitOf(clients.limiters.hubspot) } },
+      { address: cfg.TEMPORAL_ADDRESS, namespace: cfg.TEMPORAL_NAMESPACE, taskQueue: cfg.TEMPORAL_TASK_QUEUE, metrics: cfg.WORKER_METRICS_ADDRESS, payloadEncryption: cfg.PAYLOAD_KEYS ? cfg.PAYLOAD_KEYS[0]!.id : 'off', maxCachedWorkflows: worker.options.maxCachedWorkflows, pacing: { auth0: limitOf(clients.pacers.auth0), hubspot: limitOf(clients.pacers.hubspot) } },
       'worker started',
     );
     await worker.run();

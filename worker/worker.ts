@@ -18,7 +18,7 @@ export interface InviteWorkerOptions {
   maxCachedWorkflows?: number;
   /**
    * The SDK's per-worker cap on activity starts, for every activity type alike; third-party
-   * limits are better met by `lib/rate-limit.ts`, per service. Benchmarks compare the two.
+   * limits are better met by `activities/outbound-pacer.ts`, per service. Benchmarks compare the two.
    */
   maxActivitiesPerSecond?: number;
   /**

@@ -44,7 +44,7 @@ export interface Attribution {
 
 /** Workflow input. Durations use Temporal's format (`'7 days'`, `'36h'`, or milliseconds). */
 export interface InviteInput {
-  /** Keyed hash of normalized email and scope (see `lib/invite-id.ts`). */
+  /** Keyed hash of normalized email and scope (see `client/invite-id.ts`). */
   inviteId: string;
   /** Normalized (trimmed, lower-case) address. */
   email: string;
@@ -92,7 +92,7 @@ export interface InviteInput {
   maxResends?: number;
   /**
    * What the `InviteEmail` search attribute holds; default the email. With payload encryption on,
-   * the starter passes a keyed hash (`emailSearchValue` in `lib/codec.ts`): search attributes are
+   * the starter passes a keyed hash (`emailSearchValue` in `client/codec.ts`): search attributes are
    * stored in clear.
    */
   emailSearchValue?: string;

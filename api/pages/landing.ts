@@ -6,7 +6,8 @@
  */
 import { formatDateTime } from '../../lib/locale';
 import type { SupportedLocale } from '../../lib/locale';
-import { escapeHtml as e, page } from './layout';
+import { escapeHtml as e } from '../../lib/html';
+import { page } from './layout';
 
 /** Why a link shows a problem page instead of the invitation. */
 export type LinkProblem = 'invalid' | 'expired' | 'link_expired' | 'revoked' | 'used' | 'replaced' | 'rate_limited' | 'unavailable' | 'not_found';

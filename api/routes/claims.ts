@@ -23,7 +23,7 @@ import { ACTION_PATHS } from '../../lib/action-contract';
 import type { ActionUser, ClaimAnswer, ClaimRequest } from '../../lib/action-contract';
 import { ApiError, errorBodySchema } from '../errors';
 import type { Same } from '../errors';
-import { rateLimit } from '../rate-limit';
+import { inboundLimit } from '../inbound-limiter';
 import { answer, closedAnswer, redemptionResult } from './redemptions';
 
 const claimBody = z
@@ -61,7 +61,7 @@ export const CLAIM_REPEAT_WINDOW_MS = 15 * 60_000;
 export function registerClaimRoutes(fastify: FastifyInstance, ctx: RouteContext): void {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
   const { gateway } = ctx;
-  const perIp = rateLimit(fastify, 'claim-ip', ctx.limits.redeemPerIp, (request) => request.ip);
+  const perIp = inboundLimit(fastify, 'claim-ip', ctx.limits.redeemPerIp, (request) => request.ip);
   const subjects = new WeakMap<object, string | undefined>();
 
   app.post(

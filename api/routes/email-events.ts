@@ -17,7 +17,7 @@ import { z } from 'zod';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { deriveInviteId } from '../../lib/invite-id';
+import { deriveInviteId } from '../../client/invite-id';
 import { inviteOfMessageId, SIGNATURE_HEADER, SIGNATURE_TOLERANCE_SECONDS, verifyMailgunSignature, verifyWebhookSignature } from '../../lib/webhook-signature';
 import { isValidEmail, normalizeEmail } from '../../workflows/input';
 import type { DeliveryFailure, DeliveryFailureKind } from '../../workflows/messages';

@@ -7,10 +7,10 @@ import { z } from 'zod';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { WorkflowNotFoundError } from '@temporalio/client';
-import { RolesUnavailableError } from '../../lib/auth0-roles';
-import { closedRefusal } from '../../lib/invite-refusals';
-import { DEFAULT_LOCALE, DEFAULT_SCOPE, inviteStartMeta, prepareInvite, restampInvite } from '../../lib/invites';
-import type { PreparedInvite } from '../../lib/invites';
+import { RolesUnavailableError } from '../../services/auth0-roles';
+import { closedRefusal } from '../../client/invite-refusals';
+import { DEFAULT_LOCALE, DEFAULT_SCOPE, inviteStartMeta, prepareInvite, restampInvite } from '../../client/invites';
+import type { PreparedInvite } from '../../client/invites';
 import {
   initialInviteStatus,
   InvalidInviteInput,
@@ -28,7 +28,7 @@ import type { InviteStatus, JsonValue, LifecycleEventType, SentEmailRecord } fro
 import type { Scope } from '../auth';
 import type { RouteContext } from '../context';
 import { ApiError, apiErrorOf, errorBodySchema, invalidRequest } from '../errors';
-import { rateLimit } from '../rate-limit';
+import { inboundLimit } from '../inbound-limiter';
 
 const INVITE_STATES = ['pending', 'undeliverable', 'redeemed', 'completed', 'expired', 'revoked', 'failed'] as const;
 const INVITE_ID = /^[a-z0-9]{16,64}$/;
@@ -264,7 +264,7 @@ export function registerInviteRoutes(fastify: FastifyInstance, ctx: RouteContext
     request.principal = await ctx.bearer.authorize(request, scope);
   };
   const security = (scope: Scope) => [{ bearerAuth: [scope] }];
-  const resendLimit = rateLimit(fastify, 'resend-invite', ctx.limits.resendPerInvite, (request) => (request.params as { id: string }).id);
+  const resendLimit = inboundLimit(fastify, 'resend-invite', ctx.limits.resendPerInvite, (request) => (request.params as { id: string }).id);
 
   /** Runs an operator update, explaining a refusal by a closed invite. */
   async function onOpenInvite<T>(inviteId: string, run: () => Promise<T>): Promise<T> {

@@ -20,7 +20,7 @@ import { ApiError } from '../errors';
 import { PAGE_HEADERS } from '../pages/layout';
 import { declineConfirmPage, declineDonePage, invitePage, PROBLEM_STATUS, problemPage } from '../pages/landing';
 import type { LinkProblem } from '../pages/landing';
-import { rateLimit } from '../rate-limit';
+import { inboundLimit } from '../inbound-limiter';
 
 // The account lookup only refines the button (screen_hint); the page never waits long for it.
 const ACCOUNT_CHECK_TIMEOUT_MS = 1500;
@@ -63,7 +63,7 @@ export async function registerLandingRoutes(fastify: FastifyInstance, ctx: Route
 function routes(fastify: FastifyInstance, ctx: RouteContext): void {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
   const { gateway, config } = ctx;
-  const perIp = rateLimit(fastify, 'landing-ip', ctx.limits.landingPerIp, (request) => request.ip);
+  const perIp = inboundLimit(fastify, 'landing-ip', ctx.limits.landingPerIp, (request) => request.ip);
 
   const send = (reply: FastifyReply, statusCode: number, html: string) => reply.code(statusCode).headers(PAGE_HEADERS).send(html);
 

@@ -16,7 +16,7 @@ import type { ActionUser, EmailMismatchRefusal, RedemptionAnswer, RedemptionRequ
 import { ACTION_PATHS, ATTRIBUTION_FIELDS } from '../../lib/action-contract';
 import { ApiError, errorBodySchema } from '../errors';
 import type { Same } from '../errors';
-import { rateLimit } from '../rate-limit';
+import { inboundLimit } from '../inbound-limiter';
 
 /** The account logging in, as the Action sends it (`ActionUser`). */
 const actionUserSchema = z.object({
@@ -100,8 +100,8 @@ export function closedAnswer(status: InviteStatus, user: Redeemer): RedemptionAn
 export function registerRedemptionRoutes(fastify: FastifyInstance, ctx: RouteContext): void {
   const app = fastify.withTypeProvider<ZodTypeProvider>();
   const { gateway, metrics } = ctx;
-  const perIp = rateLimit(fastify, 'redeem-ip', ctx.limits.redeemPerIp, (request) => request.ip);
-  const perToken = rateLimit(fastify, 'redeem-token', ctx.limits.redeemPerToken, (request) => (request.body as { token: string }).token);
+  const perIp = inboundLimit(fastify, 'redeem-ip', ctx.limits.redeemPerIp, (request) => request.ip);
+  const perToken = inboundLimit(fastify, 'redeem-token', ctx.limits.redeemPerToken, (request) => (request.body as { token: string }).token);
 
   app.post(
     ACTION_PATHS.redemption,

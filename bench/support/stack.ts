@@ -20,10 +20,10 @@ import { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Client } from '@temporalio/client';
 import { buildApp } from '../../api/app';
 import { createAccountCheck } from '../../api/accounts';
-import type { RateLimits } from '../../api/rate-limit';
+import type { InboundLimits } from '../../api/inbound-limiter';
 import type { NewUser } from '../../emulators/auth0';
 import type { HubSpotRateLimit } from '../../emulators/hubspot';
-import { createManagementClient } from '../../lib/auth0';
+import { createManagementClient } from '../../services/auth0';
 import { loadApiConfig } from '../../lib/config';
 import type { ApiConfig } from '../../lib/config';
 import { createLinkSigner, createLinkVerifier, generateLinkKey } from '../../lib/token';
@@ -34,8 +34,8 @@ import type { InviteStatus } from '../../workflows/messages';
 import type { ServicesAnswer, ServicesCall, ServicesConfig, ServicesReady, StatusSnapshot } from './services-host';
 import type { ChildMessage, WorkerHostConfig, WorkerStats } from './worker-host';
 import type { DataConverter } from '@temporalio/common';
-import { generatePayloadKeys } from '../../lib/codec';
-import { temporalDataConverter } from '../../lib/temporal';
+import { generatePayloadKeys } from '../../client/codec';
+import { temporalDataConverter } from '../../client/connection';
 
 /** How to start the stack. */
 export interface BenchStackOptions {
@@ -54,7 +54,7 @@ export interface BenchStackOptions {
   /** Messages the catcher keeps (default 1000). */
   mailMaxMessages?: number;
   /**
-   * The worker's client-side pacing (`lib/rate-limit.ts`), configured as a deployment would be:
+   * The worker's client-side pacing (`activities/outbound-pacer.ts`), configured as a deployment would be:
    * to the limits the emulators enforce (AUTH0_MGMT_RATE_LIMIT and _BURST, HUBSPOT_RATE_LIMIT).
    * Default on; an emulator without an enforced limit gets no pacing (0), and `false` turns it
    * off for both, leaving only the retries on 429.
@@ -201,7 +201,7 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
   // The API limits redemptions per client address (600/min by default, sized for Auth0's few
   // egress addresses); every benchmark request comes from 127.0.0.1, so that one limit is lifted
   // here. The check itself still runs on every request.
-  const rateLimits: Partial<RateLimits> = { redeemPerIp: { max: 1_000_000, windowMs: 60_000 } };
+  const rateLimits: Partial<InboundLimits> = { redeemPerIp: { max: 1_000_000, windowMs: 60_000 } };
   const api = await buildApp({
     config: apiConfig,
     temporal: env.client,

@@ -14,11 +14,11 @@ import type { WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../../activities';
 import type { InviteActivities } from '../../activities';
 import { loadWorkerConfig } from '../../lib/config';
-import type { RateLimiterStats } from '../../lib/rate-limit';
+import type { OutboundPacerStats } from '../../activities/outbound-pacer';
 import { buildActivityDeps } from '../../worker/clients';
 import { createInviteWorker, WORKFLOWS_PATH } from '../../worker/worker';
 import { BASELINE_TASK_QUEUE } from '../baseline/workflows';
-import { temporalDataConverter } from '../../lib/temporal';
+import { temporalDataConverter } from '../../client/connection';
 
 /** What the parent passes in BENCH_WORKER. */
 export interface WorkerHostConfig {
@@ -50,8 +50,8 @@ export interface WorkerStats {
   emailsSent: number;
   /** Calls the product's pacing refused locally (each an activity retry, no request). */
   localRefusals: number;
-  /** The worker's rate limiters (`lib/rate-limit.ts`); absent when its pacing is off. */
-  rateLimiters: { auth0?: RateLimiterStats; hubspot?: RateLimiterStats };
+  /** The worker's outbound pacers (`activities/outbound-pacer.ts`); absent when its pacing is off. */
+  rateLimiters: { auth0?: OutboundPacerStats; hubspot?: OutboundPacerStats };
 }
 
 export type ParentMessage = { type: 'stats'; gc: boolean } | { type: 'stop' };
@@ -150,10 +150,10 @@ async function main(): Promise<void> {
         maxCachedWorkflows,
         emailsSent,
         localRefusals:
-          (clients.limiters.auth0?.stats().refused ?? 0) + (clients.limiters.hubspot?.stats().refused ?? 0),
+          (clients.pacers.auth0?.stats().refused ?? 0) + (clients.pacers.hubspot?.stats().refused ?? 0),
         rateLimiters: {
-          ...(clients.limiters.auth0 ? { auth0: clients.limiters.auth0.stats() } : {}),
-          ...(clients.limiters.hubspot ? { hubspot: clients.limiters.hubspot.stats() } : {}),
+          ...(clients.pacers.auth0 ? { auth0: clients.pacers.auth0.stats() } : {}),
+          ...(clients.pacers.hubspot ? { hubspot: clients.pacers.hubspot.stats() } : {}),
         },
       },
     });

@@ -4,12 +4,12 @@
  * invite id, same conflict policy, so a row whose person already has an open invite for that
  * scope reports `exists` instead of inviting twice, whoever started the first one.
  */
-import { emailSearchKey } from '../../lib/codec';
+import { emailSearchKey } from '../../client/codec';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import cliProgress from 'cli-progress';
-import { createInviteStarter, inviteStartMeta, prepareInvite, restampInvite } from '../../lib/invites';
-import type { InviteRequest, InviteStarter, PreparedInvite } from '../../lib/invites';
+import { createInviteStarter, inviteStartMeta, prepareInvite, restampInvite } from '../../client/invites';
+import type { InviteRequest, InviteStarter, PreparedInvite } from '../../client/invites';
 import { InvalidInviteInput, normalizeEmail } from '../../workflows/input';
 import type { JsonValue } from '../../workflows/messages';
 import { CsvError, parseCsv } from '../csv';

@@ -3,9 +3,9 @@
  * check in Auth0, then the shared starter), so an operator's invite obeys the same rules as the
  * funnel's: same validation and bounds, roles that exist, one open invite per email and scope.
  */
-import { emailSearchKey } from '../../lib/codec';
-import { createInviteStarter, inviteStartMeta, prepareInvite, restampInvite } from '../../lib/invites';
-import type { InviteRequest, PreparedInvite } from '../../lib/invites';
+import { emailSearchKey } from '../../client/codec';
+import { createInviteStarter, inviteStartMeta, prepareInvite, restampInvite } from '../../client/invites';
+import type { InviteRequest, PreparedInvite } from '../../client/invites';
 import { InvalidInviteInput } from '../../workflows/input';
 import type { JsonValue } from '../../workflows/messages';
 import { CliError, EXIT, jsonLine, line, usageError } from '../io';

@@ -1,7 +1,7 @@
 /** `inviteflow list`: invites from Temporal visibility, with the API's filters and quoting. */
-import { emailSearchKey } from '../../lib/codec';
-import { INVITE_STATES, InvalidFilterError, searchInvites, visibilityQuery } from '../../lib/invite-search';
-import type { InviteListFilter, InviteListItem } from '../../lib/invite-search';
+import { emailSearchKey } from '../../client/codec';
+import { INVITE_STATES, InvalidFilterError, searchInvites, visibilityQuery } from '../../client/invite-search';
+import type { InviteListFilter, InviteListItem } from '../../client/invite-search';
 import { isValidEmail, normalizeEmail } from '../../workflows/input';
 import type { InviteState } from '../../workflows/messages';
 import { EXIT, jsonLine, line, table, usageError } from '../io';

@@ -11,8 +11,8 @@ import {
 } from '@temporalio/client';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { msToNumber } from '@temporalio/common/lib/time';
-import { closedRefusal, refusalOf } from '../../lib/invite-refusals';
-import type { Refusal } from '../../lib/invite-refusals';
+import { closedRefusal, refusalOf } from '../../client/invite-refusals';
+import type { Refusal } from '../../client/invite-refusals';
 import type { inviteWorkflow } from '../../workflows/invite';
 import {
   extendUpdate,

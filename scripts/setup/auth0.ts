@@ -19,7 +19,7 @@ import type { ManagementClient } from 'auth0';
 import { z } from 'zod';
 import { buildAction } from '../../actions/build';
 import { DEFAULT_ACTION_NAME, POST_LOGIN_TRIGGER, deployFromEnv, loadDeployEnv } from '../../actions/deploy';
-import { createManagementClient } from '../../lib/auth0';
+import { createManagementClient } from '../../services/auth0';
 
 /**
  * Management API scopes of the inviteflow application, from what the code calls: `roles.list`

@@ -14,7 +14,7 @@ import {
 } from '@hubspot/api-client/lib/codegen/crm/properties/models/PropertyCreate';
 import { z } from 'zod';
 import { HUBSPOT_CONTACT_PROPERTIES } from '../../activities/hubspot';
-import { createHubSpotClient } from '../../lib/hubspot';
+import { createHubSpotClient } from '../../services/hubspot';
 
 /**
  * Scopes of the private app: the worker upserts contacts (`crm.objects.contacts.*`); this script

@@ -19,7 +19,7 @@ import { createRequire } from 'node:module';
 import type * as Proto from '@temporalio/proto';
 import { z } from 'zod';
 import type { TemporalConfig } from '../../lib/config';
-import { connectClient } from '../../lib/temporal';
+import { connectClient } from '../../client/connection';
 import { SEARCH_ATTRIBUTE_DEFINITIONS } from '../../workflows/messages';
 
 // CommonJS named exports are invisible to Node's ESM loader, which runs this file as a command.

@@ -6,7 +6,7 @@ import { buildAction } from '../../actions/build';
 import { deployAction, deployFromEnv, loadDeployEnv } from '../../actions/deploy';
 import { startAuth0Emulator } from '../../emulators/auth0';
 import type { Auth0Emulator } from '../../emulators/auth0';
-import { createManagementClient } from '../../lib/auth0';
+import { createManagementClient } from '../../services/auth0';
 
 const OTHER = 'exports.onExecutePostLogin = async () => {};';
 

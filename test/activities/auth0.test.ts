@@ -1,4 +1,4 @@
-// The Auth0 activities driven through the real `auth0` ManagementClient (built by lib/auth0.ts)
+// The Auth0 activities driven through the real `auth0` ManagementClient (built by services/auth0.ts)
 // against the Auth0 emulator: idempotence, metadata merging, and how every kind of failure
 // reaches Temporal (retryable or not, and after how long).
 import { createServer } from 'node:net';
@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { createAuth0Activities } from '../../activities/auth0';
 import { startAuth0Emulator } from '../../emulators/auth0';
 import type { Auth0Emulator } from '../../emulators/auth0';
-import { createManagementClient } from '../../lib/auth0';
+import { createManagementClient } from '../../services/auth0';
 import { InviteErrorType } from '../../workflows/errors';
 
 const CLIENT_ID = 'inviteflow-m2m';

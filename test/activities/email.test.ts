@@ -1,4 +1,4 @@
-// The email activity over real SMTP: lib/mailer's pooled nodemailer transport talking to the
+// The email activity over real SMTP: worker/mailer's pooled nodemailer transport talking to the
 // mail catcher. Pins what the invited person receives (a link whose token verifies, the RFC 8058
 // headers, a stable Message-ID) and how SMTP outcomes become retryable or final Temporal failures.
 import { createServer } from 'node:net';
@@ -8,8 +8,8 @@ import type { JWK } from 'jose';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createEmailActivities } from '../../activities/email';
 import type { Mailer, SendInviteEmailInput } from '../../activities/email';
-import { createMailer } from '../../lib/mailer';
-import type { SmtpMailer } from '../../lib/mailer';
+import { createMailer } from '../../worker/mailer';
+import type { SmtpMailer } from '../../worker/mailer';
 import { createLinkSigner, createLinkVerifier, generateLinkKey } from '../../lib/token';
 import { InviteErrorType } from '../../workflows/errors';
 import { startMailCatcher } from '../../emulators/mail';

@@ -1,4 +1,4 @@
-// The HubSpot activity driven through the real `@hubspot/api-client` (built by lib/hubspot.ts)
+// The HubSpot activity driven through the real `@hubspot/api-client` (built by services/hubspot.ts)
 // against the HubSpot emulator: one contact per email whatever the case, and how throttling and
 // outages reach Temporal.
 import { Client } from '@hubspot/api-client';
@@ -7,7 +7,7 @@ import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } 
 import { createHubSpotActivities, HUBSPOT_CONTACT_PROPERTIES } from '../../activities/hubspot';
 import { startHubSpotEmulator } from '../../emulators/hubspot';
 import type { HubSpotEmulator } from '../../emulators/hubspot';
-import { createHubSpotClient } from '../../lib/hubspot';
+import { createHubSpotClient } from '../../services/hubspot';
 import { InviteErrorType } from '../../workflows/errors';
 
 const UPSERT = 'POST /crm/v3/objects/contacts/batch/upsert';
@@ -218,7 +218,7 @@ describe('failures reaching Temporal', () => {
   });
 
   it('a client built later with SDK retries does not make ours retry', async () => {
-    // The SDK's decorators are process-wide; lib/hubspot.ts binds ours when the client is built.
+    // The SDK's decorators are process-wide; services/hubspot.ts binds ours when the client is built.
     const ours = createHubSpotActivities({
       hubspot: createHubSpotClient({ accessToken: emu.accessToken, basePath: emu.url }),
     });

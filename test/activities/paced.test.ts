@@ -1,4 +1,4 @@
-// The Auth0 and HubSpot activities paced by lib/rate-limit.ts, driven through the real SDKs
+// The Auth0 and HubSpot activities paced by activities/outbound-pacer.ts, driven through the real SDKs
 // against emulators that enforce a rate limit: concurrent grants meet no 429 and send exactly the
 // requests they need, a call refused locally sends nothing, and unpaced the same load is refused.
 // Counts only, never durations.
@@ -11,10 +11,11 @@ import { startAuth0Emulator } from '../../emulators/auth0';
 import type { Auth0Emulator } from '../../emulators/auth0';
 import { startHubSpotEmulator } from '../../emulators/hubspot';
 import type { HubSpotEmulator } from '../../emulators/hubspot';
-import { createManagementClient } from '../../lib/auth0';
-import { createHubSpotClient } from '../../lib/hubspot';
-import { RateLimiter } from '../../lib/rate-limit';
-import type { RateLimiterOptions } from '../../lib/rate-limit';
+import { createManagementClient } from '../../services/auth0';
+import { createHubSpotClient } from '../../services/hubspot';
+import { OutboundPacer } from '../../activities/outbound-pacer';
+import { paceManagementApi } from '../../worker/clients';
+import type { OutboundPacerOptions } from '../../activities/outbound-pacer';
 import { InviteErrorType } from '../../workflows/errors';
 
 // Auth0's token bucket of 2, refilled faster than the free tier's 2/s so the test stays short.
@@ -46,18 +47,18 @@ beforeEach(() => {
   hubspot.setRateLimit(HUBSPOT_LIMIT);
 });
 
-function auth0Activities(pacing?: Omit<RateLimiterOptions, 'max' | 'windowMs'>) {
-  const limiter = pacing
-    ? RateLimiter.perSecond(AUTH0_RATE, AUTH0_BURST, { name: 'auth0', marginMs: MARGIN_MS, ...pacing })
+function auth0Activities(pacing?: Omit<OutboundPacerOptions, 'max' | 'windowMs'>) {
+  const pacer = pacing
+    ? OutboundPacer.perSecond(AUTH0_RATE, AUTH0_BURST, { name: 'auth0', marginMs: MARGIN_MS, ...pacing })
     : undefined;
   const management = createManagementClient({
     domain: auth0.domain,
     clientId: 'inviteflow-m2m',
     clientSecret: 'inviteflow-m2m-secret',
     endpoint: auth0.url,
-    limiter,
+    ...(pacer ? { pace: paceManagementApi(pacer) } : {}),
   });
-  return { limiter, activities: createAuth0Activities({ management, limiter }) };
+  return { pacer, activities: createAuth0Activities({ management, pacer }) };
 }
 
 const managementRequests = () =>
@@ -93,7 +94,7 @@ describe('paced Auth0 activities against an enforced Management API limit', () =
   it(`${GRANTS} concurrent grants meet no 429 and send exactly the minimum of requests`, async () => {
     auth0.createRole('editor');
     auth0.createRole('viewer');
-    const { limiter, activities } = auth0Activities({});
+    const { pacer, activities } = auth0Activities({});
     const users = Array.from({ length: GRANTS }, (_, i) => newUser(i));
 
     // As the workflow runs a grant: verify the email, assign the roles, record the invite.
@@ -121,9 +122,9 @@ describe('paced Auth0 activities against an enforced Management API limit', () =
       'PATCH /api/v2/users/:id': GRANTS * 2,
     });
     expect(managementRequests()).toBe(GRANTS * perGrant);
-    // Every response was a success (a 429 would have failed its activity) and the limiter saw none;
+    // Every response was a success (a 429 would have failed its activity) and the pacer saw none;
     // the token request took no send time.
-    expect(limiter!.stats()).toMatchObject({
+    expect(pacer!.stats()).toMatchObject({
       reserved: GRANTS * perGrant,
       released: 0,
       refused: 0,
@@ -137,18 +138,18 @@ describe('paced Auth0 activities against an enforced Management API limit', () =
   });
 
   it('hands back what a repeat does not send: no write when nothing changed', async () => {
-    const { limiter, activities } = auth0Activities({});
+    const { pacer, activities } = auth0Activities({});
     const userId = newUser(0);
     await activities.markAuth0EmailVerified({ userId });
     await activities.markAuth0EmailVerified({ userId });
 
     expect(auth0.counts).toMatchObject({ 'GET /api/v2/users/:id': 2, 'PATCH /api/v2/users/:id': 1 });
-    expect(limiter!.stats()).toMatchObject({ reserved: 4, released: 1, refused: 0, throttled: 0 });
+    expect(pacer!.stats()).toMatchObject({ reserved: 4, released: 1, refused: 0, throttled: 0 });
   });
 
   it('a call refused locally sends nothing; retried after its delay, all complete with no 429', async () => {
     // A wait shorter than the queue: most of the concurrent activities are refused at first.
-    const { limiter, activities } = auth0Activities({ maxWaitMs: 300 });
+    const { pacer, activities } = auth0Activities({ maxWaitMs: 300 });
     const users = Array.from({ length: GRANTS }, (_, i) => newUser(i));
     const failures: ApplicationFailure[] = [];
 
@@ -162,7 +163,7 @@ describe('paced Auth0 activities against an enforced Management API limit', () =
       expect(failure.message).toContain('paced locally');
       expect(failure.nextRetryDelay).toBeGreaterThanOrEqual(1000);
     }
-    expect(limiter!.stats()).toMatchObject({ refused: failures.length, throttled: 0 });
+    expect(pacer!.stats()).toMatchObject({ refused: failures.length, throttled: 0 });
     expect(managementRequests()).toBe(GRANTS * 2);
     for (const userId of users) expect(auth0.getUser(userId)?.email_verified).toBe(true);
   });
@@ -193,13 +194,13 @@ describe('paced HubSpot activity against an enforced rolling limit', () => {
   const contacts = HUBSPOT_LIMIT.max * 3;
 
   it(`${contacts} concurrent links meet no 429 and send one upsert each`, async () => {
-    const limiter = new RateLimiter({
+    const pacer = new OutboundPacer({
       name: 'hubspot',
       max: HUBSPOT_LIMIT.max,
       windowMs: HUBSPOT_LIMIT.intervalMs,
       marginMs: MARGIN_MS,
     });
-    const activities = createHubSpotActivities({ hubspot: client(), limiter });
+    const activities = createHubSpotActivities({ hubspot: client(), pacer });
 
     const results = await Promise.all(
       Array.from({ length: contacts }, (_, i) => activities.linkHubSpotContact(link(i))),
@@ -207,7 +208,7 @@ describe('paced HubSpot activity against an enforced rolling limit', () => {
 
     expect(new Set(results.map((r) => r.contactId)).size).toBe(contacts);
     expect(upserts()).toBe(contacts);
-    expect(limiter.stats()).toMatchObject({ reserved: contacts, released: 0, refused: 0, throttled: 0 });
+    expect(pacer.stats()).toMatchObject({ reserved: contacts, released: 0, refused: 0, throttled: 0 });
   });
 
   it('unpaced, the same load meets 429s', async () => {
@@ -221,11 +222,11 @@ describe('paced HubSpot activity against an enforced rolling limit', () => {
     expect(refused.map(statusOf)).toContain(429);
   });
 
-  it('a 429 that gets through (another process shares the limit) holds the limiter back', async () => {
+  it('a 429 that gets through (another process shares the limit) holds the pacer back', async () => {
     // This process believes it has 3 per second; the account has 1 left to it.
     hubspot.setRateLimit({ max: 1, intervalMs: 10_000 });
-    const limiter = new RateLimiter({ name: 'hubspot', max: 3, windowMs: 1000 });
-    const activities = createHubSpotActivities({ hubspot: client(), limiter });
+    const pacer = new OutboundPacer({ name: 'hubspot', max: 3, windowMs: 1000 });
+    const activities = createHubSpotActivities({ hubspot: client(), pacer });
     await activities.linkHubSpotContact(link(0));
 
     const failure = await activities.linkHubSpotContact(link(1)).then(
@@ -234,9 +235,9 @@ describe('paced HubSpot activity against an enforced rolling limit', () => {
     );
 
     expect(failure?.nextRetryDelay).toBe(10_000);
-    expect(limiter.stats().throttled).toBe(1);
+    expect(pacer.stats().throttled).toBe(1);
     // Nothing more goes out before HubSpot's interval has passed.
-    const next = limiter.reserve(1);
+    const next = pacer.reserve(1);
     expect(next.ok).toBe(true);
     if (next.ok) expect(next.at[0]! - Date.now()).toBeGreaterThan(9_000);
   });

@@ -1,7 +1,8 @@
 // The templates put funnel-supplied names into HTML that mail clients render: everything must be
 // escaped, and both locales must say the same things (who, what, until when, how to decline).
 import { describe, expect, it } from 'vitest';
-import { escapeHtml, renderInviteEmail, resolveLocale } from '../../activities/templates';
+import { renderInviteEmail, resolveLocale } from '../../activities/templates';
+import { escapeHtml } from '../../lib/html';
 import type { InviteEmailInput } from '../../activities/templates';
 import { formatDateTime } from '../../lib/locale';
 

@@ -15,7 +15,7 @@ import type { AppDeps } from '../../api/app';
 import { createAccountCheck } from '../../api/accounts';
 import { loadApiConfig } from '../../lib/config';
 import type { ApiConfig } from '../../lib/config';
-import { createManagementClient } from '../../lib/auth0';
+import { createManagementClient } from '../../services/auth0';
 import { createLinkSigner, createLinkVerifier, generateLinkKey } from '../../lib/token';
 import type { LinkSigner } from '../../lib/token';
 import { startAuth0Emulator } from '../../emulators/auth0';

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { ApplicationFailure } from '@temporalio/common';
-import { deriveInviteId } from '../../lib/invite-id';
+import { deriveInviteId } from '../../client/invite-id';
 import { InviteErrorType } from '../../workflows/errors';
 import { MAX_DATA_DEPTH, MAX_DATA_KEYS } from '../../workflows/input';
 import { inviteWorkflowId, statusQuery } from '../../workflows/messages';

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { deriveInviteId } from '../../lib/invite-id';
+import { deriveInviteId } from '../../client/invite-id';
 import { formatDateTime } from '../../lib/locale';
 import { inviteWorkflowId } from '../../workflows/messages';
 import { createLinkSigner, generateLinkKey } from '../../lib/token';
@@ -40,8 +40,12 @@ async function invite(body: Record<string, unknown> = {}) {
   return { id, email, token: await h.linkOf(sent!) };
 }
 
+const NAMED: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"' };
+/** What a browser reads in an attribute: numeric and the named entities an escape can produce. */
 function unescape(html: string): string {
-  return html.replace(/&#(\d+);/g, (_, code: string) => String.fromCharCode(Number(code)));
+  return html.replace(/&(#\d+|[a-z]+);/g, (whole, name: string) =>
+    name.startsWith('#') ? String.fromCharCode(Number(name.slice(1))) : (NAMED[name] ?? whole),
+  );
 }
 
 function continueUrl(html: string): URL {
@@ -93,7 +97,7 @@ describe('GET and HEAD /i/:token', () => {
     expectPageHeaders(res.headers);
     expect(res.body).toContain('<html lang="en">');
     expect(res.body).toContain('You&#39;re invited to Acme');
-    expect(res.body).toContain('Grace &#60;Hopper&#62;');
+    expect(res.body).toContain('Grace &lt;Hopper&gt;');
     expect(res.body).not.toContain('<Hopper>');
     expect(res.body.toLowerCase()).not.toContain('inviteflow');
     // The invitee's time zone (en's default, America/New_York), written as the email writes it.
@@ -301,7 +305,7 @@ describe('language', () => {
     expect(res.statusCode).toBe(200);
     expect(res.body).toContain('<html lang="fr">');
     expect(res.body).toContain('Invitation à rejoindre Acme');
-    expect(res.body).toContain('<strong>Grace &#60;Hopper&#62;</strong> vous invite à rejoindre Acme.');
+    expect(res.body).toContain('<strong>Grace &lt;Hopper&gt;</strong> vous invite à rejoindre Acme.');
     const { expiresAt, sendWindow } = await h.status(id);
     expect(sendWindow?.timeZone).toBe('Europe/Paris');
     expect(unescape(res.body)).toContain(`Cette invitation expire le ${formatDateTime(expiresAt, 'fr', 'Europe/Paris')}.`);

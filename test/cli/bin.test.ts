@@ -6,7 +6,7 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { createInviteStarter, inviteStartMeta, prepareInvite } from '../../lib/invites';
+import { createInviteStarter, inviteStartMeta, prepareInvite } from '../../client/invites';
 import { devServerEnv } from '../support/temporal';
 import { TEST_PAYLOAD_ENV } from '../support/payload-keys';
 

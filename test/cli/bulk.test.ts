@@ -8,7 +8,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseCsv } from '../../cli/csv';
-import { deriveInviteId } from '../../lib/invite-id';
+import { deriveInviteId } from '../../client/invite-id';
 import { MAX_DATA_DEPTH, MAX_DATA_KEYS } from '../../workflows/input';
 import { eventually, startCliHarness, uniqueEmail } from './harness';
 import type { CliHarness } from './harness';

@@ -24,7 +24,7 @@ import { startMailCatcher } from '../../emulators/mail';
 import type { MailCatcher } from '../../emulators/mail';
 import { onExecutePostLogin } from '../../actions/post-login';
 import type { API as ActionApi, Event as ActionEvent } from '../../actions/post-login';
-import { temporalDataConverter } from '../../lib/temporal';
+import { temporalDataConverter } from '../../client/connection';
 import { createLinkVerifier, generateLinkKey } from '../../lib/token';
 import { inviteWorkflowId, SEARCH_ATTRIBUTE_DEFINITIONS } from '../../workflows/messages';
 import type { InviteStatus } from '../../workflows/messages';

@@ -7,9 +7,9 @@ import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { defaultPayloadConverter } from '@temporalio/common';
 import type { Payload } from '@temporalio/common';
-import { EncryptionCodec, ENCRYPTED_ENCODING, emailSearchValue, FAILURE_CONVERTER_PATH, KEY_ID_METADATA, PayloadCodecError } from '../../lib/codec';
+import { EncryptionCodec, ENCRYPTED_ENCODING, emailSearchValue, FAILURE_CONVERTER_PATH, KEY_ID_METADATA, PayloadCodecError } from '../../client/codec';
 import { ConfigError, loadApiConfig, loadCliConfig, loadWorkerConfig } from '../../lib/config';
-import { temporalDataConverter } from '../../lib/temporal';
+import { temporalDataConverter } from '../../client/connection';
 
 const key = (id: string) => ({ id, key: randomBytes(32).toString('base64') });
 const text = (bytes: Uint8Array | null | undefined) => Buffer.from(bytes ?? new Uint8Array()).toString('utf8');

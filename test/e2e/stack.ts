@@ -29,7 +29,7 @@ import { startHubSpotEmulator } from '../../emulators/hubspot';
 import type { HubSpotEmulator } from '../../emulators/hubspot';
 import { startMailCatcher } from '../../emulators/mail';
 import type { MailCatcher, ParsedMessage } from '../../emulators/mail';
-import { createManagementClient } from '../../lib/auth0';
+import { createManagementClient } from '../../services/auth0';
 import { loadApiConfig, loadWorkerConfig } from '../../lib/config';
 import { createLinkVerifier, generateLinkKey } from '../../lib/token';
 import { buildActivityDeps } from '../../worker/clients';
@@ -37,7 +37,7 @@ import { createInviteWorker } from '../../worker/worker';
 import { realServerEnv, testTaskQueue, workflowBundle } from '../support/temporal';
 import { m2mToken } from '../support/m2m-token';
 import { TEST_PAYLOAD_ENV } from '../support/payload-keys';
-import { temporalDataConverter } from '../../lib/temporal';
+import { temporalDataConverter } from '../../client/connection';
 
 export const CLAIMS = 'https://inviteflow.dev/';
 /** The product's name invitees see (the SPA application's name in the tenant). */

@@ -8,7 +8,7 @@ import {
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { startHubSpotEmulator } from '../../emulators/hubspot';
 import type { HubSpotEmulator } from '../../emulators/hubspot';
-import { createHubSpotClient } from '../../lib/hubspot';
+import { createHubSpotClient } from '../../services/hubspot';
 
 let emu: HubSpotEmulator;
 

@@ -18,7 +18,7 @@ import { startMailCatcher } from '../../emulators/mail';
 import type { MailCatcher } from '../../emulators/mail';
 import { createActivities } from '../../activities';
 import { loadWorkerConfig } from '../../lib/config';
-import { deriveInviteId } from '../../lib/invite-id';
+import { deriveInviteId } from '../../client/invite-id';
 import { createLinkVerifier, generateLinkKey } from '../../lib/token';
 import { buildActivityDeps } from '../../worker/clients';
 import { createInviteWorker } from '../../worker/worker';
@@ -31,7 +31,7 @@ import {
 import type { inviteWorkflow } from '../../workflows/invite';
 import { realServerEnv, testTaskQueue, workflowBundle } from '../support/temporal';
 import { TEST_PAYLOAD_ENV } from '../support/payload-keys';
-import { temporalDataConverter } from '../../lib/temporal';
+import { temporalDataConverter } from '../../client/connection';
 
 let env: TestWorkflowEnvironment;
 let auth0: Auth0Emulator;

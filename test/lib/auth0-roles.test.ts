@@ -1,12 +1,12 @@
-// The role catalogue through the real `auth0` ManagementClient (lib/auth0.ts) against the Auth0
+// The role catalogue through the real `auth0` ManagementClient (services/auth0.ts) against the Auth0
 // emulator: what it answers, how many listings it costs (paged, cached, one refresh per miss,
 // shared under concurrency, bounded in age) and what happens when Auth0 does not answer.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startAuth0Emulator } from '../../emulators/auth0';
 import type { Auth0Emulator } from '../../emulators/auth0';
-import { createManagementClient } from '../../lib/auth0';
-import { createRoleCatalogue, RolesUnavailableError } from '../../lib/auth0-roles';
-import type { RoleCatalogue } from '../../lib/auth0-roles';
+import { createManagementClient } from '../../services/auth0';
+import { createRoleCatalogue, RolesUnavailableError } from '../../services/auth0-roles';
+import type { RoleCatalogue } from '../../services/auth0-roles';
 
 const MAX_AGE_MS = 5 * 60_000;
 const MISS_REFRESH_MS = 2_000;

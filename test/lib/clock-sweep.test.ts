@@ -9,7 +9,7 @@ import { createLinkSigner, createLinkVerifier, generateLinkKey, LinkTokenError }
 import { createActionAuth } from '../../api/action-auth';
 import { signActionToken } from '../../actions/request-token';
 import { signWebhook, verifyWebhookSignature } from '../../lib/webhook-signature';
-import { RateLimiter } from '../../lib/rate-limit';
+import { OutboundPacer } from '../../activities/outbound-pacer';
 import { formatDateTime } from '../../lib/locale';
 import { sweepInstants } from '../support/clock';
 
@@ -68,10 +68,10 @@ describe('at every hour', () => {
   it('the outbound pacer never lets a window hold more than its limit, from each instant', () => {
     for (const { label, at } of instants) {
       const clock = { t: at };
-      const limiter = new RateLimiter({ max: 2, windowMs: 1000, now: () => clock.t });
+      const pacer = new OutboundPacer({ max: 2, windowMs: 1000, now: () => clock.t });
       const sent: number[] = [];
       for (let i = 0; i < 6; i++) {
-        for (let wait = limiter.admit(); wait > 0; wait = limiter.admit()) clock.t += wait;
+        for (let wait = pacer.admit(); wait > 0; wait = pacer.admit()) clock.t += wait;
         sent.push(clock.t);
       }
       for (let i = 2; i < sent.length; i++) expect(sent[i]! - sent[i - 2]!, label).toBeGreaterThanOrEqual(1000);

@@ -1,7 +1,7 @@
 /** With payload encryption on, the InviteEmail search attribute and its filter hold a keyed hash. */
 import { describe, expect, it } from 'vitest';
-import { emailSearchKey, emailSearchValue } from '../../lib/codec';
-import { visibilityQuery } from '../../lib/invite-search';
+import { emailSearchKey, emailSearchValue } from '../../client/codec';
+import { visibilityQuery } from '../../client/invite-search';
 
 const KEY = 'an-invite-id-key-of-some-length';
 

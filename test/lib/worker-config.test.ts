@@ -1,10 +1,10 @@
 /**
- * The worker's configuration of its rate pacing and sticky cache: defaults, the limiters and the
+ * The worker's configuration of its rate pacing and sticky cache: defaults, the pacers and the
  * clients built from them, and refusals that name every bad variable.
  */
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadWorkerConfig } from '../../lib/config';
-import { buildRateLimiters } from '../../worker/clients';
+import { buildOutboundPacers } from '../../worker/clients';
 import { TEST_PAYLOAD_ENV } from '../support/payload-keys';
 
 const minimal = {
@@ -35,9 +35,9 @@ describe('loadWorkerConfig: rate limits and cache', () => {
     });
     expect(cfg.AUTH0_MGMT_RATE_BURST).toBeUndefined();
     expect(cfg.WORKER_MAX_CACHED_WORKFLOWS).toBeUndefined();
-    const limiters = buildRateLimiters(cfg);
-    expect([limiters.auth0?.max, limiters.auth0?.windowMs]).toEqual([2, 1000]);
-    expect([limiters.hubspot?.max, limiters.hubspot?.windowMs]).toEqual([100, 10_000]);
+    const pacers = buildOutboundPacers(cfg);
+    expect([pacers.auth0?.max, pacers.auth0?.windowMs]).toEqual([2, 1000]);
+    expect([pacers.hubspot?.max, pacers.hubspot?.windowMs]).toEqual([100, 10_000]);
   });
 
   it('reads a share of a paid plan, a burst, an interval in any unit, and a cache size', () => {
@@ -58,16 +58,16 @@ describe('loadWorkerConfig: rate limits and cache', () => {
       max: 190,
       intervalMs: 60_000,
     });
-    const limiters = buildRateLimiters(cfg);
+    const pacers = buildOutboundPacers(cfg);
     // A bucket of 15 refilled at 7.5/s: 15 per 2 s.
-    expect([limiters.auth0?.max, limiters.auth0?.windowMs]).toEqual([15, 2000]);
+    expect([pacers.auth0?.max, pacers.auth0?.windowMs]).toEqual([15, 2000]);
   });
 
   it('turns pacing off with 0 (an empty value means the default)', () => {
     const cfg = loadWorkerConfig({ ...minimal, AUTH0_MGMT_RATE_LIMIT: '0', HUBSPOT_RATE_LIMIT: '0' });
     expect(cfg.AUTH0_MGMT_RATE_LIMIT).toBe(0);
     expect(cfg.HUBSPOT_RATE_LIMIT).toBeUndefined();
-    expect(buildRateLimiters(cfg)).toEqual({ auth0: undefined, hubspot: undefined });
+    expect(buildOutboundPacers(cfg)).toEqual({ auth0: undefined, hubspot: undefined });
     expect(loadWorkerConfig({ ...minimal, AUTH0_MGMT_RATE_LIMIT: '', HUBSPOT_RATE_LIMIT: '' })).toMatchObject(
       {
         AUTH0_MGMT_RATE_LIMIT: 2,

@@ -5,7 +5,7 @@
  * many requests arrive together.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deriveInviteId } from '../../lib/invite-id';
+import { deriveInviteId } from '../../client/invite-id';
 import { inviteWorkflowId, TASK_QUEUE } from '../../workflows/messages';
 import type { InviteInput } from '../../workflows/messages';
 import type { inviteWorkflow } from '../../workflows/invite';

@@ -15,7 +15,7 @@ import { buildApp } from '../../api/app';
 import { createAccountCheck } from '../../api/accounts';
 import { startAuth0Emulator } from '../../emulators/auth0';
 import type { Auth0Emulator } from '../../emulators/auth0';
-import { createManagementClient } from '../../lib/auth0';
+import { createManagementClient } from '../../services/auth0';
 import { loadApiConfig } from '../../lib/config';
 import type { ApiConfig } from '../../lib/config';
 import { createLinkSigner, createLinkVerifier, generateLinkKey } from '../../lib/token';

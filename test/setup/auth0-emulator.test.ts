@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startAuth0Emulator } from '../../emulators/auth0';
 import type { Auth0Emulator } from '../../emulators/auth0';
-import { createManagementClient } from '../../lib/auth0';
+import { createManagementClient } from '../../services/auth0';
 
 const MANAGEMENT = 'https://inviteflow-dev.auth0.local/api/v2/';
 const ADMIN = { clientId: 'admin', clientSecret: 'admin-secret' };

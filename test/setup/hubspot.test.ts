@@ -10,7 +10,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createHubSpotActivities, HUBSPOT_CONTACT_PROPERTIES } from '../../activities/hubspot';
 import { startHubSpotEmulator } from '../../emulators/hubspot';
 import type { HubSpotEmulator } from '../../emulators/hubspot';
-import { createHubSpotClient } from '../../lib/hubspot';
+import { createHubSpotClient } from '../../services/hubspot';
 import { PROPERTY_GROUP, runHubSpotSetup, setupHubSpot } from '../../scripts/setup/hubspot';
 import { InviteErrorType } from '../../workflows/errors';
 

@@ -3,8 +3,8 @@
  * converter every test worker and client shares, and the environment variables a process started
  * from configuration needs (configuration refuses to start without keys).
  */
-import { generatePayloadKeys } from '../../lib/codec';
-import { temporalDataConverter } from '../../lib/temporal';
+import { generatePayloadKeys } from '../../client/codec';
+import { temporalDataConverter } from '../../client/connection';
 
 /** The key list of this test process. */
 export const TEST_PAYLOAD_KEYS = generatePayloadKeys('test');

@@ -16,7 +16,7 @@ import { SEARCH_ATTRIBUTE_DEFINITIONS, searchAttributes, TASK_QUEUE } from '../.
 import { createRequire } from 'node:module';
 import type * as Proto from '@temporalio/proto';
 import { WORKFLOWS_PATH } from '../../worker/worker';
-import { FAILURE_CONVERTER_PATH } from '../../lib/codec';
+import { FAILURE_CONVERTER_PATH } from '../../client/codec';
 import { testDataConverter } from './payload-keys';
 
 // CommonJS named exports are invisible to Node's ESM loader; the fault run imports this file under tsx.

@@ -20,7 +20,7 @@ import { inviteWorkflowId, redeemUpdate } from '../../workflows/messages';
 import { fakeActivities } from '../support/fake-activities';
 import { HISTORIES_DIR, timeSkippingEnv, workflowBundle } from '../support/temporal';
 import { testDataConverter } from '../support/payload-keys';
-import { FAILURE_CONVERTER_PATH } from '../../lib/codec';
+import { FAILURE_CONVERTER_PATH } from '../../client/codec';
 
 const WORKFLOWS_DIR = join(import.meta.dirname, '..', '..', 'workflows');
 const ANCHOR = "  transitions.add(1, { state: 'pending' });\n  publish();\n  await sendEmail('invite');";

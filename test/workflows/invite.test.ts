@@ -111,7 +111,7 @@ async function withInvite(
   });
 }
 
-/** Starts an invite with the search attributes `lib/invites.ts` sets at the start. */
+/** Starts an invite with the search attributes `client/invites.ts` sets at the start. */
 function startWithSearchAttributes(taskQueue: string, args: InviteInput, expiresAt: Date): Promise<Handle> {
   return env.client.workflow.start('inviteWorkflow', {
     taskQueue,

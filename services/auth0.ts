@@ -1,12 +1,10 @@
 /**
  * Builds the Auth0 Management API client. Temporal owns retries, so the SDK's own retries
  * (408/429/5xx, honouring Retry-After) are off: a failed call fails the activity attempt at once
- * and `activities/failures.ts` tells Temporal how long the service asked us to wait. With a
- * `limiter`, Management API requests go out at the times it hands out (`lib/rate-limit.ts`).
+ * and `activities/failures.ts` tells Temporal how long the service asked us to wait. The worker
+ * paces Management API requests through `pace` (`activities/outbound-pacer.ts`).
  */
 import { ManagementClient } from 'auth0';
-import { pacedFetch } from './rate-limit';
-import type { RateLimiter } from './rate-limit';
 
 /** Options of `createManagementClient`. */
 export interface ManagementClientOptions {
@@ -22,10 +20,10 @@ export interface ManagementClientOptions {
   /** Per-request timeout; shorter than the SDK's 60 s so an attempt fails before Temporal's own timeout. */
   timeoutSeconds?: number;
   /**
-   * Paces Management API requests (`/api/v2/…`; the token request has its own limit). Give the
-   * same limiter to `createAuth0Activities`, whose activities reserve their requests up front.
+   * Wraps the `fetch` the SDK sends with, seeing each `https://<domain>` URL before any rerouting;
+   * the worker paces Management API requests (`isManagementApi`) with it.
    */
-  limiter?: RateLimiter;
+  pace?: (send: typeof fetch) => typeof fetch;
 }
 
 /**
@@ -50,16 +48,17 @@ export function redirectingFetch(
   };
 }
 
-const isManagementApi = (url: URL) => url.pathname.startsWith('/api/v2/');
+/** A Management API request (`/api/v2/…`); the token request has its own limit. */
+export const isManagementApi = (url: URL): boolean => url.pathname.startsWith('/api/v2/');
 
 /**
  * The real `ManagementClient` with SDK retries off; `endpoint` reroutes it to an emulator and
- * `limiter` paces it.
+ * `pace` wraps its sends.
  */
 export function createManagementClient(opts: ManagementClientOptions): ManagementClient {
   const routed = opts.endpoint ? redirectingFetch(opts.domain, opts.endpoint) : undefined;
   // The paced fetch sees the https://<domain> URL the SDK built, before any rerouting.
-  const paced = opts.limiter ? pacedFetch(routed ?? fetch, opts.limiter, { paces: isManagementApi }) : routed;
+  const paced = opts.pace ? opts.pace(routed ?? fetch) : routed;
   return new ManagementClient({
     domain: opts.domain,
     clientId: opts.clientId,

@@ -6,7 +6,7 @@
  * fails the start at once with its own message.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { isUnavailable } from './temporal-errors';
+import { isUnavailable } from './grpc-errors';
 
 /** Backoff of the start-up connection: first wait, cap, and growth factor. */
 export interface ConnectBackoff {

@@ -4,7 +4,7 @@
  * 2 requests per second, a hundred grants retrying on their own schedules kept the bucket empty
  * and finished a third of the work in 18 minutes (bench/README.md, "Finding 2").
  *
- * A sliding-log limiter hands out send times so that no window of `windowMs` holds more than
+ * A sliding-log pacer hands out send times so that no window of `windowMs` holds more than
  * `max` requests (Auth0's token bucket of 2 at 2/s is served by 2 per second; HubSpot's rolling
  * 100 per 10 s by exactly that). An activity reserves every request it will make before making
  * the first, so a throttled second call never wastes the first (an Auth0 grant reads before it
@@ -16,7 +16,7 @@
  * fetched a token first), which shifts its window: so each send is also checked against the
  * actual times of the last `max` sends, and waits for the window to clear if need be.
  *
- * The limiter is per process. Several workers sharing one limit each need their share of it
+ * The pacer is per process. Several workers sharing one limit each need their share of it
  * (see docs/production.md); a 429 that gets through anyway still becomes a retry after the
  * service's delay (`activities/failures.ts`) and holds this process's sends back until then.
  */
@@ -34,11 +34,11 @@ export const DEFAULT_MAX_WAIT_MS = 10_000;
 /** Margin after a window before the next send: the service starts its window when the request lands. */
 export const DEFAULT_MARGIN_MS = 25;
 
-/** What a limiter reports to `onEvent`, e.g. for metrics. */
-export type RateLimitEvent = 'refused' | 'throttled';
+/** What a pacer reports to `onEvent`, e.g. for metrics. */
+export type PacingEvent = 'refused' | 'throttled';
 
-/** Options of `RateLimiter`. */
-export interface RateLimiterOptions {
+/** Options of `OutboundPacer`. */
+export interface OutboundPacerOptions {
   /** Most requests in any window of `windowMs`. */
   max: number;
   windowMs: number;
@@ -51,11 +51,11 @@ export interface RateLimiterOptions {
   /** Clock in ms; injected by tests. */
   now?: () => number;
   /** Called on each local refusal and each 429 that got through. */
-  onEvent?: (event: RateLimitEvent) => void;
+  onEvent?: (event: PacingEvent) => void;
 }
 
-/** Counters of one limiter since it was made. */
-export interface RateLimiterStats {
+/** Counters of one pacer since it was made. */
+export interface OutboundPacerStats {
   /** Send times handed out (requests), including ones later released. */
   reserved: number;
   /** Reserved send times handed back unused; `reserved - released` were (or are about to be) sent. */
@@ -71,26 +71,27 @@ export interface RateLimiterStats {
 /** The answer of `reserve`: every send time, or the wait that was too long. */
 export type Reservation = { ok: true; at: number[] } | { ok: false; waitMs: number };
 
-const sleep = (ms: number) => (ms > 0 ? new Promise<void>((r) => setTimeout(r, ms)) : Promise.resolve());
+// On the global timers, not node:timers/promises: the tests drive the pacer with fake timers.
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
 /** Send times for one rate limit, shared by everything the process sends to that service. */
-export class RateLimiter {
+export class OutboundPacer {
   readonly max: number;
   readonly windowMs: number;
   readonly name: string;
   readonly maxWaitMs: number;
   readonly now: () => number;
   private readonly marginMs: number;
-  private readonly onEvent: ((event: RateLimitEvent) => void) | undefined;
+  private readonly onEvent: ((event: PacingEvent) => void) | undefined;
   // Sorted send times; only the last `max` and those inside the window matter.
   private readonly times: number[] = [];
   // Actual send times of the last `max` requests, in the order they went out.
   private readonly sent: number[] = [];
-  private readonly counts: RateLimiterStats = { reserved: 0, released: 0, refused: 0, throttled: 0, held: 0 };
+  private readonly counts: OutboundPacerStats = { reserved: 0, released: 0, refused: 0, throttled: 0, held: 0 };
   // Send times kept for a refused caller (by key) until its retry comes for them.
   private readonly tickets = new Map<string, { at: number[]; expires: number }>();
 
-  constructor(opts: RateLimiterOptions) {
+  constructor(opts: OutboundPacerOptions) {
     if (!Number.isInteger(opts.max) || opts.max < 1) throw new RangeError('max must be a positive integer');
     if (!(opts.windowMs > 0)) throw new RangeError('windowMs must be positive');
     this.max = opts.max;
@@ -103,19 +104,19 @@ export class RateLimiter {
   }
 
   /**
-   * A limiter for a token bucket of `burst` refilled at `perSecond` (Auth0's model): `burst`
+   * A pacer for a token bucket of `burst` refilled at `perSecond` (Auth0's model): `burst`
    * requests per `burst / perSecond` seconds, which never overdraws that bucket. `burst` defaults
    * to `max(1, floor(perSecond))`.
    */
   static perSecond(
     perSecond: number,
     burst?: number,
-    opts: Omit<RateLimiterOptions, 'max' | 'windowMs'> = {},
-  ): RateLimiter {
+    opts: Omit<OutboundPacerOptions, 'max' | 'windowMs'> = {},
+  ): OutboundPacer {
     if (!(perSecond > 0)) throw new RangeError('perSecond must be positive');
     const max = burst ?? Math.max(1, Math.floor(perSecond));
     // Whole milliseconds, rounded up: timers and clocks count in them.
-    return new RateLimiter({ ...opts, max, windowMs: Math.ceil((max / perSecond) * 1000) });
+    return new OutboundPacer({ ...opts, max, windowMs: Math.ceil((max / perSecond) * 1000) });
   }
 
   /**
@@ -209,14 +210,15 @@ export class RateLimiter {
 
   /** Waits until `at`, then until the requests actually sent leave room (`admit`); records the send. */
   async waitToSend(at: number): Promise<void> {
-    await sleep(at - this.now());
+    const until = at - this.now();
+    if (until > 0) await sleep(until);
     let wait = this.admit();
     if (wait > 0) this.counts.held++;
     for (; wait > 0; wait = this.admit()) await sleep(wait);
   }
 
-  /** Counters since the limiter was made. */
-  stats(): RateLimiterStats {
+  /** Counters since the pacer was made. */
+  stats(): OutboundPacerStats {
     return { ...this.counts };
   }
 
@@ -230,7 +232,7 @@ export class RateLimiter {
 class Turns {
   private used = 0;
   constructor(
-    readonly limiter: RateLimiter,
+    readonly pacer: OutboundPacer,
     private readonly at: number[],
   ) {}
 
@@ -259,51 +261,51 @@ export interface PacedFetchOptions {
  * A `fetch` that sends at the send times its activity reserved (`pacedActivity` with
  * `clientPaced`), or reserves one itself (outside an activity, or past what it declared). A call
  * refused then is answered like the service would, a 429 with `Retry-After`, so the SDK and
- * `activities/failures.ts` make it the usual retry decision. A real 429 pushes the limiter back.
+ * `activities/failures.ts` make it the usual retry decision. A real 429 pushes the pacer back.
  */
 export function pacedFetch(
   base: typeof fetch,
-  limiter: RateLimiter,
+  pacer: OutboundPacer,
   opts: PacedFetchOptions = {},
 ): typeof fetch {
   return async (input, init) => {
     if (opts.paces && !opts.paces(new URL(urlOf(input)))) return base(input, init);
     const turns = current.getStore();
-    let at = turns?.limiter === limiter ? turns.take() : undefined;
+    let at = turns?.pacer === pacer ? turns.take() : undefined;
     if (at === undefined) {
-      const turn = limiter.reserve(1);
-      if (!turn.ok) return localRefusal(limiter, turn.waitMs);
+      const turn = pacer.reserve(1);
+      if (!turn.ok) return localRefusal(pacer, turn.waitMs);
       at = turn.at[0]!;
     }
-    await limiter.waitToSend(at);
+    await pacer.waitToSend(at);
     const response = await base(input, init);
-    if (response.status === 429) limiter.pushBack(throttledUntil(response.headers, limiter));
+    if (response.status === 429) pacer.pushBack(throttledUntil(response.headers, pacer));
     return response;
   };
 }
 
 // Retry-After (seconds), else Auth0's x-ratelimit-reset (unix seconds), else one window.
-function throttledUntil(headers: Headers, limiter: RateLimiter): number {
-  const now = limiter.now();
+function throttledUntil(headers: Headers, pacer: OutboundPacer): number {
+  const now = pacer.now();
   const retryAfter = headers.get('retry-after')?.trim();
   if (retryAfter && /^\d+$/.test(retryAfter)) return now + Number(retryAfter) * 1000;
   const reset = headers.get('x-ratelimit-reset')?.trim();
   if (reset && /^\d+$/.test(reset)) return Math.max(now, Number(reset) * 1000);
-  return now + limiter.windowMs;
+  return now + pacer.windowMs;
 }
 
-function localRefusal(limiter: RateLimiter, waitMs: number): Response {
+function localRefusal(pacer: OutboundPacer, waitMs: number): Response {
   const body = {
     statusCode: 429,
     error: 'Too Many Requests',
-    message: `paced locally: the ${limiter.name} rate limit has no room for this call within ${limiter.maxWaitMs} ms`,
+    message: `paced locally: the ${pacer.name} rate limit has no room for this call within ${pacer.maxWaitMs} ms`,
     errorCode: 'too_many_requests',
   };
   return new Response(JSON.stringify(body), {
     status: 429,
     headers: {
       'content-type': 'application/json',
-      'retry-after': String(Math.ceil(limiter.retryDelayFor(waitMs) / 1000)),
+      'retry-after': String(Math.ceil(pacer.retryDelayFor(waitMs) / 1000)),
     },
   });
 }
@@ -311,7 +313,7 @@ function localRefusal(limiter: RateLimiter, waitMs: number): Response {
 /** Options of `pacedActivity`. */
 export interface PacedActivityOptions {
   /**
-   * `true`: the activity's client was built with `pacedFetch` on the same limiter and sends each
+   * `true`: the activity's client was built with `pacedFetch` on the same pacer and sends each
    * request at its reserved time. `false`: the activity starts at its first reserved time; only
    * for activities that make one request.
    */
@@ -320,7 +322,7 @@ export interface PacedActivityOptions {
 
 /**
  * The running activity execution, the same across its retries, or undefined outside an activity.
- * A refused attempt's send times are kept under it for the retry (see `RateLimiter.reserve`).
+ * A refused attempt's send times are kept under it for the retry (see `OutboundPacer.reserve`).
  */
 function activityTicket(): string | undefined {
   let info;
@@ -339,32 +341,32 @@ function activityTicket(): string | undefined {
  * turn is kept for the retry.
  */
 export function pacedActivity<I, R>(
-  limiter: RateLimiter,
+  pacer: OutboundPacer,
   cost: (input: I) => number,
   fn: (input: I) => Promise<R>,
   opts: PacedActivityOptions,
 ): (input: I) => Promise<R> {
   return async (input) => {
-    const turn = limiter.reserve(cost(input), activityTicket());
+    const turn = pacer.reserve(cost(input), activityTicket());
     if (!turn.ok) {
-      const retryAfterMs = limiter.retryDelayFor(turn.waitMs);
+      const retryAfterMs = pacer.retryDelayFor(turn.waitMs);
       throw ApplicationFailure.create({
         type: InviteErrorType.Transient,
-        message: `${limiter.name} paced locally: the rate limit has no room for this call within ${limiter.maxWaitMs} ms`,
+        message: `${pacer.name} paced locally: the rate limit has no room for this call within ${pacer.maxWaitMs} ms`,
         nonRetryable: false,
-        details: [{ service: limiter.name, pacedLocally: true, retryAfterMs }],
+        details: [{ service: pacer.name, pacedLocally: true, retryAfterMs }],
         nextRetryDelay: retryAfterMs,
       });
     }
     if (!opts.clientPaced) {
-      if (turn.at[0] !== undefined) await limiter.waitToSend(turn.at[0]);
+      if (turn.at[0] !== undefined) await pacer.waitToSend(turn.at[0]);
       return fn(input);
     }
-    const turns = new Turns(limiter, turn.at);
+    const turns = new Turns(pacer, turn.at);
     try {
       return await current.run(turns, () => fn(input));
     } finally {
-      limiter.release(turns.unused());
+      pacer.release(turns.unused());
     }
   };
 }

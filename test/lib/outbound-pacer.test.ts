@@ -1,4 +1,4 @@
-// The client-side rate limiter (lib/rate-limit.ts) on an injected clock: the send times it hands
+// The client-side outbound pacer (activities/outbound-pacer.ts) on an injected clock: the send times it hands
 // out never overfill a window nor overdraw Auth0's token bucket, an activity's requests are
 // reserved all or none, a call whose turn is too far away is refused with the right retry delay
 // and keeps nothing, and the paced fetch takes its activity's reserved times in order.
@@ -7,21 +7,21 @@ import { MockActivityEnvironment } from '@temporalio/testing';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ManagementRateLimiter } from '../../emulators/auth0/management';
-import { DEFAULT_MARGIN_MS, pacedActivity, pacedFetch, RateLimiter } from '../../lib/rate-limit';
-import type { RateLimiterOptions } from '../../lib/rate-limit';
+import { DEFAULT_MARGIN_MS, pacedActivity, pacedFetch, OutboundPacer } from '../../activities/outbound-pacer';
+import type { OutboundPacerOptions } from '../../activities/outbound-pacer';
 import { InviteErrorType } from '../../workflows/errors';
 
 const T0 = 1_750_000_000_000;
 
-/** A limiter on a clock the test moves. */
-function clocked(opts: Omit<RateLimiterOptions, 'now'>) {
+/** A pacer on a clock the test moves. */
+function clocked(opts: Omit<OutboundPacerOptions, 'now'>) {
   const clock = { t: T0 };
-  const limiter = new RateLimiter({ ...opts, now: () => clock.t });
-  return { clock, limiter };
+  const pacer = new OutboundPacer({ ...opts, now: () => clock.t });
+  return { clock, pacer };
 }
 
-function reserved(limiter: RateLimiter, count: number): number[] {
-  const turn = limiter.reserve(count);
+function reserved(pacer: OutboundPacer, count: number): number[] {
+  const turn = pacer.reserve(count);
   if (!turn.ok) throw new Error(`refused for ${turn.waitMs} ms`);
   return turn.at;
 }
@@ -37,13 +37,13 @@ afterEach(() => {
   vi.useRealTimers();
 });
 
-describe('RateLimiter.reserve', () => {
+describe('OutboundPacer.reserve', () => {
   it('hands out `max` sends per window, the next ones a window (and a margin) later', () => {
-    const { limiter } = clocked({ max: 2, windowMs: 1000 });
+    const { pacer } = clocked({ max: 2, windowMs: 1000 });
     const step = 1000 + DEFAULT_MARGIN_MS;
-    expect(reserved(limiter, 5).map((t) => t - T0)).toEqual([0, 0, step, step, 2 * step]);
-    expect(reserved(limiter, 1).map((t) => t - T0)).toEqual([2 * step]);
-    expect(limiter.stats()).toEqual({ reserved: 6, released: 0, refused: 0, throttled: 0, held: 0 });
+    expect(reserved(pacer, 5).map((t) => t - T0)).toEqual([0, 0, step, step, 2 * step]);
+    expect(reserved(pacer, 1).map((t) => t - T0)).toEqual([2 * step]);
+    expect(pacer.stats()).toEqual({ reserved: 6, released: 0, refused: 0, throttled: 0, held: 0 });
   });
 
   it('never lets a window hold more than `max`, whatever is reserved, released and refused when', () => {
@@ -60,17 +60,17 @@ describe('RateLimiter.reserve', () => {
           { maxLength: 60 },
         ),
         (max, windowMs, steps) => {
-          const { clock, limiter } = clocked({ max, windowMs, maxWaitMs: 4 * windowMs });
+          const { clock, pacer } = clocked({ max, windowMs, maxWaitMs: 4 * windowMs });
           const sends: number[] = [];
           for (const step of steps) {
             clock.t += step.advanceMs;
-            const turn = limiter.reserve(step.count);
+            const turn = pacer.reserve(step.count);
             if (!turn.ok) continue;
             // Every reservation is at or after the moment it was made, in order.
             expect(turn.at.every((t, i) => t >= clock.t && (i === 0 || t >= turn.at[i - 1]!))).toBe(true);
             // An activity that made fewer requests than it declared hands the rest back.
             if (step.releaseLast && turn.at.length > 0) {
-              limiter.release(turn.at.slice(-1));
+              pacer.release(turn.at.slice(-1));
               sends.push(...turn.at.slice(0, -1));
             } else sends.push(...turn.at);
           }
@@ -84,103 +84,103 @@ describe('RateLimiter.reserve', () => {
     const base = Date.now() + 1000;
     const bucket = new ManagementRateLimiter(2, 2);
     const clock = { t: base };
-    const limiter = RateLimiter.perSecond(2, undefined, { now: () => clock.t, maxWaitMs: 60_000 });
-    expect([limiter.max, limiter.windowMs]).toEqual([2, 1000]);
+    const pacer = OutboundPacer.perSecond(2, undefined, { now: () => clock.t, maxWaitMs: 60_000 });
+    expect([pacer.max, pacer.windowMs]).toEqual([2, 1000]);
     const sends: number[] = [];
     for (let i = 0; i < 40; i++) {
       clock.t += (i * 137) % 700;
-      sends.push(...reserved(limiter, 1 + (i % 4)));
+      sends.push(...reserved(pacer, 1 + (i % 4)));
     }
     sends.sort((a, b) => a - b);
     expect(sends.map((t) => bucket.take(t).allowed)).not.toContain(false);
   });
 
   it('defaults the burst to the rate rounded down, at least one', () => {
-    expect([RateLimiter.perSecond(15).max, RateLimiter.perSecond(15).windowMs]).toEqual([15, 1000]);
-    expect([RateLimiter.perSecond(0.5).max, RateLimiter.perSecond(0.5).windowMs]).toEqual([1, 2000]);
-    expect([RateLimiter.perSecond(2, 4).max, RateLimiter.perSecond(2, 4).windowMs]).toEqual([4, 2000]);
+    expect([OutboundPacer.perSecond(15).max, OutboundPacer.perSecond(15).windowMs]).toEqual([15, 1000]);
+    expect([OutboundPacer.perSecond(0.5).max, OutboundPacer.perSecond(0.5).windowMs]).toEqual([1, 2000]);
+    expect([OutboundPacer.perSecond(2, 4).max, OutboundPacer.perSecond(2, 4).windowMs]).toEqual([4, 2000]);
   });
 
   it("reserves an activity's requests all together, before anyone else's", () => {
-    const { limiter } = clocked({ max: 2, windowMs: 1000 });
-    const first = reserved(limiter, 3);
-    const second = reserved(limiter, 1);
+    const { pacer } = clocked({ max: 2, windowMs: 1000 });
+    const first = reserved(pacer, 3);
+    const second = reserved(pacer, 1);
     expect(Math.max(...first)).toBeLessThanOrEqual(Math.min(...second));
     expect(second[0]! - T0).toBe(1025);
   });
 
   it('refuses a call whose last turn is beyond maxWait, with that wait, and keeps none of it', () => {
-    const { limiter } = clocked({ max: 2, windowMs: 1000, maxWaitMs: 10_000 });
+    const { pacer } = clocked({ max: 2, windowMs: 1000, maxWaitMs: 10_000 });
     // 19 sends: the last at 9 × 1025 ms = 9225 ms, within the wait.
-    expect(reserved(limiter, 19).at(-1)! - T0).toBe(9225);
+    expect(reserved(pacer, 19).at(-1)! - T0).toBe(9225);
     // Two more would go at 9225 and 10 250 ms: the second is too far.
-    expect(limiter.reserve(2)).toEqual({ ok: false, waitMs: 10_250 });
-    expect(limiter.retryDelayFor(10_250)).toBe(5_250);
+    expect(pacer.reserve(2)).toEqual({ ok: false, waitMs: 10_250 });
+    expect(pacer.retryDelayFor(10_250)).toBe(5_250);
     // Nothing of the refused call was kept: one send still gets the refused call's first time.
-    expect(reserved(limiter, 1).map((t) => t - T0)).toEqual([9225]);
-    expect(limiter.stats()).toEqual({ reserved: 20, released: 0, refused: 1, throttled: 0, held: 0 });
+    expect(reserved(pacer, 1).map((t) => t - T0)).toEqual([9225]);
+    expect(pacer.stats()).toEqual({ reserved: 20, released: 0, refused: 1, throttled: 0, held: 0 });
   });
 
   it('keeps a refused caller’s turn under its ticket: its retry gets it, later callers queue behind', () => {
-    const { clock, limiter } = clocked({ max: 2, windowMs: 1000, maxWaitMs: 10_000 });
-    reserved(limiter, 19); // up to 9225 ms
-    expect(limiter.reserve(2, 'wf/run/3')).toEqual({ ok: false, waitMs: 10_250 });
+    const { clock, pacer } = clocked({ max: 2, windowMs: 1000, maxWaitMs: 10_000 });
+    reserved(pacer, 19); // up to 9225 ms
+    expect(pacer.reserve(2, 'wf/run/3')).toEqual({ ok: false, waitMs: 10_250 });
     // Someone else, later: behind the ticket's two sends (9225 and 10 250 ms), not in their place.
-    expect(limiter.reserve(1)).toEqual({ ok: false, waitMs: 10_250 });
+    expect(pacer.reserve(1)).toEqual({ ok: false, waitMs: 10_250 });
     // The retry, too early (its turn is still beyond the wait): refused again, the turn still kept.
     clock.t += 200;
-    expect(limiter.reserve(2, 'wf/run/3')).toEqual({ ok: false, waitMs: 10_050 });
+    expect(pacer.reserve(2, 'wf/run/3')).toEqual({ ok: false, waitMs: 10_050 });
     // On time: exactly the kept sends.
     clock.t = T0 + 5_250;
-    const turn = limiter.reserve(2, 'wf/run/3');
+    const turn = pacer.reserve(2, 'wf/run/3');
     expect(turn).toEqual({ ok: true, at: [T0 + 9225, T0 + 10_250] });
-    expect(limiter.reserve(1).ok && limiter.stats()).toMatchObject({ reserved: 22, refused: 3 });
+    expect(pacer.reserve(1).ok && pacer.stats()).toMatchObject({ reserved: 22, refused: 3 });
   });
 
   it('lets an unclaimed ticket lapse, and re-queues a ticket asked for a different count', () => {
-    const { clock, limiter } = clocked({ max: 1, windowMs: 1000, maxWaitMs: 2500 });
-    reserved(limiter, 3); // 0, 1025, 2050
-    expect(limiter.reserve(1, 'a')).toEqual({ ok: false, waitMs: 3075 });
-    expect(limiter.reserve(1, 'b')).toEqual({ ok: false, waitMs: 4100 });
+    const { clock, pacer } = clocked({ max: 1, windowMs: 1000, maxWaitMs: 2500 });
+    reserved(pacer, 3); // 0, 1025, 2050
+    expect(pacer.reserve(1, 'a')).toEqual({ ok: false, waitMs: 3075 });
+    expect(pacer.reserve(1, 'b')).toEqual({ ok: false, waitMs: 4100 });
     // 'a' never comes back; long after its send time plus the wait, its ticket is gone: a
     // later 'a' queues anew.
     clock.t = T0 + 3075 + 2501;
-    expect(reserved(limiter, 0)).toEqual([]);
-    const again = limiter.reserve(1, 'a');
+    expect(reserved(pacer, 0)).toEqual([]);
+    const again = pacer.reserve(1, 'a');
     expect(again.ok && again.at[0]! - clock.t).toBe(0);
     // 'b' comes back wanting two requests: its one kept send goes back, and it queues for two.
-    const b = limiter.reserve(2, 'b');
+    const b = pacer.reserve(2, 'b');
     expect(b.ok && b.at.map((t) => t - T0)).toEqual([6601, 7626]);
   });
 
   it('hands released send times to the next caller', () => {
-    const { limiter } = clocked({ max: 1, windowMs: 1000 });
-    const at = reserved(limiter, 3);
-    limiter.release(at.slice(1));
-    expect(reserved(limiter, 1).map((t) => t - T0)).toEqual([1025]);
-    expect(limiter.stats()).toMatchObject({ reserved: 4, released: 2 });
+    const { pacer } = clocked({ max: 1, windowMs: 1000 });
+    const at = reserved(pacer, 3);
+    pacer.release(at.slice(1));
+    expect(reserved(pacer, 1).map((t) => t - T0)).toEqual([1025]);
+    expect(pacer.stats()).toMatchObject({ reserved: 4, released: 2 });
   });
 
   it('after a real 429, hands out nothing before the time the service named', () => {
-    const { clock, limiter } = clocked({ max: 2, windowMs: 1000 });
-    limiter.pushBack(clock.t + 4000);
-    expect(reserved(limiter, 3).map((t) => t - T0)).toEqual([4000, 4000, 5025]);
-    expect(limiter.stats().throttled).toBe(1);
+    const { clock, pacer } = clocked({ max: 2, windowMs: 1000 });
+    pacer.pushBack(clock.t + 4000);
+    expect(reserved(pacer, 3).map((t) => t - T0)).toEqual([4000, 4000, 5025]);
+    expect(pacer.stats().throttled).toBe(1);
   });
 
   it('holds a send while the requests actually sent fill the window, however late they went', () => {
-    const { clock, limiter } = clocked({ max: 2, windowMs: 1000 });
-    expect(reserved(limiter, 4).map((t) => t - T0)).toEqual([0, 0, 1025, 1025]);
+    const { clock, pacer } = clocked({ max: 2, windowMs: 1000 });
+    expect(reserved(pacer, 4).map((t) => t - T0)).toEqual([0, 0, 1025, 1025]);
     // The first pair: one on time, one 50 ms late (it waited for its activity's first answer).
-    expect(limiter.admit()).toBe(0);
+    expect(pacer.admit()).toBe(0);
     clock.t = T0 + 50;
-    expect(limiter.admit()).toBe(0);
+    expect(pacer.admit()).toBe(0);
     // The second pair on time: the first may go, the second must let the late one leave the window.
     clock.t = T0 + 1025;
-    expect(limiter.admit()).toBe(0);
-    expect(limiter.admit()).toBe(50);
+    expect(pacer.admit()).toBe(0);
+    expect(pacer.admit()).toBe(50);
     clock.t = T0 + 1075;
-    expect(limiter.admit()).toBe(0);
+    expect(pacer.admit()).toBe(0);
     // What went out conforms to Auth0's bucket of 2 at 2/s.
     const bucket = new ManagementRateLimiter(2, 2);
     const base = Date.now() + 1000;
@@ -189,41 +189,41 @@ describe('RateLimiter.reserve', () => {
 
   it('waits for the reserved time and for room, counting the sends it held', async () => {
     vi.useFakeTimers({ now: T0 });
-    const limiter = new RateLimiter({ max: 1, windowMs: 1000 });
+    const pacer = new OutboundPacer({ max: 1, windowMs: 1000 });
     const sentAt: number[] = [];
-    const [first, second] = reserved(limiter, 2);
+    const [first, second] = reserved(pacer, 2);
     // The first goes 300 ms late; the second, reserved for 1025, is held until 1325.
     await vi.advanceTimersByTimeAsync(300);
-    void limiter.waitToSend(first!).then(() => sentAt.push(Date.now() - T0));
-    void limiter.waitToSend(second!).then(() => sentAt.push(Date.now() - T0));
+    void pacer.waitToSend(first!).then(() => sentAt.push(Date.now() - T0));
+    void pacer.waitToSend(second!).then(() => sentAt.push(Date.now() - T0));
     await vi.advanceTimersByTimeAsync(3000);
     expect(sentAt).toEqual([300, 1325]);
-    expect(limiter.stats().held).toBe(1);
+    expect(pacer.stats().held).toBe(1);
   });
 
   it('refuses malformed limits and counts', () => {
-    expect(() => new RateLimiter({ max: 0, windowMs: 1000 })).toThrow(RangeError);
-    expect(() => new RateLimiter({ max: 1, windowMs: 0 })).toThrow(RangeError);
-    expect(() => RateLimiter.perSecond(0)).toThrow(RangeError);
-    expect(() => new RateLimiter({ max: 1, windowMs: 10 }).reserve(-1)).toThrow(RangeError);
+    expect(() => new OutboundPacer({ max: 0, windowMs: 1000 })).toThrow(RangeError);
+    expect(() => new OutboundPacer({ max: 1, windowMs: 0 })).toThrow(RangeError);
+    expect(() => OutboundPacer.perSecond(0)).toThrow(RangeError);
+    expect(() => new OutboundPacer({ max: 1, windowMs: 10 }).reserve(-1)).toThrow(RangeError);
   });
 
   it('reports refusals and 429s to its listener', () => {
     const events: string[] = [];
-    const { limiter } = clocked({ max: 1, windowMs: 1000, maxWaitMs: 0, onEvent: (e) => events.push(e) });
-    reserved(limiter, 1);
-    limiter.reserve(1);
-    limiter.pushBack(T0 + 1000);
+    const { pacer } = clocked({ max: 1, windowMs: 1000, maxWaitMs: 0, onEvent: (e) => events.push(e) });
+    reserved(pacer, 1);
+    pacer.reserve(1);
+    pacer.pushBack(T0 + 1000);
     expect(events).toEqual(['refused', 'throttled']);
   });
 });
 
 describe('pacedActivity', () => {
   it('refuses at once, retryably, with the retry delay, without running the activity', async () => {
-    const { limiter } = clocked({ max: 1, windowMs: 1000, maxWaitMs: 3000, name: 'auth0' });
-    reserved(limiter, 3); // at 0, 1025, 2050
+    const { pacer } = clocked({ max: 1, windowMs: 1000, maxWaitMs: 3000, name: 'auth0' });
+    reserved(pacer, 3); // at 0, 1025, 2050
     const activity = vi.fn(() => Promise.resolve('done'));
-    const paced = pacedActivity(limiter, () => 2, activity, { clientPaced: true });
+    const paced = pacedActivity(pacer, () => 2, activity, { clientPaced: true });
 
     const failure = await paced(undefined).then(
       () => undefined,
@@ -238,15 +238,15 @@ describe('pacedActivity', () => {
     expect(f.nextRetryDelay).toBe(2600);
     expect(f.message).toContain('auth0 paced locally');
     expect(activity).not.toHaveBeenCalled();
-    expect(limiter.stats()).toMatchObject({ reserved: 3, refused: 1 });
+    expect(pacer.stats()).toMatchObject({ reserved: 3, refused: 1 });
   });
 
   it('keeps a refused attempt’s turn for the retry of the same activity, not for another one', async () => {
-    const { clock, limiter } = clocked({ max: 1, windowMs: 1000, maxWaitMs: 3000, name: 'auth0' });
-    reserved(limiter, 3); // at 0, 1025, 2050
+    const { clock, pacer } = clocked({ max: 1, windowMs: 1000, maxWaitMs: 3000, name: 'auth0' });
+    reserved(pacer, 3); // at 0, 1025, 2050
     const ran: string[] = [];
     const paced = pacedActivity(
-      limiter,
+      pacer,
       () => 1,
       (name: string) => {
         ran.push(name);
@@ -267,14 +267,14 @@ describe('pacedActivity', () => {
     clock.t = T0 + 3075;
     await inActivity('7').run(paced, 'grant');
     expect(ran).toEqual(['grant']);
-    expect(limiter.stats()).toMatchObject({ reserved: 4, refused: 2 });
+    expect(pacer.stats()).toMatchObject({ reserved: 4, refused: 2 });
   });
 
   it('asks for at least a second', async () => {
-    const { limiter } = clocked({ max: 1, windowMs: 100, maxWaitMs: 0 });
-    reserved(limiter, 1);
+    const { pacer } = clocked({ max: 1, windowMs: 100, maxWaitMs: 0 });
+    reserved(pacer, 1);
     const paced = pacedActivity(
-      limiter,
+      pacer,
       () => 1,
       () => Promise.resolve(),
       { clientPaced: false },
@@ -288,16 +288,16 @@ describe('pacedFetch', () => {
 
   it("sends each of an activity's requests at its reserved time and hands back the unused ones", async () => {
     vi.useFakeTimers({ now: T0 });
-    const limiter = new RateLimiter({ max: 1, windowMs: 1000 });
+    const pacer = new OutboundPacer({ max: 1, windowMs: 1000 });
     const sentAt: number[] = [];
     const base = vi.fn((..._args: Parameters<typeof fetch>) => {
       sentAt.push(Date.now());
       return ok();
     });
-    const paced = pacedFetch(base, limiter);
+    const paced = pacedFetch(base, pacer);
     // Declares three requests, makes two.
     const activity = pacedActivity(
-      limiter,
+      pacer,
       () => 3,
       async () => {
         await paced('https://api.example/a');
@@ -311,7 +311,7 @@ describe('pacedFetch', () => {
     await done;
 
     expect(sentAt.map((t) => t - T0)).toEqual([0, 1025]);
-    expect(limiter.stats()).toEqual({ reserved: 3, released: 1, refused: 0, throttled: 0, held: 0 });
+    expect(pacer.stats()).toEqual({ reserved: 3, released: 1, refused: 0, throttled: 0, held: 0 });
     // The unused third time (2050) went back: the next request, outside any activity, takes it
     // rather than the one after (3075).
     const outside = paced('https://api.example/c');
@@ -321,19 +321,19 @@ describe('pacedFetch', () => {
   });
 
   it('leaves requests outside its `paces` alone', async () => {
-    const limiter = new RateLimiter({ max: 1, windowMs: 60_000 });
+    const pacer = new OutboundPacer({ max: 1, windowMs: 60_000 });
     const base = vi.fn(ok);
-    const paced = pacedFetch(base, limiter, { paces: (url) => url.pathname.startsWith('/api/v2/') });
+    const paced = pacedFetch(base, pacer, { paces: (url) => url.pathname.startsWith('/api/v2/') });
     await paced('https://tenant.auth0.com/oauth/token', { method: 'POST' });
     await paced('https://tenant.auth0.com/oauth/token', { method: 'POST' });
     expect(base).toHaveBeenCalledTimes(2);
-    expect(limiter.stats().reserved).toBe(0);
+    expect(pacer.stats().reserved).toBe(0);
   });
 
   it('answers a call with no room like the service would, a 429 with Retry-After, sending nothing', async () => {
-    const limiter = new RateLimiter({ max: 1, windowMs: 60_000, maxWaitMs: 10_000 });
+    const pacer = new OutboundPacer({ max: 1, windowMs: 60_000, maxWaitMs: 10_000 });
     const base = vi.fn(ok);
-    const paced = pacedFetch(base, limiter);
+    const paced = pacedFetch(base, pacer);
     await paced('https://api.example/a');
 
     const refused = await paced('https://api.example/b');
@@ -343,12 +343,12 @@ describe('pacedFetch', () => {
     expect(Number(refused.headers.get('retry-after'))).toBeGreaterThanOrEqual(55);
     expect(Number(refused.headers.get('retry-after'))).toBeLessThanOrEqual(56);
     expect(base).toHaveBeenCalledTimes(1);
-    expect(limiter.stats()).toMatchObject({ reserved: 1, refused: 1 });
+    expect(pacer.stats()).toMatchObject({ reserved: 1, refused: 1 });
   });
 
   it("holds back after a service's 429 until its x-ratelimit-reset", async () => {
     const clock = { t: T0 };
-    const limiter = new RateLimiter({ max: 2, windowMs: 1000, now: () => clock.t });
+    const pacer = new OutboundPacer({ max: 2, windowMs: 1000, now: () => clock.t });
     const reset = Math.floor(T0 / 1000) + 3;
     const paced = pacedFetch(
       () =>
@@ -358,12 +358,12 @@ describe('pacedFetch', () => {
             headers: { 'x-ratelimit-reset': String(reset), 'x-ratelimit-remaining': '0' },
           }),
         ),
-      limiter,
+      pacer,
     );
 
     expect((await paced('https://api.example/a')).status).toBe(429);
 
-    expect(limiter.stats().throttled).toBe(1);
-    expect(reserved(limiter, 1)[0]).toBe(reset * 1000);
+    expect(pacer.stats().throttled).toBe(1);
+    expect(reserved(pacer, 1)[0]).toBe(reset * 1000);
   });
 });

@@ -1,14 +1,17 @@
-/** Connections to the Temporal service, shared by the worker, the API and the CLI. */
+/**
+ * The client connection to the Temporal service, shared by the API, the CLI and the scripts; the
+ * worker's native connection (`worker/connection.ts`) uses the same options. Nothing here loads
+ * the worker's native bridge.
+ */
 import { readFileSync } from 'node:fs';
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
 import type { DataConverter } from '@temporalio/common';
 import { payloadDataConverter } from './codec';
-import type { TemporalConfig } from './config';
+import type { TemporalConfig } from '../lib/config';
 
 // TLS is on for an API key (Temporal Cloud) and for mTLS; the certificate files are read at each
 // connect, so a rotated certificate is picked up by the next process start without a rebuild.
-function connectionOptions(cfg: TemporalConfig) {
+export function connectionOptions(cfg: TemporalConfig) {
   const { TEMPORAL_TLS_CERT: cert, TEMPORAL_TLS_KEY: key } = cfg;
   if ((cert === undefined) !== (key === undefined)) {
     throw new Error('TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together (mTLS needs both)');
@@ -33,9 +36,4 @@ export function temporalDataConverter(cfg: Pick<TemporalConfig, 'PAYLOAD_KEYS'>)
 export async function connectClient(cfg: TemporalConfig): Promise<Client> {
   const connection = await Connection.connect(connectionOptions(cfg));
   return new Client({ connection, namespace: cfg.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(cfg) });
-}
-
-/** The native connection a worker polls with. */
-export async function connectWorker(cfg: TemporalConfig): Promise<NativeConnection> {
-  return NativeConnection.connect(connectionOptions(cfg));
 }

@@ -3,7 +3,7 @@
  * status) and the CLI (which prints them). Callers switch on `code`, never on `message`.
  */
 import { ApplicationFailure } from '@temporalio/common';
-import type { EmailMismatchDetails } from './action-contract';
+import type { EmailMismatchDetails } from '../lib/action-contract';
 import { InviteErrorType } from '../workflows/errors';
 import type { InviteStatus } from '../workflows/messages';
 

@@ -15,25 +15,25 @@ import type {} from '@fastify/rate-limit';
 import { ApiError } from './errors';
 
 /** One limit: at most `max` requests per `windowMs` per key. */
-export interface RateLimitRule {
+export interface InboundLimitRule {
   max: number;
   windowMs: number;
 }
 
 /** The limits the API enforces; tests and deployments may change any of them. */
-export interface RateLimits {
+export interface InboundLimits {
   /** Redemptions per client IP (the Action calls from Auth0's few egress addresses: keep it generous). */
-  redeemPerIp: RateLimitRule;
+  redeemPerIp: InboundLimitRule;
   /** Redemptions per link token. */
-  redeemPerToken: RateLimitRule;
+  redeemPerToken: InboundLimitRule;
   /** Resends per invite, on top of the workflow's own interval and maximum. */
-  resendPerInvite: RateLimitRule;
+  resendPerInvite: InboundLimitRule;
   /** Landing and decline pages per client IP. */
-  landingPerIp: RateLimitRule;
+  landingPerIp: InboundLimitRule;
 }
 
-/** Defaults of `RateLimits`. */
-export const DEFAULT_RATE_LIMITS: RateLimits = {
+/** Defaults of `InboundLimits`. */
+export const DEFAULT_INBOUND_LIMITS: InboundLimits = {
   redeemPerIp: { max: 600, windowMs: 60_000 },
   redeemPerToken: { max: 10, windowMs: 60_000 },
   resendPerInvite: { max: 3, windowMs: 60_000 },
@@ -41,18 +41,18 @@ export const DEFAULT_RATE_LIMITS: RateLimits = {
 };
 
 /** A check that throws `429 rate_limited` once the request's key went over its limit. */
-export type RateLimitCheck = (request: FastifyRequest) => Promise<void>;
+export type InboundLimitCheck = (request: FastifyRequest) => Promise<void>;
 
 /**
  * Builds a check with its own counters, keyed by `keyOf(request)`; the plugin must be registered
  * on `app`. Keys may be secrets (a link token), so only a digest is kept in memory.
  */
-export function rateLimit(
+export function inboundLimit(
   app: FastifyInstance,
   name: string,
-  rule: RateLimitRule,
+  rule: InboundLimitRule,
   keyOf: (request: FastifyRequest) => string,
-): RateLimitCheck {
+): InboundLimitCheck {
   const check = app.createRateLimit({
     max: rule.max,
     timeWindow: rule.windowMs,
