@@ -138,7 +138,7 @@ const workerFields = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   /** host:port of the worker's Prometheus endpoint (Temporal SDK metrics and ours); off when empty. */
   WORKER_METRICS_ADDRESS: z.string().regex(/^[\w.-]+:\d+$/, 'must be host:port').optional(),
-  /** Workflows kept in the worker's sticky cache; default the SDK's (derived from the heap limit). */
+  /** Workflows kept in the worker's sticky cache; default `DEFAULT_MAX_CACHED_WORKFLOWS` (worker/worker.ts). */
   WORKER_MAX_CACHED_WORKFLOWS: positiveInt.optional(),
   /**
    * Management API requests per second this worker process sends (activities/outbound-pacer.ts). 2 is the

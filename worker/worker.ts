@@ -1,21 +1,27 @@
 /** Builds the Temporal worker of the `invites` task queue from a connection and activities. */
-import { fileURLToPath } from 'node:url';
 import { Worker } from '@temporalio/worker';
 import type { NativeConnection, WorkerOptions } from '@temporalio/worker';
 import type { DataConverter } from '@temporalio/common';
 import type { InviteActivities } from '../activities';
+import { bundleInChildProcess } from './bundle';
 
-/** Path of the workflow entry point the worker bundles. */
-export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+export { WORKFLOWS_PATH } from './bundle';
 
-/** Options of `createInviteWorker`; pass `workflowBundle` to reuse a prebuilt bundle in tests. */
+/**
+ * Options of `createInviteWorker`; pass `workflowBundle` to reuse a prebuilt bundle (tests), else
+ * it is built in a child process (`bundle.ts`).
+ */
 export interface InviteWorkerOptions {
   connection: NativeConnection;
   namespace: string;
   taskQueue: string;
   activities: InviteActivities;
   workflowBundle?: WorkerOptions['workflowBundle'];
-  maxCachedWorkflows?: number;
+  /**
+   * Workflows kept in the sticky cache (default `DEFAULT_MAX_CACHED_WORKFLOWS`); `sdk-default`
+   * lets the SDK size it from the heap limit, as the benchmarks compare.
+   */
+  maxCachedWorkflows?: number | 'sdk-default';
   /**
    * The SDK's per-worker cap on activity starts, for every activity type alike; third-party
    * limits are better met by `activities/outbound-pacer.ts`, per service. Benchmarks compare the two.
@@ -29,6 +35,15 @@ export interface InviteWorkerOptions {
   dataConverter: DataConverter;
 }
 
+/**
+ * The sticky cache of a worker by default. An invite spends nearly all its life asleep on its
+ * timers, and a cached sleeping workflow holds memory while saving nothing but a short replay
+ * when it wakes (its history is a few dozen events): the SDK's default, sized from the heap limit
+ * (2310 workflows with a 4 GiB heap), tripled the worker's memory for nothing. Measured with
+ * `npm run bench:scale` (bench/README.md, "bench:scale").
+ */
+export const DEFAULT_MAX_CACHED_WORKFLOWS = 200;
+
 /** A worker for the invite workflow and its activities. */
 export async function createInviteWorker(opts: InviteWorkerOptions): Promise<Worker> {
   return Worker.create({
@@ -36,8 +51,9 @@ export async function createInviteWorker(opts: InviteWorkerOptions): Promise<Wor
     namespace: opts.namespace,
     taskQueue: opts.taskQueue,
     activities: opts.activities,
-    ...(opts.workflowBundle ? { workflowBundle: opts.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
-    ...(opts.maxCachedWorkflows !== undefined ? { maxCachedWorkflows: opts.maxCachedWorkflows } : {}),
+    // Built apart unless given: bundling in this process would stay resident for its whole life.
+    workflowBundle: opts.workflowBundle ?? (await bundleInChildProcess(opts.dataConverter.failureConverterPath)),
+    ...(opts.maxCachedWorkflows === 'sdk-default' ? {} : { maxCachedWorkflows: opts.maxCachedWorkflows ?? DEFAULT_MAX_CACHED_WORKFLOWS }),
     ...(opts.maxActivitiesPerSecond !== undefined ? { maxActivitiesPerSecond: opts.maxActivitiesPerSecond } : {}),
     dataConverter: opts.dataConverter,
   });

@@ -3,6 +3,7 @@
  * environment. It refuses a bad configuration, logs JSON lines that carry the invite id and no
  * link token, exposes Temporal's and our metrics on Prometheus, and stops cleanly on SIGTERM.
  */
+import { DEFAULT_MAX_CACHED_WORKFLOWS } from '../../worker/worker';
 import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -120,7 +121,8 @@ describe('the worker process', () => {
     expect(await exit).toBe(0);
 
     const lines = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as Record<string, unknown>);
-    expect(lines.find((l) => l.msg === 'worker started')).toBeDefined();
+    // The sticky cache the product chose for sleeping invites, not the SDK's heap-sized default.
+    expect(lines.find((l) => l.msg === 'worker started')).toMatchObject({ maxCachedWorkflows: DEFAULT_MAX_CACHED_WORKFLOWS });
     expect(lines.find((l) => l.msg === 'invite email refused')).toMatchObject({ inviteId });
     expect(lines.find((l) => l.msg === 'worker stopped')).toBeDefined();
     expect(out).not.toContain(token);

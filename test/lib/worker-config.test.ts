@@ -27,7 +27,7 @@ function problemsOf(env: Record<string, string>): string[] {
 }
 
 describe('loadWorkerConfig: rate limits and cache', () => {
-  it("paces to the free plans' limits by default and leaves the cache to the SDK", () => {
+  it("paces to the free plans' limits by default and leaves the cache to the worker's default", () => {
     const cfg = loadWorkerConfig(minimal);
     expect(cfg).toMatchObject({
       AUTH0_MGMT_RATE_LIMIT: 2,

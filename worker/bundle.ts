@@ -1,0 +1,48 @@
+/**
+ * The workflow bundle, built in a short-lived child process. Bundling (webpack) inside the worker
+ * leaves about 120 MiB resident for the life of the process, more than a sticky cache of 200
+ * sleeping invites takes; built apart, the worker only loads the result (`bench:scale` measures
+ * it, bench/README.md). Run as a script, this file is that child: `tsx worker/bundle.ts <out>
+ * [<failure converter path>]`.
+ */
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
+import { bundleWorkflowCode } from '@temporalio/worker';
+
+/** Path of the workflow entry point the worker bundles. */
+export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+
+const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
+
+/**
+ * Builds the bundle in a child process and answers where it is, for `workflowBundle: { codePath }`.
+ * `failureConverterPath` must be the data converter's (`temporalDataConverter(cfg)`), or the
+ * workflows would encode failures otherwise than the clients read them.
+ */
+export async function bundleInChildProcess(failureConverterPath: string | undefined): Promise<{ codePath: string }> {
+  const codePath = join(mkdtempSync(join(tmpdir(), 'inviteflow-workflows-')), 'workflow-bundle.js');
+  await promisify(execFile)(
+    process.execPath,
+    ['--import', import.meta.resolve('tsx'), fileURLToPath(import.meta.url), codePath, ...(failureConverterPath ? [failureConverterPath] : [])],
+    { maxBuffer: 16 * 2 ** 20 },
+  );
+  return { codePath };
+}
+
+async function bundleTo(codePath: string, failureConverterPath: string | undefined): Promise<void> {
+  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quiet, ...(failureConverterPath ? { failureConverterPath } : {}) });
+  writeFileSync(codePath, code);
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const [codePath, failureConverterPath] = process.argv.slice(2);
+  if (!codePath) {
+    console.error('usage: tsx worker/bundle.ts <out.js> [<failure converter path>]');
+    process.exit(64);
+  }
+  await bundleTo(codePath, failureConverterPath);
+}
