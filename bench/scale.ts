@@ -1,88 +1,115 @@
 /**
- * Scale: many pending invites asleep on their reminder and expiry timers. Measures the worker
- * process's memory as invites accumulate (it should grow only until the sticky cache is full,
- * then stay flat: a sleeping workflow evicted from the cache costs the worker nothing) and the
- * latency of `GET /v1/invites?status=pending` at that size against the same visibility query
- * made raw with `listWorkflowExecutions`.
+ * Scale: many pending invites asleep on their reminder and expiry timers, on the production shape
+ * (the Temporal server on PostgreSQL with SQL visibility, `scripts/cluster.ts`). For each worker
+ * setting it fills the cluster with pending invites and reads:
+ * - the worker process's memory as invites accumulate (it grows until the sticky cache is full,
+ *   then stays flat: a sleeping workflow evicted from the cache costs the worker nothing);
+ * - creation throughput (starts per second while filling, and until every first email was sent);
+ * - redemption throughput at that size, through `POST /v1/redemptions` as the Action calls it,
+ *   on invites spread over the whole set (most of them evicted from the cache, so replayed);
+ * - claim lookups (`POST /v1/claims`: a visibility search by email, then the claim update);
+ * - `GET /v1/invites?status=pending` against the same visibility query made raw.
  *
- *   npm run bench:scale [-- --invites 5000 --concurrency 32 --email fake --max-cached <SDK default> --list-calls 50 --db file]
+ *   npm run bench:scale [-- --invites 20000 --settings both --temporal cluster --concurrency 32
+ *                          --redemptions 400 --claims 100 --list-calls 50]
  *
- * The default of 5000 fills the SDK's default sticky cache (2310 workflows with Node's default
- * 4 GiB heap limit) twice over in about six minutes on two cores; `--invites 10000` takes twice
- * as long and shows the same plateau.
+ * `--settings both` (default) runs the SDK's default sticky cache (sized from the heap limit,
+ * what the product ran before it chose its own) and then the product's defaults, each on a fresh
+ * cluster, and compares them: the product's worker should need at most a third of the memory with
+ * throughput within 5 %. `--temporal dev` runs on the CLI dev server instead.
  *
  * Invites are started through the client in parallel (the same start path as the API and the
  * CLI's bulk import: `client/invites.ts`, search attributes included), not through HTTP: the
- * creation path is `bench:create`'s subject. `--email fake` (default) replaces only the email
- * activity with one that answers at once, because SMTP is `bench:email-latency`'s subject and
- * would only slow the filling; `--email real` sends every email to the catcher.
+ * creation path is `bench:create`'s subject. The email activity answers at once (SMTP is
+ * `bench:email-latency`'s subject and would only slow the filling); every other activity is real,
+ * against the emulators.
  */
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { emailSearchKey } from '../client/codec';
 import { createInviteStarter, inviteStartMeta, prepareInvite } from '../client/invites';
 import { visibilityQuery } from '../client/invite-search';
 import { TASK_QUEUE } from '../workflows/messages';
-import {
-  flags,
-  int,
-  measuring,
-  pool,
-  printHeader,
-  printLoadAfter,
-  ratioLine,
-  summary,
-  table,
-  until,
-} from './support/report';
+import { locateServer } from '../scripts/temporal-bin.mjs';
+import { flags, int, measuring, pool, printHeader, printLoadAfter, ratioLine, summary, table, until } from './support/report';
 import { startBenchStack } from './support/stack';
+import type { BenchStack } from './support/stack';
 import type { WorkerStats } from './support/worker-host';
 
+/** One invite in this many opts in to claims by verified email (the claim lookups' subjects). */
+const CLAIM_EVERY = 20;
 const startedAt = performance.now();
 const args = flags({
-  invites: 5000,
+  invites: 20000,
+  settings: 'both',
+  temporal: 'cluster',
   concurrency: 32,
-  email: 'fake',
-  'max-cached': '',
+  redemptions: 400,
+  claims: 100,
   'list-calls': 50,
-  db: 'file',
 });
 const total = int(args.invites, 'invites');
 const concurrency = Math.max(1, int(args.concurrency, 'concurrency'));
-const email = args.email === 'real' ? 'real' : 'fake';
-const maxCached = args['max-cached'] === '' ? undefined : int(args['max-cached'], 'max-cached');
+const redemptions = Math.min(int(args.redemptions, 'redemptions'), Math.floor(total / 2));
+const claims = Math.min(int(args.claims, 'claims'), Math.floor(total / CLAIM_EVERY));
 const listCalls = int(args['list-calls'], 'list-calls');
-const db = args.db === 'memory' ? 'memory' : 'file';
-printHeader('bench:scale — pending invites on timers: worker memory and list latency', {
+const temporal = args.temporal === 'dev' ? 'dev' : 'cluster';
+const settingsList: ('sdk-default' | 'product')[] =
+  args.settings === 'both' ? ['sdk-default', 'product'] : [args.settings === 'sdk-default' ? 'sdk-default' : 'product'];
+printHeader('bench:scale — pending invites on timers: worker memory, throughput, lookups', {
   invites: total,
+  settings: settingsList.join(' then '),
+  temporal,
   concurrency,
-  email: email === 'fake' ? 'fake (no-op email activity)' : 'real SMTP to the catcher',
-  maxCachedWorkflows: maxCached ?? 'SDK default',
+  redemptions,
+  claims,
   listCalls,
-  db,
-});
+}, temporal === 'cluster' ? `Temporal server ${locateServer()?.version ?? '(not provisioned)'} on PostgreSQL (scripts/cluster.ts)` : undefined);
 
-const stack = await startBenchStack({
-  email,
-  baseline: false,
-  db,
-  mailMaxMessages: email === 'real' ? total + 1000 : 1000,
-  ...(maxCached !== undefined ? { maxCachedWorkflows: maxCached } : {}),
-});
-const tag = randomBytes(3).toString('hex');
-const starter = createInviteStarter(stack.client, TASK_QUEUE);
+
 const mib = (bytes: number) => bytes / 2 ** 20;
 
-try {
-  console.log(
-    `sticky cache: maxCachedWorkflows = ${stack.maxCachedWorkflows}${maxCached === undefined ? ' (SDK default, from the heap limit)' : ''}`,
-  );
+interface Result {
+  settings: string;
+  temporal: string;
+  maxCachedWorkflows: number;
+  rows: { invites: number; seconds: number; stats: WorkerStats }[];
+  /** Starts per second over the fill (client starts answered). */
+  startsPerSecond: number;
+  /** Invites per second until every first email was sent. */
+  settledPerSecond: number;
+  redemptionsPerSecond: number;
+  redemptionMs: number[];
+  claimMs: number[];
+  claimsPerSecond: number;
+  listApiMs: number[];
+  listRawMs: number[];
+  after: WorkerStats;
+}
+
+async function run(settings: 'sdk-default' | 'product'): Promise<Result> {
+  const stack = await startBenchStack({ email: 'fake', baseline: false, temporal, workerSettings: settings, recordLinks: true });
+  try {
+    return await measure(stack, settings);
+  } finally {
+    await stack.close();
+  }
+}
+
+async function measure(stack: BenchStack, settings: string): Promise<Result> {
+  const tag = randomBytes(3).toString('hex');
+  const starter = createInviteStarter(stack.client, TASK_QUEUE, emailSearchKey(stack.apiConfig));
+  const emailOf = (i: number) => `scale.${tag}.${i}@example.com`;
+  const inviteIds: string[] = new Array<string>(total);
+  console.log(`\n## ${settings}: ${stack.temporal}, sticky cache ${stack.maxCachedWorkflows} workflows`);
+
   // Readings before the cache fills, just after it has, and on past it to the end.
   const cacheFull = Math.ceil(stack.maxCachedWorkflows * 1.1);
-  const wanted = [100, 1000, cacheFull, 2 * cacheFull, 4 * cacheFull, total]
-    .filter((n) => n <= total)
-    .sort((a, b) => a - b);
+  const wanted = [100, 1000, cacheFull, 2 * cacheFull, 4 * cacheFull, Math.floor(total / 2), total].filter((n) => n <= total).sort((a, b) => a - b);
   const checkpoints = wanted.filter((n, k) => k === wanted.length - 1 || wanted[k + 1]! > n * 1.05);
-  const rows: { invites: number; seconds: number; stats: WorkerStats }[] = [];
+  const rows: Result['rows'] = [];
   let started = 0;
+  let startSeconds = 0;
   let fillSeconds = 0;
   measuring();
   for (const checkpoint of checkpoints) {
@@ -91,22 +118,20 @@ try {
     await pool(checkpoint - from, concurrency, async (k) => {
       const i = from + k;
       const { input, invite } = prepareInvite(stack.apiConfig.INVITE_ID_KEY, {
-        email: `scale.${tag}.${i}@example.com`,
+        email: emailOf(i),
         roles: ['member'],
         data: { leadId: `L-${i}`, plan: 'pro' },
+        ...(i % CLAIM_EVERY === 0 ? { claimByVerifiedEmail: true } : {}),
       });
+      inviteIds[i] = invite.inviteId;
       await starter(input, inviteStartMeta(invite));
     });
+    startSeconds += (performance.now() - t0) / 1000;
     started = checkpoint;
     // Settled: every invite has sent its email and gone to sleep on its timers.
-    await until(
-      async () => (await stack.workerStats(false)).emailsSent >= checkpoint,
-      `${checkpoint} invite emails`,
-      900_000,
-      250,
-    );
-    await new Promise((r) => setTimeout(r, 2000));
+    await until(async () => (await stack.workerStats(false)).emailsSent >= checkpoint, `${checkpoint} invite emails`, 3_600_000, 250);
     fillSeconds += (performance.now() - t0) / 1000;
+    await sleep(2000);
     const stats = await stack.workerStats(true);
     rows.push({ invites: checkpoint, seconds: fillSeconds, stats });
     console.log(
@@ -115,114 +140,147 @@ try {
   }
 
   const query = visibilityQuery({ status: 'pending' });
-  await until(
-    async () => (await stack.client.workflow.count(query)).count >= total,
-    'visibility to show every pending invite',
-    120_000,
-    500,
-  );
+  await until(async () => (await stack.client.workflow.count(query)).count >= total, 'visibility to show every pending invite', 600_000, 500);
 
-  const samples = { api: [] as number[], raw: [] as number[] };
+  // Lists: through the API and raw, interleaved.
+  const listApiMs: number[] = [];
+  const listRawMs: number[] = [];
   const viaApi = async () => {
     const t0 = performance.now();
-    const res = await fetch(`${stack.apiUrl}/v1/invites?status=pending`, {
-      headers: { authorization: `Bearer ${stack.funnelToken}` },
-    });
+    const res = await fetch(`${stack.apiUrl}/v1/invites?status=pending`, { headers: { authorization: `Bearer ${stack.funnelToken}` } });
     const body = (await res.json()) as { items: unknown[] };
     const ms = performance.now() - t0;
-    if (res.status !== 200 || body.items.length !== Math.min(20, total))
-      throw new Error(`GET /v1/invites answered ${res.status}`);
+    if (res.status !== 200 || body.items.length !== Math.min(20, total)) throw new Error(`GET /v1/invites answered ${res.status}`);
     return ms;
   };
   const raw = async () => {
     const t0 = performance.now();
-    const page = await stack.client.workflowService.listWorkflowExecutions({
-      namespace: stack.client.options.namespace,
-      query,
-      pageSize: 20,
-    });
+    const page = await stack.client.workflowService.listWorkflowExecutions({ namespace: stack.client.options.namespace, query, pageSize: 20 });
     const ms = performance.now() - t0;
-    if ((page.executions ?? []).length !== Math.min(20, total))
-      throw new Error('listWorkflowExecutions came back short');
+    if ((page.executions ?? []).length !== Math.min(20, total)) throw new Error('listWorkflowExecutions came back short');
     return ms;
   };
   for (let i = 0; i < 5; i++) await Promise.all([viaApi(), raw()]);
   for (let i = 0; i < listCalls; i++) {
     if (i % 2 === 0) {
-      samples.raw.push(await raw());
-      samples.api.push(await viaApi());
+      listRawMs.push(await raw());
+      listApiMs.push(await viaApi());
     } else {
-      samples.api.push(await viaApi());
-      samples.raw.push(await raw());
+      listApiMs.push(await viaApi());
+      listRawMs.push(await raw());
     }
   }
 
+  // Redemptions spread over the whole set, each with its Auth0 account made beforehand.
+  const step = Math.floor(total / redemptions);
+  const picked = Array.from({ length: redemptions }, (_, k) => k * step + 1).filter((i) => i % CLAIM_EVERY !== 0);
+  const accounts = new Map<number, string>();
+  await pool(picked.length, 8, async (k) => {
+    const i = picked[k]!;
+    const account = await stack.auth0.createUser({ email: emailOf(i), email_verified: true, connection: 'Username-Password-Authentication' });
+    accounts.set(i, account.user_id);
+  });
+  const redeemed = await pool(picked.length, 8, async (k) => {
+    const i = picked[k]!;
+    const link = stack.links.get(inviteIds[i]!);
+    if (!link) throw new Error(`no link was sent for invite ${i}`);
+    const token = await stack.signer.mint({ inviteId: inviteIds[i]!, jti: link.linkId, expiresAt: link.expiresAt });
+    const userId = accounts.get(i)!;
+    const res = await fetch(`${stack.apiUrl}/v1/redemptions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await stack.actionToken(userId)}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ token, user: { id: userId, email: emailOf(i), email_verified: true, connection: 'Username-Password-Authentication' } }),
+    });
+    if (res.status !== 200) throw new Error(`POST /v1/redemptions answered ${res.status}: ${await res.text()}`);
+  });
+
+  // Claim lookups: accounts with the verified address of an opted-in invite, no link.
+  const claimers = Array.from({ length: claims }, (_, k) => Math.floor((k * total) / claims / CLAIM_EVERY) * CLAIM_EVERY);
+  const claimAccounts: string[] = [];
+  await pool(claimers.length, 8, async (k) => {
+    const account = await stack.auth0.createUser({ email: emailOf(claimers[k]!), email_verified: true, connection: 'Username-Password-Authentication' });
+    claimAccounts[k] = account.user_id;
+  });
+  const claimed = await pool(claimers.length, 4, async (k) => {
+    const userId = claimAccounts[k]!;
+    const res = await fetch(`${stack.apiUrl}/v1/claims`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${await stack.actionToken(userId)}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ user: { id: userId, email: emailOf(claimers[k]!), email_verified: true, connection: 'Username-Password-Authentication' } }),
+    });
+    const body = (await res.json()) as { claimed?: boolean; inviteId?: string };
+    if (res.status !== 200 || body.claimed !== true || body.inviteId !== inviteIds[claimers[k]!]) throw new Error(`POST /v1/claims answered ${res.status}: ${JSON.stringify(body)}`);
+  });
+  await sleep(2000);
+  const after = await stack.workerStats(true);
+  console.log(`  after ${picked.length} redemptions and ${claimers.length} claims: rss ${mib(after.rssBytes).toFixed(0)} MiB, cached ${after.cachedWorkflows}`);
+  return {
+    settings,
+    temporal: stack.temporal,
+    maxCachedWorkflows: stack.maxCachedWorkflows,
+    rows,
+    startsPerSecond: total / startSeconds,
+    settledPerSecond: total / fillSeconds,
+    redemptionsPerSecond: picked.length / (redeemed.wallMs / 1000),
+    redemptionMs: redeemed.latencies,
+    claimMs: claimed.latencies,
+    claimsPerSecond: claimers.length / (claimed.wallMs / 1000),
+    listApiMs,
+    listRawMs,
+    after,
+  };
+}
+
+const results: Result[] = [];
+for (const settings of settingsList) results.push(await run(settings));
+
+for (const r of results) {
+  console.log(`\n${r.settings} (sticky cache ${r.maxCachedWorkflows}), ${r.temporal}`);
   table(
-    rows.map((r) => ({
-      'pending invites': r.invites,
-      'fill s': r.seconds,
-      'invites/s': r.invites / r.seconds,
-      'cached workflows': r.stats.cachedWorkflows,
-      'worker RSS MiB': mib(r.stats.rssBytes),
-      'workflow heap MiB': mib(r.stats.workflowHeapUsedBytes),
-      'main heap MiB': mib(r.stats.heapUsedBytes),
-      'external MiB': mib(r.stats.externalBytes),
+    r.rows.map((row) => ({
+      'pending invites': row.invites,
+      'fill s': row.seconds,
+      'cached workflows': row.stats.cachedWorkflows,
+      'worker RSS MiB': mib(row.stats.rssBytes),
+      'workflow heap MiB': mib(row.stats.workflowHeapUsedBytes),
+      'main heap MiB': mib(row.stats.heapUsedBytes),
     })),
   );
-  const list = (side: string, sample: number[]) => {
-    const s = summary(sample);
-    return {
-      [`list ${total} pending, page of 20`]: side,
-      calls: sample.length,
-      'p50 ms': s.p50,
-      'p90 ms': s.p90,
-      'p99 ms': s.p99,
-      'max ms': s.max,
-    };
-  };
-  table([
-    list('baseline: listWorkflowExecutions (same query)', samples.raw),
-    list('inviteflow: GET /v1/invites?status=pending', samples.api),
-  ]);
+}
+const peakRss = (r: Result) => Math.max(...r.rows.map((row) => row.stats.rssBytes), r.after.rssBytes);
+console.log(`\nat ${total} pending invites`);
+table(
+  results.map((r) => ({
+    settings: `${r.settings} (cache ${r.maxCachedWorkflows})`,
+    'peak RSS MiB': mib(peakRss(r)),
+    'starts/s': r.startsPerSecond,
+    'settled/s': r.settledPerSecond,
+    'redeem/s': r.redemptionsPerSecond,
+    'redeem p99 ms': summary(r.redemptionMs).p99,
+    'claim p99 ms': summary(r.claimMs).p99,
+    'claims/s': r.claimsPerSecond,
+    'GET list p99 ms': summary(r.listApiMs).p99,
+    'raw list p99 ms': summary(r.listRawMs).p99,
+  })),
+);
+printLoadAfter(startedAt);
 
-  // Memory verdict: once the cache is full, more sleeping invites must not grow the heap.
-  const heap = (r: (typeof rows)[number]) => r.stats.heapUsedBytes + r.stats.workflowHeapUsedBytes;
-  const first = rows[0]!;
-  const last = rows.at(-1)!;
-  const full = rows.find((r) => r.stats.cachedWorkflows >= 0.98 * stack.maxCachedWorkflows);
-  const perWorkflowKiB = (r: (typeof rows)[number]) =>
-    r.stats.cachedWorkflows > first.stats.cachedWorkflows
-      ? (heap(r) - heap(first)) / 1024 / (r.stats.cachedWorkflows - first.stats.cachedWorkflows)
-      : 0;
-  let flat: boolean;
-  let memoryNote: string;
-  if (full && full !== last) {
-    const growth = heap(last) / heap(full) - 1;
-    flat = growth <= 0.15;
-    memoryNote = `heap (main + workflow thread) ${mib(heap(full)).toFixed(0)} MiB when the cache filled at ${full.invites} invites, ${mib(heap(last)).toFixed(0)} MiB at ${last.invites} (${growth >= 0 ? '+' : ''}${(growth * 100).toFixed(0)} %); ~${perWorkflowKiB(full).toFixed(0)} KiB per cached workflow`;
-  } else if (full) {
-    flat = true;
-    memoryNote = `the cache filled only at the last reading (${last.invites} invites): run more invites (or --max-cached lower) to see the plateau; ~${perWorkflowKiB(last).toFixed(0)} KiB per cached workflow`;
-  } else {
-    const bound =
-      heap(first) + perWorkflowKiB(last) * 1024 * (stack.maxCachedWorkflows - first.stats.cachedWorkflows);
-    flat = true;
-    memoryNote = `cache not full at ${last.invites} invites (${last.stats.cachedWorkflows}/${stack.maxCachedWorkflows}); ~${perWorkflowKiB(last).toFixed(0)} KiB per cached workflow, so the heap stays under ~${mib(bound).toFixed(0)} MiB however many invites sleep`;
-  }
-  console.log(
-    `memory: ${memoryNote} — ${flat ? 'flat once the cache is full (PASS)' : 'still growing after the cache filled (MISS)'}`,
-  );
-  printLoadAfter(startedAt);
-  const ours = summary(samples.api).p99;
-  const theirs = summary(samples.raw).p99;
+const product = results.find((r) => r.settings === 'product');
+const before = results.find((r) => r.settings === 'sdk-default');
+if (product && before) {
+  const rss = peakRss(product) / peakRss(before);
+  const starts = product.startsPerSecond / before.startsPerSecond;
+  const redeem = product.redemptionsPerSecond / before.redemptionsPerSecond;
   ratioLine(
     'scale',
-    'inviteflow/baseline list p99',
-    ours / theirs,
-    'GET p99 < 200 ms and worker memory flat once the cache is full',
-    ours < 200 && flat,
-    `GET p99 ${ours.toFixed(1)} vs raw ${theirs.toFixed(1)} ms at ${total} pending; worker heap ${mib(heap(first)).toFixed(0)} → ${mib(heap(last)).toFixed(0)} MiB, rss ${mib(first.stats.rssBytes).toFixed(0)} → ${mib(last.stats.rssBytes).toFixed(0)} MiB`,
+    'product/SDK-default worker peak RSS',
+    rss,
+    'RSS ≤ 0.33 with starts/s and redemptions/s ≥ 0.95 of the SDK default',
+    rss <= 1 / 3 && starts >= 0.95 && redeem >= 0.95,
+    `${mib(peakRss(product)).toFixed(0)} vs ${mib(peakRss(before)).toFixed(0)} MiB at ${total} pending; starts/s ×${starts.toFixed(2)}, redemptions/s ×${redeem.toFixed(2)}, claim p99 ${summary(product.claimMs).p99.toFixed(0)} ms, GET list p99 ${summary(product.listApiMs).p99.toFixed(0)} ms`,
   );
-} finally {
-  await stack.close();
+} else {
+  const r = results[0]!;
+  const ours = summary(r.listApiMs).p99;
+  ratioLine('scale', 'inviteflow/baseline list p99', ours / summary(r.listRawMs).p99, 'GET p99 < 200 ms', ours < 200, `peak RSS ${mib(peakRss(r)).toFixed(0)} MiB at ${total} pending`);
 }

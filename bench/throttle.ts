@@ -21,6 +21,7 @@
  * measured elsewhere); redemptions go through `POST /v1/redemptions` as the Action calls it.
  */
 import { randomBytes } from 'node:crypto';
+import { emailSearchKey } from '../client/codec';
 import { createInviteStarter, inviteStartMeta, prepareInvite } from '../client/invites';
 import { inviteWorkflowId, statusQuery, TASK_QUEUE } from '../workflows/messages';
 import type { InviteStatus } from '../workflows/messages';
@@ -102,7 +103,7 @@ const HUBSPOT_CALLS_PER_REDEMPTION = 1;
 
 try {
   console.log(`set-up: ${total} invites and Auth0 accounts…`);
-  const starter = createInviteStarter(stack.client, TASK_QUEUE);
+  const starter = createInviteStarter(stack.client, TASK_QUEUE, emailSearchKey(stack.apiConfig));
   const prepared: {
     token: string;
     inviteId: string;

@@ -50,7 +50,7 @@ function sdkVersion(): string {
  * other process: other engineers run test suites on the same two cores, and a run that
  * overlapped with them must say so (`printLoadAfter`).
  */
-export function printHeader(title: string, params: Record<string, unknown>): void {
+export function printHeader(title: string, params: Record<string, unknown>, temporal?: string): void {
   const cpu = cpus();
   const [load1, load5] = loadavg();
   console.log(`# ${title}`);
@@ -59,7 +59,7 @@ export function printHeader(title: string, params: Record<string, unknown>): voi
     `machine      ${cpu.length} × ${cpu[0]?.model.trim() ?? 'unknown cpu'}, ${gib(totalmem())} GiB RAM (${gib(freemem())} free), ${type()} ${release()}`,
   );
   console.log(`node         ${process.version}`);
-  console.log(`temporal     CLI ${temporalCliVersion()} (dev server), TypeScript SDK ${sdkVersion()}`);
+  console.log(`temporal     ${temporal ?? `CLI ${temporalCliVersion()} (dev server)`}, TypeScript SDK ${sdkVersion()}`);
   console.log(`load before  ${load1!.toFixed(2)} (1 min), ${load5!.toFixed(2)} (5 min)`);
   console.log(
     `parameters   ${Object.entries(params)

@@ -17,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance } from 'fastify';
 import { SignJWT } from 'jose';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import type { Client } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { buildApp } from '../../api/app';
 import { createAccountCheck } from '../../api/accounts';
 import type { InboundLimits } from '../../api/inbound-limiter';
@@ -29,6 +29,8 @@ import type { ApiConfig } from '../../lib/config';
 import { createLinkSigner, createLinkVerifier, generateLinkKey } from '../../lib/token';
 import type { LinkSigner } from '../../lib/token';
 import { requireBinary } from '../../scripts/temporal-bin.mjs';
+import { startTemporalCluster } from '../../scripts/cluster';
+import { registerSearchAttributes } from '../../scripts/setup/temporal';
 import { inviteWorkflowId, searchAttributes, statusQuery, TASK_QUEUE } from '../../workflows/messages';
 import type { InviteStatus } from '../../workflows/messages';
 import type { ServicesAnswer, ServicesCall, ServicesConfig, ServicesReady, StatusSnapshot } from './services-host';
@@ -69,6 +71,18 @@ export interface BenchStackOptions {
    * the dev server's in-memory SQLite, which isolates CPU costs from the disk.
    */
   db?: 'file' | 'memory';
+  /**
+   * `dev` (default): the CLI dev server (`db`); `cluster`: the production shape, the Temporal
+   * server on PostgreSQL with SQL visibility (`scripts/cluster.ts`, as `npm run test:cluster`).
+   */
+  temporal?: 'dev' | 'cluster';
+  /**
+   * The worker's settings: `product` (default), as `npm run worker` starts it; `sdk-default`, the
+   * sticky cache the SDK sizes from the heap limit (what the product used before it chose its own).
+   */
+  workerSettings?: 'product' | 'sdk-default';
+  /** Report each invite's first link (`BenchStack.links`), as the email activity signs it. */
+  recordLinks?: boolean;
 }
 
 /** Response statuses seen by a counting proxy, per `METHOD /path-pattern`. */
@@ -81,7 +95,8 @@ export interface StatusCounts {
 
 /** A running stack; `close()` stops everything it started. */
 export interface BenchStack {
-  env: TestWorkflowEnvironment;
+  /** `dev server` or `Temporal <version> on PostgreSQL`. */
+  temporal: string;
   client: Client;
   api: FastifyInstance;
   apiUrl: string;
@@ -109,6 +124,8 @@ export interface BenchStack {
   /** Memory and sticky-cache numbers of the worker process. */
   workerStats(gc?: boolean): Promise<WorkerStats>;
   maxCachedWorkflows: number;
+  /** With `recordLinks`: each invite's first link, as its email carried it. */
+  links: Map<string, { linkId: string; expiresAt: Date }>;
   /** What the counting proxies saw so far (empty without `countStatuses`). */
   statuses(): Promise<{ auth0: StatusCounts; hubspot: StatusCounts }>;
   /** Forgets what the counting proxies saw. */
@@ -136,12 +153,32 @@ export function startBenchTemporal(db: 'file' | 'memory', dataDir: string, dataC
   });
 }
 
+/** The benchmark's Temporal, dev server or cluster, with our search attributes. */
+async function startTemporal(opts: BenchStackOptions, dataDir: string, dataConverter: DataConverter): Promise<{ name: string; address: string; client: Client; teardown(): Promise<void> }> {
+  if (opts.temporal !== 'cluster') {
+    const env = await startBenchTemporal(opts.db ?? 'file', dataDir, dataConverter);
+    return { name: `dev server (${opts.db ?? 'file'})`, address: env.address, client: env.client, teardown: () => env.teardown() };
+  }
+  const cluster = await startTemporalCluster();
+  const connection = await Connection.connect({ address: cluster.address });
+  await registerSearchAttributes(connection, cluster.namespace);
+  return {
+    name: `Temporal ${cluster.version} on PostgreSQL (SQL visibility)`,
+    address: cluster.address,
+    client: new Client({ connection, namespace: cluster.namespace, dataConverter }),
+    async teardown() {
+      await connection.close();
+      await cluster.stop();
+    },
+  };
+}
+
 export async function startBenchStack(opts: BenchStackOptions): Promise<BenchStack> {
   const dataDir = mkdtempSync(join(tmpdir(), 'inviteflow-bench-'));
   // Payload encryption on, as in production: its cost is part of what the benchmarks measure.
   const payloadKeys = generatePayloadKeys('bench');
   const [env, services, key] = await Promise.all([
-    startBenchTemporal(opts.db ?? 'file', dataDir, temporalDataConverter({ PAYLOAD_KEYS: payloadKeys })),
+    startTemporal(opts, dataDir, temporalDataConverter({ PAYLOAD_KEYS: payloadKeys })),
     startServicesHost({
       ...(opts.auth0RateLimit ? { auth0RateLimit: opts.auth0RateLimit } : {}),
       ...(opts.hubspotRateLimit ? { hubspotRateLimit: opts.hubspotRateLimit } : {}),
@@ -180,11 +217,16 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
     },
     email: opts.email,
     baseline: opts.baseline,
+    workerSettings: opts.workerSettings ?? 'product',
+    recordLinks: opts.recordLinks === true,
     ...(opts.maxActivitiesPerSecond !== undefined
       ? { maxActivitiesPerSecond: opts.maxActivitiesPerSecond }
       : {}),
   };
-  const host = await startWorkerHost(hostConfig, opts.workerCpuProfDir ?? process.env.BENCH_WORKER_CPU_PROF);
+  const links = new Map<string, { linkId: string; expiresAt: Date }>();
+  const host = await startWorkerHost(hostConfig, opts.workerCpuProfDir ?? process.env.BENCH_WORKER_CPU_PROF, (link) =>
+    links.set(link.inviteId, { linkId: link.jti, expiresAt: new Date(link.expiresAt) }),
+  );
 
   const apiConfig = loadApiConfig({
     ...common,
@@ -254,7 +296,7 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
   });
 
   return {
-    env,
+    temporal: env.name,
     client: env.client,
     api,
     apiUrl,
@@ -291,6 +333,7 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
     apiTimes,
     workerStats: (gc = true) => host.stats(gc),
     maxCachedWorkflows: host.maxCachedWorkflows,
+    links,
     async statuses() {
       const seen = await services.call<{ auth0: StatusSnapshot; hubspot: StatusSnapshot } | undefined>({ method: 'statuses' });
       return { auth0: statusCounts(seen?.auth0), hubspot: statusCounts(seen?.hubspot) };
@@ -322,7 +365,11 @@ interface WorkerHost {
   stop(): Promise<void>;
 }
 
-async function startWorkerHost(config: WorkerHostConfig, cpuProfDir?: string): Promise<WorkerHost> {
+async function startWorkerHost(
+  config: WorkerHostConfig,
+  cpuProfDir: string | undefined,
+  onLink: (link: Extract<ChildMessage, { type: 'link' }>) => void,
+): Promise<WorkerHost> {
   const child: ChildProcess = fork(fileURLToPath(new URL('./worker-host.ts', import.meta.url)), [], {
     cwd: ROOT,
     execArgv: [
@@ -347,6 +394,9 @@ async function startWorkerHost(config: WorkerHostConfig, cpuProfDir?: string): P
       child.on('message', onMessage);
       child.once('exit', onExit);
     });
+  child.on('message', (message: ChildMessage) => {
+    if (message.type === 'link') onLink(message);
+  });
   const ready = await next('ready');
   return {
     maxCachedWorkflows: ready.maxCachedWorkflows,
