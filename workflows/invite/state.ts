@@ -378,8 +378,9 @@ export class Invite {
     this.reminderWaiting = (this.reminderWaiting || due) && this.mayEmail();
     if (!this.reminderWaiting) return false;
     const at = nextSendTime(now, this.invite.sendWindow);
-    if (at >= this.expiresAt || at <= now) this.reminderWaiting = false;
-    return at < this.expiresAt && at <= now;
+    if (at > now && at < this.expiresAt) return false; // waits for the window
+    this.reminderWaiting = false;
+    return at < this.expiresAt; // else it could only arrive after the expiry, with a dead link
   }
 
   /** When a still-pending invite is escalated; Infinity when it no longer will be. */
