@@ -27,7 +27,7 @@ import { InviteErrorType } from '../workflows/errors';
 
 /**
  * How long an activity may wait for its turn by default: a third of the activities' 30 s
- * start-to-close timeout (`workflows/invite.ts`), leaving the rest to the requests themselves.
+ * start-to-close timeout (`workflows/invite/effects.ts`), leaving the rest to the requests themselves.
  */
 export const DEFAULT_MAX_WAIT_MS = 10_000;
 

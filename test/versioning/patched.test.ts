@@ -2,8 +2,8 @@
  * The versioning rule, proven on the real workflow: a change that adds a command (here a timer
  * before the first email) keeps every recorded history replaying when it is guarded by
  * `patched()`, and breaks replay with a DeterminismViolationError when it is not. The changed
- * copies of `workflows/invite.ts` are generated under the git-ignored `.data/` (the bundler
- * skips TypeScript inside node_modules) and bundled as a
+ * copies of `workflows/invite/index.ts` are generated under the git-ignored `.data/` (the bundler
+ * skips TypeScript inside node_modules), importing the real modules beside it, and bundled as a
  * worker would bundle them; the real workflow code is untouched.
  */
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -23,7 +23,8 @@ import { testDataConverter } from '../support/payload-keys';
 import { FAILURE_CONVERTER_PATH } from '../../client/codec';
 
 const WORKFLOWS_DIR = join(import.meta.dirname, '..', '..', 'workflows');
-const ANCHOR = "  transitions.add(1, { state: 'pending' });\n  publish();\n  await sendEmail('invite');";
+const INVITE_DIR = join(WORKFLOWS_DIR, 'invite');
+const ANCHOR = "  effects.started();\n  await effects.sendEmail('invite');";
 
 const histories = readdirSync(HISTORIES_DIR)
   .filter((f) => f.endsWith('.json'))
@@ -34,13 +35,12 @@ let tmp: string;
 
 /** A copy of the invite workflow with `change` inserted before the first email, bundled. */
 async function changedBundle(name: string, change: string): Promise<WorkflowBundleWithSourceMap> {
-  const source = readFileSync(join(WORKFLOWS_DIR, 'invite.ts'), 'utf8');
+  const source = readFileSync(join(INVITE_DIR, 'index.ts'), 'utf8');
   // The test would prove nothing if the anchor moved and no change were made.
   expect(source).toContain(ANCHOR);
   const changed = source
     .replace(ANCHOR, `${change}\n${ANCHOR}`)
-    .replace(/from '\.\/([\w-]+)'/g, (_m, mod: string) => `from '${join(WORKFLOWS_DIR, mod)}'`)
-    .replace(/from '\.\.\/activities'/g, `from '${join(WORKFLOWS_DIR, '..', 'activities')}'`);
+    .replace(/from '(\.\.?\/[\w/-]+)'/g, (_m, mod: string) => `from '${join(INVITE_DIR, mod)}'`);
   const file = join(tmp, `${name}.ts`);
   writeFileSync(file, `import { patched as __patched, sleep as __sleep } from '@temporalio/workflow';\n${changed}`);
   const silent = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error: console.error };
