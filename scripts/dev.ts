@@ -311,7 +311,9 @@ Press Ctrl-C to stop.`);
 }
 
 // The children are in process groups of their own, so a closed terminal (SIGHUP) must stop them too.
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.once(signal, () => void shutdown(0));
+// Listeners stay: a repeated signal (npm and tsx relay Ctrl-C once more) must not end this process
+// half-way, leaving the rest of the stack running; each child is SIGKILLed after 10 s anyway.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void shutdown(0));
 main().catch((err: unknown) => {
   console.error(err);
   void shutdown(1);
