@@ -131,9 +131,12 @@ describe('npm run dev', () => {
     expect(shown.stdout).toContain(email);
   });
 
-  it('Ctrl-C stops the whole stack quietly: one line per component, status 0', async () => {
+  it('Ctrl-C (and a relayed second one) stops the whole stack quietly: one line per component, status 0', async () => {
     const before = output.length;
     process.kill(-stack.pid!, 'SIGINT');
+    // npm and tsx relay Ctrl-C to the script once more: that must not cut the shutdown short.
+    await vi.waitFor(() => expect(output.slice(before)).toContain('stopping…'), { timeout: 10_000, interval: 50 });
+    process.kill(stack.pid!, 'SIGINT');
     const [code, signal] = await exited;
     const lines = output.slice(before).split('\n').filter((l) => l.trim());
     expect(lines).toEqual([
