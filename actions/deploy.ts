@@ -146,7 +146,7 @@ const deployEnv = z.object({
     .regex(/^[A-Za-z0-9_.-]{1,64}$/)
     .default('invite'),
   ACTION_NAME: z.string().min(1).default(DEFAULT_ACTION_NAME),
-  /** Claim by verified email on logins without a link (off by default; see the README's security note). */
+  /** Claim by verified email on logins without a link (off by default; see docs/redemption.md's security note). */
   CLAIM_BY_EMAIL: z.enum(['true', 'false']).default('false'),
 });
 

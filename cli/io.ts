@@ -18,6 +18,11 @@ export interface CliIO {
   env?: Record<string, string | undefined>;
   /** Directory relative paths are resolved against; default `process.cwd()`. */
   cwd?: string;
+  /**
+   * Directory of the local stack's files (`.data/` of the checkout, written by `npm run dev`):
+   * settings the environment lacks are read from there when it targets the local stack. Unset: none.
+   */
+  localStack?: string;
   /** Aborted on Ctrl-C: a bulk import stops after the current row and keeps its report. */
   signal?: AbortSignal;
 }

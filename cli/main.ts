@@ -11,6 +11,7 @@ import { createCommand } from './commands/create';
 import { listCommand } from './commands/list';
 import { extendCommand, resendCommand, revokeCommand } from './commands/operate';
 import { showCommand } from './commands/show';
+import { tokenCommand } from './commands/token';
 import { CliError, EXIT, jsonLine, line } from './io';
 import type { CliIO, ExitCode } from './io';
 import { createSession } from './session';
@@ -37,7 +38,9 @@ TEMPORAL_TASK_QUEUE (invites), TEMPORAL_API_KEY, TEMPORAL_TLS_CERT/TEMPORAL_TLS_
 PAYLOAD_KEYS (required: the worker's keys; or PAYLOAD_ENCRYPTION=off when it runs in clear);
 INVITE_ID_KEY for bulk and for naming an invite by email; AUTH0_DOMAIN, AUTH0_CLIENT_ID,
 AUTH0_CLIENT_SECRET (the API's application) for create and bulk when they name roles, which are
-checked in Auth0.`;
+checked in Auth0, and for token. When TEMPORAL_ADDRESS is unset or the local stack's, settings
+the environment lacks come from the files \`npm run dev\` writes into this checkout's .data/
+(local-secrets.json, local-stack.json).`;
 
 /** Runs one command line (without the node and script arguments) and returns its exit code. */
 export async function run(argv: readonly string[], io: CliIO): Promise<ExitCode> {
@@ -88,7 +91,7 @@ function buildProgram(
   done: (code: ExitCode) => void,
 ): Command {
   const program = new Command('inviteflow')
-    .description('Operate inviteflow invites on Temporal: list, show, create, revoke, resend, extend, bulk-create.')
+    .description('Operate inviteflow invites on Temporal: list, show, create, revoke, resend, extend, bulk-create; print an API token.')
     .option(
       '--json',
       'machine-readable output: one JSON object per line on stdout (errors as JSON on stderr)',
@@ -218,6 +221,14 @@ function buildProgram(
         ) => bulkCommand(session, file, opts),
       ),
     );
+
+  program
+    .command('token')
+    .description('Print an access token for the API (client credentials; the local Auth0 emulator of npm run dev by default)')
+    .option('--scope <scopes>', 'space-separated scopes to ask for', 'invites:create invites:read invites:write')
+    .option('--audience <audience>', 'the API\'s audience (default AUTH_AUDIENCE, else https://inviteflow/api)')
+    .addHelpText('after', '\nExample: curl -H "authorization: Bearer $(npx inviteflow token)" http://localhost:3000/v1/invites')
+    .action(action((session, opts: { scope: string; audience?: string }) => tokenCommand(session, opts)));
 
   return program;
 }

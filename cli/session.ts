@@ -15,6 +15,7 @@ import { DEFAULT_SCOPE } from '../client/invites';
 import { isUnavailable } from '../client/grpc-errors';
 import { isValidEmail, normalizeEmail } from '../workflows/input';
 import { CliError, EXIT, usageError } from './io';
+import { LOCAL_SECRETS, withLocalStack } from './local-stack';
 import type { CliIO } from './io';
 
 /** Deadlines of Temporal calls, in milliseconds. */
@@ -58,11 +59,16 @@ export function createSession(io: CliIO, json: boolean): Session {
     config() {
       if (!config) {
         try {
-          config = loadCliConfig(io.env ?? process.env);
+          config = loadCliConfig(withLocalStack(io.env ?? process.env, io.localStack));
         } catch (err) {
-          if (err instanceof ConfigError)
+          if (err instanceof ConfigError) {
+            const keys = err.problems.some((p) => /^(PAYLOAD_KEYS|INVITE_ID_KEY)\b/.test(p));
             // The problems follow as details (one per line, or a JSON array): not twice.
-            throw new CliError(EXIT.config, 'config_invalid', 'invalid configuration:', err.problems);
+            throw new CliError(EXIT.config, 'config_invalid', 'invalid configuration:', [
+              ...err.problems,
+              ...(keys ? [LOCAL_KEYS_HINT] : []),
+            ]);
+          }
           throw err;
         }
       }
@@ -74,7 +80,7 @@ export function createSession(io: CliIO, json: boolean): Session {
         throw new CliError(
           EXIT.config,
           'config_invalid',
-          `INVITE_ID_KEY is required ${purpose} (the same key as the API's)`,
+          `INVITE_ID_KEY is required ${purpose} (the same key as the API's). ${LOCAL_KEYS_HINT}`,
         );
       return key;
     },
@@ -160,6 +166,12 @@ export function createSession(io: CliIO, json: boolean): Session {
   };
   return session;
 }
+
+/** Where the keys of the local stack are, for the messages of a missing key. */
+const LOCAL_KEYS_HINT =
+  `Against the local stack, \`npm run dev\` keeps the keys in ${LOCAL_SECRETS} of its checkout, ` +
+  'which the CLI of that checkout reads by itself when TEMPORAL_ADDRESS is unset or the local one; ' +
+  'elsewhere, export the API\'s keys.';
 
 const INVITE_ID = /^[a-z0-9]{16,64}$/;
 

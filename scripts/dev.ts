@@ -13,6 +13,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import { buildAction } from '../actions/build';
 import { tsProcess } from './ts-process';
+import type { LocalStackFile } from '../cli/local-stack';
 import { deployAction } from '../actions/deploy';
 import { clientCredentialsToken } from '../demo/funnel-token';
 import { startDemoApp } from '../demo/server';
@@ -26,7 +27,8 @@ import type { PayloadKey } from '../client/codec';
 import { SEARCH_ATTRIBUTE_DEFINITIONS } from '../workflows/messages';
 import { provision, ROOT } from './temporal-bin.mjs';
 
-const DATA = join(ROOT, '.data');
+// DEV_DATA_DIR moves it elsewhere (the test that starts and stops the stack uses a fresh one).
+const DATA = process.env.DEV_DATA_DIR ?? join(ROOT, '.data');
 const port = (name: string, fallback: number) => Number(process.env[name] ?? fallback);
 const ports = {
   temporal: port('DEV_TEMPORAL_PORT', 7233),
@@ -85,18 +87,31 @@ function waitForPort(portNumber: number, timeoutMs = 30_000): Promise<void> {
   });
 }
 
-const children: ChildProcess[] = [];
+/** A child process of the stack, by the name its lines are prefixed with. */
+interface Child {
+  name: string;
+  process: ChildProcess;
+}
+
+const children: Child[] = [];
 let stopping = false;
+
+/** While stopping, only errors get through: the rest is each component saying goodbye in its own words. */
+const isError = (line: string) => /"level":(?:[5-9]\d)|\blevel=(?:ERROR|FATAL|PANIC)\b/.test(line);
 
 function run(name: string, command: string, args: string[], env: NodeJS.ProcessEnv = {}): ChildProcess {
   const child = spawn(command, args, {
     cwd: ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    // A group of its own: Ctrl-C reaches this script only, which stops the children in order
+    // (worker and API before the Temporal server they talk to), instead of all of them at once.
+    detached: true,
   });
   const prefix = `[${name}] `;
   const forward = (stream: NodeJS.WritableStream) => (chunk: Buffer) => {
-    for (const line of chunk.toString().split('\n')) if (line.trim()) stream.write(prefix + line + '\n');
+    for (const line of chunk.toString().split('\n'))
+      if (line.trim() && (!stopping || isError(line))) stream.write(prefix + line + '\n');
   };
   child.stdout?.on('data', forward(process.stdout));
   child.stderr?.on('data', forward(process.stderr));
@@ -106,33 +121,40 @@ function run(name: string, command: string, args: string[], env: NodeJS.ProcessE
       void shutdown(1);
     }
   });
-  children.push(child);
+  children.push({ name, process: child });
   return child;
 }
 
 let closers: (() => Promise<void>)[] = [];
+
+/** Stops one child: SIGTERM, then SIGKILL after 10 s; says how it ended in one line. */
+async function stop({ name, process: child }: Child): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  let killed = false;
+  const ended = new Promise<[number | null, NodeJS.Signals | null]>((resolve) =>
+    child.once('exit', (code, signal) => resolve([code, signal])),
+  );
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => {
+    killed = true;
+    child.kill('SIGKILL');
+  }, 10_000);
+  const [code, signal] = await ended;
+  clearTimeout(timer);
+  const clean = code === 0 || (signal === 'SIGTERM' && !killed);
+  console.log(`[${name}] ${clean ? 'stopped' : killed ? 'killed after 10 s' : `stopped (${signal ?? `exit ${code}`})`}`);
+}
 
 async function shutdown(code = 0): Promise<void> {
   if (stopping) return;
   stopping = true;
   console.log('\nstopping…');
   // Worker and API first (they drain), the Temporal server last.
-  for (const child of [...children].reverse()) {
-    if (child.exitCode === null) {
-      child.kill('SIGTERM');
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(() => {
-          child.kill('SIGKILL');
-          resolve();
-        }, 10_000);
-        child.once('exit', () => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
+  for (const child of [...children].reverse()) await stop(child);
+  if (closers.length > 0) {
+    await Promise.allSettled(closers.map((close) => close()));
+    console.log('[emulators, demo] stopped');
   }
-  await Promise.allSettled(closers.map((close) => close()));
   process.exit(code);
 }
 
@@ -259,22 +281,39 @@ async function main(): Promise<void> {
   });
   closers.unshift(() => demo.close());
 
+  // The CLI of this checkout reads what its environment lacks from here (cli/local-stack.ts).
+  const stackFile: LocalStackFile = {
+    temporalAddress: shared.TEMPORAL_ADDRESS,
+    apiUrl: publicBaseUrl,
+    auth0: {
+      url: auth0.url,
+      domain: auth0.domain,
+      audience: 'https://inviteflow/api',
+      clientId: shared.AUTH0_CLIENT_ID,
+      clientSecret: shared.AUTH0_CLIENT_SECRET,
+    },
+  };
+  writeFileSync(join(DATA, 'local-stack.json'), JSON.stringify(stackFile, null, 2), { mode: 0o600 });
+
   console.log(`
 inviteflow local stack is up
   Temporal UI         http://localhost:${ports.temporalUi}   (gRPC ${shared.TEMPORAL_ADDRESS}, data in .data/temporal.db, decoded by the API's /codec)
-  Payload encryption  on, key "${payloadKeys[0]!.id}" in .data/local-secrets.json (CLI: PAYLOAD_KEYS from there)
+  Payload encryption  on, key "${payloadKeys[0]!.id}" in .data/local-secrets.json (the CLI of this checkout reads it)
   API                 ${publicBaseUrl}   (OpenAPI ${publicBaseUrl}/docs)
   Demo funnel         http://localhost:${ports.app}/funnel   (leave an email, then open the mail inbox)
   Customer space      http://localhost:${ports.app}/
   Metrics             ${publicBaseUrl}/metrics (API), http://127.0.0.1:${ports.workerMetrics}/metrics (worker)
   Mail inbox          ${mail.httpUrl}   (SMTP ${mail.smtpUrl})
   Auth0 emulator      ${auth0.url}   (tenant ${auth0.domain}; M2M client inviteflow-m2m / inviteflow-m2m-secret)
+  API token           npm run token   (curl -H "authorization: Bearer $(npm run -s token)" ${publicBaseUrl}/v1/invites)
   HubSpot emulator    ${hubspot.url}   (token ${hubspot.accessToken})
 Press Ctrl-C to stop.`);
 }
 
-process.once('SIGINT', () => void shutdown(0));
-process.once('SIGTERM', () => void shutdown(0));
+// The children are in process groups of their own, so a closed terminal (SIGHUP) must stop them too.
+// Listeners stay: a repeated signal (npm and tsx relay Ctrl-C once more) must not end this process
+// half-way, leaving the rest of the stack running; each child is SIGKILLed after 10 s anyway.
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void shutdown(0));
 main().catch((err: unknown) => {
   console.error(err);
   void shutdown(1);

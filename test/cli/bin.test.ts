@@ -12,7 +12,10 @@ import { TEST_PAYLOAD_ENV } from '../support/payload-keys';
 
 const BIN = fileURLToPath(new URL('../../cli/bin.mjs', import.meta.url));
 
-/** Runs the bin with a clean environment (no Temporal settings inherited from the test run). */
+/**
+ * Runs the bin with a clean environment (no Temporal settings inherited from the test run, and
+ * none read from a local stack's .data/ of this checkout).
+ */
 function bin(
   args: string[],
   env: Record<string, string> = {},
@@ -21,7 +24,7 @@ function bin(
     execFile(
       process.execPath,
       [BIN, ...args],
-      { env: { PATH: process.env.PATH ?? '', ...env }, timeout: 30_000 },
+      { env: { PATH: process.env.PATH ?? '', INVITEFLOW_LOCAL_DATA: '', ...env }, timeout: 30_000 },
       (err, stdout, stderr) => {
         const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
         resolve({ code, stdout, stderr });
