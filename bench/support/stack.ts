@@ -30,6 +30,7 @@ import { createLinkSigner, createLinkVerifier, generateLinkKey } from '../../lib
 import type { LinkSigner } from '../../lib/token';
 import { requireBinary } from '../../scripts/temporal-bin.mjs';
 import { startTemporalCluster } from '../../scripts/cluster';
+import { WORKER_ENV, WORKER_NODE_FLAGS } from '../../scripts/ts-process';
 import { registerSearchAttributes } from '../../scripts/setup/temporal';
 import { inviteWorkflowId, searchAttributes, statusQuery, TASK_QUEUE } from '../../workflows/messages';
 import type { InviteStatus } from '../../workflows/messages';
@@ -373,12 +374,15 @@ async function startWorkerHost(
   const child: ChildProcess = fork(fileURLToPath(new URL('./worker-host.ts', import.meta.url)), [], {
     cwd: ROOT,
     execArgv: [
+      // The product's worker runs with its Node flags and environment; the SDK-default setting
+      // runs as the worker did before it had them.
+      ...(config.workerSettings === 'product' ? WORKER_NODE_FLAGS : []),
       '--import',
       import.meta.resolve('tsx'),
       '--expose-gc',
       ...(cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${cpuProfDir}`] : []),
     ],
-    env: { ...process.env, BENCH_WORKER: JSON.stringify(config) },
+    env: { ...process.env, ...(config.workerSettings === 'product' ? WORKER_ENV : {}), BENCH_WORKER: JSON.stringify(config) },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
   });
   const next = <T extends ChildMessage['type']>(type: T) =>
