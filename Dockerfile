@@ -19,5 +19,7 @@ COPY client ./client
 COPY services ./services
 COPY scripts/setup/temporal.ts ./scripts/setup/temporal.ts
 USER node
-# Overridden per service in docker-compose.yml.
-CMD ["node_modules/.bin/tsx", "worker/main.ts"]
+# Two malloc arenas instead of one per thread: the worker's memory (scripts/ts-process.ts, WORKER_ENV).
+ENV MALLOC_ARENA_MAX=2
+# Overridden per service in docker-compose.yml. The worker's Node flags: scripts/ts-process.ts.
+CMD ["node", "--max-semi-space-size=2", "--import", "tsx", "worker/main.ts"]

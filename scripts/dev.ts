@@ -12,7 +12,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { buildAction } from '../actions/build';
-import { tsProcess } from './ts-process';
+import { tsProcess, WORKER_ENV, workerProcess } from './ts-process';
 import type { LocalStackFile } from '../cli/local-stack';
 import { deployAction } from '../actions/deploy';
 import { clientCredentialsToken } from '../demo/funnel-token';
@@ -224,7 +224,8 @@ async function main(): Promise<void> {
   };
   // Node itself with tsx's loader, not the tsx CLI: a SIGKILL (after a stuck SIGTERM) then reaches
   // the program instead of a wrapper that would leave it running.
-  run('worker', ...tsProcess('worker/main.ts'), {
+  run('worker', ...workerProcess(), {
+    ...WORKER_ENV,
     ...shared,
     LINK_SIGNING_KEY: JSON.stringify(secrets.linkKey.privateJwk),
     SMTP_URL: mail.smtpUrl,
