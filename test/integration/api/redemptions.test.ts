@@ -5,10 +5,10 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { parseRedemptionAnswer, parseRefusal } from '../../lib/action-contract';
-import { createLinkSigner, generateLinkKey } from '../../lib/token';
-import { eventually, expectNoSecretsInLogs, json, startHarness, uniqueEmail } from './harness';
-import type { Harness } from './harness';
+import { parseRedemptionAnswer, parseRefusal } from '../../../lib/action-contract';
+import { createLinkSigner, generateLinkKey } from '../../../lib/token';
+import { eventually, expectNoSecretsInLogs, json, startHarness, uniqueEmail } from '../../support/api-harness';
+import type { Harness } from '../../support/api-harness';
 
 let h: Harness;
 let app: FastifyInstance;

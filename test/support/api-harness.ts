@@ -23,10 +23,10 @@ import type { Auth0Emulator } from '../../emulators/auth0';
 import { inviteWorkflowId, statusQuery } from '../../workflows/messages';
 import type { InviteStatus } from '../../workflows/messages';
 import type { SendInviteEmailInput } from '../../activities/email';
-import { fakeActivities } from '../support/fake-activities';
-import { devServerEnv, workflowBundle } from '../support/temporal';
-import { TEST_PAYLOAD_ENV, testDataConverter } from '../support/payload-keys';
-import { m2mToken } from '../support/m2m-token';
+import { fakeActivities } from './fake-activities';
+import { devServerEnv, workflowBundle } from './temporal';
+import { TEST_PAYLOAD_ENV, testDataConverter } from './payload-keys';
+import { m2mToken } from './m2m-token';
 import { signActionToken } from '../../actions/request-token';
 import { ACTION_TOKEN } from '../../lib/action-contract';
 

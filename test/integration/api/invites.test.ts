@@ -9,12 +9,12 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { ApplicationFailure } from '@temporalio/common';
-import { deriveInviteId } from '../../client/invite-id';
-import { InviteErrorType } from '../../workflows/errors';
-import { MAX_DATA_DEPTH, MAX_DATA_KEYS } from '../../workflows/input';
-import { inviteWorkflowId, statusQuery } from '../../workflows/messages';
-import { eventually, expectNoSecretsInLogs, json, startHarness, uniqueEmail } from './harness';
-import type { Harness } from './harness';
+import { deriveInviteId } from '../../../client/invite-id';
+import { InviteErrorType } from '../../../workflows/errors';
+import { MAX_DATA_DEPTH, MAX_DATA_KEYS } from '../../../workflows/input';
+import { inviteWorkflowId, statusQuery } from '../../../workflows/messages';
+import { eventually, expectNoSecretsInLogs, json, startHarness, uniqueEmail } from '../../support/api-harness';
+import type { Harness } from '../../support/api-harness';
 
 let h: Harness;
 let app: FastifyInstance;

@@ -9,17 +9,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { run } from '../../cli/main';
-import { startAuth0Emulator } from '../../emulators/auth0';
-import type { Auth0Emulator } from '../../emulators/auth0';
-import type { Output } from '../../cli/main';
-import { createInviteStarter, inviteStartMeta, prepareInvite } from '../../client/invites';
-import type { InviteRequest, StartResult } from '../../client/invites';
-import { inviteWorkflowId, redeemUpdate, statusQuery } from '../../workflows/messages';
-import type { InviteInput, InviteStatus, Redeemer } from '../../workflows/messages';
-import { fakeActivities } from '../support/fake-activities';
-import { devServerEnv, workflowBundle } from '../support/temporal';
-import { TEST_PAYLOAD_ENV, testDataConverter } from '../support/payload-keys';
+import { run } from '../../../cli/main';
+import { startAuth0Emulator } from '../../../emulators/auth0';
+import type { Auth0Emulator } from '../../../emulators/auth0';
+import type { Output } from '../../../cli/main';
+import { createInviteStarter, inviteStartMeta, prepareInvite } from '../../../client/invites';
+import type { InviteRequest, StartResult } from '../../../client/invites';
+import { inviteWorkflowId, redeemUpdate, statusQuery } from '../../../workflows/messages';
+import type { InviteInput, InviteStatus, Redeemer } from '../../../workflows/messages';
+import { fakeActivities } from '../../support/fake-activities';
+import { devServerEnv, workflowBundle } from '../../support/temporal';
+import { TEST_PAYLOAD_ENV, testDataConverter } from '../../support/payload-keys';
 
 /** The roles the emulated tenant has from the start. */
 export const TENANT_ROLES = ['member', 'billing', 'admin', 'viewer', 'reader'] as const;

@@ -7,10 +7,10 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { InjectOptions } from 'fastify';
-import { createLinkSigner, generateLinkKey } from '../../lib/token';
-import { eventually, json, startHarness, uniqueEmail } from '../api/harness';
-import type { Harness } from '../api/harness';
-import type { InviteStatus } from '../../workflows/messages';
+import { createLinkSigner, generateLinkKey } from '../../../lib/token';
+import { eventually, json, startHarness, uniqueEmail } from '../../support/api-harness';
+import type { Harness } from '../../support/api-harness';
+import type { InviteStatus } from '../../../workflows/messages';
 
 let h: Harness;
 let invite: { id: string; email: string; token: string };

@@ -17,13 +17,13 @@ import type { JSONWebKeySet, JWTPayload } from 'jose';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { MockInstance } from 'vitest';
-import { buildAction } from '../../actions/build';
-import type { API, Event } from '../../actions/post-login';
-import { CLAIMS, claimName } from '../../lib/action-contract';
-import { createLinkSigner, generateLinkKey } from '../../lib/token';
-import { eventually, expectNoSecretsInLogs, json, startHarness, uniqueEmail } from '../api/harness';
-import type { Harness } from '../api/harness';
-import { postLoginEvent, recordingApi } from './fixtures';
+import { buildAction } from '../../../actions/build';
+import type { API, Event } from '../../../actions/post-login';
+import { CLAIMS, claimName } from '../../../lib/action-contract';
+import { createLinkSigner, generateLinkKey } from '../../../lib/token';
+import { eventually, expectNoSecretsInLogs, json, startHarness, uniqueEmail } from '../../support/api-harness';
+import type { Harness } from '../../support/api-harness';
+import { postLoginEvent, recordingApi } from '../../actions/fixtures';
 
 type Handler = (event: Event, api: API) => Promise<void>;
 

@@ -5,12 +5,12 @@
  * many requests arrive together.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { deriveInviteId } from '../../client/invite-id';
-import { inviteWorkflowId, TASK_QUEUE } from '../../workflows/messages';
-import type { InviteInput } from '../../workflows/messages';
-import type { inviteWorkflow } from '../../workflows/invite';
-import { startHarness, uniqueEmail } from '../api/harness';
-import type { Harness } from '../api/harness';
+import { deriveInviteId } from '../../../client/invite-id';
+import { inviteWorkflowId, TASK_QUEUE } from '../../../workflows/messages';
+import type { InviteInput } from '../../../workflows/messages';
+import type { inviteWorkflow } from '../../../workflows/invite';
+import { startHarness, uniqueEmail } from '../../support/api-harness';
+import type { Harness } from '../../support/api-harness';
 
 let h: Harness;
 

@@ -7,9 +7,9 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseCsv } from '../../cli/csv';
-import { deriveInviteId } from '../../client/invite-id';
-import { MAX_DATA_DEPTH, MAX_DATA_KEYS } from '../../workflows/input';
+import { parseCsv } from '../../../cli/csv';
+import { deriveInviteId } from '../../../client/invite-id';
+import { MAX_DATA_DEPTH, MAX_DATA_KEYS } from '../../../workflows/input';
 import { eventually, startCliHarness, uniqueEmail } from './harness';
 import type { CliHarness } from './harness';
 

@@ -8,10 +8,10 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Worker } from '@temporalio/worker';
-import { payloadDataConverter } from '../../client/codec';
-import { deriveInviteId } from '../../client/invite-id';
-import { deliveryFailedSignal, inviteWorkflowId } from '../../workflows/messages';
-import { workflowBundle } from '../support/temporal';
+import { payloadDataConverter } from '../../../client/codec';
+import { deriveInviteId } from '../../../client/invite-id';
+import { deliveryFailedSignal, inviteWorkflowId } from '../../../workflows/messages';
+import { workflowBundle } from '../../support/temporal';
 import { eventually, startCliHarness, uniqueEmail } from './harness';
 import type { CliHarness, CliResult } from './harness';
 

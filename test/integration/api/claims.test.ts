@@ -4,9 +4,9 @@
  * addresses and invites that did not opt in never claim, and nothing changes for them.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseClaimAnswer } from '../../lib/action-contract';
-import { eventually, expectNoSecretsInLogs, json, startHarness, uniqueEmail } from './harness';
-import type { Harness } from './harness';
+import { parseClaimAnswer } from '../../../lib/action-contract';
+import { eventually, expectNoSecretsInLogs, json, startHarness, uniqueEmail } from '../../support/api-harness';
+import type { Harness } from '../../support/api-harness';
 
 let h: Harness;
 

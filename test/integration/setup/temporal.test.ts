@@ -6,19 +6,19 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { requireBinary } from '../../scripts/temporal-bin.mjs';
+import { requireBinary } from '../../../scripts/temporal-bin.mjs';
 import {
   TemporalCloudSearchAttributesError,
   looksLikeTemporalCloud,
   registerSearchAttributes,
   runTemporalSetup,
-} from '../../scripts/setup/temporal';
-import type { OperatorConnection } from '../../scripts/setup/temporal';
-import { fakeActivities } from '../support/fake-activities';
-import { workflowBundle } from '../support/temporal';
-import { testDataConverter } from '../support/payload-keys';
-import { SEARCH_ATTRIBUTE_DEFINITIONS, inviteWorkflowId, searchAttributes } from '../../workflows/messages';
-import type { InviteInput } from '../../workflows/messages';
+} from '../../../scripts/setup/temporal';
+import type { OperatorConnection } from '../../../scripts/setup/temporal';
+import { fakeActivities } from '../../support/fake-activities';
+import { workflowBundle } from '../../support/temporal';
+import { testDataConverter } from '../../support/payload-keys';
+import { SEARCH_ATTRIBUTE_DEFINITIONS, inviteWorkflowId, searchAttributes } from '../../../workflows/messages';
+import type { InviteInput } from '../../../workflows/messages';
 
 const NAMES = Object.keys(SEARCH_ATTRIBUTE_DEFINITIONS);
 
