@@ -9,6 +9,7 @@
  * `runFaultRun` is also what the small always-on version in `faults.test.ts` calls.
  */
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Client, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { WorkflowHandle } from '@temporalio/client';
@@ -99,8 +100,6 @@ function random(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** How long before a kill (or after it, for the catcher's own parsing) a message's first copy may arrive and still be explained by it. */
 const KILL_WINDOW_BEFORE_MS = 2000;
