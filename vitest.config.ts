@@ -10,7 +10,9 @@ import type { TestProjectInlineConfiguration } from 'vitest/config';
 //   browser, nothing outside this process. In-process servers that start in milliseconds (the
 //   emulators, a Fastify app, an SMTP catcher, an HTTP receiver on 127.0.0.1) are allowed; so is
 //   what a library does inside its own calls (esbuild's build service). The whole layer runs in
-//   well under a minute. A test that needs more belongs to another layer.
+//   well under a minute. A test that needs more belongs to another layer. Its files share the
+//   worker processes (no isolation, which halves its time): a file restores the fake timers,
+//   mocks and environment it changes.
 // - workflows: the workflow code on Temporal's own machinery: the time-skipping test server with
 //   fake activities, replay of the recorded histories, the versioning check.
 // - integration: real Temporal dev servers (or the cluster `TEST_TEMPORAL_ADDRESS` names), the API
@@ -65,7 +67,7 @@ function project(name: Layer): TestProjectInlineConfiguration {
       name,
       include: LAYERS[name].map((folder) => `${folder}/**/*.test.ts`),
       // test/support/temporal.ts and ServiceProcess refuse to start a server or a process here.
-      ...(name === 'unit' ? { env: { INVITEFLOW_TEST_LAYER: 'unit' } } : { setupFiles: ['test/support/setup.ts'] }),
+      ...(name === 'unit' ? { env: { INVITEFLOW_TEST_LAYER: 'unit' }, isolate: false } : { setupFiles: ['test/support/setup.ts'] }),
     },
   };
 }
