@@ -1,7 +1,7 @@
 // The contract's parsers, which the Action bundles to read the API's answers, read defensively:
 // anything that is not the documented shape is turned away rather than put into a token. (That the
-// real API's answers read back as they should is pinned in test/api/redemptions.test.ts and, end to
-// end, in post-login.test.ts.)
+// real API's answers read back as they should is pinned in test/integration/api/redemptions.test.ts
+// and, end to end, in test/integration/actions/post-login.test.ts.)
 import { describe, expect, it } from 'vitest';
 import { INVITE_ERROR_CODES, REDEMPTION_REFUSALS, isInviteErrorCode, parseClaimAnswer, parseRedemptionAnswer, parseRefusal } from '../../lib/action-contract';
 

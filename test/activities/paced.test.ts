@@ -2,6 +2,7 @@
 // against emulators that enforce a rate limit: concurrent grants meet no 429 and send exactly the
 // requests they need, a call refused locally sends nothing, and unpaced the same load is refused.
 // Counts only, never durations.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { createAuth0Activities } from '../../activities/auth0';
@@ -81,8 +82,9 @@ async function withRetries<T>(attempt: () => Promise<T>, failures: ApplicationFa
     } catch (e) {
       if (!(e instanceof ApplicationFailure) || e.nonRetryable) throw e;
       failures.push(e);
-      const delay = typeof e.nextRetryDelay === 'number' ? e.nextRetryDelay : 1000;
-      await new Promise((r) => setTimeout(r, delay));
+      // The retry delay the failure asks for is part of what is tested (the emulator's bucket
+      // refills meanwhile), as Temporal would wait it: a real delay, not a wait for an event.
+      await sleep(typeof e.nextRetryDelay === 'number' ? e.nextRetryDelay : 1000);
     }
   }
 }

@@ -13,7 +13,7 @@ import { summarizeHistory } from '../../cli/history';
 import type { HistoryEntry } from '../../cli/history';
 import { createThrottle, parseRate } from '../../cli/throttle';
 import type { SentEmailRecord } from '../../workflows/messages';
-import { HISTORIES_DIR } from '../support/temporal';
+import { HISTORIES_DIR } from '../support/histories';
 
 function summary(name: string, emails?: SentEmailRecord[]): Promise<HistoryEntry[]> {
   const history = historyFromJSON(JSON.parse(readFileSync(join(HISTORIES_DIR, `${name}.json`), 'utf8')));

@@ -47,7 +47,9 @@ describe('docker-compose.yml', () => {
   });
 
   it('runs entry points that exist', () => {
-    for (const svc of Object.values(compose.services).filter((s) => s.build)) {
+    const built = Object.values(compose.services).filter((s) => s.build);
+    expect(built.length, 'services built from this repository').toBeGreaterThan(0);
+    for (const svc of built) {
       const args = Array.isArray(svc.command) ? svc.command : [];
       const entry = args.find((a) => a.endsWith('.ts'));
       expect(entry && existsSync(join(ROOT, entry)), String(entry)).toBe(true);
@@ -55,10 +57,9 @@ describe('docker-compose.yml', () => {
   });
 
   it('depends only on services it defines', () => {
-    for (const svc of Object.values(compose.services)) {
-      const deps = Array.isArray(svc.depends_on) ? svc.depends_on : Object.keys(svc.depends_on ?? {});
-      for (const dep of deps) expect(Object.keys(compose.services)).toContain(dep);
-    }
+    const deps = Object.values(compose.services).flatMap((svc) => (Array.isArray(svc.depends_on) ? svc.depends_on : Object.keys(svc.depends_on ?? {})));
+    expect(deps.length, 'dependencies between services').toBeGreaterThan(0);
+    for (const dep of deps) expect(Object.keys(compose.services)).toContain(dep);
   });
 
   it('hands our processes only variables they read, each documented in .env.example', () => {

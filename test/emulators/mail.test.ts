@@ -4,7 +4,7 @@
 import { connect } from 'node:net';
 import nodemailer from 'nodemailer';
 import type { SendMailOptions } from 'nodemailer';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { startMailCatcher } from '../../emulators/mail';
 import type { MailCatcher, ParsedMessage } from '../../emulators/mail';
 
@@ -93,21 +93,18 @@ describe('SMTP side', () => {
     const { port } = new URL(catcher.smtpUrl);
     const socket = connect(Number(port), '127.0.0.1');
     const said: string[] = [];
-    const waitFor = (code: string) =>
-      new Promise<void>((resolve) => {
-        const check = () => (said.join('').includes(code) ? resolve() : setTimeout(check, 10));
-        check();
-      });
+    const waitFor = (code: string) => vi.waitFor(() => expect(said.join('')).toContain(code), { timeout: 10_000, interval: 10 });
     socket.on('data', (d: Buffer) => said.push(d.toString()));
     socket.on('error', () => {});
     await waitFor('220 ');
     socket.write('EHLO killed.example\r\nMAIL FROM:<a@example.com>\r\nRCPT TO:<bob@example.com>\r\nDATA\r\n');
     await waitFor('354 ');
-    socket.write('Subject: half a message\r\n\r\nthe sender dies here');
-    await new Promise((r) => setTimeout(r, 50));
-    // A TCP reset, as the kernel sends for a SIGKILLed process with unread data.
+    // Half a message handed to the kernel (the server is past 354, in DATA), then the sender dies.
+    await new Promise<void>((resolve, reject) => socket.write('Subject: half a message\r\n\r\nthe sender dies here', (err) => (err ? reject(err) : resolve())));
+    // A TCP reset, as the kernel sends for a SIGKILLed process with unread data. The catcher runs
+    // in this process: it meets the reset on its socket before the many round trips of the next
+    // message are over, so the check below follows it.
     socket.resetAndDestroy();
-    await new Promise((r) => setTimeout(r, 100));
     await send({ subject: 'after the reset' });
     expect(catcher.messages().map((m) => m.subject)).toEqual(['after the reset']);
   });

@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { startAuth0Emulator } from '../../emulators/auth0';
 import type { Auth0Emulator } from '../../emulators/auth0';
@@ -23,6 +23,7 @@ import { devServerEnv } from '../support/temporal';
 import { tsProcess } from '../../scripts/ts-process';
 import { freePort } from '../e2e/stack';
 import { TEST_PAYLOAD_ENV } from '../support/payload-keys';
+import { WAIT } from '../support/wait';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const [NODE, WORKER_ARGS] = tsProcess('worker/main.ts');
@@ -107,16 +108,16 @@ describe('the worker process', () => {
     const message = await mail.waitForMessage((m) => m.to.includes(email), 60_000);
     const token = /\/i\/([A-Za-z0-9_.-]+)/.exec(message.text)![1]!;
 
-    let metrics = '';
-    for (let i = 0; i < 100 && !/inviteflow_emails_sent\S*\{[^}]*kind="invite"/.test(metrics); i++) {
-      metrics = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.text(), () => '');
-      if (!metrics.includes('inviteflow_emails_sent')) await new Promise((r) => setTimeout(r, 100));
-    }
+    const metrics = await vi.waitFor(async () => {
+      const text = await fetch(`http://127.0.0.1:${metricsPort}/metrics`).then((r) => r.text(), () => '');
+      expect(text).toMatch(/inviteflow_emails_sent\S*\{[^}]*kind="invite"/);
+      return text;
+    }, WAIT);
     expect(metrics).toMatch(/inviteflow_emails_sent\S*\{[^}]*kind="invite"[^}]*\} 1/);
     expect(metrics).toMatch(/inviteflow_invite_transitions\S*\{[^}]*state="pending"[^}]*\} 2/);
     expect(metrics).toMatch(/temporal_workflow_task_execution_latency/);
 
-    for (let i = 0; i < 100 && !out.includes('invite email refused'); i++) await new Promise((r) => setTimeout(r, 100));
+    await vi.waitFor(() => expect(out).toContain('invite email refused'), WAIT);
     child.kill('SIGTERM');
     expect(await exit).toBe(0);
 

@@ -4,6 +4,7 @@
 // and keeps nothing, and the paced fetch takes its activity's reserved times in order.
 import { ApplicationFailure } from '@temporalio/common';
 import { MockActivityEnvironment } from '@temporalio/testing';
+import { DefaultLogger } from '@temporalio/worker';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { ManagementRateLimiter } from '../../emulators/auth0/management';
@@ -255,10 +256,11 @@ describe('pacedActivity', () => {
       { clientPaced: false },
     );
     const inActivity = (activityId: string) =>
-      new MockActivityEnvironment({
-        activityId,
-        workflowExecution: { workflowId: 'invite-1', runId: 'run-1' },
-      });
+      new MockActivityEnvironment(
+        { activityId, workflowExecution: { workflowId: 'invite-1', runId: 'run-1' } },
+        // The refusals below are expected: the activity's failure log would only be noise.
+        { logger: new DefaultLogger('ERROR') },
+      );
     // Its send would go at 3075 ms: refused, the turn kept under the activity's id.
     await expect(inActivity('7').run(paced, 'grant')).rejects.toMatchObject({ nextRetryDelay: 1575 });
     // Another activity now queues behind it (4100 ms), beyond the wait too.

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils';
 import { Worker } from '@temporalio/worker';
-import { HISTORIES_DIR, workflowBundle } from '../support/temporal';
+import { HISTORIES_DIR } from '../support/histories';
+import { workflowBundle } from '../support/temporal';
 import { testDataConverter } from '../support/payload-keys';
 
 const files = readdirSync(HISTORIES_DIR).filter((f) => f.endsWith('.json')).sort();

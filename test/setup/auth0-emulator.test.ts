@@ -131,6 +131,7 @@ describe('clients', () => {
   it('applies fields/include_fields to the list', async () => {
     const listed = await sdk().clients.list({ fields: 'client_id,name', include_fields: true });
 
+    expect(listed.data.length).toBeGreaterThan(0);
     for (const client of listed.data) expect(Object.keys(client).sort()).toEqual(['client_id', 'name']);
   });
 });

@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { tsProcess } from '../../scripts/ts-process';
+import { refuseInUnitLayer } from './layer';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 
@@ -37,6 +38,7 @@ export class ServiceProcess {
 
   /** Starts it and resolves once it logged its start line; rejects if it exits first. */
   async start(): Promise<void> {
+    refuseInUnitLayer(`a child process (${this.entry})`);
     const [command, args] = tsProcess(join(ROOT, this.entry));
     const child = spawn(command, args, { cwd: ROOT, env: this.env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;

@@ -18,6 +18,8 @@ import type * as Proto from '@temporalio/proto';
 import { WORKFLOWS_PATH } from '../../worker/worker';
 import { FAILURE_CONVERTER_PATH } from '../../client/codec';
 import { testDataConverter } from './payload-keys';
+import { HISTORIES_DIR } from './histories';
+import { refuseInUnitLayer } from './layer';
 
 // CommonJS named exports are invisible to Node's ESM loader; the fault run imports this file under tsx.
 const { temporal } = createRequire(import.meta.url)('@temporalio/proto') as typeof Proto;
@@ -27,6 +29,7 @@ const { temporal } = createRequire(import.meta.url)('@temporalio/proto') as type
  * its `client` encrypts like production (`testDataConverter`).
  */
 export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
+  refuseInUnitLayer('a time-skipping Temporal server');
   const env = await TestWorkflowEnvironment.createTimeSkipping({
     server: { executable: { type: 'existing-path', path: requireBinary('test-server') } },
     client: { dataConverter: testDataConverter },
@@ -49,6 +52,7 @@ export async function timeSkippingEnv(): Promise<TestWorkflowEnvironment> {
  * `client` encrypts like production (`testDataConverter`).
  */
 export function devServerEnv(): Promise<TestWorkflowEnvironment> {
+  refuseInUnitLayer('a Temporal dev server');
   return TestWorkflowEnvironment.createLocal({
     client: { dataConverter: testDataConverter },
     server: {
@@ -78,6 +82,7 @@ export function externalTemporal(): { address: string; namespace: string } | und
  * namespace without our search attributes fails here, saying which are missing.
  */
 export async function realServerEnv(): Promise<TestWorkflowEnvironment> {
+  refuseInUnitLayer('a Temporal server');
   const external = externalTemporal();
   if (!external) return devServerEnv();
   const env = await TestWorkflowEnvironment.createFromExistingServer({ ...external, client: { dataConverter: testDataConverter } });
@@ -112,8 +117,6 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
   bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, failureConverterPath: FAILURE_CONVERTER_PATH, logger: { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} } });
   return bundle;
 }
-
-export const HISTORIES_DIR = join(import.meta.dirname, '..', 'replay', 'histories');
 
 /**
  * With RECORD_HISTORIES=1, writes the finished run's history for the replay tests. A recorded

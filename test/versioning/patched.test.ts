@@ -18,7 +18,8 @@ import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { DeterminismViolationError } from '@temporalio/workflow';
 import { inviteWorkflowId, redeemUpdate } from '../../workflows/messages';
 import { fakeActivities } from '../support/fake-activities';
-import { HISTORIES_DIR, timeSkippingEnv, workflowBundle } from '../support/temporal';
+import { HISTORIES_DIR } from '../support/histories';
+import { timeSkippingEnv, workflowBundle } from '../support/temporal';
 import { testDataConverter } from '../support/payload-keys';
 import { FAILURE_CONVERTER_PATH } from '../../client/codec';
 

@@ -7,41 +7,26 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expect, vi } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { run } from '../../cli/main';
-import { startAuth0Emulator } from '../../emulators/auth0';
-import type { Auth0Emulator } from '../../emulators/auth0';
-import type { Output } from '../../cli/main';
-import { createInviteStarter, inviteStartMeta, prepareInvite } from '../../client/invites';
-import type { InviteRequest, StartResult } from '../../client/invites';
-import { inviteWorkflowId, redeemUpdate, statusQuery } from '../../workflows/messages';
-import type { InviteInput, InviteStatus, Redeemer } from '../../workflows/messages';
-import { fakeActivities } from '../support/fake-activities';
-import { devServerEnv, workflowBundle } from '../support/temporal';
-import { TEST_PAYLOAD_ENV, testDataConverter } from '../support/payload-keys';
+import { run } from '../../../cli/main';
+import { startAuth0Emulator } from '../../../emulators/auth0';
+import type { Auth0Emulator } from '../../../emulators/auth0';
+import type { Output } from '../../../cli/main';
+import { createInviteStarter, inviteStartMeta, prepareInvite } from '../../../client/invites';
+import type { InviteRequest, StartResult } from '../../../client/invites';
+import { inviteWorkflowId, redeemUpdate, statusQuery } from '../../../workflows/messages';
+import type { InviteInput, InviteStatus, Redeemer } from '../../../workflows/messages';
+import { fakeActivities } from '../../support/fake-activities';
+import { devServerEnv, workflowBundle } from '../../support/temporal';
+import { TEST_PAYLOAD_ENV, testDataConverter } from '../../support/payload-keys';
+import { WAIT } from '../../support/wait';
 
 /** The roles the emulated tenant has from the start. */
 export const TENANT_ROLES = ['member', 'billing', 'admin', 'viewer', 'reader'] as const;
 
-/** A fresh, valid email address for a test. */
-export function uniqueEmail(name = 'ada'): string {
-  return `${name}.${randomBytes(5).toString('hex')}@example.com`;
-}
-
-/** Polls `probe` until it returns a value other than undefined (bounded, no timing assertion). */
-export async function eventually<T>(
-  probe: () => Promise<T | undefined>,
-  what: string,
-  attempts = 200,
-): Promise<T> {
-  for (let i = 0; i < attempts; i++) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`not reached: ${what}`);
-}
+export { uniqueEmail } from '../../support/unique-email';
 
 /** What one CLI run did. */
 export interface CliResult {
@@ -179,10 +164,11 @@ export async function startCliHarness(): Promise<CliHarness> {
     },
     status,
     async redeem(inviteId, user = {}) {
-      const email = await eventually(
-        () => Promise.resolve(fake.calls.emails.filter((e) => e.inviteId === inviteId).at(-1)),
-        `an email for ${inviteId}`,
-      );
+      const email = await vi.waitFor(() => {
+        const latest = fake.calls.emails.filter((e) => e.inviteId === inviteId).at(-1);
+        expect(latest, `an email for ${inviteId}`).toBeDefined();
+        return latest!;
+      }, WAIT);
       const { email: invited } = await status(inviteId);
       await env.client.workflow.getHandle(inviteWorkflowId(inviteId)).executeUpdate(redeemUpdate, {
         args: [
@@ -200,10 +186,11 @@ export async function startCliHarness(): Promise<CliHarness> {
       });
     },
     async until(inviteId, predicate) {
-      return eventually(async () => {
+      return vi.waitFor(async () => {
         const s = await status(inviteId);
-        return predicate(s) ? s : undefined;
-      }, `status of ${inviteId}`);
+        expect(predicate(s), `status of ${inviteId}: ${JSON.stringify(s)}`).toBe(true);
+        return s;
+      }, WAIT);
     },
     async close() {
       worker.shutdown();

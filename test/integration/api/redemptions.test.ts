@@ -3,12 +3,13 @@
  * and its idempotent repeat (open and closed), every refusal code, and the Action token checks,
  * none of which may change the invite.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { parseRedemptionAnswer, parseRefusal } from '../../lib/action-contract';
-import { createLinkSigner, generateLinkKey } from '../../lib/token';
-import { eventually, expectNoSecretsInLogs, json, startHarness, uniqueEmail } from './harness';
-import type { Harness } from './harness';
+import { parseRedemptionAnswer, parseRefusal } from '../../../lib/action-contract';
+import { createLinkSigner, generateLinkKey } from '../../../lib/token';
+import { expectNoSecretsInLogs, json, startHarness, uniqueEmail } from '../../support/api-harness';
+import { WAIT } from '../../support/wait';
+import type { Harness } from '../../support/api-harness';
 
 let h: Harness;
 let app: FastifyInstance;
@@ -79,10 +80,7 @@ describe('POST /v1/redemptions', () => {
 
     const completed = await h.until(id, (s) => s.state === 'completed');
     expect(completed.redeemer?.userId).toBe(user.id);
-    await eventually(async () => {
-      const d = await h.env.client.workflow.getHandle(`invite-${id}`).describe();
-      return d.status.name === 'COMPLETED' ? true : undefined;
-    }, 'run closed');
+    await expect.poll(async () => (await h.env.client.workflow.getHandle(`invite-${id}`).describe()).status.name, WAIT).toBe('COMPLETED');
 
     const repeat = await redeem(token, user);
     expect(repeat.statusCode).toBe(200);
@@ -97,7 +95,7 @@ describe('POST /v1/redemptions', () => {
     expect(res.statusCode).toBe(200);
     expect(json(res).attribution).toEqual(attribution);
     await h.until(asked.id, (s) => s.state === 'completed');
-    await eventually(async () => ((await h.env.client.workflow.getHandle(`invite-${asked.id}`).describe()).status.name === 'COMPLETED' ? true : undefined), 'closed');
+    await expect.poll(async () => (await h.env.client.workflow.getHandle(`invite-${asked.id}`).describe()).status.name, WAIT).toBe('COMPLETED');
     const repeat = await redeem(asked.token, userFor(asked.email));
     expect(json(repeat)).toMatchObject({ repeat: true, attribution });
     expect(h.fake.calls.hubspot.find((c) => c.inviteId === asked.id)?.attribution).toEqual(attribution);
@@ -199,12 +197,13 @@ describe('GET /v1/invites/:id/history', () => {
       app.inject({ method: 'GET', url: `/v1/invites/${id}/history`, headers: { authorization: `Bearer ${await h.bearer('invites:read')}` } });
     // The notes are sent without making the page or the Action wait: wait for each here.
     const lifecycleWith = (type: string) =>
-      eventually(async () => {
+      vi.waitFor(async () => {
         const res = await read();
         expect(res.statusCode).toBe(200);
         const b = json<{ id: string; omitted: number; events: Record<string, unknown>[] }>(res);
-        return b.events.some((e) => e.type === type) ? b : undefined;
-      }, `a lifecycle with ${type}`);
+        expect(b.events.map((e) => e.type), `a lifecycle with ${type}`).toContain(type);
+        return b;
+      }, WAIT);
     await app.inject({ method: 'HEAD', url: `/i/${token}` });
     expect((await app.inject({ method: 'GET', url: `/i/${token}` })).statusCode).toBe(200);
     await lifecycleWith('clicked');

@@ -7,12 +7,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { deriveInviteId } from '../../client/invite-id';
-import { formatDateTime } from '../../lib/locale';
-import { inviteWorkflowId } from '../../workflows/messages';
-import { createLinkSigner, generateLinkKey } from '../../lib/token';
-import { expectNoSecretsInLogs, json, startHarness, uniqueEmail } from './harness';
-import type { Harness } from './harness';
+import { deriveInviteId } from '../../../client/invite-id';
+import { formatDateTime } from '../../../lib/locale';
+import { inviteWorkflowId } from '../../../workflows/messages';
+import { createLinkSigner, generateLinkKey } from '../../../lib/token';
+import { expectNoSecretsInLogs, json, startHarness, uniqueEmail } from '../../support/api-harness';
+import type { Harness } from '../../support/api-harness';
 
 let h: Harness;
 let app: FastifyInstance;

@@ -4,9 +4,10 @@
  * addresses and invites that did not opt in never claim, and nothing changes for them.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseClaimAnswer } from '../../lib/action-contract';
-import { eventually, expectNoSecretsInLogs, json, startHarness, uniqueEmail } from './harness';
-import type { Harness } from './harness';
+import { parseClaimAnswer } from '../../../lib/action-contract';
+import { expectNoSecretsInLogs, json, startHarness, uniqueEmail } from '../../support/api-harness';
+import { WAIT } from '../../support/wait';
+import type { Harness } from '../../support/api-harness';
 
 let h: Harness;
 
@@ -42,7 +43,7 @@ async function claim(user: { id: string; email: string; email_verified: boolean;
 
 /** Visibility is eventually consistent: wait until the invite can be found by its email. */
 async function visible(id: string) {
-  await eventually(async () => ((await h.env.client.workflow.count(`WorkflowId = 'invite-${id}' AND InviteStatus = 'pending'`)).count > 0 ? true : undefined), `invite ${id} in visibility`);
+  await expect.poll(async () => (await h.env.client.workflow.count(`WorkflowId = 'invite-${id}' AND InviteStatus = 'pending'`)).count, WAIT).toBeGreaterThan(0);
 }
 
 describe('POST /v1/claims', () => {
@@ -113,7 +114,7 @@ describe('POST /v1/claims', () => {
       // A newer invite of the same address waits to be claimed too.
       const second = await invite({ email, scope: 'workspace:second', claimByVerifiedEmail: true });
       await visible(second);
-      await eventually(async () => ((await h.env.client.workflow.count(`WorkflowId = 'invite-${first}' AND InviteStatus = 'redeemed'`)).count > 0 ? true : undefined), 'first invite redeemed in visibility');
+      await expect.poll(async () => (await h.env.client.workflow.count(`WorkflowId = 'invite-${first}' AND InviteStatus = 'redeemed'`)).count, WAIT).toBeGreaterThan(0);
       // The answer was lost; the next login, while the grant is held, gets the same claims back.
       expect(json(await claim(owner))).toEqual({ ...claimed, repeat: true });
       // Another account with the address is passed over the redeemed one and claims the newer one.
@@ -122,7 +123,7 @@ describe('POST /v1/claims', () => {
       release();
     }
     await h.until(first, (s) => s.state === 'completed');
-    await eventually(async () => ((await h.env.client.workflow.count(`WorkflowId = 'invite-${first}' AND ExecutionStatus = 'Completed'`)).count > 0 ? true : undefined), 'first invite closed in visibility');
+    await expect.poll(async () => (await h.env.client.workflow.count(`WorkflowId = 'invite-${first}' AND ExecutionStatus = 'Completed'`)).count, WAIT).toBeGreaterThan(0);
     // Completed a moment ago: still the same answer for its account, nothing for anyone else.
     const again = json(await claim(owner));
     expect(again).toMatchObject({ claimed: true, inviteId: first, scope: 'workspace:first', roles: ['member'], claims: { plan: 'pro' }, repeat: true });

@@ -9,13 +9,13 @@ import { createHash } from 'node:crypto';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { SpaConfig } from '../../demo/browser/app';
-import { inviteLoginUrl, loginRequest, pickLocale, remedyFor, sessionView } from '../../demo/browser/session';
-import { startDemoApp } from '../../demo/server';
-import type { DemoApp, DemoAppOptions } from '../../demo/server';
-import { CLAIMS, claimName } from '../../lib/action-contract';
-import { startHarness, uniqueEmail } from '../api/harness';
-import type { Harness } from '../api/harness';
+import type { SpaConfig } from '../../../demo/browser/app';
+import { inviteLoginUrl, loginRequest, pickLocale, remedyFor, sessionView } from '../../../demo/browser/session';
+import { startDemoApp } from '../../../demo/server';
+import type { DemoApp, DemoAppOptions } from '../../../demo/server';
+import { CLAIMS, claimName } from '../../../lib/action-contract';
+import { startHarness, uniqueEmail } from '../../support/api-harness';
+import type { Harness } from '../../support/api-harness';
 
 const HOSTILE = `"><script>alert(1)</script><img src=x onerror=alert(2)>`;
 

@@ -5,7 +5,7 @@
  * captured so tests can check that no secret reaches them.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
-import { expect } from 'vitest';
+import { expect, vi } from 'vitest';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { SignJWT } from 'jose';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
@@ -23,10 +23,11 @@ import type { Auth0Emulator } from '../../emulators/auth0';
 import { inviteWorkflowId, statusQuery } from '../../workflows/messages';
 import type { InviteStatus } from '../../workflows/messages';
 import type { SendInviteEmailInput } from '../../activities/email';
-import { fakeActivities } from '../support/fake-activities';
-import { devServerEnv, workflowBundle } from '../support/temporal';
-import { TEST_PAYLOAD_ENV, testDataConverter } from '../support/payload-keys';
-import { m2mToken } from '../support/m2m-token';
+import { fakeActivities } from './fake-activities';
+import { devServerEnv, workflowBundle } from './temporal';
+import { TEST_PAYLOAD_ENV, testDataConverter } from './payload-keys';
+import { m2mToken } from './m2m-token';
+import { WAIT } from './wait';
 import { signActionToken } from '../../actions/request-token';
 import { ACTION_TOKEN } from '../../lib/action-contract';
 
@@ -64,20 +65,7 @@ export interface Harness {
 /** The roles the emulated tenant has from the start. */
 export const TENANT_ROLES = ['member', 'billing', 'admin'] as const;
 
-/** A fresh, valid email address for a test. */
-export function uniqueEmail(name = 'ada'): string {
-  return `${name}.${randomBytes(5).toString('hex')}@example.com`;
-}
-
-/** Polls `probe` until it returns a value other than undefined (bounded, no timing assertion). */
-export async function eventually<T>(probe: () => Promise<T | undefined>, what: string, attempts = 200): Promise<T> {
-  for (let i = 0; i < attempts; i++) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`not reached: ${what}`);
-}
+export { uniqueEmail } from './unique-email';
 
 /** JSON body of a response. */
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- response bodies are read loosely in tests
@@ -181,10 +169,11 @@ export async function startHarness(): Promise<Harness> {
       return token;
     },
     async emails(inviteId, count = 1) {
-      return eventually(() => {
+      return vi.waitFor(() => {
         const sent = fake.calls.emails.filter((e) => e.inviteId === inviteId);
-        return Promise.resolve(sent.length >= count ? sent : undefined);
-      }, `${count} email(s) for ${inviteId}`);
+        expect(sent.length, `emails for ${inviteId}`).toBeGreaterThanOrEqual(count);
+        return sent;
+      }, WAIT);
     },
     async linkOf(email) {
       const token = await signer.mint({ inviteId: email.inviteId, jti: email.jti, expiresAt: new Date(email.expiresAt) });
@@ -193,10 +182,11 @@ export async function startHarness(): Promise<Harness> {
     },
     status,
     async until(inviteId, predicate) {
-      return eventually(async () => {
+      return vi.waitFor(async () => {
         const s = await status(inviteId);
-        return predicate(s) ? s : undefined;
-      }, `status of ${inviteId}`);
+        expect(predicate(s), `status of ${inviteId}: ${JSON.stringify(s)}`).toBe(true);
+        return s;
+      }, WAIT);
     },
     async exists(inviteId) {
       try {

@@ -3,22 +3,23 @@
 // visibility query finds the invite; a second run adds nothing; a type clash is an error. The
 // Temporal Cloud refusal is checked with a stub operator service, since Cloud is not reachable.
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { requireBinary } from '../../scripts/temporal-bin.mjs';
+import { requireBinary } from '../../../scripts/temporal-bin.mjs';
 import {
   TemporalCloudSearchAttributesError,
   looksLikeTemporalCloud,
   registerSearchAttributes,
   runTemporalSetup,
-} from '../../scripts/setup/temporal';
-import type { OperatorConnection } from '../../scripts/setup/temporal';
-import { fakeActivities } from '../support/fake-activities';
-import { workflowBundle } from '../support/temporal';
-import { testDataConverter } from '../support/payload-keys';
-import { SEARCH_ATTRIBUTE_DEFINITIONS, inviteWorkflowId, searchAttributes } from '../../workflows/messages';
-import type { InviteInput } from '../../workflows/messages';
+} from '../../../scripts/setup/temporal';
+import type { OperatorConnection } from '../../../scripts/setup/temporal';
+import { fakeActivities } from '../../support/fake-activities';
+import { workflowBundle } from '../../support/temporal';
+import { testDataConverter } from '../../support/payload-keys';
+import { WAIT } from '../../support/wait';
+import { SEARCH_ATTRIBUTE_DEFINITIONS, inviteWorkflowId, searchAttributes } from '../../../workflows/messages';
+import type { InviteInput } from '../../../workflows/messages';
 
 const NAMES = Object.keys(SEARCH_ATTRIBUTE_DEFINITIONS);
 
@@ -49,12 +50,12 @@ async function customAttributeNames(): Promise<string[]> {
 
 /** Polls a visibility query until it finds `count` workflows; visibility is eventually consistent. */
 async function listUntil(query: string, count: number): Promise<string[]> {
-  for (let attempt = 0; ; attempt++) {
+  return vi.waitFor(async () => {
     const ids: string[] = [];
     for await (const wf of env.client.workflow.list({ query })) ids.push(wf.workflowId);
-    if (ids.length >= count || attempt >= 100) return ids;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
+    expect(ids.length, query).toBeGreaterThanOrEqual(count);
+    return ids;
+  }, WAIT);
 }
 
 describe('registerSearchAttributes on a dev server', () => {

@@ -7,9 +7,9 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import type { LifecycleEventType } from '../../workflows/messages';
-import { expectNoSecretsInLogs, json, startHarness, uniqueEmail } from './harness';
-import type { Harness } from './harness';
+import type { LifecycleEventType } from '../../../workflows/messages';
+import { expectNoSecretsInLogs, json, startHarness, uniqueEmail } from '../../support/api-harness';
+import type { Harness } from '../../support/api-harness';
 
 const MAILGUN_KEY = `key-${randomBytes(16).toString('hex')}`;
 

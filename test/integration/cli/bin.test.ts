@@ -6,11 +6,11 @@ import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { createInviteStarter, inviteStartMeta, prepareInvite } from '../../client/invites';
-import { devServerEnv } from '../support/temporal';
-import { TEST_PAYLOAD_ENV } from '../support/payload-keys';
+import { createInviteStarter, inviteStartMeta, prepareInvite } from '../../../client/invites';
+import { devServerEnv } from '../../support/temporal';
+import { TEST_PAYLOAD_ENV } from '../../support/payload-keys';
 
-const BIN = fileURLToPath(new URL('../../cli/bin.mjs', import.meta.url));
+const BIN = fileURLToPath(new URL('../../../cli/bin.mjs', import.meta.url));
 
 /**
  * Runs the bin with a clean environment (no Temporal settings inherited from the test run, and

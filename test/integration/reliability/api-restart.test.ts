@@ -7,21 +7,23 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
-import { startAuth0Emulator } from '../../emulators/auth0';
-import type { Auth0Emulator } from '../../emulators/auth0';
-import { generateLinkKey } from '../../lib/token';
-import { inviteWorkflowId } from '../../workflows/messages';
-import { fakeActivities } from '../support/fake-activities';
-import { devServerEnv, workflowBundle } from '../support/temporal';
-import { tsProcess } from '../../scripts/ts-process';
-import { freePort } from '../e2e/stack';
-import { m2mToken } from '../support/m2m-token';
-import { TEST_PAYLOAD_ENV, testDataConverter } from '../support/payload-keys';
+import { startAuth0Emulator } from '../../../emulators/auth0';
+import type { Auth0Emulator } from '../../../emulators/auth0';
+import { generateLinkKey } from '../../../lib/token';
+import { inviteWorkflowId } from '../../../workflows/messages';
+import { fakeActivities } from '../../support/fake-activities';
+import { devServerEnv, workflowBundle } from '../../support/temporal';
+import { tsProcess } from '../../../scripts/ts-process';
+import { freePort } from '../../e2e/stack';
+import { m2mToken } from '../../support/m2m-token';
+import { TEST_PAYLOAD_ENV, testDataConverter } from '../../support/payload-keys';
+import { WAIT } from '../../support/wait';
 
-const ROOT = join(import.meta.dirname, '..', '..');
+const ROOT = join(import.meta.dirname, '..', '..', '..');
 const EMAILS = 30;
 
 let env: TestWorkflowEnvironment;
@@ -76,9 +78,13 @@ describe('the API restarted under load', () => {
       AUTH0_MANAGEMENT_ENDPOINT: auth0.url,
       LOG_LEVEL: 'warn',
     };
+    /** How the current API process ended, once it has. */
+    let apiExit: Promise<{ code: number | null; signal: NodeJS.Signals | null }> = Promise.resolve({ code: null, signal: null });
     const startApi = () => {
       const [command, args] = tsProcess('api/main.ts');
-      api = spawn(command, args, { cwd: ROOT, env: apiEnv, stdio: 'ignore' });
+      const child = spawn(command, args, { cwd: ROOT, env: apiEnv, stdio: 'ignore' });
+      api = child;
+      apiExit = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
     };
     const bearer = await m2mToken(auth0.url, 'https://inviteflow/api');
 
@@ -99,27 +105,31 @@ describe('the API restarted under load', () => {
           return ((await res.json()) as { id: string }).id;
         }
         failures.push(res?.status ?? 0);
-        await new Promise((r) => setTimeout(r, 50));
+        // The funnel's own pause between retries, not a wait for the test.
+        await sleep(50);
       }
       throw new Error(`the API never answered for ${email}`);
     };
     const funnel = Promise.all(emails.flatMap((email) => [post(email), post(email)]));
 
     // Kill the API twice while it is answering, i.e. with requests in flight, restarting it each time.
-    let kills = 0;
+    const exits: { code: number | null; signal: NodeJS.Signals | null }[] = [];
     const answeredAtKill: number[] = [];
     for (let round = 0; round < 2; round++) {
       const before = answered;
-      while (answered < before + 3 && answered < 2 * EMAILS) await new Promise((r) => setTimeout(r, 10));
+      await vi.waitFor(() => expect(answered).toBeGreaterThanOrEqual(Math.min(before + 3, 2 * EMAILS)), WAIT);
       answeredAtKill.push(answered);
       api!.kill('SIGKILL');
-      kills++;
-      await new Promise((r) => api!.once('exit', r));
+      exits.push(await apiExit);
       startApi();
     }
+    // Each kill ended a running API (the one that had just answered), not one that had exited.
+    expect(exits).toEqual([
+      { code: null, signal: 'SIGKILL' },
+      { code: null, signal: 'SIGKILL' },
+    ]);
     const ids = await funnel;
 
-    expect(kills).toBe(2);
     // The first kill hit an API that was answering with most requests still to come.
     expect(answeredAtKill[0]).toBeGreaterThan(0);
     expect(answeredAtKill[0]).toBeLessThan(2 * EMAILS);
@@ -128,14 +138,11 @@ describe('the API restarted under load', () => {
     expect(new Set(ids).size).toBe(EMAILS);
     // One run per invite: count the runs of every workflow id in visibility.
     for (const id of new Set(ids)) {
-      let runs = 0;
-      for (let i = 0; i < 100; i++) {
-        runs = 0;
+      await vi.waitFor(async () => {
+        let runs = 0;
         for await (const _ of env.client.workflow.list({ query: `WorkflowId = '${inviteWorkflowId(id)}'` })) runs++;
-        if (runs > 0) break;
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      expect(runs, id).toBe(1);
+        expect(runs, id).toBe(1);
+      }, WAIT);
     }
   });
 });

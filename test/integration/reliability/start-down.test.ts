@@ -7,18 +7,18 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
-import { startAuth0Emulator } from '../../emulators/auth0';
-import type { Auth0Emulator } from '../../emulators/auth0';
-import { startHubSpotEmulator } from '../../emulators/hubspot';
-import type { HubSpotEmulator } from '../../emulators/hubspot';
-import { startMailCatcher } from '../../emulators/mail';
-import type { MailCatcher } from '../../emulators/mail';
-import { generateLinkKey } from '../../lib/token';
-import { searchAttributes } from '../../workflows/messages';
-import { freePort } from '../../scripts/cluster';
-import { requireBinary } from '../../scripts/temporal-bin.mjs';
-import { ServiceProcess } from '../support/service-process';
-import { m2mToken } from '../support/m2m-token';
+import { startAuth0Emulator } from '../../../emulators/auth0';
+import type { Auth0Emulator } from '../../../emulators/auth0';
+import { startHubSpotEmulator } from '../../../emulators/hubspot';
+import type { HubSpotEmulator } from '../../../emulators/hubspot';
+import { startMailCatcher } from '../../../emulators/mail';
+import type { MailCatcher } from '../../../emulators/mail';
+import { generateLinkKey } from '../../../lib/token';
+import { searchAttributes } from '../../../workflows/messages';
+import { freePort } from '../../../scripts/cluster';
+import { requireBinary } from '../../../scripts/temporal-bin.mjs';
+import { ServiceProcess } from '../../support/service-process';
+import { m2mToken } from '../../support/m2m-token';
 
 const UNREACHABLE = /"msg":"Temporal at 127\.0\.0\.1:\d+ is unreachable \((?:connection refused|no answer before the deadline)\); retrying in (\d+) ms"/g;
 

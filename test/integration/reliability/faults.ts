@@ -9,25 +9,26 @@
  * `runFaultRun` is also what the small always-on version in `faults.test.ts` calls.
  */
 import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { Client, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { WorkflowHandle } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
-import { startAuth0Emulator } from '../../emulators/auth0';
-import type { Auth0Emulator } from '../../emulators/auth0';
-import { startHubSpotEmulator } from '../../emulators/hubspot';
-import type { HubSpotEmulator } from '../../emulators/hubspot';
-import { startMailCatcher } from '../../emulators/mail';
-import type { MailCatcher, ParsedMessage } from '../../emulators/mail';
-import { deriveInviteId } from '../../client/invite-id';
-import { temporalDataConverter } from '../../client/connection';
-import { createLinkVerifier, generateLinkKey } from '../../lib/token';
-import { InviteErrorType } from '../../workflows/errors';
-import { inviteWorkflowId, redeemUpdate } from '../../workflows/messages';
-import type { InviteStatus } from '../../workflows/messages';
-import type { inviteWorkflow } from '../../workflows/invite';
-import { devServerEnv } from '../support/temporal';
-import { ServiceProcess } from '../support/service-process';
+import { startAuth0Emulator } from '../../../emulators/auth0';
+import type { Auth0Emulator } from '../../../emulators/auth0';
+import { startHubSpotEmulator } from '../../../emulators/hubspot';
+import type { HubSpotEmulator } from '../../../emulators/hubspot';
+import { startMailCatcher } from '../../../emulators/mail';
+import type { MailCatcher, ParsedMessage } from '../../../emulators/mail';
+import { deriveInviteId } from '../../../client/invite-id';
+import { temporalDataConverter } from '../../../client/connection';
+import { createLinkVerifier, generateLinkKey } from '../../../lib/token';
+import { InviteErrorType } from '../../../workflows/errors';
+import { inviteWorkflowId, redeemUpdate } from '../../../workflows/messages';
+import type { InviteStatus } from '../../../workflows/messages';
+import type { inviteWorkflow } from '../../../workflows/invite';
+import { devServerEnv } from '../../support/temporal';
+import { ServiceProcess } from '../../support/service-process';
 
 const PUBLIC_BASE_URL = 'http://localhost:3998';
 const SCOPE = 'workspace:faults';
@@ -99,8 +100,6 @@ function random(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** How long before a kill (or after it, for the catcher's own parsing) a message's first copy may arrive and still be explained by it. */
 const KILL_WINDOW_BEFORE_MS = 2000;

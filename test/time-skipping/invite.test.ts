@@ -3,7 +3,7 @@
  * With RECORD_HISTORIES=1 each path's history is written for the replay tests.
  */
 import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
 import type { WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
@@ -12,6 +12,7 @@ import { Worker } from '@temporalio/worker';
 import { fakeActivities } from '../support/fake-activities';
 import { recordHistory, timeSkippingEnv, workflowBundle } from '../support/temporal';
 import { testDataConverter } from '../support/payload-keys';
+import { WAIT } from '../support/wait';
 import { InviteErrorType } from '../../workflows/errors';
 import { localMinutes } from '../../workflows/send-window';
 import type { inviteWorkflow } from '../../workflows/invite';
@@ -128,12 +129,11 @@ function startWithSearchAttributes(taskQueue: string, args: InviteInput, expires
 
 /** Polls the status query until `predicate` holds; time does not skip while polling. */
 async function until(handle: Handle, predicate: (s: InviteStatus) => boolean): Promise<InviteStatus> {
-  for (let i = 0; i < 400; i++) {
+  return vi.waitFor(async () => {
     const status = await handle.query(statusQuery);
-    if (predicate(status)) return status;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`condition not reached; last status: ${JSON.stringify(await handle.query(statusQuery))}`);
+    expect(predicate(status), `condition not reached; last status: ${JSON.stringify(status)}`).toBe(true);
+    return status;
+  }, WAIT);
 }
 
 const firstEmail = (handle: Handle) => until(handle, (s) => s.emails.length >= 1);

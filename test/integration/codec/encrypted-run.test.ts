@@ -17,15 +17,16 @@ import type { Payload } from '@temporalio/common';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { temporal } from '@temporalio/proto';
 import { Worker } from '@temporalio/worker';
-import { EncryptionCodec, emailSearchValue, ENCRYPTED_ENCODING } from '../../client/codec';
-import { temporalDataConverter } from '../../client/connection';
-import { inviteWorkflowId, redeemUpdate, searchAttributes, statusQuery } from '../../workflows/messages';
-import { InviteErrorType } from '../../workflows/errors';
-import type { inviteWorkflow } from '../../workflows/invite';
-import { eventually, startHarness, uniqueEmail } from '../api/harness';
-import type { Harness } from '../api/harness';
-import { fakeActivities } from '../support/fake-activities';
-import { workflowBundle } from '../support/temporal';
+import { EncryptionCodec, emailSearchValue, ENCRYPTED_ENCODING } from '../../../client/codec';
+import { temporalDataConverter } from '../../../client/connection';
+import { inviteWorkflowId, redeemUpdate, searchAttributes, statusQuery } from '../../../workflows/messages';
+import { InviteErrorType } from '../../../workflows/errors';
+import type { inviteWorkflow } from '../../../workflows/invite';
+import { startHarness, uniqueEmail } from '../../support/api-harness';
+import { WAIT } from '../../support/wait';
+import type { Harness } from '../../support/api-harness';
+import { fakeActivities } from '../../support/fake-activities';
+import { workflowBundle } from '../../support/temporal';
 
 const keys = [{ id: 'test-2025', key: randomBytes(32).toString('base64') }];
 const dataConverter = temporalDataConverter({ PAYLOAD_KEYS: keys });
@@ -78,7 +79,11 @@ beforeAll(async () => {
       { key: searchAttributes.email, value: searchValue },
     ],
   });
-  const sent = await eventually(() => Promise.resolve(fake.calls.emails.find((e) => e.inviteId === inviteId)), 'the invite email');
+  const sent = await vi.waitFor(() => {
+    const email = fake.calls.emails.find((e) => e.inviteId === inviteId);
+    expect(email, 'the invite email').toBeDefined();
+    return email!;
+  }, WAIT);
   const answer = await handle.executeUpdate(redeemUpdate, {
     args: [{ linkId: sent.jti, user: { userId: 'auth0|secret', email, emailVerified: true, connection: 'Username-Password-Authentication' } }],
   });
@@ -128,12 +133,11 @@ describe('an invite run with payload encryption', () => {
 
   it('keeps the email searchable only through its keyed hash', async () => {
     const hashed = emailSearchValue(email, h.config.INVITE_ID_KEY);
-    const found = await eventually(async () => {
+    await vi.waitFor(async () => {
       const ids: string[] = [];
       for await (const wf of h.env.client.workflow.list({ query: `InviteEmail = '${hashed}'` })) ids.push(wf.workflowId);
-      return ids.length > 0 ? ids : undefined;
-    }, 'the invite in visibility');
-    expect(found).toEqual([inviteWorkflowId(inviteId)]);
+      expect(ids).toEqual([inviteWorkflowId(inviteId)]);
+    }, WAIT);
   });
 
   it('decodes with the codec: the input carries the email and the data', async () => {

@@ -5,9 +5,9 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
-import { signWebhook } from '../../lib/webhook-signature';
-import { expectNoSecretsInLogs, json, startHarness, uniqueEmail } from './harness';
-import type { Harness } from './harness';
+import { signWebhook } from '../../../lib/webhook-signature';
+import { expectNoSecretsInLogs, json, startHarness, uniqueEmail } from '../../support/api-harness';
+import type { Harness } from '../../support/api-harness';
 
 const EMAIL_EVENTS_SECRET = randomBytes(32).toString('base64url');
 const MAILGUN_KEY = `key-${randomBytes(16).toString('hex')}`;

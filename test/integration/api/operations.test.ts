@@ -5,8 +5,8 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Client, Connection } from '@temporalio/client';
-import { json, startHarness, uniqueEmail } from './harness';
-import type { Harness } from './harness';
+import { json, startHarness, uniqueEmail } from '../../support/api-harness';
+import type { Harness } from '../../support/api-harness';
 
 let h: Harness;
 

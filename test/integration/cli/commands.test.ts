@@ -6,13 +6,14 @@
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Worker } from '@temporalio/worker';
-import { payloadDataConverter } from '../../client/codec';
-import { deriveInviteId } from '../../client/invite-id';
-import { deliveryFailedSignal, inviteWorkflowId } from '../../workflows/messages';
-import { workflowBundle } from '../support/temporal';
-import { eventually, startCliHarness, uniqueEmail } from './harness';
+import { payloadDataConverter } from '../../../client/codec';
+import { deriveInviteId } from '../../../client/invite-id';
+import { deliveryFailedSignal, inviteWorkflowId } from '../../../workflows/messages';
+import { workflowBundle } from '../../support/temporal';
+import { startCliHarness, uniqueEmail } from './harness';
+import { WAIT } from '../../support/wait';
 import type { CliHarness, CliResult } from './harness';
 
 let h: CliHarness;
@@ -38,15 +39,13 @@ async function listUntil(
   args: string[],
   done: (rows: Record<string, unknown>[]) => boolean,
 ): Promise<Record<string, unknown>[]> {
-  return eventually(
-    async () => {
-      const r = await h.cli(['list', ...args, '--json']);
-      expect(r.code).toBe(0);
-      const rows = r.lines();
-      return done(rows) ? rows : undefined;
-    },
-    `list ${args.join(' ')}`,
-  );
+  return vi.waitFor(async () => {
+    const r = await h.cli(['list', ...args, '--json']);
+    expect(r.code).toBe(0);
+    const rows = r.lines();
+    expect(done(rows), `list ${args.join(' ')}: ${JSON.stringify(rows)}`).toBe(true);
+    return rows;
+  }, WAIT);
 }
 
 function errorOf(r: CliResult): string {
@@ -240,11 +239,12 @@ describe('show', () => {
     h.fake.fail('linkHubSpotContact', { times: 1000, retryable: true });
     const retrying = await h.invite({ email: uniqueEmail('retry'), scope: uniqueScope('retry') });
     await h.redeem(retrying.id);
-    const shown = await eventually(async () => {
+    const shown = await vi.waitFor(async () => {
       const [s] = (await h.cli(['show', retrying.id, '--json'])).lines();
       const pending = s?.pending as { activity: string; attempt: number }[] | undefined;
-      return pending?.some((p) => p.activity === 'linkHubSpotContact' && p.attempt >= 2) ? s : undefined;
-    }, 'a retried activity');
+      expect(pending?.some((p) => p.activity === 'linkHubSpotContact' && p.attempt >= 2), 'a retried activity').toBe(true);
+      return s!;
+    }, WAIT);
     // The other grants run beside it and may still be in their first attempt on a busy machine.
     expect(shown.pending).toEqual(
       expect.arrayContaining([
@@ -352,11 +352,12 @@ describe('revoke, resend, extend', () => {
     const invite = await h.invite({ email: uniqueEmail('resend') }, { resendInterval: '1 second' });
     await h.until(invite.id, (s) => s.emails.length === 1);
     // Bounded retries: the first attempts may fall within the one-second interval.
-    const sent = await eventually(async () => {
+    const sent = await vi.waitFor(async () => {
       const r = await h.cli(['resend', invite.id, '--json']);
       if (r.code === 1) expect(JSON.parse(r.stderr).error.code).toBe('resend_rate_limited');
-      return r.code === 0 ? r : undefined;
-    }, 'a resend');
+      expect(r.code, 'a resend').toBe(0);
+      return r;
+    }, WAIT);
     expect(sent.lines()[0]).toMatchObject({ id: invite.id, sent: { sequence: 2, kind: 'resend' } });
     expect(sent.lines()[0]!.sent as object).not.toHaveProperty('linkId');
     expect((await h.status(invite.id)).emails.map((e) => e.kind)).toEqual(['invite', 'resend']);
@@ -450,10 +451,12 @@ describe('payload encryption', () => {
       expect(Buffer.from(started!.metadata!.encoding!).toString()).toBe('binary/encrypted');
       expect(Buffer.from(started!.data!).toString('latin1')).not.toContain(email);
 
-      const shown = await eventually(async () => {
+      const shown = await vi.waitFor(async () => {
         const r = await h.cli(['show', id], { env });
-        return r.code === 0 && /invite email #1 sent/.test(r.stdout) ? r : undefined;
-      }, 'the first email in the history');
+        expect(r.code).toBe(0);
+        expect(r.stdout, 'the first email in the history').toMatch(/invite email #1 sent/);
+        return r;
+      }, WAIT);
       expect(shown.stdout).toMatch(
         new RegExp(
           `^ {2}\\S+ {2}created for ${email.replace('.', '\\.')} in scope ${scope}, roles: none$`,

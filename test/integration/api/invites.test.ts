@@ -9,12 +9,13 @@ import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { FastifyInstance } from 'fastify';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { ApplicationFailure } from '@temporalio/common';
-import { deriveInviteId } from '../../client/invite-id';
-import { InviteErrorType } from '../../workflows/errors';
-import { MAX_DATA_DEPTH, MAX_DATA_KEYS } from '../../workflows/input';
-import { inviteWorkflowId, statusQuery } from '../../workflows/messages';
-import { eventually, expectNoSecretsInLogs, json, startHarness, uniqueEmail } from './harness';
-import type { Harness } from './harness';
+import { deriveInviteId } from '../../../client/invite-id';
+import { InviteErrorType } from '../../../workflows/errors';
+import { MAX_DATA_DEPTH, MAX_DATA_KEYS } from '../../../workflows/input';
+import { inviteWorkflowId, statusQuery } from '../../../workflows/messages';
+import { expectNoSecretsInLogs, json, startHarness, uniqueEmail } from '../../support/api-harness';
+import { WAIT } from '../../support/wait';
+import type { Harness } from '../../support/api-harness';
 
 let h: Harness;
 let app: FastifyInstance;
@@ -380,16 +381,16 @@ describe('GET /v1/invites/:id and GET /v1/invites', () => {
     for (const scope of scopes) ids.push(json(await create({ email, scope })).id as string);
     await call('POST', `/v1/invites/${ids[2]}/revoke`, {});
 
-    const all = await eventually(async () => {
+    const all = await vi.waitFor(async () => {
       const res = await call('GET', `/v1/invites?email=${encodeURIComponent(email.toUpperCase())}&pageSize=100`);
       expect(res.statusCode).toBe(200);
       const items = json(res).items as { id: string; status: string; execution: string }[];
       // Closed, not only marked revoked: a run that closes between two pages moves in the
       // visibility order, and the pages below would see an invite twice.
-      return items.length === 3 && items.some((i) => i.id === ids[2] && i.status === 'revoked' && i.execution !== 'RUNNING')
-        ? items
-        : undefined;
-    }, 'three invites visible, the revoked one closed');
+      expect(items).toHaveLength(3);
+      expect(items.some((i) => i.id === ids[2] && i.status === 'revoked' && i.execution !== 'RUNNING'), 'the revoked one closed').toBe(true);
+      return items;
+    }, WAIT);
     expect(all.map((i) => i.id).sort()).toEqual([...ids].sort());
     expect(all.find((i) => i.id === ids[0])).toMatchObject({ email, scope: 'list:a', status: 'pending', execution: 'RUNNING' });
     expect(Date.parse((all[0] as unknown as { expiresAt: string }).expiresAt)).toBeGreaterThan(Date.now());
@@ -419,10 +420,11 @@ describe('GET /v1/invites/:id and GET /v1/invites', () => {
     }
     const email = uniqueEmail('token');
     for (const scope of ['tok:a', 'tok:b']) await create({ email, scope });
-    const page = await eventually(async () => {
+    const page = await vi.waitFor(async () => {
       const body = json(await call('GET', `/v1/invites?email=${encodeURIComponent(email)}&pageSize=1`));
-      return body.nextPageToken ? body : undefined;
-    }, 'a second page');
+      expect(body.nextPageToken, 'a second page').toBeTruthy();
+      return body;
+    }, WAIT);
     const foreign = await call('GET', `/v1/invites?scope=tok:a&pageToken=${page.nextPageToken as string}`);
     expect(foreign.statusCode).toBe(400);
   });
@@ -430,13 +432,11 @@ describe('GET /v1/invites/:id and GET /v1/invites', () => {
   it('quotes a filter value that contains a quote, and finds the invite', async () => {
     const email = `o'brien.${Date.now()}@example.com`;
     const { id } = json(await create({ email }));
-    const items = await eventually(async () => {
+    await vi.waitFor(async () => {
       const res = await call('GET', `/v1/invites?email=${encodeURIComponent(email)}`);
       expect(res.statusCode).toBe(200);
-      const found = json(res).items as { id: string }[];
-      return found.length > 0 ? found : undefined;
-    }, 'invite visible');
-    expect(items.map((i) => i.id)).toEqual([id]);
+      expect((json(res).items as { id: string }[]).map((i) => i.id)).toEqual([id]);
+    }, WAIT);
   });
 });
 

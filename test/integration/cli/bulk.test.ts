@@ -7,10 +7,11 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseCsv } from '../../cli/csv';
-import { deriveInviteId } from '../../client/invite-id';
-import { MAX_DATA_DEPTH, MAX_DATA_KEYS } from '../../workflows/input';
-import { eventually, startCliHarness, uniqueEmail } from './harness';
+import { parseCsv } from '../../../cli/csv';
+import { deriveInviteId } from '../../../client/invite-id';
+import { MAX_DATA_DEPTH, MAX_DATA_KEYS } from '../../../workflows/input';
+import { startCliHarness, uniqueEmail } from './harness';
+import { WAIT } from '../../support/wait';
 import type { CliHarness } from './harness';
 
 let h: CliHarness;
@@ -219,10 +220,7 @@ describe('bulk', () => {
     const running = h.cli(['bulk', input, '--rate', '1/s', '--report', out, '--scope', 'slow'], {
       signal: controller.signal,
     });
-    await eventually(
-      () => Promise.resolve(existsSync(join(h.dir, out)) && report(out).length >= 1 ? true : undefined),
-      'the first report row',
-    );
+    await expect.poll(() => existsSync(join(h.dir, out)) && report(out).length >= 1, WAIT).toBe(true);
     controller.abort(new Error('interrupted'));
     const stopped = await running;
     expect(stopped.code).toBe(130);

@@ -17,13 +17,14 @@ import type { JSONWebKeySet, JWTPayload } from 'jose';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { MockInstance } from 'vitest';
-import { buildAction } from '../../actions/build';
-import type { API, Event } from '../../actions/post-login';
-import { CLAIMS, claimName } from '../../lib/action-contract';
-import { createLinkSigner, generateLinkKey } from '../../lib/token';
-import { eventually, expectNoSecretsInLogs, json, startHarness, uniqueEmail } from '../api/harness';
-import type { Harness } from '../api/harness';
-import { postLoginEvent, recordingApi } from './fixtures';
+import { buildAction } from '../../../actions/build';
+import type { API, Event } from '../../../actions/post-login';
+import { CLAIMS, claimName } from '../../../lib/action-contract';
+import { createLinkSigner, generateLinkKey } from '../../../lib/token';
+import { expectNoSecretsInLogs, json, startHarness, uniqueEmail } from '../../support/api-harness';
+import { WAIT } from '../../support/wait';
+import type { Harness } from '../../support/api-harness';
+import { postLoginEvent, recordingApi } from '../../actions/fixtures';
 
 type Handler = (event: Event, api: API) => Promise<void>;
 
@@ -148,7 +149,7 @@ describe('a redeemed invite', () => {
     const first = await login({ query: { invite: token }, secrets: secrets(), user });
     const again = await login({ query: { invite: token }, secrets: secrets(), user });
     await h.until(id, (s) => s.state === 'completed');
-    await eventually(async () => ((await h.env.client.workflow.getHandle(`invite-${id}`).describe()).status.name === 'COMPLETED' ? true : undefined), 'run closed');
+    await expect.poll(async () => (await h.env.client.workflow.getHandle(`invite-${id}`).describe()).status.name, WAIT).toBe('COMPLETED');
     const closed = await login({ query: { invite: token }, secrets: secrets(), user });
 
     expect(first.idToken[claim(CLAIMS.roles)]).toEqual(['member', 'billing']);
@@ -316,7 +317,7 @@ describe('ON_REFUSAL=deny', () => {
 describe('claim by verified email (CLAIM_BY_EMAIL=true)', () => {
   /** Visibility is eventually consistent: wait until the invite can be found by its email. */
   async function visible(id: string) {
-    await eventually(async () => ((await h.env.client.workflow.count(`WorkflowId = 'invite-${id}' AND InviteStatus = 'pending'`)).count > 0 ? true : undefined), `invite ${id} in visibility`);
+    await expect.poll(async () => (await h.env.client.workflow.count(`WorkflowId = 'invite-${id}' AND InviteStatus = 'pending'`)).count, WAIT).toBeGreaterThan(0);
   }
   const claims = () => received.filter((r) => r === 'POST /v1/claims');
 
