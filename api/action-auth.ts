@@ -7,7 +7,7 @@
  * replayed once on each of them within those minutes. That has no effect of its own: the Action
  * binds `sub`, so the route refuses the token for any other account, and for the same account
  * the `redeem` update answers the idempotent repeat (the workflow refuses every other account
- * even without `sub`). `test/api/replicas.test.ts` replays a token on a second replica.
+ * even without `sub`). `test/integration/api/replicas.test.ts` replays a token on a second replica.
  */
 import { errors, jwtVerify } from 'jose';
 import { ACTION_TOKEN } from '../lib/action-contract';

@@ -8,7 +8,7 @@
  * tolerance; Mailgun's single-use tokens are remembered for that long, so a captured call cannot
  * be replayed on this process. The memory is per process: replayed on another replica, the same
  * event reaches the workflow, which takes a delivery failure only while pending, so the invite is
- * marked and the funnel told once (`test/api/replicas.test.ts`). Mailgun signs the token, not the
+ * marked and the funnel told once (`test/integration/api/replicas.test.ts`). Mailgun signs the token, not the
  * body; see docs/production.md for what that leaves across replicas. Events about mail that is
  * not ours, or about closed invites, are answered 200 and ignored, so the provider stops
  * retrying them.

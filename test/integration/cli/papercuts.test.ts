@@ -9,13 +9,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { run } from '../../cli/main';
-import type { Output } from '../../cli/main';
-import { withLocalStack } from '../../cli/local-stack';
-import type { LocalStackFile } from '../../cli/local-stack';
-import { TEST_PAYLOAD_ENV } from '../support/payload-keys';
+import { run } from '../../../cli/main';
+import type { Output } from '../../../cli/main';
+import { withLocalStack } from '../../../cli/local-stack';
+import type { LocalStackFile } from '../../../cli/local-stack';
+import { TEST_PAYLOAD_ENV } from '../../support/payload-keys';
 
-const BIN = fileURLToPath(new URL('../../cli/bin.mjs', import.meta.url));
+const BIN = fileURLToPath(new URL('../../../cli/bin.mjs', import.meta.url));
 const dirs: string[] = [];
 afterAll(() => {
   for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
