@@ -42,7 +42,7 @@ import { registerCodecRoutes } from './routes/codec';
 import { registerEmailEventRoutes } from './routes/email-events';
 import type { CodecRouteOptions } from './routes/codec';
 import { registerHealthRoutes } from './routes/health';
-import { registerInviteRoutes } from './routes/invites';
+import { registerInviteRoutes } from './routes/invites/index';
 import { registerLandingRoutes } from './routes/landing';
 import { registerRedemptionRoutes } from './routes/redemptions';
 
