@@ -43,7 +43,7 @@ import { registerEmailEventRoutes } from './routes/email-events';
 import type { CodecRouteOptions } from './routes/codec';
 import { registerHealthRoutes } from './routes/health';
 import { registerInviteRoutes } from './routes/invites/index';
-import { registerLandingRoutes } from './routes/landing';
+import { registerLandingRoutes } from './routes/landing/index';
 import { registerRedemptionRoutes } from './routes/redemptions';
 
 /** Largest request body; an invite's data is at most 8 kB of JSON. */

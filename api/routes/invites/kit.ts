@@ -1,16 +1,12 @@
 /** What every invite route module shares: the typed app, the context, scope checks. */
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { closedRefusal } from '../../../client/invite-refusals';
 import type { Scope } from '../../auth';
 import type { RouteContext } from '../../context';
 import { apiErrorOf } from '../../errors';
-
-const withZod = (fastify: FastifyInstance) => fastify.withTypeProvider<ZodTypeProvider>();
-
-/** The app with zod-typed routes. */
-export type ZodApp = ReturnType<typeof withZod>;
+import { withZod } from '../zod-app';
+import type { ZodApp } from '../zod-app';
 
 /** Handed to each route's registrar. */
 export interface InviteRoutes {
