@@ -42,8 +42,8 @@ import { registerCodecRoutes } from './routes/codec';
 import { registerEmailEventRoutes } from './routes/email-events';
 import type { CodecRouteOptions } from './routes/codec';
 import { registerHealthRoutes } from './routes/health';
-import { registerInviteRoutes } from './routes/invites';
-import { registerLandingRoutes } from './routes/landing';
+import { registerInviteRoutes } from './routes/invites/index';
+import { registerLandingRoutes } from './routes/landing/index';
 import { registerRedemptionRoutes } from './routes/redemptions';
 
 /** Largest request body; an invite's data is at most 8 kB of JSON. */
@@ -95,8 +95,26 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // JSON only (the link pages add form parsers in their own scope).
   app.removeContentTypeParser('text/plain');
 
-  const metrics = deps.metrics ?? createMetrics();
-  const ctx: RouteContext = {
+  const ctx = routeContext(deps);
+  countRequests(app, ctx.metrics);
+  answerErrors(app, config);
+  await app.register(fastifyRateLimit, { global: false });
+  await registerOpenApi(app, config);
+
+  registerHealthRoutes(app, ctx);
+  registerInviteRoutes(app, ctx);
+  registerRedemptionRoutes(app, ctx);
+  registerClaimRoutes(app, ctx);
+  await registerEmailEventRoutes(app, ctx);
+  await registerLandingRoutes(app, ctx);
+  if (deps.codec) registerCodecRoutes(app, ctx, deps.codec);
+  return app;
+}
+
+/** The configuration and shared services every route module receives. */
+function routeContext(deps: AppDeps): RouteContext {
+  const { config } = deps;
+  return {
     config,
     gateway: createInviteGateway(deps.temporal, {
       taskQueue: config.TEMPORAL_TASK_QUEUE,
@@ -113,21 +131,22 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     linkVerifier: deps.linkVerifier,
     accountExists: deps.accountExists,
     roles: deps.roles ?? defaultRoleCatalogue(config),
-    metrics,
+    metrics: deps.metrics ?? createMetrics(),
     limits: { ...DEFAULT_INBOUND_LIMITS, ...deps.rateLimits },
   };
+}
 
+/** Counts and times every response by route. */
+function countRequests(app: FastifyInstance, metrics: ApiMetrics): void {
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
     metrics.httpRequests.inc({ method: request.method, route, status_code: String(reply.statusCode) });
     metrics.httpSeconds.observe({ method: request.method, route }, reply.elapsedTime / 1000);
   });
+}
 
-  app.setErrorHandler((err: FastifyError, request, reply) => sendError(toApiError(err, request), request, reply));
-  app.setNotFoundHandler((request, reply) =>
-    sendError(new ApiError('not_found', `No route for ${request.method} ${isPagePath(request.url) ? '/i/…' : request.url.split('?')[0]}`), request, reply),
-  );
-
+/** Errors and unknown routes answer the JSON error body, or a page on the link pages' paths. */
+function answerErrors(app: FastifyInstance, config: AppConfig): void {
   function sendError(error: ApiError, request: FastifyRequest, reply: FastifyReply) {
     // Page routes answer people, not programs: a page, never JSON or a stack.
     if (isPagePath(request.url)) {
@@ -139,8 +158,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     }
     return reply.code(error.statusCode).headers(error.headers).send(error.body());
   }
+  app.setErrorHandler((err: FastifyError, request, reply) => sendError(toApiError(err, request), request, reply));
+  app.setNotFoundHandler((request, reply) =>
+    sendError(new ApiError('not_found', `No route for ${request.method} ${isPagePath(request.url) ? '/i/…' : request.url.split('?')[0]}`), request, reply),
+  );
+}
 
-  await app.register(fastifyRateLimit, { global: false });
+/** The OpenAPI document (`/openapi.json`), generated from the routes' schemas, and its page (`/docs`). */
+async function registerOpenApi(app: FastifyInstance, config: AppConfig): Promise<void> {
   await app.register(fastifySwagger, {
     openapi: {
       openapi: '3.0.3',
@@ -171,16 +196,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
     transformObject: jsonSchemaTransformObject,
   });
   await app.register(fastifySwaggerUi, { routePrefix: '/docs' });
-
   app.get('/openapi.json', { schema: { summary: 'This OpenAPI document', tags: ['operations'] } }, () => app.swagger());
-  registerHealthRoutes(app, ctx);
-  registerInviteRoutes(app, ctx);
-  registerRedemptionRoutes(app, ctx);
-  registerClaimRoutes(app, ctx);
-  await registerEmailEventRoutes(app, ctx);
-  await registerLandingRoutes(app, ctx);
-  if (deps.codec) registerCodecRoutes(app, ctx, deps.codec);
-  return app;
 }
 
 /** The role catalogue over the configured Auth0 application. */

@@ -14,6 +14,8 @@ import { connectClient } from '../client/connection';
 import { createLinkVerifier } from '../lib/token';
 import { createAccountCheck } from './accounts';
 import { buildApp } from './app';
+import type { FastifyInstance } from 'fastify';
+import type { Client } from '@temporalio/client';
 
 async function main(): Promise<void> {
   const cfg = loadApiConfig();
@@ -56,6 +58,17 @@ async function main(): Promise<void> {
       : {}),
   });
 
+  closeOnSignals(app, temporal);
+
+  await app.listen({ port: cfg.PORT, host: cfg.HOST });
+  app.log.info(
+    { temporal: cfg.TEMPORAL_ADDRESS, namespace: cfg.TEMPORAL_NAMESPACE, taskQueue: cfg.TEMPORAL_TASK_QUEUE, payloadEncryption: cfg.PAYLOAD_KEYS ? cfg.PAYLOAD_KEYS[0]!.id : 'off' },
+    'api started',
+  );
+}
+
+/** Closes the app, then the Temporal connection, on the first SIGINT or SIGTERM. */
+function closeOnSignals(app: FastifyInstance, temporal: Client): void {
   let closing = false;
   const close = async (signal: string) => {
     if (closing) return;
@@ -72,12 +85,6 @@ async function main(): Promise<void> {
   };
   process.once('SIGINT', () => void close('SIGINT'));
   process.once('SIGTERM', () => void close('SIGTERM'));
-
-  await app.listen({ port: cfg.PORT, host: cfg.HOST });
-  app.log.info(
-    { temporal: cfg.TEMPORAL_ADDRESS, namespace: cfg.TEMPORAL_NAMESPACE, taskQueue: cfg.TEMPORAL_TASK_QUEUE, payloadEncryption: cfg.PAYLOAD_KEYS ? cfg.PAYLOAD_KEYS[0]!.id : 'off' },
-    'api started',
-  );
 }
 
 main().catch((err: unknown) => {

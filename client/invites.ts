@@ -6,8 +6,8 @@
  * "one open invite" rule and the UI's search attributes would depend on who started it.
  */
 import { emailSearchValue } from './codec';
-import { compileWorkflowOptions, WorkflowClient } from '@temporalio/client';
-import type { Client, CompiledWorkflowOptions, WorkflowStartOptions } from '@temporalio/client';
+import { WorkflowExecutionAlreadyStartedError, WorkflowNotFoundError } from '@temporalio/client';
+import type { Client, WorkflowStartOptions } from '@temporalio/client';
 import type { SearchAttributePair } from '@temporalio/common';
 import type { inviteWorkflow } from '../workflows/invite';
 import { normalizeEmail, resolveInviteInput } from '../workflows/input';
@@ -123,52 +123,66 @@ export interface StartResult {
 /** Starts an invite unless one is open for the same id; see `createInviteStarter`. */
 export type InviteStarter = (input: InviteInput, meta: StartMeta) => Promise<StartResult>;
 
-// `WorkflowClient.start` does not expose the `started` flag of StartWorkflowExecutionResponse, and
-// comparing run ids cannot tell two racing creators apart (both see the same run). The request is
-// built by the SDK itself, so encoding, search attributes and user metadata stay the SDK's.
-class StartReportingClient extends WorkflowClient {
-  async startReporting(options: WorkflowStartOptions<typeof inviteWorkflow>): Promise<StartResult> {
-    const request = await this.createStartWorkflowRequest({
-      // The SDK's own start path adds nothing else to the options (`args` is always set here).
-      options: compileWorkflowOptions(options) as unknown as CompiledWorkflowOptions,
-      headers: {},
-      workflowType: 'inviteWorkflow',
-    });
-    const response = await this.workflowService.startWorkflowExecution(request);
-    return { runId: response.runId, started: response.started === true };
-  }
-}
+/** Starts before giving up when each finds a run open that has closed by the time it is described. */
+const START_ATTEMPTS = 5;
 
 /**
  * A starter on the client's connection and namespace. It starts the invite unless one is open
- * for the same id (`USE_EXISTING`); a closed one's id is reused. `started` says which happened,
- * as the server reports it. Deadlines are the caller's (`connection.withDeadline`).
+ * for the same id; a closed one's id is reused (`ALLOW_DUPLICATE`). `started` says which
+ * happened. Deadlines are the caller's (`connection.withDeadline`).
+ *
+ * The start refuses an open run (`FAIL`) rather than returning it (`USE_EXISTING`): the server
+ * lets exactly one of several racing starts through, so `started` is true for that one caller
+ * only, whichever API replica or CLI it is. (With `USE_EXISTING` every racer gets the same run
+ * id and the SDK does not say whose start created it.) A refused start then reads the open run's
+ * id; should that run have closed in between, the start is tried again.
  */
 export function createInviteStarter(client: Client, taskQueue: string, emailKey?: string): InviteStarter {
-  const starter = new StartReportingClient({
-    connection: client.connection,
-    namespace: client.options.namespace,
-    dataConverter: client.options.dataConverter,
-    identity: client.options.identity,
-  });
-  return (input, meta) => {
-    // With payload encryption on, the search attribute holds a keyed hash, never the address.
-    const emailValue = emailSearchValue(input.email, emailKey);
-    const typedSearchAttributes: SearchAttributePair[] = [
-      { key: searchAttributes.status, value: 'pending' },
-      { key: searchAttributes.email, value: emailValue },
-      { key: searchAttributes.scope, value: input.scope },
-      { key: searchAttributes.expiresAt, value: meta.expiresAt },
-    ];
-    return starter.startReporting({
-      taskQueue,
-      workflowId: inviteWorkflowId(input.inviteId),
-      args: [emailKey ? { ...input, emailSearchValue: emailValue } : input],
-      workflowIdConflictPolicy: 'USE_EXISTING',
-      workflowIdReusePolicy: 'ALLOW_DUPLICATE',
-      typedSearchAttributes,
-      staticSummary: meta.summary,
-      memo: meta.memo,
-    });
+  return async (input, meta) => {
+    const options = startOptions(taskQueue, input, meta, emailKey);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const handle = await client.workflow.start<typeof inviteWorkflow>('inviteWorkflow', options);
+        return { runId: handle.firstExecutionRunId, started: true };
+      } catch (err) {
+        if (!(err instanceof WorkflowExecutionAlreadyStartedError)) throw err;
+      }
+      const open = await openRunId(client, options.workflowId);
+      if (open) return { runId: open, started: false };
+      if (attempt >= START_ATTEMPTS) throw new Error(`Invite ${input.inviteId}: its runs kept closing while it was being started`);
+    }
   };
+}
+
+/** The start options of an invite: search attributes as the workflow publishes them, summary, memo. */
+function startOptions(taskQueue: string, input: InviteInput, meta: StartMeta, emailKey?: string): WorkflowStartOptions<typeof inviteWorkflow> {
+  // With payload encryption on, the search attribute holds a keyed hash, never the address.
+  const emailValue = emailSearchValue(input.email, emailKey);
+  const typedSearchAttributes: SearchAttributePair[] = [
+    { key: searchAttributes.status, value: 'pending' },
+    { key: searchAttributes.email, value: emailValue },
+    { key: searchAttributes.scope, value: input.scope },
+    { key: searchAttributes.expiresAt, value: meta.expiresAt },
+  ];
+  return {
+    taskQueue,
+    workflowId: inviteWorkflowId(input.inviteId),
+    args: [emailKey ? { ...input, emailSearchValue: emailValue } : input],
+    workflowIdConflictPolicy: 'FAIL',
+    workflowIdReusePolicy: 'ALLOW_DUPLICATE',
+    typedSearchAttributes,
+    staticSummary: meta.summary,
+    memo: meta.memo,
+  };
+}
+
+/** The run id of the workflow's latest run while it is open; undefined once it has closed. */
+async function openRunId(client: Client, workflowId: string): Promise<string | undefined> {
+  try {
+    const description = await client.workflow.getHandle(workflowId).describe();
+    return description.status.name === 'RUNNING' ? description.runId : undefined;
+  } catch (err) {
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    throw err;
+  }
 }

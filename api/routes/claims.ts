@@ -12,8 +12,7 @@
  * before any new claim, so one lost answer never turns into a second invite claimed.
  */
 import { z } from 'zod';
-import type { FastifyInstance } from 'fastify';
-import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { isValidEmail, normalizeEmail } from '../../workflows/input';
 import { claimUpdate } from '../../workflows/messages';
@@ -24,7 +23,9 @@ import type { ActionUser, ClaimAnswer, ClaimRequest } from '../../lib/action-con
 import { ApiError, errorBodySchema } from '../errors';
 import type { Same } from '../errors';
 import { inboundLimit } from '../inbound-limiter';
-import { answer, closedAnswer, redemptionResult } from './redemptions';
+import { answer, checkBoundSubject, closedAnswer, redemptionResult } from './redemptions';
+import { withZod } from './zod-app';
+import type { InviteListItem } from '../../client/invite-search';
 
 const claimBody = z
   .strictObject({
@@ -57,84 +58,86 @@ const MAX_CANDIDATES = 20;
 // replay old closed runs forever (a closed run's status is a query a worker replays).
 export const CLAIM_REPEAT_WINDOW_MS = 15 * 60_000;
 
+const claimSchema = {
+  summary: 'Claim an invite by verified email, without its link (called by the Auth0 Action; opt-in per invite)',
+  tags: ['redemptions'],
+  security: [{ actionToken: [] as string[] }],
+  body: claimBody,
+  response: { 200: claimResult, 400: errorBodySchema, 401: errorBodySchema, 429: errorBodySchema, 503: errorBodySchema },
+};
+
 /** Registers `POST /v1/claims`. */
 export function registerClaimRoutes(fastify: FastifyInstance, ctx: RouteContext): void {
-  const app = fastify.withTypeProvider<ZodTypeProvider>();
-  const { gateway } = ctx;
+  const app = withZod(fastify);
   const perIp = inboundLimit(fastify, 'claim-ip', ctx.limits.redeemPerIp, (request) => request.ip);
   const subjects = new WeakMap<object, string | undefined>();
+  const verifyActionToken = async (request: FastifyRequest) => {
+    const claims = await ctx.action.verify(request.headers.authorization);
+    subjects.set(request, claims.sub);
+  };
 
-  app.post(
-    ACTION_PATHS.claim,
-    {
-      onRequest: [
-        perIp,
-        async (request) => {
-          const claims = await ctx.action.verify(request.headers.authorization);
-          subjects.set(request, claims.sub);
-        },
-      ],
-      schema: {
-        summary: 'Claim an invite by verified email, without its link (called by the Auth0 Action; opt-in per invite)',
-        tags: ['redemptions'],
-        security: [{ actionToken: [] }],
-        body: claimBody,
-        response: { 200: claimResult, 400: errorBodySchema, 401: errorBodySchema, 429: errorBodySchema, 503: errorBodySchema },
-      },
-    },
-    async (request): Promise<ClaimAnswer> => {
-      const { user: body } = request.body;
-      const bound = subjects.get(request);
-      if (bound !== undefined && bound !== body.id) {
-        throw new ApiError('unauthorized', 'The Action token was issued for another user', undefined, {
-          'www-authenticate': 'Bearer realm="inviteflow-action", error="invalid_token"',
-        });
-      }
-      if (!body.email_verified) return { claimed: false, reason: 'email_unverified' };
-      const email = normalizeEmail(body.email);
-      if (!isValidEmail(email)) throw new ApiError('invalid_request', 'The request is invalid', [{ field: 'user.email', message: 'must be an email address' }]);
-      const user: Redeemer = { userId: body.id, email: body.email, emailVerified: true, connection: body.connection };
+  app.post(ACTION_PATHS.claim, { onRequest: [perIp, verifyActionToken], schema: claimSchema }, async (request): Promise<ClaimAnswer> => {
+    const { user: body } = request.body;
+    checkBoundSubject(subjects.get(request), body.id);
+    if (!body.email_verified) return { claimed: false, reason: 'email_unverified' };
+    const email = normalizeEmail(body.email);
+    if (!isValidEmail(email)) throw new ApiError('invalid_request', 'The request is invalid', [{ field: 'user.email', message: 'must be an email address' }]);
+    const user: Redeemer = { userId: body.id, email: body.email, emailVerified: true, connection: body.connection };
 
-      const page = await gateway.list({ email }, MAX_CANDIDATES);
-      const open = (i: (typeof page.items)[number]) => i.execution === 'RUNNING';
-      const claimUpdateOn = async (id: string): Promise<ClaimAnswer | undefined> => {
-        try {
-          const result = await gateway.update(id, (h) => h.executeUpdate(claimUpdate, { args: [{ user }] }));
-          request.log.info({ inviteId: result.inviteId, repeat: result.repeat }, 'invite claimed by verified email');
-          return { claimed: true, ...answer(result) };
-        } catch (err) {
-          // Closed since visibility saw it, or not for this account: try the next one.
-          if (err instanceof WorkflowNotFoundError) return undefined;
-          if (err instanceof ApiError && PASSED_OVER.has(err.code)) return undefined;
-          throw err;
-        }
-      };
+    const { items } = await ctx.gateway.list({ email }, MAX_CANDIDATES);
+    return (
+      (await repeatClaim(ctx, request.log, items, user)) ??
+      (await newClaim(ctx, request.log, items, user)) ?? { claimed: false, reason: 'no_claimable_invite' }
+    );
+  });
+}
 
-      // First the repeats: an invite redeemed and granting (the validator answers this account's
-      // repeat and passes others over), or one completed a moment ago by this very account.
-      const recent = Date.now() - CLAIM_REPEAT_WINDOW_MS;
-      for (const candidate of page.items) {
-        if (candidate.status === 'redeemed' && open(candidate)) {
-          const repeat = await claimUpdateOn(candidate.id);
-          if (repeat) return repeat;
-        } else if (candidate.status === 'completed' && candidate.closeTime && Date.parse(candidate.closeTime) >= recent) {
-          // A failure other than "gone" is the caller's 503: guessing could claim a second invite.
-          const status = await gateway.status(candidate.id).catch((err: unknown) => {
-            if (err instanceof ApiError && err.code === 'invite_not_found') return undefined;
-            throw err;
-          });
-          if (status?.redeemer?.userId !== user.userId || status.state !== 'completed') continue;
-          request.log.info({ inviteId: candidate.id, repeat: true }, 'invite claimed by verified email');
-          return { claimed: true, ...closedAnswer(status, user) };
-        }
-      }
-      // Then a new claim: the newest open invite that opted in and is for this account.
-      for (const candidate of page.items) {
-        if (!open(candidate) || (candidate.status !== 'pending' && candidate.status !== 'undeliverable')) continue;
-        const claimed = await claimUpdateOn(candidate.id);
-        if (claimed) return claimed;
-      }
-      return { claimed: false, reason: 'no_claimable_invite' };
-    },
-  );
+const isRunning = (candidate: InviteListItem) => candidate.execution === 'RUNNING';
+
+/**
+ * First the repeats: an invite redeemed and granting (the validator answers this account's
+ * repeat and passes others over), or one completed a moment ago by this very account.
+ */
+async function repeatClaim(ctx: RouteContext, log: FastifyBaseLogger, candidates: InviteListItem[], user: Redeemer): Promise<ClaimAnswer | undefined> {
+  const recent = Date.now() - CLAIM_REPEAT_WINDOW_MS;
+  for (const candidate of candidates) {
+    if (candidate.status === 'redeemed' && isRunning(candidate)) {
+      const repeat = await claimOn(ctx, log, candidate.id, user);
+      if (repeat) return repeat;
+    } else if (candidate.status === 'completed' && candidate.closeTime && Date.parse(candidate.closeTime) >= recent) {
+      // A failure other than "gone" is the caller's 503: guessing could claim a second invite.
+      const status = await ctx.gateway.status(candidate.id).catch((err: unknown) => {
+        if (err instanceof ApiError && err.code === 'invite_not_found') return undefined;
+        throw err;
+      });
+      if (status?.redeemer?.userId !== user.userId || status.state !== 'completed') continue;
+      log.info({ inviteId: candidate.id, repeat: true }, 'invite claimed by verified email');
+      return { claimed: true, ...closedAnswer(status, user) };
+    }
+  }
+  return undefined;
+}
+
+/** Then a new claim: the newest open invite that opted in and is for this account. */
+async function newClaim(ctx: RouteContext, log: FastifyBaseLogger, candidates: InviteListItem[], user: Redeemer): Promise<ClaimAnswer | undefined> {
+  for (const candidate of candidates) {
+    if (!isRunning(candidate) || (candidate.status !== 'pending' && candidate.status !== 'undeliverable')) continue;
+    const claimed = await claimOn(ctx, log, candidate.id, user);
+    if (claimed) return claimed;
+  }
+  return undefined;
+}
+
+/** The `claim` update on one invite; undefined when it passes the claim over. */
+async function claimOn(ctx: RouteContext, log: FastifyBaseLogger, id: string, user: Redeemer): Promise<ClaimAnswer | undefined> {
+  try {
+    const result = await ctx.gateway.update(id, (h) => h.executeUpdate(claimUpdate, { args: [{ user }] }));
+    log.info({ inviteId: result.inviteId, repeat: result.repeat }, 'invite claimed by verified email');
+    return { claimed: true, ...answer(result) };
+  } catch (err) {
+    // Closed since visibility saw it, or not for this account: try the next one.
+    if (err instanceof WorkflowNotFoundError) return undefined;
+    if (err instanceof ApiError && PASSED_OVER.has(err.code)) return undefined;
+    throw err;
+  }
 }

@@ -15,7 +15,6 @@
  */
 import { z } from 'zod';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { deriveInviteId } from '../../client/invite-id';
 import { inviteOfMessageId, SIGNATURE_HEADER, SIGNATURE_TOLERANCE_SECONDS, verifyMailgunSignature, verifyWebhookSignature } from '../../lib/webhook-signature';
@@ -23,6 +22,8 @@ import { isValidEmail, normalizeEmail } from '../../workflows/input';
 import type { DeliveryFailure, DeliveryFailureKind } from '../../workflows/messages';
 import type { RouteContext } from '../context';
 import { ApiError, errorBodySchema } from '../errors';
+import { withZod } from './zod-app';
+import type { ZodApp } from './zod-app';
 
 const INVITE_ID = /^[a-z0-9]{16,64}$/;
 const SCOPE = /^[a-z0-9][a-z0-9:._-]{0,63}$/;
@@ -97,44 +98,21 @@ export async function registerEmailEventRoutes(fastify: FastifyInstance, ctx: Ro
   });
 }
 
+const refuse = (problem: string): ApiError =>
+  new ApiError('invalid_signature', `The signature is ${problem}`, undefined, { 'www-authenticate': 'Signature realm="inviteflow-email-events"' });
+
 function routes(fastify: FastifyInstance, ctx: RouteContext): void {
-  const app = fastify.withTypeProvider<ZodTypeProvider>();
-  const { gateway, config } = ctx;
-  const seenTokens = new Map<string, number>();
+  const app = withZod(fastify);
+  registerGenericEvents(app, ctx);
+  registerMailgunEvents(app, ctx);
+}
 
-  const refuse = (problem: string): ApiError =>
-    new ApiError('invalid_signature', `The signature is ${problem}`, undefined, { 'www-authenticate': 'Signature realm="inviteflow-email-events"' });
-  const unparsable = (request: FastifyRequest) => {
-    if (request.body === UNPARSABLE) throw new ApiError('invalid_request', 'The body is not valid JSON');
-  };
-
-  /** Marks the invite undeliverable; answers what happened. */
-  async function apply(request: FastifyRequest, reply: FastifyReply, inviteId: string, failure: DeliveryFailure): Promise<Outcome> {
-    try {
-      await gateway.deliveryFailed(inviteId, failure);
-    } catch (err) {
-      if (!(err instanceof WorkflowNotFoundError)) throw err;
-      const existing = await gateway.existence(inviteId);
-      const reason = existing.exists ? 'invite_closed' : 'unknown_invite';
-      request.log.info({ inviteId, kind: failure.kind, reason }, 'email event ignored');
-      return { outcome: 'ignored', inviteId, reason };
-    }
-    request.log.info({ inviteId, kind: failure.kind }, 'invite marked undeliverable');
-    void reply.code(202);
-    return { outcome: 'accepted', inviteId };
-  }
-
+function registerGenericEvents(app: ZodApp, ctx: RouteContext): void {
+  const { config } = ctx;
   app.post(
     '/v1/email-events',
     {
-      preValidation: (request) => Promise.resolve().then(() => {
-        const secret = config.EMAIL_EVENTS_SECRET;
-        if (!secret) throw new ApiError('not_found', 'Generic email events are not configured (EMAIL_EVENTS_SECRET)');
-        const header = request.headers[SIGNATURE_HEADER];
-        const problem = verifyWebhookSignature(secret, typeof header === 'string' ? header : undefined, rawBodies.get(request) ?? '');
-        if (problem) throw refuse(problem);
-        unparsable(request);
-      }),
+      preValidation: (request) => Promise.resolve().then(() => checkGenericSignature(config.EMAIL_EVENTS_SECRET, request)),
       schema: {
         summary: 'A bounce or complaint from the mail provider, in the generic signed form',
         description:
@@ -147,37 +125,40 @@ function routes(fastify: FastifyInstance, ctx: RouteContext): void {
     async (request, reply): Promise<Outcome> => {
       const event = request.body;
       const fromMessage = event.messageId !== undefined ? inviteOfMessageId(event.messageId) : undefined;
-      let inviteId = event.inviteId ?? fromMessage?.inviteId;
-      if (inviteId === undefined && event.email !== undefined) {
-        const email = normalizeEmail(event.email);
-        if (!isValidEmail(email)) throw new ApiError('invalid_request', 'The request is invalid', [{ field: 'email', message: 'must be an email address' }]);
-        inviteId = deriveInviteId(config.INVITE_ID_KEY, email, event.scope ?? 'default');
-      }
+      const inviteId = event.inviteId ?? fromMessage?.inviteId ?? inviteOfAddress(config.INVITE_ID_KEY, event);
       if (inviteId === undefined) return { outcome: 'ignored', reason: 'not_ours' };
-      return apply(request, reply, inviteId, {
+      return apply(ctx, request, reply, inviteId, {
         kind: event.type,
         ...(fromMessage ? { sequence: fromMessage.sequence } : {}),
         ...(event.reason ? { reason: event.reason } : {}),
       });
     },
   );
+}
 
+/** Refuses a generic event unless configured and signed over its raw body; then unparsable JSON. */
+function checkGenericSignature(secret: string | undefined, request: FastifyRequest): void {
+  if (!secret) throw new ApiError('not_found', 'Generic email events are not configured (EMAIL_EVENTS_SECRET)');
+  const header = request.headers[SIGNATURE_HEADER];
+  const problem = verifyWebhookSignature(secret, typeof header === 'string' ? header : undefined, rawBodies.get(request) ?? '');
+  if (problem) throw refuse(problem);
+  if (request.body === UNPARSABLE) throw new ApiError('invalid_request', 'The body is not valid JSON');
+}
+
+/** The invite of the event's address and scope, when it names one. */
+function inviteOfAddress(idKey: string, event: z.output<typeof genericEvent>): string | undefined {
+  if (event.email === undefined) return undefined;
+  const email = normalizeEmail(event.email);
+  if (!isValidEmail(email)) throw new ApiError('invalid_request', 'The request is invalid', [{ field: 'email', message: 'must be an email address' }]);
+  return deriveInviteId(idKey, email, event.scope ?? 'default');
+}
+
+function registerMailgunEvents(app: ZodApp, ctx: RouteContext): void {
+  const seenTokens = new Map<string, number>();
   app.post(
     '/v1/email-events/mailgun',
     {
-      preValidation: (request) => Promise.resolve().then(() => {
-        const key = config.MAILGUN_WEBHOOK_SIGNING_KEY;
-        if (!key) throw new ApiError('not_found', 'Mailgun events are not configured (MAILGUN_WEBHOOK_SIGNING_KEY)');
-        const signature = mailgunEvent.shape.signature.safeParse((request.body as { signature?: unknown } | undefined)?.signature);
-        if (!signature.success) throw refuse('missing');
-        const now = Math.floor(Date.now() / 1000);
-        const problem = verifyMailgunSignature(key, signature.data, now);
-        if (problem) throw refuse(problem);
-        // Mailgun's token is single-use: a second call with it is a replay.
-        for (const [token, until] of seenTokens) if (until < now) seenTokens.delete(token);
-        if (seenTokens.has(signature.data.token)) throw refuse('already used');
-        seenTokens.set(signature.data.token, now + 2 * SIGNATURE_TOLERANCE_SECONDS);
-      }),
+      preValidation: (request) => Promise.resolve().then(() => checkMailgunSignature(ctx.config.MAILGUN_WEBHOOK_SIGNING_KEY, seenTokens, request)),
       schema: {
         summary: "A bounce or complaint in Mailgun's webhook form (signed with the webhook signing key)",
         tags: ['email events'],
@@ -196,7 +177,39 @@ function routes(fastify: FastifyInstance, ctx: RouteContext): void {
       if (!ours) return { outcome: 'ignored', reason: 'not_ours' };
       const code = data['delivery-status']?.code;
       const reason = [data.reason, code].filter((v) => v !== undefined && v !== '').join(' ');
-      return apply(request, reply, ours.inviteId, { kind, sequence: ours.sequence, ...(reason ? { reason: `mailgun: ${reason}` } : {}) });
+      return apply(ctx, request, reply, ours.inviteId, { kind, sequence: ours.sequence, ...(reason ? { reason: `mailgun: ${reason}` } : {}) });
     },
   );
+}
+
+/**
+ * Refuses a Mailgun event unless configured, signed with the key and fresh. Mailgun's token is
+ * single-use: a second call with it is a replay (`seenTokens` keeps them for twice the tolerance).
+ */
+function checkMailgunSignature(key: string | undefined, seenTokens: Map<string, number>, request: FastifyRequest): void {
+  if (!key) throw new ApiError('not_found', 'Mailgun events are not configured (MAILGUN_WEBHOOK_SIGNING_KEY)');
+  const signature = mailgunEvent.shape.signature.safeParse((request.body as { signature?: unknown } | undefined)?.signature);
+  if (!signature.success) throw refuse('missing');
+  const now = Math.floor(Date.now() / 1000);
+  const problem = verifyMailgunSignature(key, signature.data, now);
+  if (problem) throw refuse(problem);
+  for (const [token, until] of seenTokens) if (until < now) seenTokens.delete(token);
+  if (seenTokens.has(signature.data.token)) throw refuse('already used');
+  seenTokens.set(signature.data.token, now + 2 * SIGNATURE_TOLERANCE_SECONDS);
+}
+
+/** Marks the invite undeliverable; answers what happened. */
+async function apply(ctx: RouteContext, request: FastifyRequest, reply: FastifyReply, inviteId: string, failure: DeliveryFailure): Promise<Outcome> {
+  try {
+    await ctx.gateway.deliveryFailed(inviteId, failure);
+  } catch (err) {
+    if (!(err instanceof WorkflowNotFoundError)) throw err;
+    const existing = await ctx.gateway.existence(inviteId);
+    const reason = existing.exists ? 'invite_closed' : 'unknown_invite';
+    request.log.info({ inviteId, kind: failure.kind, reason }, 'email event ignored');
+    return { outcome: 'ignored', inviteId, reason };
+  }
+  request.log.info({ inviteId, kind: failure.kind }, 'invite marked undeliverable');
+  void reply.code(202);
+  return { outcome: 'accepted', inviteId };
 }

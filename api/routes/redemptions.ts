@@ -5,10 +5,10 @@
  * invite.
  */
 import { z } from 'zod';
-import type { FastifyInstance } from 'fastify';
-import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { LinkTokenError } from '../../lib/token';
+import type { LinkClaims } from '../../lib/token';
 import { redeemUpdate } from '../../workflows/messages';
 import type { InviteStatus, Redeemer, RedeemResult } from '../../workflows/messages';
 import type { RouteContext } from '../context';
@@ -17,6 +17,7 @@ import { ACTION_PATHS, ATTRIBUTION_FIELDS } from '../../lib/action-contract';
 import { ApiError, errorBodySchema } from '../errors';
 import type { Same } from '../errors';
 import { inboundLimit } from '../inbound-limiter';
+import { withZod } from './zod-app';
 
 /** The account logging in, as the Action sends it (`ActionUser`). */
 const actionUserSchema = z.object({
@@ -96,103 +97,108 @@ export function closedAnswer(status: InviteStatus, user: Redeemer): RedemptionAn
   throw new ApiError('invite_revoked', 'The invite was revoked');
 }
 
+const redemptionSchema = {
+  summary: 'Redeem an invite for the account logging in (called by the Auth0 Action)',
+  tags: ['redemptions'],
+  security: [{ actionToken: [] as string[] }],
+  body: redemptionBody,
+  response: {
+    200: redemptionResult,
+    400: errorBodySchema,
+    401: errorBodySchema,
+    403: mismatchBody.describe('invite_email_mismatch: error.details.login_hint is the invited address; the invite stays redeemable'),
+    404: errorBodySchema,
+    409: errorBodySchema,
+    410: errorBodySchema,
+    429: errorBodySchema,
+    503: errorBodySchema,
+  },
+};
+
 /** Registers `POST /v1/redemptions`. */
 export function registerRedemptionRoutes(fastify: FastifyInstance, ctx: RouteContext): void {
-  const app = fastify.withTypeProvider<ZodTypeProvider>();
-  const { gateway, metrics } = ctx;
+  const app = withZod(fastify);
+  const { metrics } = ctx;
   const perIp = inboundLimit(fastify, 'redeem-ip', ctx.limits.redeemPerIp, (request) => request.ip);
   const perToken = inboundLimit(fastify, 'redeem-token', ctx.limits.redeemPerToken, (request) => (request.body as { token: string }).token);
+  const verifyActionToken = async (request: FastifyRequest) => {
+    const claims = await ctx.action.verify(request.headers.authorization);
+    request.log.debug({ jti: claims.jti }, 'action token accepted');
+    actionSubjects.set(request, claims.sub);
+  };
 
-  app.post(
-    ACTION_PATHS.redemption,
-    {
-      onRequest: [
-        perIp,
-        async (request) => {
-          const claims = await ctx.action.verify(request.headers.authorization);
-          request.log.debug({ jti: claims.jti }, 'action token accepted');
-          actionSubjects.set(request, claims.sub);
-        },
-      ],
-      preHandler: perToken,
-      schema: {
-        summary: 'Redeem an invite for the account logging in (called by the Auth0 Action)',
-        tags: ['redemptions'],
-        security: [{ actionToken: [] }],
-        body: redemptionBody,
-        response: {
-          200: redemptionResult,
-          400: errorBodySchema,
-          401: errorBodySchema,
-          403: mismatchBody.describe('invite_email_mismatch: error.details.login_hint is the invited address; the invite stays redeemable'),
-          404: errorBodySchema,
-          409: errorBodySchema,
-          410: errorBodySchema,
-          429: errorBodySchema,
-          503: errorBodySchema,
-        },
-      },
-    },
-    async (request) => {
-      const begin = performance.now();
-      let outcome = 'error';
-      let code = 'internal_error';
-      let linkOf: { inviteId: string; jti: string } | undefined;
-      try {
-        const { token, user: body } = request.body;
-        const bound = actionSubjects.get(request);
-        if (bound !== undefined && bound !== body.id) {
-          throw new ApiError('unauthorized', 'The Action token was issued for another user', undefined, {
-            'www-authenticate': 'Bearer realm="inviteflow-action", error="invalid_token"',
-          });
-        }
-        let link;
-        try {
-          link = await ctx.linkVerifier.verify(token);
-        } catch (err) {
-          if (!(err instanceof LinkTokenError)) throw err;
-          if (err.code === 'ERR_LINK_EXPIRED') throw new ApiError('invite_expired', 'The invite has expired');
-          throw new ApiError('invite_invalid', 'The invite link is not valid');
-        }
-        linkOf = link;
-        const user: Redeemer = { userId: body.id, email: body.email, emailVerified: body.email_verified, connection: body.connection };
-
-        const redeem = async () =>
-          answer(await gateway.update(link.inviteId, (h) => h.executeUpdate(redeemUpdate, { args: [{ linkId: link.jti, user }] })));
-        let result: RedemptionAnswer;
-        try {
-          result = await redeem();
-        } catch (err) {
-          if (!(err instanceof WorkflowNotFoundError)) throw err;
-          const existing = await gateway.existence(link.inviteId);
-          if (!existing.exists) throw new ApiError('invite_not_found', 'No invite has this id');
-          // A new run may have opened since the update was refused; it decides for itself.
-          result = existing.open ? await redeem() : closedAnswer(await gateway.status(link.inviteId), user);
-        }
-        outcome = result.repeat ? 'repeat' : 'redeemed';
-        code = 'ok';
-        request.log.info({ inviteId: result.inviteId, outcome }, 'invite redeemed');
-        return result;
-      } catch (err) {
-        if (err instanceof ApiError) {
-          code = err.code;
-          outcome = err.statusCode >= 500 ? 'error' : 'refused';
-          // The workflow's validator leaves no trace of a refusal; the invite's lifecycle should.
-          if (linkOf && NOTED_REFUSALS.has(err.code)) {
-            const { inviteId, jti } = linkOf;
-            const { id: userId, connection } = request.body.user;
-            gateway.note(inviteId, { type: 'refused', code: err.code, linkId: jti, userId, connection }).catch((noteErr: unknown) => {
-              request.log.debug({ inviteId, err: noteErr }, 'refusal not noted');
-            });
-          }
-        }
-        throw err;
-      } finally {
-        metrics.redemptions.inc({ outcome, code });
-        metrics.redemptionSeconds.observe({ outcome }, (performance.now() - begin) / 1000);
+  app.post(ACTION_PATHS.redemption, { onRequest: [perIp, verifyActionToken], preHandler: perToken, schema: redemptionSchema }, async (request) => {
+    const begin = performance.now();
+    let outcome = 'error';
+    let code = 'internal_error';
+    let linkOf: LinkClaims | undefined;
+    try {
+      const { token, user: body } = request.body;
+      checkBoundSubject(actionSubjects.get(request), body.id);
+      const link = await verifyRedemptionLink(ctx, token);
+      linkOf = link;
+      const user: Redeemer = { userId: body.id, email: body.email, emailVerified: body.email_verified, connection: body.connection };
+      const result = await redeem(ctx, link, user);
+      outcome = result.repeat ? 'repeat' : 'redeemed';
+      code = 'ok';
+      request.log.info({ inviteId: result.inviteId, outcome }, 'invite redeemed');
+      return result;
+    } catch (err) {
+      if (err instanceof ApiError) {
+        code = err.code;
+        outcome = err.statusCode >= 500 ? 'error' : 'refused';
+        if (linkOf) noteRefusal(ctx, request, linkOf, request.body.user, err);
       }
-    },
-  );
+      throw err;
+    } finally {
+      metrics.redemptions.inc({ outcome, code });
+      metrics.redemptionSeconds.observe({ outcome }, (performance.now() - begin) / 1000);
+    }
+  });
+}
+
+/** Refuses a redemption for another account than the one the Action token was issued for. */
+export function checkBoundSubject(bound: string | undefined, userId: string): void {
+  if (bound === undefined || bound === userId) return;
+  throw new ApiError('unauthorized', 'The Action token was issued for another user', undefined, {
+    'www-authenticate': 'Bearer realm="inviteflow-action", error="invalid_token"',
+  });
+}
+
+/** The link's claims, or the refusal of an expired or invalid link. */
+async function verifyRedemptionLink(ctx: RouteContext, token: string): Promise<LinkClaims> {
+  try {
+    return await ctx.linkVerifier.verify(token);
+  } catch (err) {
+    if (!(err instanceof LinkTokenError)) throw err;
+    if (err.code === 'ERR_LINK_EXPIRED') throw new ApiError('invite_expired', 'The invite has expired');
+    throw new ApiError('invite_invalid', 'The invite link is not valid');
+  }
+}
+
+/** The `redeem` update on the open run, else the answer of the closed invite. */
+async function redeem(ctx: RouteContext, link: LinkClaims, user: Redeemer): Promise<RedemptionAnswer> {
+  const { gateway } = ctx;
+  const update = async () => answer(await gateway.update(link.inviteId, (h) => h.executeUpdate(redeemUpdate, { args: [{ linkId: link.jti, user }] })));
+  try {
+    return await update();
+  } catch (err) {
+    if (!(err instanceof WorkflowNotFoundError)) throw err;
+    const existing = await gateway.existence(link.inviteId);
+    if (!existing.exists) throw new ApiError('invite_not_found', 'No invite has this id');
+    // A new run may have opened since the update was refused; it decides for itself.
+    return existing.open ? await update() : closedAnswer(await gateway.status(link.inviteId), user);
+  }
+}
+
+/** The workflow's validator leaves no trace of a refusal; the invite's lifecycle should. */
+function noteRefusal(ctx: RouteContext, request: FastifyRequest, link: LinkClaims, user: ActionUser, err: ApiError): void {
+  if (!NOTED_REFUSALS.has(err.code)) return;
+  const { inviteId, jti } = link;
+  const { id: userId, connection } = user;
+  ctx.gateway.note(inviteId, { type: 'refused', code: err.code, linkId: jti, userId, connection }).catch((noteErr: unknown) => {
+    request.log.debug({ inviteId, err: noteErr }, 'refusal not noted');
+  });
 }
 
 // Refusals about the invite itself (not the caller or the service), recorded in its lifecycle.

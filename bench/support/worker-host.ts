@@ -123,6 +123,8 @@ async function main(): Promise<void> {
         namespace: cfg.TEMPORAL_NAMESPACE,
         taskQueue: BASELINE_TASK_QUEUE,
         workflowBundle: baselineBundle,
+        // The baseline's client encrypts its input too: without the converter no run could start.
+        dataConverter,
       }
     : undefined;
   const baseline = baselineOptions ? await Worker.create(baselineOptions) : undefined;

@@ -7,6 +7,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FastifyInstance } from 'fastify';
+import { inviteWorkflowId } from '../../../workflows/messages';
 import type { LifecycleEventType } from '../../../workflows/messages';
 import { expectNoSecretsInLogs, json, startHarness, uniqueEmail } from '../../support/api-harness';
 import type { Harness } from '../../support/api-harness';
@@ -56,6 +57,26 @@ async function lifecycle(replica: FastifyInstance, id: string): Promise<Partial<
   for (const e of json<{ events: { type: LifecycleEventType }[] }>(res).events) counts[e.type] = (counts[e.type] ?? 0) + 1;
   return counts;
 }
+
+describe('the same invite created on both replicas at once', () => {
+  it('starts one run: exactly one creator is told 201, every other 200 with the same invite', async () => {
+    const bearer = await h.bearer();
+    for (const email of [uniqueEmail('race'), uniqueEmail('race'), uniqueEmail('race')]) {
+      const create = (replica: FastifyInstance) =>
+        replica.inject({ method: 'POST', url: '/v1/invites', headers: { authorization: `Bearer ${bearer}` }, payload: { email, roles: ['member'] } });
+      const responses = await Promise.all([a, b, a, b, a, b].map(create));
+      expect(responses.map((r) => r.statusCode).sort()).toEqual([200, 200, 200, 200, 200, 201]);
+      const created = responses.find((r) => r.statusCode === 201)!;
+      expect(created.headers.location).toBe(`/v1/invites/${json(created).id}`);
+      for (const res of responses) {
+        expect(json(res).id).toBe(json(created).id);
+        expect(json(res).status).toMatchObject({ state: 'pending', createdAt: json(created).status.createdAt });
+      }
+      const description = await h.env.client.workflow.getHandle(inviteWorkflowId(json(created).id)).describe();
+      expect(description.status.name).toBe('RUNNING');
+    }
+  });
+});
 
 describe('the same call replayed on the other replica', () => {
   it('an Action token: the same account gets the repeat answer, roles are granted once; another account gets nothing', async () => {
