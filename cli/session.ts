@@ -86,17 +86,7 @@ export function createSession(io: CliIO, json: boolean): Session {
     },
     roles() {
       const cfg = session.config();
-      const { AUTH0_DOMAIN: domain, AUTH0_CLIENT_ID: clientId, AUTH0_CLIENT_SECRET: clientSecret } = cfg;
-      if (!domain || !clientId || !clientSecret) {
-        const missing = Object.entries({ AUTH0_DOMAIN: domain, AUTH0_CLIENT_ID: clientId, AUTH0_CLIENT_SECRET: clientSecret })
-          .filter(([, value]) => !value)
-          .map(([name]) => name);
-        throw new CliError(
-          EXIT.config,
-          'config_invalid',
-          `${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} required to check role names in Auth0 (the same application as the API's)`,
-        );
-      }
+      const { domain, clientId, clientSecret } = auth0Client(cfg, "to check role names in Auth0 (the same application as the API's)");
       roles ??= (async () => {
         // Imported here, like the Temporal SDK, so that commands without roles never load the auth0 SDK.
         const [{ createManagementClient }, { createRoleCatalogue }] = await Promise.all([import('../services/auth0'), import('../services/auth0-roles')]);
@@ -229,4 +219,21 @@ export async function orNotFound<T>(fn: () => Promise<T>): Promise<T> {
 /** The message of anything thrown. */
 export function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/**
+ * The Auth0 application settings a command needs, or a configuration error naming the missing
+ * ones, what they are needed for (`purpose`) and where to find them (`hint`).
+ */
+export function auth0Client(
+  env: { AUTH0_DOMAIN?: string | undefined; AUTH0_CLIENT_ID?: string | undefined; AUTH0_CLIENT_SECRET?: string | undefined },
+  purpose: string,
+  hint = '',
+): { domain: string; clientId: string; clientSecret: string } {
+  const { AUTH0_DOMAIN: domain, AUTH0_CLIENT_ID: clientId, AUTH0_CLIENT_SECRET: clientSecret } = env;
+  if (domain && clientId && clientSecret) return { domain, clientId, clientSecret };
+  const missing = Object.entries({ AUTH0_DOMAIN: domain, AUTH0_CLIENT_ID: clientId, AUTH0_CLIENT_SECRET: clientSecret })
+    .filter(([, value]) => !value)
+    .map(([name]) => name);
+  throw new CliError(EXIT.config, 'config_invalid', `${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} required ${purpose}${hint ? `. ${hint}` : ''}`);
 }

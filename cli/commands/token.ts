@@ -5,6 +5,7 @@
 import { CliError, EXIT, jsonLine, line } from '../io';
 import type { ExitCode } from '../io';
 import { LOCAL_STACK, withLocalStack } from '../local-stack';
+import { auth0Client } from '../session';
 import type { Session } from '../session';
 
 /** What the API checks; a token with all three tries every route of the funnel and operators. */
@@ -16,19 +17,11 @@ const DEFAULT_AUDIENCE = 'https://inviteflow/api';
 export async function tokenCommand(session: Session, opts: { scope?: string; audience?: string }): Promise<ExitCode> {
   const { io } = session;
   const env = withLocalStack(io.env ?? process.env, io.localStack);
-  const { AUTH0_DOMAIN: domain, AUTH0_CLIENT_ID: clientId, AUTH0_CLIENT_SECRET: clientSecret } = env;
-  if (!domain || !clientId || !clientSecret) {
-    const missing = Object.entries({ AUTH0_DOMAIN: domain, AUTH0_CLIENT_ID: clientId, AUTH0_CLIENT_SECRET: clientSecret })
-      .filter(([, value]) => !value)
-      .map(([name]) => name);
-    throw new CliError(
-      EXIT.config,
-      'config_invalid',
-      `${missing.join(', ')} ${missing.length > 1 ? 'are' : 'is'} required to ask for a token (a machine-to-machine ` +
-        `application with a grant on the API). Against the local stack, start \`npm run dev\`: it writes ${LOCAL_STACK}, ` +
-        'which the CLI of that checkout reads by itself.',
-    );
-  }
+  const { domain, clientId, clientSecret } = auth0Client(
+    env,
+    'to ask for a token (a machine-to-machine application with a grant on the API)',
+    `Against the local stack, start \`npm run dev\`: it writes ${LOCAL_STACK}, which the CLI of that checkout reads by itself.`,
+  );
   // The emulator serves the tenant's endpoints on its own URL; a real tenant on https://<domain>.
   const base = env.AUTH0_MANAGEMENT_ENDPOINT?.trim() || `https://${domain}`;
   const tokenUrl = new URL('/oauth/token', base).href;
