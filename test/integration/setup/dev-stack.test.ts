@@ -16,7 +16,7 @@ import { decodeJwt } from 'jose';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { tsProcess } from '../../../scripts/ts-process';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const BIN = join(ROOT, 'cli', 'bin.mjs');
 const PORT_NAMES = ['TEMPORAL', 'TEMPORAL_UI', 'API', 'AUTH0', 'HUBSPOT', 'SMTP', 'INBOX', 'APP', 'WORKER_METRICS'];
 
