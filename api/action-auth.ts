@@ -11,6 +11,7 @@
  */
 import { errors, jwtVerify } from 'jose';
 import { ACTION_TOKEN } from '../lib/action-contract';
+import type { FastifyRequest } from 'fastify';
 import { ApiError } from './errors';
 
 /** `iss` of the Action's tokens (from the Action's contract). */
@@ -91,6 +92,32 @@ export function createActionAuth(opts: { secret: string; now?: () => number }): 
       // five minutes, so an expired entry waits at most that long behind a live one.
       seen.set(jti, exp * 1000);
       return { jti, ...(typeof sub === 'string' ? { sub } : {}) };
+    },
+  };
+}
+
+/**
+ * The Action token of the routes the Action calls: `verify` as their `onRequest` hook, then
+ * `checkUser` in the handler refuses a body for another account than the token was bound to.
+ */
+export function actionTokenBinding(auth: ActionAuth): {
+  verify: (request: FastifyRequest) => Promise<void>;
+  checkUser: (request: FastifyRequest, userId: string) => void;
+} {
+  // The `sub` each request's token was bound to, kept between the hook and the handler.
+  const subjects = new WeakMap<object, string | undefined>();
+  return {
+    verify: async (request) => {
+      const claims = await auth.verify(request.headers.authorization);
+      request.log.debug({ jti: claims.jti }, 'action token accepted');
+      subjects.set(request, claims.sub);
+    },
+    checkUser: (request, userId) => {
+      const bound = subjects.get(request);
+      if (bound === undefined || bound === userId) return;
+      throw new ApiError('unauthorized', 'The Action token was issued for another user', undefined, {
+        'www-authenticate': 'Bearer realm="inviteflow-action", error="invalid_token"',
+      });
     },
   };
 }

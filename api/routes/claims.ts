@@ -12,7 +12,7 @@
  * before any new claim, so one lost answer never turns into a second invite claimed.
  */
 import { z } from 'zod';
-import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { isValidEmail, normalizeEmail } from '../../workflows/input';
 import { claimUpdate } from '../../workflows/messages';
@@ -23,7 +23,8 @@ import type { ActionUser, ClaimAnswer, ClaimRequest } from '../../lib/action-con
 import { ApiError, errorBodySchema } from '../errors';
 import type { Same } from '../errors';
 import { inboundLimit } from '../inbound-limiter';
-import { answer, checkBoundSubject, closedAnswer, redemptionResult } from './redemptions';
+import { answer, closedAnswer, redemptionResult } from './redemptions';
+import { actionTokenBinding } from '../action-auth';
 import { withZod } from './zod-app';
 import type { InviteListItem } from '../../client/invite-search';
 
@@ -70,15 +71,11 @@ const claimSchema = {
 export function registerClaimRoutes(fastify: FastifyInstance, ctx: RouteContext): void {
   const app = withZod(fastify);
   const perIp = inboundLimit(fastify, 'claim-ip', ctx.limits.redeemPerIp, (request) => request.ip);
-  const subjects = new WeakMap<object, string | undefined>();
-  const verifyActionToken = async (request: FastifyRequest) => {
-    const claims = await ctx.action.verify(request.headers.authorization);
-    subjects.set(request, claims.sub);
-  };
+  const actionToken = actionTokenBinding(ctx.action);
 
-  app.post(ACTION_PATHS.claim, { onRequest: [perIp, verifyActionToken], schema: claimSchema }, async (request): Promise<ClaimAnswer> => {
+  app.post(ACTION_PATHS.claim, { onRequest: [perIp, actionToken.verify], schema: claimSchema }, async (request): Promise<ClaimAnswer> => {
     const { user: body } = request.body;
-    checkBoundSubject(subjects.get(request), body.id);
+    actionToken.checkUser(request, body.id);
     if (!body.email_verified) return { claimed: false, reason: 'email_unverified' };
     const email = normalizeEmail(body.email);
     if (!isValidEmail(email)) throw new ApiError('invalid_request', 'The request is invalid', [{ field: 'user.email', message: 'must be an email address' }]);

@@ -17,6 +17,7 @@ import { ACTION_PATHS, ATTRIBUTION_FIELDS } from '../../lib/action-contract';
 import { ApiError, errorBodySchema } from '../errors';
 import type { Same } from '../errors';
 import { inboundLimit } from '../inbound-limiter';
+import { actionTokenBinding } from '../action-auth';
 import { withZod } from './zod-app';
 
 /** The account logging in, as the Action sends it (`ActionUser`). */
@@ -121,20 +122,16 @@ export function registerRedemptionRoutes(fastify: FastifyInstance, ctx: RouteCon
   const { metrics } = ctx;
   const perIp = inboundLimit(fastify, 'redeem-ip', ctx.limits.redeemPerIp, (request) => request.ip);
   const perToken = inboundLimit(fastify, 'redeem-token', ctx.limits.redeemPerToken, (request) => (request.body as { token: string }).token);
-  const verifyActionToken = async (request: FastifyRequest) => {
-    const claims = await ctx.action.verify(request.headers.authorization);
-    request.log.debug({ jti: claims.jti }, 'action token accepted');
-    actionSubjects.set(request, claims.sub);
-  };
+  const actionToken = actionTokenBinding(ctx.action);
 
-  app.post(ACTION_PATHS.redemption, { onRequest: [perIp, verifyActionToken], preHandler: perToken, schema: redemptionSchema }, async (request) => {
+  app.post(ACTION_PATHS.redemption, { onRequest: [perIp, actionToken.verify], preHandler: perToken, schema: redemptionSchema }, async (request) => {
     const begin = performance.now();
     let outcome = 'error';
     let code = 'internal_error';
     let linkOf: LinkClaims | undefined;
     try {
       const { token, user: body } = request.body;
-      checkBoundSubject(actionSubjects.get(request), body.id);
+      actionToken.checkUser(request, body.id);
       const link = await verifyRedemptionLink(ctx, token);
       linkOf = link;
       const user: Redeemer = { userId: body.id, email: body.email, emailVerified: body.email_verified, connection: body.connection };
@@ -154,14 +151,6 @@ export function registerRedemptionRoutes(fastify: FastifyInstance, ctx: RouteCon
       metrics.redemptions.inc({ outcome, code });
       metrics.redemptionSeconds.observe({ outcome }, (performance.now() - begin) / 1000);
     }
-  });
-}
-
-/** Refuses a redemption for another account than the one the Action token was issued for. */
-export function checkBoundSubject(bound: string | undefined, userId: string): void {
-  if (bound === undefined || bound === userId) return;
-  throw new ApiError('unauthorized', 'The Action token was issued for another user', undefined, {
-    'www-authenticate': 'Bearer realm="inviteflow-action", error="invalid_token"',
   });
 }
 
@@ -210,6 +199,3 @@ const NOTED_REFUSALS = new Set<string>([
   'invite_revoked',
   'invite_not_pending',
 ]);
-
-// The `sub` an Action token was bound to, kept per request between the hook and the handler.
-const actionSubjects = new WeakMap<object, string | undefined>();
