@@ -213,7 +213,8 @@ describe('GET /v1/invites/:id/history', () => {
     expect((await redeem(token, { ...other, connection: 'google-oauth2' })).statusCode).toBe(403);
     await lifecycleWith('refused');
     expect((await redeem(token, userFor(email))).statusCode).toBe(200);
-    const body = await lifecycleWith('completed');
+    // The funnel's webhook is sent after the run completed: its note is the lifecycle's last.
+    const body = await lifecycleWith('notified');
     expect(body.id).toBe(id);
     expect(body.omitted).toBe(0);
     const types = body.events.map((e) => e.type);
