@@ -6,7 +6,7 @@
  * [<failure converter path>]`.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -19,18 +19,24 @@ export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', imp
 const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() {} };
 
 /**
- * Builds the bundle in a child process and answers where it is, for `workflowBundle: { codePath }`.
- * `failureConverterPath` must be the data converter's (`temporalDataConverter(cfg)`), or the
- * workflows would encode failures otherwise than the clients read them.
+ * Builds the bundle in a child process and answers its code, for `workflowBundle: { code }`; the
+ * child's file is removed, so restarts leave nothing behind. `failureConverterPath` must be the
+ * data converter's (`temporalDataConverter(cfg)`), or the workflows would encode failures
+ * otherwise than the clients read them.
  */
-export async function bundleInChildProcess(failureConverterPath: string | undefined): Promise<{ codePath: string }> {
-  const codePath = join(mkdtempSync(join(tmpdir(), 'inviteflow-workflows-')), 'workflow-bundle.js');
-  await promisify(execFile)(
-    process.execPath,
-    ['--import', import.meta.resolve('tsx'), fileURLToPath(import.meta.url), codePath, ...(failureConverterPath ? [failureConverterPath] : [])],
-    { maxBuffer: 16 * 2 ** 20 },
-  );
-  return { codePath };
+export async function bundleInChildProcess(failureConverterPath: string | undefined): Promise<{ code: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'inviteflow-workflows-'));
+  const codePath = join(dir, 'workflow-bundle.js');
+  try {
+    await promisify(execFile)(
+      process.execPath,
+      ['--import', import.meta.resolve('tsx'), fileURLToPath(import.meta.url), codePath, ...(failureConverterPath ? [failureConverterPath] : [])],
+      { maxBuffer: 16 * 2 ** 20 },
+    );
+    return { code: readFileSync(codePath, 'utf8') };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 async function bundleTo(codePath: string, failureConverterPath: string | undefined): Promise<void> {
