@@ -4,7 +4,8 @@
  */
 import { msToNumber } from '@temporalio/common/lib/time';
 import type { Duration } from '@temporalio/common';
-import type { Attribution, EmailPolicy, InviteInput, InviteStatus, JsonValue } from './messages';
+import { ACCOUNT_POLICIES } from './messages';
+import type { AccountPolicy, Attribution, EmailPolicy, InviteInput, InviteStatus, JsonValue } from './messages';
 import { DEFAULT_SEND_WINDOW, defaultTimeZone, ianaTimeZone, EARLIEST_START_MINUTES, LATEST_END_MINUTES, MIN_WINDOW_MINUTES, parseClock } from './send-window';
 import type { SendWindow } from './send-window';
 
@@ -32,6 +33,10 @@ export const SUPPORTED_LOCALES = ['en', 'fr'] as const;
 export const ATTRIBUTION_FIELDS = ['utm_source', 'utm_medium', 'utm_campaign', 'utm_term', 'utm_content'] as const;
 /** Longest attribution value (HubSpot single-line text holds far more; UTM values are short). */
 export const MAX_ATTRIBUTION_LENGTH = 200;
+/** Most HubSpot contact properties an invite reads into its tokens. */
+export const MAX_CRM_PROPERTIES = 20;
+/** A HubSpot property's internal name: lower-case letters, digits and underscores. */
+export const CRM_PROPERTY_NAME = /^[a-z][a-z0-9_]{0,99}$/;
 
 /** An input with every default filled in and durations in milliseconds. */
 export interface ResolvedInvite {
@@ -53,6 +58,9 @@ export interface ResolvedInvite {
   attribution?: Attribution;
   attributionInClaims: boolean;
   claimByVerifiedEmail: boolean;
+  accountPolicy: AccountPolicy;
+  /** HubSpot contact properties to read at creation and bind beside `data`. */
+  crmProperties: string[];
   resendIntervalMs: number;
   maxResends: number;
   /** The caller's creation time, when given (see `InviteInput.createdAt` and `inviteCreatedAt`). */
@@ -215,6 +223,18 @@ export function resolveInviteInput(input: InviteInput): ResolvedInvite {
   if (input.attributionInClaims !== undefined && typeof input.attributionInClaims !== 'boolean') {
     problems.push({ field: 'attributionInClaims', message: 'must be true or false' });
   }
+  const accountPolicy = input.accountPolicy ?? 'off';
+  if (!ACCOUNT_POLICIES.includes(accountPolicy)) {
+    problems.push({ field: 'accountPolicy', message: `must be one of ${ACCOUNT_POLICIES.join(', ')}` });
+  }
+  const crmProperties = input.crmProperties ?? [];
+  if (!Array.isArray(crmProperties) || crmProperties.length > MAX_CRM_PROPERTIES) {
+    problems.push({ field: 'crmProperties', message: `must be a list of at most ${MAX_CRM_PROPERTIES} HubSpot property names` });
+  } else {
+    crmProperties.forEach((name, i) => {
+      if (typeof name !== 'string' || !CRM_PROPERTY_NAME.test(name)) problems.push({ field: `crmProperties.${i}`, message: 'is not a HubSpot property name' });
+    });
+  }
   const ttlMs = duration(input.ttl ?? DEFAULT_TTL, 'ttl', problems);
   if (ttlMs !== undefined && (ttlMs < MIN_TTL_MS || ttlMs > MAX_TTL_MS)) {
     problems.push({ field: 'ttl', message: 'must be between 1 minute and 30 days' });
@@ -276,6 +296,8 @@ export function resolveInviteInput(input: InviteInput): ResolvedInvite {
     ...(attribution && Object.keys(attribution).length > 0 ? { attribution } : {}),
     attributionInClaims: input.attributionInClaims === true,
     claimByVerifiedEmail: input.claimByVerifiedEmail === true,
+    accountPolicy,
+    crmProperties: Array.isArray(crmProperties) ? [...new Set(crmProperties)] : [],
     resendIntervalMs,
     maxResends,
     ...(createdAtMs !== undefined ? { createdAtMs } : {}),
@@ -310,6 +332,8 @@ export function initialInviteStatus(invite: ResolvedInvite, createdAtMs: number)
     ...(invite.attribution ? { attribution: invite.attribution } : {}),
     ...(invite.attributionInClaims ? { attributionInClaims: true } : {}),
     ...(invite.claimByVerifiedEmail ? { claimByVerifiedEmail: true } : {}),
+    ...(invite.accountPolicy !== 'off' ? { accountPolicy: invite.accountPolicy } : {}),
+    ...(invite.crmProperties.length > 0 ? { crmProperties: invite.crmProperties } : {}),
     createdAt: new Date(createdAtMs).toISOString(),
     expiresAt: new Date(createdAtMs + invite.ttlMs).toISOString(),
     emails: [],

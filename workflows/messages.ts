@@ -18,6 +18,21 @@ export function inviteWorkflowId(inviteId: string): string {
 export type EmailPolicy = 'same-email' | 'any';
 
 /**
+ * Which Auth0 accounts of the person receive the grant (docs/accounts.md):
+ * - `off`: the redeeming account alone;
+ * - `all-verified`: the redeeming account and every account whose *verified* email is the invited one;
+ * - `link`: those accounts are linked into one Auth0 user (the oldest is primary), which gets the grant.
+ * An account whose email is not verified is never granted nor linked (account pre-hijacking).
+ */
+export type AccountPolicy = 'off' | 'all-verified' | 'link';
+
+/** Every `AccountPolicy`, for validation. */
+export const ACCOUNT_POLICIES: readonly AccountPolicy[] = ['off', 'all-verified', 'link'];
+
+/** Values of the HubSpot contact's own properties bound to the invite (`null`: empty in HubSpot). */
+export type CrmProperties = Record<string, string | null>;
+
+/**
  * Lifecycle of an invite; `failed` only when a side effect was permanently refused. `undeliverable`
  * (the mail provider reported a bounce or a complaint) is still open: no more emails, but a link
  * already delivered still redeems until the expiry.
@@ -86,6 +101,13 @@ export interface InviteInput {
   claimByVerifiedEmail?: boolean;
   /** Also answer `attribution` to the Action, which puts it in the customer space's tokens; default false. */
   attributionInClaims?: boolean;
+  /** Which Auth0 accounts of the person get the grant; default `off` (the API fills in the tenant's default). */
+  accountPolicy?: AccountPolicy;
+  /**
+   * HubSpot contact properties (internal names, e.g. `lifecyclestage`, `company`) read once when the
+   * contact is upserted at creation and bound to the invite beside `data`; default none.
+   */
+  crmProperties?: string[];
   /** Shortest gap between two emails of this invite caused by `resend`; default 1 minute. */
   resendInterval?: Duration;
   /** Most `resend` emails per invite; default 5. */
@@ -130,6 +152,15 @@ export interface RedeemResult {
   redeemedAt: string;
   /** The invite's attribution, only when the invite asked for it in the claims. */
   attribution?: Attribution;
+  /** The HubSpot contact of the invited address, when known at redemption. */
+  contactId?: string;
+  /** The contact's properties bound to the invite (`crmProperties`), when read. */
+  crm?: CrmProperties;
+  /**
+   * Policy `link`: the Auth0 user the redeeming account was linked into, when the link was done
+   * before the answer; the login continues as that user (`api.authentication.setPrimaryUser`).
+   */
+  primaryUserId?: string;
   /** True when this was an idempotent repeat by the same account. */
   repeat: boolean;
 }
@@ -187,6 +218,18 @@ export interface InviteStatus {
    * invite was created): the others, the data and HubSpot were done, these were skipped.
    */
   rolesNotGranted?: string[];
+  /** The account policy, when not `off`. */
+  accountPolicy?: AccountPolicy;
+  /** HubSpot contact properties the invite reads (`crmProperties`), when any. */
+  crmProperties?: string[];
+  /** The HubSpot contact of the invited address, once upserted (at creation or on redemption). */
+  contactId?: string;
+  /** The contact's properties bound to the invite, once read. */
+  crm?: CrmProperties;
+  /** Policy `link`: the Auth0 user the accounts were linked into, and the user ids linked into it. */
+  linkedAccounts?: { primaryUserId: string; secondaryUserIds: string[] };
+  /** The Auth0 users that hold the grant (roles and `app_metadata`), once granted. */
+  grantedTo?: string[];
   completedAt?: string;
   expiredAt?: string;
   revokedAt?: string;
@@ -239,6 +282,10 @@ export type LifecycleEventType =
   | 'redeemed'
   | 'granted'
   | 'linked'
+  | 'crm_upserted'
+  | 'crm_failed'
+  | 'linked_accounts'
+  | 'link_refused'
   | 'completed'
   | 'failed'
   | 'extended'
@@ -266,8 +313,10 @@ export interface LifecycleEvent {
   /** The account (`redeemed`, `granted`, `refused`). */
   userId?: string;
   connection?: string;
-  /** `linked`: the HubSpot contact. */
+  /** `linked`, `crm_upserted`: the HubSpot contact. */
   contactId?: string;
+  /** `linked_accounts`: the Auth0 user ids linked into `userId`, the primary. */
+  userIds?: string[];
   /** `extended`: the new expiry. */
   expiresAt?: string;
   /** `notified`, `notify_failed`: the funnel webhook's event type; `undeliverable`: `bounce` or `complaint`. */

@@ -113,6 +113,15 @@ export const statusSchema = z
       .array(z.string())
       .optional()
       .describe('Roles of the invite deleted in Auth0 before it was redeemed: skipped, the rest of the invite was granted'),
+    accountPolicy: z.enum(['off', 'all-verified', 'link']).optional().describe('Which Auth0 accounts of the person get the grant (absent: off)'),
+    crmProperties: z.array(z.string()).optional().describe('HubSpot contact properties the invite binds beside data'),
+    contactId: z.string().optional().describe('The HubSpot contact of the invited address, once upserted'),
+    crm: z.record(z.string(), z.string().nullable()).optional().describe("The contact's properties bound to the invite, once read"),
+    linkedAccounts: z
+      .object({ primaryUserId: z.string(), secondaryUserIds: z.array(z.string()) })
+      .optional()
+      .describe('Policy link: the Auth0 user the accounts were linked into'),
+    grantedTo: z.array(z.string()).optional().describe('The Auth0 users that hold the grant'),
     completedAt: z.string().optional(),
     expiredAt: z.string().optional(),
     revokedAt: z.string().optional(),
@@ -132,6 +141,10 @@ const LIFECYCLE_TYPES = [
   'redeemed',
   'granted',
   'linked',
+  'crm_upserted',
+  'crm_failed',
+  'linked_accounts',
+  'link_refused',
   'completed',
   'failed',
   'extended',
@@ -157,7 +170,8 @@ export const lifecycleSchema = z
         reason: z.string().optional(),
         userId: z.string().optional(),
         connection: z.string().optional(),
-        contactId: z.string().optional(),
+        contactId: z.string().optional().describe('linked, crm_upserted: the HubSpot contact'),
+        userIds: z.array(z.string()).optional().describe('linked_accounts: the Auth0 users linked into userId, the primary'),
         expiresAt: z.string().optional(),
         event: z.string().optional().describe('notified/notify_failed: the webhook event; undeliverable: bounce or complaint'),
       }),
