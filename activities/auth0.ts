@@ -45,6 +45,8 @@ export interface WriteAuth0AppMetadataInput {
   data: Record<string, unknown>;
   /** ISO 8601. */
   redeemedAt: string;
+  hubspotContactId?: string;
+  crm?: Record<string, string | null>;
 }
 
 /** What `writeAuth0AppMetadata` keeps per scope under `app_metadata.inviteflow`. */
@@ -53,6 +55,37 @@ export interface InviteflowScopeRecord {
   roles: string[];
   data: Record<string, unknown>;
   redeemedAt: string;
+  /** The HubSpot contact of the invited address, when known. */
+  hubspotContactId?: string;
+  /** The contact's properties bound to the invite, when read. */
+  crm?: Record<string, string | null>;
+}
+
+/** One Auth0 user with an address, as `findAuth0Accounts` answers it. */
+export interface Auth0Account {
+  userId: string;
+  /** The user's (root profile) email, lower-case. */
+  email: string;
+  emailVerified: boolean;
+  /** ISO 8601; the oldest account of a person becomes the primary when accounts are linked. */
+  createdAt: string;
+  /** `provider|user_id` of every identity the user holds (its own first, then linked ones). */
+  identities: string[];
+}
+
+/** Input of `linkAuth0Accounts`. */
+export interface LinkAuth0AccountsInput {
+  primaryUserId: string;
+  /** Linked in this order; the first refusal stops the rest. */
+  secondaryUserIds: string[];
+}
+
+/** What `linkAuth0Accounts` did. */
+export interface LinkAuth0AccountsResult {
+  /** The secondaries that are now identities of the primary (linked now or before). */
+  linked: string[];
+  /** The secondary Auth0 refused to link for good, and why; the ones after it were not tried. */
+  refused?: { userId: string; reason: string };
 }
 
 /** Our one top-level key in `app_metadata`; everything else there belongs to others. */
@@ -156,6 +189,8 @@ export function createAuth0Activities(deps: Auth0ActivityDeps) {
           roles: input.roles,
           data: input.data,
           redeemedAt: input.redeemedAt,
+          ...(input.hubspotContactId !== undefined ? { hubspotContactId: input.hubspotContactId } : {}),
+          ...(input.crm !== undefined ? { crm: input.crm } : {}),
         };
         if (sameJson(ours[input.scope], record)) return;
         await call(() =>
@@ -163,6 +198,58 @@ export function createAuth0Activities(deps: Auth0ActivityDeps) {
             app_metadata: { [APP_METADATA_KEY]: { ...ours, [input.scope]: record } },
           }),
         );
+      },
+    ),
+
+    /**
+     * The Auth0 users whose email is this address (`GET /api/v2/users-by-email`), with whether each
+     * verified it. Linked secondaries are not users any more: they show as identities of their primary.
+     */
+    findAuth0Accounts: paced(
+      () => 1,
+      async (input: { email: string }): Promise<Auth0Account[]> => {
+        const users = await call(() => management.users.listUsersByEmail({ email: input.email }));
+        return users
+          .filter((user) => typeof user.user_id === 'string')
+          .map((user) => ({
+            userId: user.user_id!,
+            email: (user.email ?? '').toLowerCase(),
+            emailVerified: user.email_verified === true,
+            createdAt: user.created_at ?? '',
+            identities: (user.identities ?? []).map((identity) => `${identity.provider}|${identity.user_id}`),
+          }));
+      },
+    ),
+
+    /**
+     * Links each secondary user into the primary (`POST /api/v2/users/{primary}/identities`), in order.
+     * Idempotent: the primary's identities are read first and a secondary already among them is not
+     * linked again. A refusal for good (a 4xx other than 429) stops there and is answered, not thrown,
+     * so the workflow records it and grants where the accounts really are; anything else is retried.
+     */
+    linkAuth0Accounts: paced(
+      (input: LinkAuth0AccountsInput) => 1 + input.secondaryUserIds.length,
+      async (input: LinkAuth0AccountsInput): Promise<LinkAuth0AccountsResult> => {
+        const primary = await call(() => management.users.get(input.primaryUserId, { fields: 'identities', include_fields: true }));
+        const held = new Set((primary.identities ?? []).map((identity) => `${identity.provider}|${identity.user_id}`));
+        const linked: string[] = [];
+        for (const userId of input.secondaryUserIds) {
+          if (!held.has(userId)) {
+            const bar = userId.indexOf('|');
+            try {
+              await management.users.identities.link(input.primaryUserId, {
+                provider: userId.slice(0, bar) as never,
+                user_id: userId.slice(bar + 1),
+              });
+            } catch (err) {
+              const failure = toActivityFailure('auth0', err);
+              if (failure.nonRetryable) return { linked, refused: { userId, reason: failure.message } };
+              throw failure;
+            }
+          }
+          linked.push(userId);
+        }
+        return { linked };
       },
     ),
 

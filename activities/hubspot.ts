@@ -55,6 +55,22 @@ export interface LinkHubSpotContactInput {
   attribution?: Partial<Record<keyof typeof ATTRIBUTION_PROPERTIES, string>>;
 }
 
+/** Input of `upsertHubSpotInvitee`. */
+export interface UpsertHubSpotInviteeInput {
+  email: string;
+  inviteId: string;
+  attribution?: LinkHubSpotContactInput['attribution'];
+  /** The contact's own properties to read back once upserted (`crmProperties`); none: no read. */
+  properties: string[];
+}
+
+/** What `upsertHubSpotInvitee` answers. */
+export interface UpsertHubSpotInviteeResult {
+  contactId: string;
+  /** The properties asked for, `null` when empty on the contact; absent when none were asked. */
+  crm?: Record<string, string | null>;
+}
+
 /** Input of `markHubSpotInviteStale`. */
 export interface MarkHubSpotInviteStaleInput {
   email: string;
@@ -98,7 +114,34 @@ export function createHubSpotActivities(deps: HubSpotActivityDeps) {
     return { contactId };
   };
 
+  async function upsertInvitee(input: UpsertHubSpotInviteeInput): Promise<UpsertHubSpotInviteeResult> {
+    const { contactId } = await upsertContact(input.email.trim(), {
+      [HUBSPOT_CONTACT_PROPERTIES.inviteId]: input.inviteId,
+      [HUBSPOT_CONTACT_PROPERTIES.inviteStatus]: 'invited',
+      ...attributionProperties(input.attribution),
+    });
+    if (input.properties.length === 0) return { contactId };
+    let contact: Awaited<ReturnType<typeof hubspot.crm.contacts.basicApi.getById>>;
+    try {
+      contact = await hubspot.crm.contacts.basicApi.getById(contactId, input.properties);
+    } catch (err) {
+      throw toActivityFailure('hubspot', err);
+    }
+    const crm: Record<string, string | null> = {};
+    for (const name of input.properties) crm[name] = contact.properties[name] ?? null;
+    return { contactId, crm };
+  }
+
   return {
+    /**
+     * At creation: creates or updates the invitee's contact (status `invited`, the invite id, the
+     * attribution), so its id is known before anyone clicks, then reads the contact's own properties
+     * the invite binds. Two requests, both idempotent.
+     */
+    upsertHubSpotInvitee: pacer
+      ? pacedActivity(pacer, (input: UpsertHubSpotInviteeInput) => (input.properties.length > 0 ? 2 : 1), upsertInvitee, { clientPaced: false })
+      : upsertInvitee,
+
     /** Creates or updates the contact with this email and stamps it with the invite; returns its id. */
     linkHubSpotContact: paced((input: LinkHubSpotContactInput) =>
       upsertContact(input.email.trim(), {

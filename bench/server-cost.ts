@@ -71,6 +71,10 @@ const inviteActivities: InviteActivities = {
   markAuth0EmailVerified: notUsed('markAuth0EmailVerified'),
   linkHubSpotContact: notUsed('linkHubSpotContact'),
   markHubSpotInviteStale: notUsed('markHubSpotInviteStale'),
+  // Part of every invite's creation since the contact is upserted then; HubSpot is not the subject here.
+  upsertHubSpotInvitee: () => Promise.resolve({ contactId: '1' }),
+  findAuth0Accounts: notUsed('findAuth0Accounts'),
+  linkAuth0Accounts: notUsed('linkAuth0Accounts'),
   notifyFunnel: notUsed('notifyFunnel'),
 };
 const shapeActivities: ShapeActivities = { noop: () => Promise.resolve() };

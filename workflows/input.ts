@@ -153,6 +153,14 @@ function dataShapeProblem(data: Record<string, unknown>): InputProblem | undefin
   return undefined;
 }
 
+/**
+ * Whether the CRM's properties fit beside the funnel's data under the data's limits (bytes and
+ * keys counted together), so that the tokens carrying both stay as small as `data` alone may be.
+ */
+export function crmFitsBesideData(data: Record<string, unknown>, crm: Record<string, string | null>): boolean {
+  return jsonBytes(data) + jsonBytes(crm) <= MAX_DATA_BYTES && Object.keys(crm).length + Object.keys(data).length <= MAX_DATA_KEYS;
+}
+
 /** Checks an input and fills the defaults; throws `InvalidInviteInput` listing every problem. */
 export function resolveInviteInput(input: InviteInput): ResolvedInvite {
   const problems: InputProblem[] = [];
@@ -226,6 +234,10 @@ export function resolveInviteInput(input: InviteInput): ResolvedInvite {
   const accountPolicy = input.accountPolicy ?? 'off';
   if (!ACCOUNT_POLICIES.includes(accountPolicy)) {
     problems.push({ field: 'accountPolicy', message: `must be one of ${ACCOUNT_POLICIES.join(', ')}` });
+  }
+  if (accountPolicy !== 'off' && emailPolicy !== 'same-email') {
+    // A forwarded link would join the forwardee's account to the invitee's own accounts.
+    problems.push({ field: 'accountPolicy', message: 'all-verified and link need emailPolicy "same-email"' });
   }
   const crmProperties = input.crmProperties ?? [];
   if (!Array.isArray(crmProperties) || crmProperties.length > MAX_CRM_PROPERTIES) {

@@ -4,6 +4,7 @@
  */
 import { ApplicationFailure } from '@temporalio/common';
 import type { InviteActivities } from '../../activities';
+import type { Auth0Account } from '../../activities/auth0';
 import { InviteErrorType } from '../../workflows/errors';
 
 type Input<K extends keyof InviteActivities> = Parameters<InviteActivities[K]>[0];
@@ -26,7 +27,16 @@ export function fakeActivities() {
     webhooks: [] as Input<'notifyFunnel'>[],
     escalations: [] as Input<'sendEscalationEmail'>[],
     stale: [] as Input<'markHubSpotInviteStale'>[],
+    invitees: [] as Input<'upsertHubSpotInvitee'>[],
+    finds: [] as Input<'findAuth0Accounts'>[],
+    links: [] as Input<'linkAuth0Accounts'>[],
   };
+  /** The fake tenant's users by email (`findAuth0Accounts`); linking moves a secondary into its primary. */
+  let accounts: Auth0Account[] = [];
+  /** User ids Auth0 refuses to link for good. */
+  const unlinkable = new Set<string>();
+  /** The fake HubSpot contact's own properties (`upsertHubSpotInvitee` reads them). */
+  let contactProperties: Record<string, string> = {};
   const failures = new Map<keyof InviteActivities, FailurePlan>();
   /** Role names the fake tenant no longer has (`assignAuth0Roles` reports them missing). */
   const deletedRoles = new Set<string>();
@@ -74,6 +84,32 @@ export function fakeActivities() {
       calls.hubspot.push(input);
       return { contactId: '101' };
     },
+    async upsertHubSpotInvitee(input) {
+      await step('upsertHubSpotInvitee');
+      calls.invitees.push(input);
+      if (input.properties.length === 0) return { contactId: '101' };
+      return { contactId: '101', crm: Object.fromEntries(input.properties.map((name) => [name, contactProperties[name] ?? null])) };
+    },
+    async findAuth0Accounts(input) {
+      await step('findAuth0Accounts');
+      calls.finds.push(input);
+      return accounts.filter((account) => account.email === input.email).map((account) => structuredClone(account));
+    },
+    async linkAuth0Accounts(input) {
+      await step('linkAuth0Accounts');
+      calls.links.push(input);
+      const primary = accounts.find((account) => account.userId === input.primaryUserId);
+      const linked: string[] = [];
+      for (const userId of input.secondaryUserIds) {
+        if (!primary?.identities.includes(userId)) {
+          if (unlinkable.has(userId) || !primary) return { linked, refused: { userId, reason: 'auth0 400: linking refused (injected)' } };
+          primary.identities.push(userId);
+          accounts = accounts.filter((account) => account.userId !== userId);
+        }
+        linked.push(userId);
+      }
+      return { linked };
+    },
     async sendEscalationEmail(input) {
       await step('sendEscalationEmail');
       calls.escalations.push(input);
@@ -99,6 +135,22 @@ export function fakeActivities() {
     fail(name: keyof InviteActivities, plan: FailurePlan) {
       failures.set(name, { ...plan });
     },
+    /** The fake tenant's users (what `findAuth0Accounts` finds by email). */
+    setAccounts(list: Auth0Account[]) {
+      accounts = structuredClone(list);
+    },
+    /** The fake tenant's users now (after any linking). */
+    accounts(): Auth0Account[] {
+      return structuredClone(accounts);
+    },
+    /** Makes Auth0 refuse for good to link this user. */
+    refuseLink(userId: string) {
+      unlinkable.add(userId);
+    },
+    /** Sets the fake HubSpot contact's own properties. */
+    setContactProperties(properties: Record<string, string>) {
+      contactProperties = { ...properties };
+    },
     /** Deletes a role from the fake tenant, as an administrator would in Auth0. */
     deleteRole(name: string) {
       deletedRoles.add(name);
@@ -107,6 +159,9 @@ export function fakeActivities() {
     reset() {
       failures.clear();
       deletedRoles.clear();
+      accounts = [];
+      unlinkable.clear();
+      contactProperties = {};
       for (const release of [...releases]) release();
     },
     /** Makes calls of `name` wait until the returned function is called. */

@@ -4,7 +4,7 @@
  * suite with a message saying to run `npm run provision`.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { bundleWorkflowCode } from '@temporalio/worker';
@@ -124,7 +124,10 @@ export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
  */
 export async function recordHistory(name: string, handle: WorkflowHandle): Promise<void> {
   if (process.env.RECORD_HISTORIES !== '1') return;
+  const file = join(HISTORIES_DIR, `${name}.json`);
+  // A recorded history is what old runs look like: it is never recorded again.
+  if (existsSync(file)) return;
   const history = await handle.fetchHistory();
   mkdirSync(HISTORIES_DIR, { recursive: true });
-  writeFileSync(join(HISTORIES_DIR, `${name}.json`), historyToJSON(history));
+  writeFileSync(file, historyToJSON(history));
 }

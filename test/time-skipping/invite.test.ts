@@ -498,7 +498,7 @@ describe('invite workflow', () => {
     });
   });
 
-  it('records one patch marker per new run (invite-v2 stands for the four earlier changes), each of which still acts', async () => {
+  it('records two patch markers per new run (invite-v2 stands for the four earlier changes, then crm-and-accounts), each of which still acts', async () => {
     const fake = fakeActivities();
     const taskQueue = `test-${randomBytes(6).toString('hex')}`;
     const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: fake.activities, dataConverter: testDataConverter });
@@ -528,9 +528,13 @@ describe('invite workflow', () => {
       const markers = events
         .filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')
         .map((e) => JSON.parse(Buffer.from(e.markerRecordedEventAttributes!.details!['patch-data']!.payloads![0]!.data!).toString()) as unknown);
-      expect(markers).toEqual([{ id: 'invite-v2', deprecated: false }]);
+      expect(markers).toEqual([
+        { id: 'invite-v2', deprecated: false },
+        { id: 'crm-and-accounts', deprecated: false },
+      ]);
       const upserted = events.map((e) => Object.keys(e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {})).filter((k) => k.length > 0);
-      expect(upserted.filter((k) => k.includes('TemporalChangeVersion'))).toHaveLength(1);
+      // The SDK upserts TemporalChangeVersion once per patch marker.
+      expect(upserted.filter((k) => k.includes('TemporalChangeVersion'))).toHaveLength(2);
       // skip-unchanged-search-attributes: neither the emails nor the escalation upsert; redeemed and completed do.
       expect(upserted.filter((k) => k.some((name) => name.startsWith('Invite')))).toHaveLength(2);
       // stale-escalation and funnel-webhook:
@@ -561,9 +565,12 @@ describe('invite workflow', () => {
       const reminded = await until(handle, (s) => s.emails.length === 2);
       await handle.executeUpdate(redeemUpdate, { args: [{ linkId: reminded.emails[1]!.linkId, user: invited }] });
       await handle.result();
-      const { inviteId, events, omitted } = await handle.query(historyQuery);
+      const { inviteId, events: all, omitted } = await handle.query(historyQuery);
       expect(inviteId).toBe(status.inviteId);
       expect(omitted).toBe(0);
+      // The contact upsert at creation runs beside the first email: its place among the first events varies.
+      expect(all.filter((e) => e.type === 'crm_upserted').map(({ at: _at, ...e }) => e)).toEqual([{ type: 'crm_upserted', contactId: '101' }]);
+      const events = all.filter((e) => e.type !== 'crm_upserted');
       expect(events[0]).toEqual({ at: status.createdAt, type: 'created' });
       expect(events.slice(1, 6).map(({ at: _at, ...e }) => e)).toEqual([
         { type: 'emailed', sequence: 1, kind: 'invite' },
@@ -600,7 +607,8 @@ describe('invite workflow', () => {
       await env.sleep('1 day');
       await handle.result();
       const { events } = await handle.query(historyQuery);
-      expect(events.map((e) => e.type)).toEqual(['created', 'emailed', 'declined', 'expired']);
+      expect(events.map((e) => e.type).filter((type) => type !== 'crm_upserted')).toEqual(['created', 'emailed', 'declined', 'expired']);
+      expect(events.filter((e) => e.type === 'crm_upserted')).toHaveLength(1);
     });
   });
 

@@ -25,7 +25,7 @@ import { FAILURE_CONVERTER_PATH } from '../../client/codec';
 
 const WORKFLOWS_DIR = join(import.meta.dirname, '..', '..', 'workflows');
 const INVITE_DIR = join(WORKFLOWS_DIR, 'invite');
-const ANCHOR = "  effects.started();\n  await effects.sendEmail('invite');";
+const ANCHOR = '  effects.started();\n';
 
 const histories = readdirSync(HISTORIES_DIR)
   .filter((f) => f.endsWith('.json'))

@@ -27,7 +27,7 @@ const base: InviteInput = {
   locale: 'en',
   timeZone: 'UTC',
 };
-const current: StateVersions = { escalation: true, sendWindows: true };
+const current: StateVersions = { escalation: true, sendWindows: true, crmAndAccounts: true };
 
 const ada: Redeemer = { userId: 'auth0|ada', email: 'ada@example.com', emailVerified: true, connection: 'Username-Password-Authentication' };
 const eve: Redeemer = { userId: 'auth0|eve', email: 'eve@example.com', emailVerified: true, connection: 'google-oauth2' };
@@ -67,7 +67,7 @@ describe('a new invite', () => {
   });
 
   it('has no send window on runs from before send windows', () => {
-    expect(newInvite({}, { escalation: true, sendWindows: false }).status.sendWindow).toBeUndefined();
+    expect(newInvite({}, { escalation: true, sendWindows: false, crmAndAccounts: true }).status.sendWindow).toBeUndefined();
   });
 
   it('refuses invalid input as a non-retryable InvalidInput failure naming the problems', () => {
@@ -421,7 +421,7 @@ describe('reminders and expiry', () => {
   });
 
   it('sends a reminder due at night at once on runs from before send windows', () => {
-    const invite = newInvite({ reminders: ['14 hours'] }, { escalation: true, sendWindows: false });
+    const invite = newInvite({ reminders: ['14 hours'] }, { escalation: true, sendWindows: false, crmAndAccounts: true });
     expect(invite.reminderDue(T0 + 14 * HOUR)).toBe(true);
   });
 
@@ -469,7 +469,7 @@ describe('escalation', () => {
   });
 
   it('never comes on runs from before escalation, when turned off, or after the invitee opted out', () => {
-    expect(newInvite({}, { escalation: false, sendWindows: true }).escalateAt()).toBe(Infinity);
+    expect(newInvite({}, { escalation: false, sendWindows: true, crmAndAccounts: true }).escalateAt()).toBe(Infinity);
     expect(newInvite({ escalateBefore: false }).escalateAt()).toBe(Infinity);
     const declined = newInvite();
     declined.decline(T0);

@@ -3,13 +3,26 @@
  * attributes, current details, metrics and the funnel webhook. Each method keeps the order its
  * commands had when the recorded histories were made (`test/replay`).
  */
-import { ActivityFailure, ApplicationFailure, log, metricMeter, proxyActivities, setCurrentDetails, upsertSearchAttributes, uuid4, workflowInfo } from '@temporalio/workflow';
+import {
+  ActivityFailure,
+  ApplicationFailure,
+  CancellationScope,
+  condition,
+  isCancellation,
+  log,
+  metricMeter,
+  proxyActivities,
+  setCurrentDetails,
+  upsertSearchAttributes,
+  uuid4,
+  workflowInfo,
+} from '@temporalio/workflow';
 import type { Duration } from '@temporalio/common';
 import type { InviteActivities } from '../../activities';
 import { InviteErrorType } from '../errors';
 import { normalizeEmail } from '../input';
 import { searchAttributes } from '../messages';
-import type { InviteStatus, Redeemer, SentEmailRecord } from '../messages';
+import type { InviteStatus, Redeemer, RedeemResult, SentEmailRecord } from '../messages';
 import { iso } from './state';
 import type { FunnelNotice, Invite, Outcome } from './state';
 import type { Versions } from './versions';
@@ -39,6 +52,13 @@ const webhook = proxyActivities<InviteActivities>({
   retry: { initialInterval: '10 seconds', backoffCoefficient: 2, maximumInterval: '10 minutes', maximumAttempts: 15, nonRetryableErrorTypes },
 });
 
+/**
+ * How long a redemption under the `link` policy waits for the accounts to be linked before it
+ * answers: linked by then, the login continues as the primary user; otherwise the next login does.
+ * Well within the Action's 5 s call to the API and Auth0's 20 s for the whole flow.
+ */
+const LINK_ANSWER_WAIT = '2 seconds';
+
 // Exported on the worker's Prometheus endpoint; the SDK does not emit them again on replay.
 const transitions = metricMeter.createCounter('inviteflow_invite_transitions', 'invites', 'Invites entering each state');
 const emailsSent = metricMeter.createCounter('inviteflow_emails_sent', 'emails', 'Invite emails accepted by the mail server');
@@ -47,6 +67,9 @@ const emailsSent = metricMeter.createCounter('inviteflow_emails_sent', 'emails',
 export class Effects {
   /** The key of the search attributes last upserted. */
   private published: string;
+  /** The contact upsert started at creation, settled (never rejects) once it succeeded, failed for good or was stopped. */
+  private contactUpsert: Promise<void> | undefined;
+  private contactScope: CancellationScope | undefined;
 
   constructor(
     private readonly state: Invite,
@@ -84,6 +107,55 @@ export class Effects {
       this.published = key;
     }
     setCurrentDetails(currentDetails(this.state));
+  }
+
+  /**
+   * Upserts the invitee's HubSpot contact in the background (runs from `crm-and-accounts` on): its
+   * id, and the properties the invite binds, are then known before anyone clicks. A HubSpot outage
+   * never holds the email: the upsert is retried on its own until it succeeds, is refused for good
+   * (recorded), or the invite closes unredeemed (`stopContactUpsert`).
+   */
+  upsertContact(): void {
+    const { invite } = this.state;
+    this.contactScope = new CancellationScope();
+    this.contactUpsert = this.contactScope
+      .run(() =>
+        hubspot.upsertHubSpotInvitee({
+          email: invite.email,
+          inviteId: invite.inviteId,
+          ...(invite.attribution ? { attribution: invite.attribution } : {}),
+          properties: invite.crmProperties,
+        }),
+      )
+      .then(
+        ({ contactId, crm }) => {
+          this.state.contactUpserted(contactId, crm, Date.now());
+          this.publish();
+        },
+        (err: unknown) => {
+          if (isCancellation(err)) return;
+          this.state.contactFailed(`HubSpot upsert failed: ${failureMessage(err)}`, Date.now());
+          this.publish();
+          log.warn('HubSpot contact upsert at creation failed', { inviteId: invite.inviteId });
+        },
+      );
+  }
+
+  /** The invite closed unredeemed: an upsert still being retried stops. */
+  async stopContactUpsert(): Promise<void> {
+    this.contactScope?.cancel();
+    await this.contactUpsert;
+  }
+
+  /**
+   * The answer of an accepted redemption. Under the `link` policy a first redemption waits, at most
+   * `LINK_ANSWER_WAIT`, for the accounts to be linked, so that it can name the primary user.
+   */
+  answer(outcome: Outcome<RedeemResult>): RedeemResult | Promise<RedeemResult> {
+    const value = this.apply(outcome);
+    const redeemer = this.state.status.redeemer;
+    if (value.repeat || !redeemer || !this.state.answersPrimaryUser(redeemer)) return value;
+    return condition(() => this.state.accountsSettled, LINK_ANSWER_WAIT).then(() => value);
   }
 
   /** Mints a fresh link and sends one email; a permanent refusal is recorded, not thrown. */
@@ -186,22 +258,56 @@ export class Effects {
   /**
    * The side effects of a redemption: Auth0 grant and HubSpot link in parallel, then `completed`
    * (or `failed` when one is refused for good), published; answers that outcome for `closed`.
+   * From `crm-and-accounts` on, the grant goes where the account policy says (`grantAccounts`), the
+   * HubSpot link follows the creation upsert and names the account that holds the grant, and
+   * `app_metadata` carries the contact.
    */
   async grant(redeemer: Redeemer): Promise<Outcome> {
     const { invite, status } = this.state;
+    const current = this.versions.crmAndAccounts;
     const redeemedAt = status.redeemedAt!;
+    let holder = redeemer.userId;
+    let recordedContact: string | undefined;
+    const grantTo = async (userId: string) => {
+      // (Results recorded before the activity reported `missing` have none.)
+      const { missing = [] } = await auth0.assignAuth0Roles({ userId, roles: invite.roles });
+      const roles = this.state.rolesAssigned(missing);
+      recordedContact = status.contactId;
+      await auth0.writeAuth0AppMetadata({
+        userId,
+        inviteId: invite.inviteId,
+        scope: invite.scope,
+        roles,
+        data: invite.data,
+        redeemedAt,
+        ...(current && status.contactId !== undefined ? { hubspotContactId: status.contactId } : {}),
+        ...(current && status.crm !== undefined ? { crm: status.crm } : {}),
+      });
+      this.state.granted(userId, missing, Date.now());
+      return roles;
+    };
+    const granted: string[] = [];
     const auth0Grant = async () => {
       if (this.state.verifiesEmail(redeemer)) await auth0.markAuth0EmailVerified({ userId: redeemer.userId });
-      // (Results recorded before the activity reported `missing` have none.)
-      const { missing = [] } = await auth0.assignAuth0Roles({ userId: redeemer.userId, roles: invite.roles });
-      const roles = this.state.rolesAssigned(missing);
-      await auth0.writeAuth0AppMetadata({ userId: redeemer.userId, inviteId: invite.inviteId, scope: invite.scope, roles, data: invite.data, redeemedAt });
-      this.state.granted(redeemer.userId, missing, Date.now());
+      // Without a lookup the first grant command follows at once, as on runs recorded before policies.
+      const accounts = this.state.looksUpAccounts(redeemer) ? await this.grantAccounts(redeemer) : [redeemer.userId];
+      holder = accounts[0]!;
+      this.state.accountsKnown();
+      for (const userId of accounts) {
+        await grantTo(userId);
+        granted.push(userId);
+      }
     };
     const hubspotLink = async () => {
+      if (current) {
+        // After the creation upsert (so `invited` never overwrites `redeemed`) and once it is known
+        // which account holds the grant.
+        await this.contactUpsert;
+        await condition(() => this.state.accountsSettled);
+      }
       const { contactId } = await hubspot.linkHubSpotContact({
         email: invite.email,
-        auth0UserId: redeemer.userId,
+        auth0UserId: current ? holder : redeemer.userId,
         inviteId: invite.inviteId,
         inviteStatus: 'redeemed',
         ...(invite.attribution ? { attribution: invite.attribution } : {}),
@@ -211,6 +317,23 @@ export class Effects {
     let closed: Outcome;
     try {
       await Promise.all([auth0Grant(), hubspotLink()]);
+      // The contact became known only with the link (HubSpot was down since creation): the
+      // accounts' `app_metadata` learns it now.
+      if (current && status.contactId !== undefined && status.contactId !== recordedContact) {
+        const roles = this.state.rolesAssigned(status.rolesNotGranted ?? []);
+        for (const userId of granted) {
+          await auth0.writeAuth0AppMetadata({
+            userId,
+            inviteId: invite.inviteId,
+            scope: invite.scope,
+            roles,
+            data: invite.data,
+            redeemedAt,
+            hubspotContactId: status.contactId,
+            ...(status.crm !== undefined ? { crm: status.crm } : {}),
+          });
+        }
+      }
       closed = this.state.complete(Date.now());
     } catch (err) {
       closed = this.state.fail({ type: failureType(err), message: failureMessage(err) }, Date.now());
@@ -219,6 +342,21 @@ export class Effects {
     upsertSearchAttributes([{ key: searchAttributes.status, value: status.state }]);
     setCurrentDetails(closedDetails(this.state));
     return closed;
+  }
+
+  /**
+   * The accounts that get the grant under the invite's policy, the one holding it first: looks up
+   * the Auth0 users of the invited address and, under `link`, links them into one. A refusal to
+   * link is recorded and the grant goes where the accounts really are.
+   */
+  private async grantAccounts(redeemer: Redeemer): Promise<string[]> {
+    const found = await auth0.findAuth0Accounts({ email: this.state.invite.email });
+    const plan = this.state.accountPlan(redeemer, found);
+    if ('grantTo' in plan) return plan.grantTo;
+    const { linked, refused } = await auth0.linkAuth0Accounts(plan);
+    const holder = this.state.accountsLinked(plan.primaryUserId, linked, refused, Date.now());
+    this.publish();
+    return [holder];
   }
 
   /** The grant ended: counts the state entered and, on runs that do, tells the funnel. */

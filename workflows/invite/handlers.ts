@@ -27,8 +27,8 @@ export function registerHandlers(state: Invite, effects: Effects): void {
   setHandler(linkIssuedQuery, (linkId) => state.linkIssued(linkId));
   setHandler(historyQuery, () => state.history());
   setHandler(auditSignal, (note) => state.audit(note, Date.now()));
-  setHandler(redeemUpdate, (req) => effects.apply(state.redeem(req.user, req.linkId, Date.now())), { validator: (req: RedeemInput) => state.checkRedeem(req, Date.now()) });
-  setHandler(claimUpdate, (req) => effects.apply(state.claim(req.user, Date.now())), { validator: (req: ClaimInput) => state.checkClaim(req, Date.now()) });
+  setHandler(redeemUpdate, (req) => effects.answer(state.redeem(req.user, req.linkId, Date.now())), { validator: (req: RedeemInput) => state.checkRedeem(req, Date.now()) });
+  setHandler(claimUpdate, (req) => effects.answer(state.claim(req.user, Date.now())), { validator: (req: ClaimInput) => state.checkClaim(req, Date.now()) });
   setHandler(revokeUpdate, ({ reason }) => effects.apply(state.revoke(reason, Date.now())), { validator: (_req) => state.checkOpen(Date.now()) });
   setHandler(resendUpdate, () => effects.resend(), { validator: () => state.checkResend(Date.now()) });
   setHandler(extendUpdate, ({ ttl }) => effects.extend(ttl), { validator: ({ ttl }) => state.checkExtend(ttl, Date.now()) });

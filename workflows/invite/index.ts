@@ -25,11 +25,14 @@ export async function inviteWorkflow(input: InviteInput): Promise<InviteStatus> 
   registerHandlers(state, effects);
 
   effects.started();
+  // In the background, beside the first email: a HubSpot outage never holds it.
+  if (versions.crmAndAccounts) effects.upsertContact();
   await effects.sendEmail('invite');
   const { escalating } = await waitForOutcome(state, effects);
 
   const redeemer = state.redeemerToGrant();
   if (redeemer) await effects.closed(await effects.grant(redeemer));
+  else await effects.stopContactUpsert();
   await escalating;
   // Let an in-flight update (e.g. an idempotent repeat of `redeem`) finish before the run closes.
   await condition(allHandlersFinished);

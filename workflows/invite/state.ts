@@ -9,11 +9,12 @@ import type { Duration } from '@temporalio/common';
 import { msToNumber } from '@temporalio/common/lib/time';
 import type { FunnelEventType } from '../../activities/webhook';
 import { InviteErrorType } from '../errors';
-import { initialInviteStatus, InvalidInviteInput, MAX_EXTENDS, MAX_TTL_MS, MIN_TTL_MS, normalizeEmail, resolveInviteInput } from '../input';
+import { crmFitsBesideData, initialInviteStatus, InvalidInviteInput, MAX_EXTENDS, MAX_TTL_MS, MIN_TTL_MS, normalizeEmail, resolveInviteInput } from '../input';
 import type { ResolvedInvite } from '../input';
 import { MAX_NOTES } from '../messages';
 import type {
   AuditNote,
+  CrmProperties,
   ClaimInput,
   DeliveryFailure,
   EmailMismatchDetails,
@@ -48,8 +49,25 @@ export interface Outcome<T = void> {
   notice?: FunnelNotice;
 }
 
+/** An Auth0 user of the invited address, as the lookup answers it (`findFoundAccounts`). */
+export interface FoundAccount {
+  userId: string;
+  email: string;
+  emailVerified: boolean;
+  createdAt: string;
+  /** `provider|user_id` of every identity the user holds. */
+  identities: string[];
+}
+
+/** Where the grant goes under the invite's account policy (`Invite.accountPlan`). */
+export type AccountPlan =
+  /** Grant each of these accounts (`off`: the redeeming one; `all-verified`: every verified one). */
+  | { grantTo: string[] }
+  /** Link the secondaries into the primary (in this order), then grant the primary. */
+  | { primaryUserId: string; secondaryUserIds: string[] };
+
 /** The code paths of a run that change what the state does. */
-export type StateVersions = Pick<Versions, 'escalation' | 'sendWindows'>;
+export type StateVersions = Pick<Versions, 'escalation' | 'sendWindows' | 'crmAndAccounts'>;
 
 /** ISO 8601 of epoch milliseconds. */
 export const iso = (ms: number): string => new Date(ms).toISOString();
@@ -89,6 +107,8 @@ export class Invite {
   private readonly reminders: number[];
   /** A reminder that fell due outside the invitee's daytime and waits for the window to open. */
   private reminderWaiting = false;
+  /** The grant knows where it goes: the accounts were looked up (and linked) or needed no lookup. */
+  accountsSettled = false;
 
   constructor(
     readonly invite: ResolvedInvite,
@@ -202,7 +222,7 @@ export class Invite {
    * claims. A repeat by the same account answers them again and changes nothing.
    */
   redeem(user: Redeemer, linkId: string | undefined, now: number): Outcome<RedeemResult> {
-    if (this.result && this.status.redeemer?.userId === user.userId) return { value: { ...this.result, repeat: true }, publish: false };
+    if (this.result && this.status.redeemer && this.isRedeemer(user.userId)) return { value: { ...this.result, repeat: true }, publish: false };
     const { status, invite } = this;
     status.state = 'redeemed';
     status.redeemedAt = iso(now);
@@ -223,6 +243,8 @@ export class Invite {
       redirect: invite.redirect,
       redeemedAt: status.redeemedAt,
       ...(invite.attributionInClaims && invite.attribution ? { attribution: invite.attribution } : {}),
+      ...(status.contactId !== undefined ? { contactId: status.contactId } : {}),
+      ...(status.crm !== undefined ? { crm: status.crm } : {}),
       repeat: false,
     };
     return { value: this.result, entered: 'redeemed', publish: true };
@@ -449,11 +471,87 @@ export class Invite {
   /** Auth0 holds the roles and the data. */
   granted(userId: string, missing: string[], now: number): void {
     this.step('granted', now, { userId, ...(missing.length > 0 ? { reason: `not granted, no longer in Auth0: ${missing.join(', ')}` } : {}) });
+    if (this.versions.crmAndAccounts) this.status.grantedTo = [...(this.status.grantedTo ?? []), userId];
   }
 
   /** HubSpot's contact is linked. */
   linked(contactId: string, now: number): void {
     this.step('linked', now, { contactId });
+    if (this.versions.crmAndAccounts) this.status.contactId = contactId;
+  }
+
+  // ---- the CRM at creation ----
+
+  /**
+   * The invitee's HubSpot contact was upserted at creation (and its properties read, when the invite
+   * binds some): a redemption from now on answers them for the first token. Properties that do not
+   * fit beside `data` under its limits are not bound, and that is recorded.
+   */
+  contactUpserted(contactId: string, crm: CrmProperties | undefined, now: number): void {
+    this.status.contactId = contactId;
+    this.step('crm_upserted', now, { contactId });
+    if (crm === undefined) return;
+    if (crmFitsBesideData(this.invite.data, crm)) this.status.crm = crm;
+    else this.step('crm_failed', now, { reason: 'the CRM properties do not fit beside data under its limits; not bound' });
+  }
+
+  /** HubSpot refused the contact at creation for good: recorded; the redemption links it again. */
+  contactFailed(reason: string, now: number): void {
+    this.step('crm_failed', now, { reason });
+  }
+
+  // ---- the account policy ----
+
+  /** Whether the grant looks up other accounts of the person: a policy other than `off`, for the invited address. */
+  looksUpAccounts(redeemer: Redeemer): boolean {
+    return this.versions.crmAndAccounts && this.invite.accountPolicy !== 'off' && normalizeEmail(redeemer.email) === this.invite.email;
+  }
+
+  /** Whether a redemption's answer waits (briefly) for the accounts to be linked, to name the primary user. */
+  answersPrimaryUser(redeemer: Redeemer): boolean {
+    return this.looksUpAccounts(redeemer) && this.invite.accountPolicy === 'link';
+  }
+
+  /**
+   * Where the grant goes, from the users Auth0 has for the invited address. Only accounts whose
+   * email is verified and is the invited address count (an unverified one may be an attacker's,
+   * created before the person: account pre-hijacking). `link` makes the oldest account the
+   * primary, as Auth0's account-linking guidance keeps the existing account; the redeeming account
+   * is linked first.
+   */
+  accountPlan(redeemer: Redeemer, found: FoundAccount[]): AccountPlan {
+    const others = found
+      .filter((a) => a.userId !== redeemer.userId && a.emailVerified && a.email === this.invite.email && !a.identities.includes(redeemer.userId))
+      .sort(byAge);
+    if (others.length === 0) return { grantTo: [redeemer.userId] };
+    if (this.invite.accountPolicy === 'all-verified') return { grantTo: [redeemer.userId, ...others.map((a) => a.userId)] };
+    const self = found.find((a) => a.userId === redeemer.userId) ?? { userId: redeemer.userId, createdAt: '\uffff' };
+    const [primary, ...rest] = [self, ...others].sort(byAge);
+    const secondaries = rest.map((a) => a.userId);
+    if (primary!.userId !== redeemer.userId) secondaries.unshift(redeemer.userId);
+    return { primaryUserId: primary!.userId, secondaryUserIds: [...new Set(secondaries)] };
+  }
+
+  /**
+   * Accounts were linked into `primaryUserId` (`refused`: the one Auth0 refused, the rest untried).
+   * Answers the account that gets the grant: the primary when the redeeming account is in it, else
+   * the redeeming account alone, so no linked account is ever left without the grant.
+   */
+  accountsLinked(primaryUserId: string, linked: string[], refused: { userId: string; reason: string } | undefined, now: number): string {
+    const redeemer = this.status.redeemer!;
+    if (linked.length > 0) {
+      this.status.linkedAccounts = { primaryUserId, secondaryUserIds: linked };
+      this.step('linked_accounts', now, { userId: primaryUserId, userIds: linked });
+    }
+    if (refused) this.step('link_refused', now, { userId: refused.userId, reason: refused.reason });
+    const inPrimary = redeemer.userId === primaryUserId || linked.includes(redeemer.userId);
+    if (inPrimary && primaryUserId !== redeemer.userId && this.result) this.result.primaryUserId = primaryUserId;
+    return inPrimary ? primaryUserId : redeemer.userId;
+  }
+
+  /** The grant knows its accounts; a redemption waiting to name the primary user answers now. */
+  accountsKnown(): void {
+    this.accountsSettled = true;
   }
 
   /** Every side effect of the redemption is done. */
@@ -504,8 +602,16 @@ export class Invite {
    */
   private isRepeat(user: Redeemer): boolean {
     if (!this.status.redeemer) return false;
-    if (this.status.redeemer.userId === user.userId && this.result) return true;
+    if (this.isRedeemer(user.userId) && this.result) return true;
     throw refusal(InviteErrorType.AlreadyUsed, 'the invite was already redeemed by another account');
+  }
+
+  /**
+   * The account that redeemed, or the user it was linked into (a login after the link comes as the
+   * primary user, and is the same person repeating).
+   */
+  private isRedeemer(userId: string): boolean {
+    return this.status.redeemer?.userId === userId || this.status.linkedAccounts?.primaryUserId === userId;
   }
 
   private step(type: LifecycleEvent['type'], now: number, extra: Omit<LifecycleEvent, 'at' | 'type'> = {}): void {
@@ -514,6 +620,11 @@ export class Invite {
 }
 
 const unchanged: Outcome = { value: undefined, publish: false };
+
+/** Oldest first; the user id breaks ties so the order never depends on Auth0's. */
+function byAge(a: Pick<FoundAccount, 'createdAt' | 'userId'>, b: Pick<FoundAccount, 'createdAt' | 'userId'>): number {
+  return a.createdAt < b.createdAt ? -1 : a.createdAt > b.createdAt ? 1 : a.userId < b.userId ? -1 : a.userId > b.userId ? 1 : 0;
+}
 
 function refusal(type: InviteErrorType, message: string): ApplicationFailure {
   return ApplicationFailure.create({ type, message, nonRetryable: true });

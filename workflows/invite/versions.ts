@@ -18,13 +18,19 @@ export interface Versions {
   escalation: boolean;
   /** Send reminders in the invitee's daytime. Runs recorded before it send one the moment it is due. */
   sendWindows: boolean;
+  /**
+   * Upsert the HubSpot contact at creation (its id and properties then reach the first token), and
+   * grant by the invite's account policy. Runs recorded before it grant the redeeming account alone
+   * and meet HubSpot only after a redemption.
+   */
+  crmAndAccounts: boolean;
 }
 
 /**
  * Asks the patches, in the order the recorded histories asked them. New runs record one marker,
  * `invite-v2`, which stands for the four changes; a run recorded before it gets false from it on
  * replay and asks the four one by one. A change made from now on gets a patch of its own, asked
- * after these (docs/versioning.md, "Fold patches that pile up").
+ * after these, as `crm-and-accounts` is (docs/versioning.md, "Fold patches that pile up").
  */
 export function decideVersions(): Versions {
   const v2 = patched('invite-v2');
@@ -34,5 +40,6 @@ export function decideVersions(): Versions {
     notifyOnClose: v2 || patched('funnel-webhook'),
     escalation: v2 || patched('stale-escalation'),
     sendWindows: v2 || patched('send-windows'),
+    crmAndAccounts: patched('crm-and-accounts'),
   };
 }
