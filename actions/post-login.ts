@@ -54,6 +54,8 @@ export interface Event {
 /** The parts of Auth0's post-login `api` object this Action calls. */
 export interface API {
   access: { deny(reason: string): unknown };
+  /** Continues the login as another user, after this login's identity was linked into it. */
+  authentication: { setPrimaryUser(primaryUserId: string): unknown };
   idToken: { setCustomClaim(name: string, value: unknown): unknown };
   accessToken: { setCustomClaim(name: string, value: unknown): unknown };
   user: {
@@ -213,7 +215,7 @@ async function claim(settings: Settings, event: Event): Promise<RedemptionAnswer
   }
 }
 
-function grant(api: API, settings: Settings, outcome: RedemptionAnswer): void {
+function grant(api: API, settings: Settings, event: Event, outcome: RedemptionAnswer): void {
   const invite: InviteClaim = {
     id: outcome.inviteId,
     scope: outcome.scope,
@@ -225,7 +227,12 @@ function grant(api: API, settings: Settings, outcome: RedemptionAnswer): void {
     target.setCustomClaim(name(CLAIMS.invite), invite);
     target.setCustomClaim(name(CLAIMS.data), outcome.claims);
     if (outcome.attribution) target.setCustomClaim(name(CLAIMS.attribution), outcome.attribution);
+    if (outcome.contactId !== undefined) target.setCustomClaim(name(CLAIMS.contactId), outcome.contactId);
+    if (outcome.crm !== undefined) target.setCustomClaim(name(CLAIMS.crm), outcome.crm);
   }
+  // Account policy `link`: this login's identity now belongs to another Auth0 user, and Auth0 does
+  // not switch to it by itself; the tokens are then that user's, who holds the grant.
+  if (outcome.primaryUserId !== undefined && outcome.primaryUserId !== event.user.user_id) api.authentication.setPrimaryUser(outcome.primaryUserId);
 }
 
 async function redeem(settings: Settings, token: string, event: Event): Promise<RedemptionAnswer | Refused> {
@@ -272,7 +279,7 @@ export const onExecutePostLogin = async (event: Event, api: API): Promise<void> 
     ) {
       const claimed = await claim(settings, event);
       if (claimed) {
-        grant(api, settings, claimed);
+        grant(api, settings, event, claimed);
         console.log(`inviteflow: invite ${claimed.inviteId} claimed by verified email`);
       }
     }
@@ -297,7 +304,7 @@ export const onExecutePostLogin = async (event: Event, api: API): Promise<void> 
     return;
   }
 
-  grant(api, settings, outcome);
+  grant(api, settings, event, outcome);
   console.log(
     `inviteflow: invite ${outcome.inviteId} ${outcome.repeat ? 'already redeemed by this account' : 'redeemed'}`,
   );

@@ -16,6 +16,10 @@ export const CLAIMS = {
   data: 'data',
   /** Campaign/UTM fields, when the invite asked for them in the tokens. */
   attribution: 'attribution',
+  /** The HubSpot contact id of the invited address (string), when known at redemption. */
+  contactId: 'hubspot_contact_id',
+  /** The HubSpot contact's own properties the invite binds (`{ name: value | null }`), when read. */
+  crm: 'crm',
   /** The stable code of a refused or failed redemption (`InviteErrorCode`, ID token only). */
   inviteError: 'invite_error',
   /** The invited address, when the invite refused this account for another email (ID token only). */
@@ -89,6 +93,15 @@ export interface RedemptionAnswer {
   /** Where the customer space should send the person after sign-in. */
   redirect?: string;
   attribution?: Attribution;
+  /** The HubSpot contact of the invited address, when known. */
+  contactId?: string;
+  /** The contact's own properties bound to the invite (`null`: empty in HubSpot). */
+  crm?: Record<string, string | null>;
+  /**
+   * Account policy `link`: the Auth0 user the account logging in was just linked into. The Action
+   * continues the login as that user (`api.authentication.setPrimaryUser`).
+   */
+  primaryUserId?: string;
   /** True when this account had already redeemed the invite. */
   repeat: boolean;
 }
@@ -203,6 +216,16 @@ const isObject = (value: unknown): value is Record<string, unknown> =>
 const isStringArray = (value: unknown): value is string[] =>
   Array.isArray(value) && value.every((item) => typeof item === 'string');
 
+// Property values are strings; anything else in `crm` is not ours.
+function readCrm(value: unknown): Record<string, string | null> | undefined {
+  if (!isObject(value)) return undefined;
+  const crm: Record<string, string | null> = {};
+  for (const [name, v] of Object.entries(value)) {
+    if (typeof v === 'string' || v === null) crm[name] = v;
+  }
+  return crm;
+}
+
 function readAttribution(value: unknown): Attribution | undefined {
   if (!isObject(value)) return undefined;
   const attribution: Attribution = {};
@@ -216,11 +239,14 @@ function readAttribution(value: unknown): Attribution | undefined {
 /** Reads a `RedemptionAnswer` defensively: undefined unless `body` has its shape. */
 export function parseRedemptionAnswer(body: unknown): RedemptionAnswer | undefined {
   if (!isObject(body)) return undefined;
-  const { inviteId, scope, roles, claims, redirect, repeat } = body;
+  const { inviteId, scope, roles, claims, redirect, repeat, contactId, primaryUserId } = body;
   if (typeof inviteId !== 'string' || typeof scope !== 'string' || !isStringArray(roles) || !isObject(claims)) return undefined;
   if (redirect !== undefined && typeof redirect !== 'string') return undefined;
   if (typeof repeat !== 'boolean') return undefined;
+  if (contactId !== undefined && typeof contactId !== 'string') return undefined;
+  if (primaryUserId !== undefined && typeof primaryUserId !== 'string') return undefined;
   const attribution = readAttribution(body.attribution);
+  const crm = readCrm(body.crm);
   return {
     inviteId,
     scope,
@@ -228,6 +254,9 @@ export function parseRedemptionAnswer(body: unknown): RedemptionAnswer | undefin
     claims,
     ...(redirect === undefined ? {} : { redirect }),
     ...(attribution === undefined ? {} : { attribution }),
+    ...(contactId === undefined ? {} : { contactId }),
+    ...(crm === undefined ? {} : { crm }),
+    ...(primaryUserId === undefined ? {} : { primaryUserId }),
     repeat,
   };
 }

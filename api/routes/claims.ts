@@ -23,7 +23,7 @@ import type { ActionUser, ClaimAnswer, ClaimRequest } from '../../lib/action-con
 import { ApiError, errorBodySchema } from '../errors';
 import type { Same } from '../errors';
 import { inboundLimit } from '../inbound-limiter';
-import { answer, closedAnswer, redemptionResult } from './redemptions';
+import { answer, closedAnswer, isRedeemerOf, redemptionResult } from './redemptions';
 import { actionTokenBinding } from '../action-auth';
 import { withZod } from './zod-app';
 import type { InviteListItem } from '../../client/invite-search';
@@ -107,7 +107,7 @@ async function repeatClaim(ctx: RouteContext, log: FastifyBaseLogger, candidates
         if (err instanceof ApiError && err.code === 'invite_not_found') return undefined;
         throw err;
       });
-      if (status?.redeemer?.userId !== user.userId || status.state !== 'completed') continue;
+      if (!status || !isRedeemerOf(status, user.userId) || status.state !== 'completed') continue;
       log.info({ inviteId: candidate.id, repeat: true }, 'invite claimed by verified email');
       return { claimed: true, ...closedAnswer(status, user) };
     }

@@ -48,6 +48,12 @@ export const redemptionResult = z
     claims: z.record(z.string(), z.unknown()).describe('Our data bound to the invite'),
     redirect: z.string().optional(),
     attribution: attributionSchema.optional(),
+    contactId: z.string().optional().describe('The HubSpot contact of the invited address, when known (the …/hubspot_contact_id claim)'),
+    crm: z.record(z.string(), z.string().nullable()).optional().describe("The contact's own properties bound to the invite (the …/crm claim)"),
+    primaryUserId: z
+      .string()
+      .optional()
+      .describe('Account policy link: the Auth0 user this account was just linked into; the Action continues the login as that user'),
     repeat: z.boolean().describe('True when this account had already redeemed the invite'),
   })
   .meta({ id: 'RedemptionResult' });
@@ -70,7 +76,9 @@ const mismatchHolds: Same<z.output<typeof mismatchBody>, EmailMismatchRefusal> =
 void mismatchHolds;
 
 /** The answer of an accepted redemption or claim. */
-export function answer(result: Pick<RedeemResult, 'inviteId' | 'scope' | 'roles' | 'data' | 'redirect' | 'repeat' | 'attribution'>): RedemptionAnswer {
+export function answer(
+  result: Pick<RedeemResult, 'inviteId' | 'scope' | 'roles' | 'data' | 'redirect' | 'repeat' | 'attribution' | 'contactId' | 'crm' | 'primaryUserId'>,
+): RedemptionAnswer {
   return {
     inviteId: result.inviteId,
     scope: result.scope,
@@ -78,8 +86,19 @@ export function answer(result: Pick<RedeemResult, 'inviteId' | 'scope' | 'roles'
     claims: result.data,
     ...(result.redirect !== undefined ? { redirect: result.redirect } : {}),
     ...(result.attribution !== undefined ? { attribution: { ...result.attribution } } : {}),
+    ...(result.contactId !== undefined ? { contactId: result.contactId } : {}),
+    ...(result.crm !== undefined ? { crm: { ...result.crm } } : {}),
+    ...(result.primaryUserId !== undefined ? { primaryUserId: result.primaryUserId } : {}),
     repeat: result.repeat,
   };
+}
+
+/**
+ * Whether `userId` is the account that redeemed, or the Auth0 user it was linked into (a login
+ * after the link comes as that primary user: the same person, repeating).
+ */
+export function isRedeemerOf(status: InviteStatus, userId: string): boolean {
+  return status.redeemer?.userId === userId || status.linkedAccounts?.primaryUserId === userId;
 }
 
 /**
@@ -88,10 +107,13 @@ export function answer(result: Pick<RedeemResult, 'inviteId' | 'scope' | 'roles'
  */
 export function closedAnswer(status: InviteStatus, user: Redeemer): RedemptionAnswer {
   if (status.redeemer) {
-    if (status.redeemer.userId !== user.userId) throw new ApiError('invite_already_used', 'The invite was already redeemed by another account');
+    if (!isRedeemerOf(status, user.userId)) throw new ApiError('invite_already_used', 'The invite was already redeemed by another account');
     if (status.state === 'failed') throw new ApiError('invite_failed', 'The invite was redeemed but granting it failed; an operator has to act');
-    const { attribution, ...rest } = status;
-    return answer({ ...rest, ...(status.attributionInClaims && attribution ? { attribution } : {}), repeat: true });
+    const { attribution, linkedAccounts, ...rest } = status;
+    // The redeeming account logging in again after the link comes as the primary user already.
+    const primaryUserId =
+      linkedAccounts && linkedAccounts.primaryUserId !== user.userId && linkedAccounts.secondaryUserIds.includes(user.userId) ? linkedAccounts.primaryUserId : undefined;
+    return answer({ ...rest, ...(status.attributionInClaims && attribution ? { attribution } : {}), ...(primaryUserId ? { primaryUserId } : {}), repeat: true });
   }
   if (status.state === 'expired') throw new ApiError('invite_expired', 'The invite has expired');
   // Revoked, or a pending run ended from outside (terminated in the UI).

@@ -77,6 +77,8 @@ export interface RecordedApi {
   idToken: Record<string, unknown>;
   accessToken: Record<string, unknown>;
   denied?: string;
+  /** `api.authentication.setPrimaryUser`'s argument, when called. */
+  primaryUser?: string;
   appMetadata: Record<string, unknown>;
   userMetadata: Record<string, unknown>;
 }
@@ -88,6 +90,12 @@ export function recordingApi(): { api: API; calls: RecordedApi } {
     access: {
       deny: (reason) => {
         calls.denied = reason;
+        return api;
+      },
+    },
+    authentication: {
+      setPrimaryUser: (primaryUserId) => {
+        calls.primaryUser = primaryUserId;
         return api;
       },
     },

@@ -207,6 +207,7 @@ export async function runClusterRun(opts: ClusterRunOptions): Promise<ClusterRun
       };
       const api: ActionApi = {
         access: { deny: (reason: string) => (claimsSet.denied = reason) },
+        authentication: { setPrimaryUser: (id: string) => (claimsSet.primaryUser = id) },
         idToken: { setCustomClaim: (name: string, value: unknown) => (claimsSet[name] = value) },
         accessToken: { setCustomClaim: () => undefined },
         user: { setAppMetadata: () => undefined, setUserMetadata: () => undefined },

@@ -103,6 +103,8 @@ async function invite(body: Record<string, unknown> = {}) {
   expect(res.statusCode).toBe(201);
   const id = json(res).id as string;
   const [sent] = await h.emails(id);
+  // The contact is upserted beside the first email; once it is known a redemption answers it.
+  await h.until(id, (s) => s.contactId !== undefined);
   return { id, email, token: await h.linkOf(sent!), sent: sent! };
 }
 
@@ -133,6 +135,7 @@ describe('a redeemed invite', () => {
       [claim(CLAIMS.roles)]: ['member', 'billing'],
       [claim(CLAIMS.invite)]: { id, scope: 'workspace:acme', redirect: 'https://app.test/welcome' },
       [claim(CLAIMS.data)]: { leadId: 'L-7', plan: 'pro' },
+      [claim(CLAIMS.contactId)]: '101',
     };
     expect(calls.idToken).toEqual(expected);
     expect(calls.accessToken).toEqual(expected);

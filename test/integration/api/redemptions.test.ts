@@ -49,6 +49,8 @@ async function invite(body: Record<string, unknown> = {}) {
   expect(res.statusCode).toBe(201);
   const id = json(res).id as string;
   const [sent] = await h.emails(id);
+  // The contact is upserted beside the first email; once it is known a redemption answers it.
+  await h.until(id, (s) => s.contactId !== undefined);
   return { id, email, token: await h.linkOf(sent!) };
 }
 
@@ -73,6 +75,7 @@ describe('POST /v1/redemptions', () => {
       roles: ['member', 'billing'],
       claims: { leadId: 'L-7', plan: 'pro' },
       redirect: 'https://app.test/welcome',
+      contactId: '101',
       repeat: false,
     });
     // The Action reads it with the contract's parser, which must see all of it.
@@ -217,11 +220,14 @@ describe('GET /v1/invites/:id/history', () => {
     const body = await lifecycleWith('notified');
     expect(body.id).toBe(id);
     expect(body.omitted).toBe(0);
-    const types = body.events.map((e) => e.type);
+    // The contact upsert at creation runs beside the first email (the invite waited for it).
+    expect(body.events.filter((e) => e.type === 'crm_upserted')).toEqual([expect.objectContaining({ contactId: '101' })]);
+    const events = body.events.filter((e) => e.type !== 'crm_upserted');
+    const types = events.map((e) => e.type);
     expect(types.slice(0, 5)).toEqual(['created', 'emailed', 'clicked', 'refused', 'redeemed']);
     expect(types.slice(5, 7).sort()).toEqual(['granted', 'linked']);
     expect(types.slice(7)).toEqual(['completed', 'notified']);
-    expect(body.events[3]).toMatchObject({ code: 'invite_email_mismatch', userId: 'google-oauth2|other', connection: 'google-oauth2', sequence: 1 });
+    expect(events[3]).toMatchObject({ code: 'invite_email_mismatch', userId: 'google-oauth2|other', connection: 'google-oauth2', sequence: 1 });
     expect(JSON.stringify(body)).not.toContain(token);
 
     const noScope = await app.inject({ method: 'GET', url: `/v1/invites/${id}/history`, headers: { authorization: `Bearer ${await h.bearer('invites:create')}` } });
