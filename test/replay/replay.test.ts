@@ -42,6 +42,11 @@ describe('recorded histories replay', () => {
         'send-window',
         'claim-by-email',
         'single-patch-marker',
+        'crm-at-creation',
+        'crm-down-at-creation',
+        'all-verified',
+        'link-accounts',
+        'link-refused',
       ]),
     );
   });

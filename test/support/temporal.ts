@@ -11,13 +11,14 @@ import { bundleWorkflowCode } from '@temporalio/worker';
 import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils';
 import type { WorkflowHandle } from '@temporalio/client';
+import type { Payload } from '@temporalio/common';
 import { requireBinary } from '../../scripts/temporal-bin.mjs';
 import { SEARCH_ATTRIBUTE_DEFINITIONS, searchAttributes, TASK_QUEUE } from '../../workflows/messages';
 import { createRequire } from 'node:module';
 import type * as Proto from '@temporalio/proto';
 import { WORKFLOWS_PATH } from '../../worker/worker';
-import { FAILURE_CONVERTER_PATH } from '../../client/codec';
-import { testDataConverter } from './payload-keys';
+import { EncryptionCodec, FAILURE_CONVERTER_PATH } from '../../client/codec';
+import { TEST_PAYLOAD_KEYS, testDataConverter } from './payload-keys';
 import { HISTORIES_DIR } from './histories';
 import { refuseInUnitLayer } from './layer';
 
@@ -128,6 +129,31 @@ export async function recordHistory(name: string, handle: WorkflowHandle): Promi
   // A recorded history is what old runs look like: it is never recorded again.
   if (existsSync(file)) return;
   const history = await handle.fetchHistory();
+  await decryptPayloads(history);
   mkdirSync(HISTORIES_DIR, { recursive: true });
   writeFileSync(file, historyToJSON(history));
+}
+
+/**
+ * Decrypts, in place, every payload of a history the test workers encrypted: histories are kept
+ * in clear, since this process's key dies with it (a worker with encryption on replays them too,
+ * its codec passing clear payloads through).
+ */
+async function decryptPayloads(node: unknown): Promise<void> {
+  if (typeof node !== 'object' || node === null || node instanceof Uint8Array) return;
+  const payloads: Payload[] = [];
+  const places: { holder: Record<string, unknown> | unknown[]; key: string | number }[] = [];
+  const walk = (value: unknown, holder: Record<string, unknown> | unknown[], key: string | number) => {
+    if (typeof value !== 'object' || value === null || value instanceof Uint8Array) return;
+    const record = value as Record<string, unknown>;
+    if (record.metadata && typeof record.metadata === 'object' && (record.metadata as Record<string, unknown>).encoding instanceof Uint8Array) {
+      payloads.push(record);
+      places.push({ holder, key });
+      return;
+    }
+    for (const [k, v] of Array.isArray(value) ? value.entries() : Object.entries(record)) walk(v, value as Record<string, unknown>, k);
+  };
+  walk(node, [node], 0);
+  const decoded = await new EncryptionCodec(TEST_PAYLOAD_KEYS).decode(payloads);
+  places.forEach(({ holder, key }, i) => ((holder as Record<string | number, unknown>)[key] = decoded[i]));
 }

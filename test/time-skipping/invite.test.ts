@@ -887,3 +887,227 @@ describe('invite workflow', () => {
     });
   });
 });
+
+describe('the CRM at creation and the account policy', () => {
+  const google: Redeemer = { userId: 'google-oauth2|1001', email: 'ada@example.com', emailVerified: true, connection: 'google-oauth2' };
+  /** The person's older password account, verified. */
+  const password = { userId: 'auth0|ada', email: 'ada@example.com', emailVerified: true, createdAt: '2025-03-01T10:00:00.000Z', identities: ['auth0|ada'] };
+  /** A password account someone made with Ada's address and never verified (maybe not Ada). */
+  const unverified = { userId: 'auth0|squatter', email: 'ada@example.com', emailVerified: false, createdAt: '2024-01-01T10:00:00.000Z', identities: ['auth0|squatter'] };
+  const googleAccount = { userId: google.userId, email: google.email, emailVerified: true, createdAt: '2026-12-01T10:00:00.000Z', identities: [google.userId] };
+
+  it('upserts the contact beside the first email and answers it with the CRM properties in the first redemption', async () => {
+    const fake = fakeActivities();
+    fake.setContactProperties({ lifecyclestage: 'customer', company: 'Acme' });
+    await withInvite(
+      { crmProperties: ['lifecyclestage', 'company', 'jobtitle'], attribution: { utm_source: 'newsletter' } },
+      async (handle) => {
+        const status = await until(handle, (s) => s.emails.length >= 1 && s.contactId !== undefined);
+        expect(fake.calls.invitees).toEqual([
+          { email: 'ada@example.com', inviteId: status.inviteId, attribution: { utm_source: 'newsletter' }, properties: ['lifecyclestage', 'company', 'jobtitle'] },
+        ]);
+        const crm = { lifecyclestage: 'customer', company: 'Acme', jobtitle: null };
+        expect(status).toMatchObject({ contactId: '101', crm, crmProperties: ['lifecyclestage', 'company', 'jobtitle'] });
+
+        const answer = await handle.executeUpdate(redeemUpdate, { args: [{ linkId: status.emails[0]!.linkId, user: invited }] });
+        expect(answer).toMatchObject({ contactId: '101', crm, repeat: false });
+        expect(answer.primaryUserId).toBeUndefined();
+        const final = await handle.result();
+        expect(final.state).toBe('completed');
+        expect(fake.calls.metadata).toEqual([expect.objectContaining({ userId: invited.userId, hubspotContactId: '101', crm })]);
+        // The link at redemption comes after the upsert at creation, so `redeemed` is the contact's last word.
+        expect(fake.calls.hubspot).toEqual([expect.objectContaining({ auth0UserId: invited.userId, inviteStatus: 'redeemed' })]);
+        expect(final.grantedTo).toEqual([invited.userId]);
+        await recordHistory('crm-at-creation', handle);
+      },
+      fake,
+    );
+  });
+
+  it('sends the email while HubSpot is down at creation, links later, and gives app_metadata the contact then', async () => {
+    const fake = fakeActivities();
+    // HubSpot hangs, then refuses three times before it answers.
+    const hubspotBack = fake.hold('upsertHubSpotInvitee');
+    fake.fail('upsertHubSpotInvitee', { times: 3, retryable: true });
+    await withInvite(
+      {},
+      async (handle) => {
+        const status = await firstEmail(handle);
+        // The email did not wait for HubSpot, and the first redemption has no contact yet.
+        expect(status.contactId).toBeUndefined();
+        const answer = await handle.executeUpdate(redeemUpdate, { args: [{ linkId: status.emails[0]!.linkId, user: invited }] });
+        expect(answer.contactId).toBeUndefined();
+        hubspotBack();
+        const final = await handle.result();
+        expect(final.state).toBe('completed');
+        expect(fake.attempts.get('upsertHubSpotInvitee')).toBe(4);
+        expect(final.contactId).toBe('101');
+        // The grant wrote app_metadata before the contact was known, then again with it.
+        expect(fake.calls.metadata.map((m) => m.hubspotContactId)).toEqual([undefined, '101']);
+        const { events } = await handle.query(historyQuery);
+        const types = events.map((e) => e.type);
+        expect(types.indexOf('crm_upserted')).toBeLessThan(types.indexOf('linked'));
+        await recordHistory('crm-down-at-creation', handle);
+      },
+      fake,
+    );
+  });
+
+  it('records a contact HubSpot refuses at creation and still completes; CRM properties past the data limits are not bound', async () => {
+    const refused = fakeActivities();
+    refused.fail('upsertHubSpotInvitee', { times: 1, retryable: false });
+    await withInvite(
+      {},
+      async (handle) => {
+        const status = await until(handle, (s) => s.emails.length >= 1);
+        await vi.waitFor(async () => expect((await handle.query(historyQuery)).events.map((e) => e.type)).toContain('crm_failed'), WAIT);
+        await handle.executeUpdate(redeemUpdate, { args: [{ linkId: status.emails[0]!.linkId, user: invited }] });
+        expect((await handle.result()).state).toBe('completed');
+      },
+      refused,
+    );
+    const big = fakeActivities();
+    big.setContactProperties({ notes: 'x'.repeat(9000) });
+    await withInvite(
+      { crmProperties: ['notes'] },
+      async (handle) => {
+        const status = await until(handle, (s) => s.contactId !== undefined);
+        expect(status.crm).toBeUndefined();
+        const { events } = await handle.query(historyQuery);
+        expect(events.find((e) => e.type === 'crm_failed')?.reason).toMatch(/do not fit beside data/);
+        await handle.signal(declineSignal);
+        await handle.executeUpdate(revokeUpdate, { args: [{}] });
+        await handle.result();
+      },
+      big,
+    );
+  });
+
+  it('all-verified: grants every verified account of the address, never an unverified one', async () => {
+    const fake = fakeActivities();
+    fake.setAccounts([password, unverified, googleAccount]);
+    await withInvite(
+      { accountPolicy: 'all-verified' },
+      async (handle) => {
+        const status = await firstEmail(handle);
+        const answer = await handle.executeUpdate(redeemUpdate, { args: [{ linkId: status.emails[0]!.linkId, user: google }] });
+        expect(answer.primaryUserId).toBeUndefined();
+        const final = await handle.result();
+        expect(final.state).toBe('completed');
+        expect(final.grantedTo).toEqual([google.userId, password.userId]);
+        expect(fake.calls.roles.map((r) => r.userId)).toEqual([google.userId, password.userId]);
+        expect(fake.calls.metadata.map((m) => m.userId)).toEqual([google.userId, password.userId]);
+        expect(fake.calls.links).toEqual([]);
+        const granted = (await handle.query(historyQuery)).events.filter((e) => e.type === 'granted').map((e) => e.userId);
+        expect(granted).toEqual([google.userId, password.userId]);
+        await recordHistory('all-verified', handle);
+      },
+      fake,
+    );
+  });
+
+  it('link: links the new account into the oldest verified one, grants that user, and names it in the answer', async () => {
+    const fake = fakeActivities();
+    fake.setAccounts([password, unverified, googleAccount]);
+    await withInvite(
+      { accountPolicy: 'link' },
+      async (handle) => {
+        const status = await firstEmail(handle);
+        const answer = await handle.executeUpdate(redeemUpdate, { args: [{ linkId: status.emails[0]!.linkId, user: google }] });
+        expect(answer.primaryUserId).toBe(password.userId);
+        const final = await handle.result();
+        expect(final.state).toBe('completed');
+        expect(fake.calls.links).toEqual([{ primaryUserId: password.userId, secondaryUserIds: [google.userId] }]);
+        expect(final.linkedAccounts).toEqual({ primaryUserId: password.userId, secondaryUserIds: [google.userId] });
+        // The unverified account is neither linked nor granted; the primary holds the grant.
+        expect(fake.accounts().map((a) => a.userId).sort()).toEqual([password.userId, unverified.userId]);
+        expect(final.grantedTo).toEqual([password.userId]);
+        expect(fake.calls.roles.map((r) => r.userId)).toEqual([password.userId]);
+        expect(fake.calls.hubspot).toEqual([expect.objectContaining({ auth0UserId: password.userId })]);
+        const { events } = await handle.query(historyQuery);
+        expect(events.find((e) => e.type === 'linked_accounts')).toMatchObject({ userId: password.userId, userIds: [google.userId] });
+        await recordHistory('link-accounts', handle);
+      },
+      fake,
+    );
+  });
+
+  it('link: a login of the primary user afterwards is the same person repeating; another account is still refused', async () => {
+    const fake = fakeActivities();
+    fake.setAccounts([password, googleAccount]);
+    await withInvite(
+      { accountPolicy: 'link', ttl: '1 day' },
+      async (handle) => {
+        const status = await firstEmail(handle);
+        await handle.executeUpdate(redeemUpdate, { args: [{ linkId: status.emails[0]!.linkId, user: google }] });
+        await until(handle, (s) => s.linkedAccounts !== undefined);
+        const primary: Redeemer = { ...google, userId: password.userId, connection: 'Username-Password-Authentication' };
+        const repeat = await handle.executeUpdate(redeemUpdate, { args: [{ linkId: status.emails[0]!.linkId, user: primary }] });
+        expect(repeat).toMatchObject({ repeat: true, primaryUserId: password.userId });
+        const other: Redeemer = { ...google, userId: 'auth0|someone-else' };
+        const refused = await refusal(handle.executeUpdate(redeemUpdate, { args: [{ linkId: status.emails[0]!.linkId, user: other }] }));
+        expect(refused.type).toBe(InviteErrorType.AlreadyUsed);
+        expect((await handle.result()).state).toBe('completed');
+      },
+      fake,
+    );
+  });
+
+  it('link: a link Auth0 refuses is recorded and the redeeming account alone gets the grant, never a half-linked one', async () => {
+    const fake = fakeActivities();
+    fake.setAccounts([password, googleAccount]);
+    fake.refuseLink(google.userId);
+    await withInvite(
+      { accountPolicy: 'link' },
+      async (handle) => {
+        const status = await firstEmail(handle);
+        const answer = await handle.executeUpdate(redeemUpdate, { args: [{ linkId: status.emails[0]!.linkId, user: google }] });
+        expect(answer.primaryUserId).toBeUndefined();
+        const final = await handle.result();
+        expect(final.state).toBe('completed');
+        expect(final.linkedAccounts).toBeUndefined();
+        expect(final.grantedTo).toEqual([google.userId]);
+        const { events } = await handle.query(historyQuery);
+        expect(events.find((e) => e.type === 'link_refused')).toMatchObject({ userId: google.userId, reason: expect.stringMatching(/refused/) });
+        await recordHistory('link-refused', handle);
+      },
+      fake,
+    );
+  });
+
+  it('link: an unverified fresh sign-up with the invited address is verified by the link first, then linked', async () => {
+    const fake = fakeActivities();
+    const fresh: Redeemer = { userId: 'auth0|fresh', email: 'ada@example.com', emailVerified: false, connection: 'Username-Password-Authentication' };
+    // The lookup runs after the verification: the emulated tenant shows the fresh account verified by then.
+    fake.setAccounts([
+      { ...googleAccount, createdAt: '2024-06-01T10:00:00.000Z' },
+      { userId: fresh.userId, email: fresh.email, emailVerified: true, createdAt: '2026-12-01T11:00:00.000Z', identities: [fresh.userId] },
+    ]);
+    await withInvite(
+      { accountPolicy: 'link' },
+      async (handle) => {
+        const status = await firstEmail(handle);
+        await handle.executeUpdate(redeemUpdate, { args: [{ linkId: status.emails[0]!.linkId, user: fresh }] });
+        const final = await handle.result();
+        expect(fake.calls.verified).toEqual([{ userId: fresh.userId }]);
+        expect(final.linkedAccounts).toEqual({ primaryUserId: google.userId, secondaryUserIds: [fresh.userId] });
+        expect(final.grantedTo).toEqual([google.userId]);
+      },
+      fake,
+    );
+  });
+
+  it('refuses a policy other than off for an invite anyone with the link may redeem', async () => {
+    const fake = fakeActivities();
+    const taskQueue = `test-${randomBytes(6).toString('hex')}`;
+    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: fake.activities, dataConverter: testDataConverter });
+    const args = input({ accountPolicy: 'link', emailPolicy: 'any' });
+    await worker.runUntil(async () => {
+      const handle = await env.client.workflow.start('inviteWorkflow', { taskQueue, workflowId: inviteWorkflowId(args.inviteId), args: [args] });
+      const err = await handle.result().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(WorkflowFailedError);
+      expect(((err as WorkflowFailedError).cause as ApplicationFailure).message).toMatch(/accountPolicy: all-verified and link need emailPolicy "same-email"/);
+    });
+    expect(fake.calls.emails).toEqual([]);
+  });
+});
