@@ -165,6 +165,17 @@ export function registerLoginRoutes(
     // After `api.authentication.setPrimaryUser` the login, its session and its tokens belong to
     // the primary user, which counts the login.
     const subject = result.subject ?? user;
+    if (subject.blocked) {
+      if (!existing) state.closeSession(session.id);
+      return redirectTo(
+        reply,
+        withParams(tx.redirectUri, {
+          error: 'unauthorized',
+          error_description: 'user is blocked',
+          state: tx.state,
+        }),
+      );
+    }
     if (subject.user_id !== user.user_id) {
       store.recordLogin(subject, request.ip);
       state.rebindSession(session.id, subject.user_id);

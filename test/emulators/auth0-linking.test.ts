@@ -476,6 +476,20 @@ describe('api.authentication.setPrimaryUser', () => {
     expect(emu.getUser(password)?.logins_count).toBeUndefined();
   });
 
+  it('refuses the login when the primary it switches to is blocked', async () => {
+    install('switch');
+    const { password } = twoAccounts();
+    await sdk().users.update(password, { blocked: true });
+
+    const started = await authorize(new Browser(emu.url));
+    const { done } = await signInWithGoogle(started, 'ada@example.com');
+
+    expect(done.callback?.searchParams.get('error')).toBe('unauthorized');
+    expect(done.callback?.searchParams.get('error_description')).toBe('user is blocked');
+    expect(done.callback?.searchParams.get('code')).toBeNull();
+    expect(started.browser.hasCookie('auth0')).toBe(false);
+  });
+
   it('fails the login with server_error for a user that does not exist', async () => {
     install('unknown');
     twoAccounts();
