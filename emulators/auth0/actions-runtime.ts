@@ -2,8 +2,9 @@
 // execution gets a fresh `node:vm` context with Node's web globals and a `require` limited to Node
 // built-ins (the emulator installs no npm dependencies); Actions run in binding order with one
 // time budget for the whole flow; `api` calls are recorded and applied after the flow, metadata
-// changes included, and `access.deny` stops the flow. What the emulator cannot do (redirects,
-// MFA, …) throws a clear error inside the Action instead of silently doing nothing.
+// changes included, and `access.deny` stops the flow. `api.authentication.setPrimaryUser` names the
+// user the login continues as (account linking); the caller checks it. What the emulator cannot do
+// (redirects, MFA, …) throws a clear error inside the Action instead of silently doing nothing.
 import { builtinModules, createRequire } from 'node:module';
 import { webcrypto } from 'node:crypto';
 import vm from 'node:vm';
@@ -36,6 +37,60 @@ export interface FlowResult {
   appMetadata: Record<string, unknown>;
   userMetadata: Record<string, unknown>;
   executions: ActionExecution[];
+  /** `api.authentication.setPrimaryUser`: the user the login continues as, still to be checked. */
+  primaryUserId?: string;
+  /** The OAuth error the application gets for a failed flow; `access_denied` when not set. */
+  error?: string;
+}
+
+/**
+ * The post-login `api` object as Auth0 documents it ("Actions Triggers: post-login - API Object"),
+ * for the methods the emulator offers; the ones it cannot honour throw `UnsupportedApiError`.
+ */
+export interface PostLoginApi {
+  access: { deny(reason: string): PostLoginApi };
+  accessToken: {
+    setCustomClaim(name: string, value: unknown): PostLoginApi;
+    addScope(scope: string): PostLoginApi;
+    removeScope(scope: string): PostLoginApi;
+  };
+  idToken: { setCustomClaim(name: string, value: unknown): PostLoginApi };
+  user: {
+    setAppMetadata(name: string, value: unknown): PostLoginApi;
+    setUserMetadata(name: string, value: unknown): PostLoginApi;
+  };
+  authentication: {
+    challengeWith(factor: unknown, options?: unknown): void;
+    challengeWithAny(factors: unknown[]): void;
+    enrollWith(factor: unknown, options?: unknown): void;
+    enrollWithAny(factors: unknown[]): void;
+    recordMethod(providerUrl: string): PostLoginApi;
+    /**
+     * Changes the user the login is for (the `sub` of the tokens) to `primaryUserId`, which must
+     * hold the identity that authenticated among its linked identities; otherwise the login fails.
+     */
+    setPrimaryUser(primaryUserId: string): void;
+  };
+  cache: {
+    get(key: string): { value: string; expires_at: number } | undefined;
+    set(
+      key: string,
+      value: string,
+      options?: { ttl?: number; expires_at?: number },
+    ): { type: 'success'; record: { value: string; expires_at: number } };
+    delete(key: string): { type: 'success' };
+  };
+  redirect: {
+    sendUserTo(url: string, options?: unknown): PostLoginApi;
+    encodeToken(options: unknown): string;
+    validateToken(options: unknown): unknown;
+  };
+  multifactor: { enable(provider: string, options?: unknown): PostLoginApi };
+  session: {
+    revoke(reason?: string): void;
+    setExpiresAt(at: number): void;
+    setIdleExpiresAt(at: number): void;
+  };
 }
 
 /** Thrown inside an Action that calls an `api` method the emulator does not implement. */
@@ -239,11 +294,11 @@ export class ActionRuntime {
     return copy;
   }
 
-  private api(action: RunnableAction, result: FlowResult, isOpen: () => boolean): Record<string, unknown> {
-    const api: Record<string, unknown> = {};
+  private api(action: RunnableAction, result: FlowResult, isOpen: () => boolean): PostLoginApi {
+    // Every call after the flow was decided (budget spent, an earlier failure) changes nothing.
     const guard =
       <A extends unknown[]>(fn: (...args: A) => void) =>
-      (...args: A): unknown => {
+      (...args: A): PostLoginApi => {
         if (isOpen()) fn(...args);
         return api;
       };
@@ -258,12 +313,12 @@ export class ActionRuntime {
         if (typeof name !== 'string' || name === '') throw new TypeError('metadata needs a property name');
         target[name] = value === undefined ? null : asJson(value);
       });
-    const unsupported = (what: string) => () => {
+    const unsupported = (what: string) => (): never => {
       throw new UnsupportedApiError(`${what} is not supported by the Auth0 emulator`);
     };
     const cache = this.cacheOf(action.actionId);
 
-    Object.assign(api, {
+    const api: PostLoginApi = {
       access: {
         deny: guard((reason: unknown) => {
           result.outcome = 'denied';
@@ -313,14 +368,20 @@ export class ActionRuntime {
         enrollWith: unsupported('api.authentication.enrollWith'),
         enrollWithAny: unsupported('api.authentication.enrollWithAny'),
         recordMethod: unsupported('api.authentication.recordMethod'),
-        setPrimaryUser: unsupported('api.authentication.setPrimaryUser'),
+        // Recorded here, checked once the flow is over (post-login-flow.ts): the named user must
+        // hold the identity that authenticated, or the login fails without tokens.
+        setPrimaryUser: (primaryUserId: unknown): void => {
+          if (typeof primaryUserId !== 'string' || primaryUserId === '')
+            throw new TypeError('setPrimaryUser needs the primary user id');
+          if (isOpen()) result.primaryUserId = primaryUserId;
+        },
       },
       session: {
         revoke: unsupported('api.session.revoke'),
         setExpiresAt: unsupported('api.session.setExpiresAt'),
         setIdleExpiresAt: unsupported('api.session.setIdleExpiresAt'),
       },
-    });
+    };
     return api;
   }
 }

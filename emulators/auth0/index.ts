@@ -38,10 +38,28 @@ import type { GrantHandler } from './oauth';
 import { PostLoginFlow } from './post-login-flow';
 import type { FlowRecord } from './post-login-flow';
 import { createAuth0Store, DEFAULT_SPA_CLIENT_ID, toApiUser } from './store';
-import type { ApiUser, Auth0ClientRegistration, Auth0Store, ClientGrant, NewUser, StoredRole } from './store';
+import type {
+  ApiIdentity,
+  ApiUser,
+  Auth0ClientRegistration,
+  Auth0Store,
+  ClientGrant,
+  NewUser,
+  StoredRole,
+} from './store';
 import { authorizationCodeGrant, refreshTokenGrant, registerUserinfoRoute } from './user-tokens';
 
-export type { Auth0ClientRegistration, ApiUser, AppType, ClientGrant, NewUser, StoredRole } from './store';
+export type {
+  Auth0ClientRegistration,
+  ApiIdentity,
+  ApiUser,
+  AppType,
+  ClientGrant,
+  NewUser,
+  ProfileData,
+  StoredRole,
+} from './store';
+export type { PostLoginApi } from './actions-runtime';
 export { DEFAULT_SPA_CALLBACKS, DEFAULT_SPA_CLIENT_ID } from './store';
 export type { FlowRecord } from './post-login-flow';
 export type { NewResourceServer, RolePermission, StoredResourceServer } from './applications-store';
@@ -133,8 +151,15 @@ export interface Auth0Emulator {
   boundActions(): RunnableAction[];
   /** Creates a user directly (no token, no rate limit); returns it in the API shape. */
   createUser(input: NewUser): ApiUser;
-  /** The user in the API shape with role names, or undefined. */
+  /** The user in the API shape with role names, or undefined (also for an identity linked into another user). */
   getUser(userId: string): (ApiUser & { roles: string[] }) | undefined;
+  /**
+   * Links the user `secondaryUserId` into `primaryUserId` directly (same as
+   * `POST /api/v2/users/{primary}/identities`); returns the primary's identities.
+   */
+  linkUsers(primaryUserId: string, secondaryUserId: string): ApiIdentity[];
+  /** Users whose email is exactly `email` (same as `GET /api/v2/users-by-email`). */
+  usersByEmail(email: string): ApiUser[];
   /** Creates a role directly. */
   createRole(name: string, description?: string): StoredRole;
   /** Deletes a role directly, as an administrator would in the dashboard (users lose it too). */
@@ -158,7 +183,7 @@ export interface Auth0Emulator {
    * signing key, the applications and the Actions given as options stay.
    */
   reset(): void;
-  /** Users with roles and metadata, roles, applications, counts, faults. */
+  /** Users with roles, metadata and identities (linked ones included), roles, applications, counts, faults. */
   state(): Auth0EmulatorState;
   /** Requests per route key, e.g. `PATCH /api/v2/users/:id`. */
   readonly counts: Record<string, number>;
@@ -304,6 +329,14 @@ export async function startAuth0Emulator(opts: Auth0EmulatorOptions = {}): Promi
     boundActions: () => actions.runnable('post-login'),
     createUser: (input) => toApiUser(store.createUser(input)),
     getUser: withRoles,
+    linkUsers: (primaryUserId, secondaryUserId) => {
+      const bar = secondaryUserId.indexOf('|');
+      return store.link(primaryUserId, {
+        provider: secondaryUserId.slice(0, bar),
+        user_id: secondaryUserId.slice(bar + 1),
+      });
+    },
+    usersByEmail: (email) => store.usersByEmail(email).map((u) => toApiUser(u)),
     createRole: (name, description) => store.createRole(name, description),
     deleteRole: (roleId) => store.deleteRole(roleId),
     assignRoles: (userId, roleIds) => store.assignRoles(userId, roleIds),

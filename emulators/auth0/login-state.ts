@@ -2,6 +2,7 @@
 // the browser session behind silent SSO, single-use authorization codes and refresh tokens.
 // Everything is in memory and expires like Auth0's would, only sooner where tests benefit.
 import { randomBytes } from 'node:crypto';
+import type { IdentityRef } from './store';
 
 /** How an account was authenticated, as `event.authentication.methods` lists it. */
 export interface AuthMethod {
@@ -30,6 +31,8 @@ export interface LoginSession {
   userId: string;
   authTime: number;
   methods: AuthMethod[];
+  /** The identity that authenticated; silent SSO reports its connection again. */
+  identity?: IdentityRef;
   expiresAt: number;
 }
 
@@ -103,17 +106,24 @@ export class LoginState {
     this.transactions.delete(id);
   }
 
-  /** Starts a browser session for `userId`. */
-  openSession(userId: string, methods: AuthMethod[]): LoginSession {
-    const session = {
+  /** Starts a browser session for `userId`, authenticated with `identity`. */
+  openSession(userId: string, methods: AuthMethod[], identity?: IdentityRef): LoginSession {
+    const session: LoginSession = {
       id: opaque(),
       userId,
       authTime: Math.floor(Date.now() / 1000),
       methods,
+      ...(identity === undefined ? {} : { identity }),
       expiresAt: Date.now() + SESSION_TTL_MS,
     };
     this.sessions.set(session.id, session);
     return session;
+  }
+
+  /** Moves a session to another user (the login continued as the primary user of a linked account). */
+  rebindSession(id: string, userId: string): void {
+    const session = this.sessions.get(id);
+    if (session) session.userId = userId;
   }
 
   /** The live session with this id. */

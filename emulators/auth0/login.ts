@@ -16,8 +16,8 @@ import {
 } from './pages';
 import type { LoginLocale } from './pages';
 import type { PostLoginFlow } from './post-login-flow';
-import { Auth0ApiError, DEFAULT_CONNECTION, grantTypesOf, SOCIAL_CONNECTIONS } from './store';
-import type { Auth0ClientRegistration, Auth0Store, SocialConnection, StoredUser } from './store';
+import { Auth0ApiError, DEFAULT_CONNECTION, grantTypesOf, ownIdentity, SOCIAL_CONNECTIONS } from './store';
+import type { Auth0ClientRegistration, Auth0Store, IdentityRef, SocialConnection, StoredUser } from './store';
 import { verifyToken } from './tokens';
 import { adjustScope } from './user-tokens';
 
@@ -97,6 +97,7 @@ export function registerLoginRoutes(
 
   // Runs the post-login Actions, then answers like Auth0: an error redirect on `access.deny`, an
   // error page when an Action failed or ran out of time, otherwise a code for the application.
+  // `user` is the user the identity belongs to: itself, or the user it was linked into.
   const complete = async (
     request: FastifyRequest,
     reply: FastifyReply,
@@ -104,6 +105,7 @@ export function registerLoginRoutes(
     user: StoredUser,
     existing: LoginSession | undefined,
     method: AuthMethod['name'] | undefined,
+    identity: IdentityRef = existing?.identity ?? ownIdentity(user),
   ): Promise<FastifyReply> => {
     state.closeTransaction(tx.id);
     const client = store.clients.get(tx.clientId);
@@ -120,9 +122,10 @@ export function registerLoginRoutes(
     }
     store.recordLogin(user, request.ip);
     const methods = existing?.methods ?? [{ name: method ?? 'pwd', timestamp: new Date().toISOString() }];
-    const session = existing ?? state.openSession(user.user_id, methods);
+    const session = existing ?? state.openSession(user.user_id, methods, identity);
     const result = await flow.run({
       user,
+      identity,
       client,
       request,
       query: tx.query,
@@ -143,7 +146,7 @@ export function registerLoginRoutes(
       return redirectTo(
         reply,
         withParams(tx.redirectUri, {
-          error: 'access_denied',
+          error: result.error ?? 'access_denied',
           error_description: result.failureDescription ?? result.failure ?? 'A post-login Action failed.',
           state: tx.state,
         }),
@@ -159,9 +162,27 @@ export function registerLoginRoutes(
         }),
       );
     }
+    // After `api.authentication.setPrimaryUser` the login, its session and its tokens belong to
+    // the primary user, which counts the login.
+    const subject = result.subject ?? user;
+    if (subject.blocked) {
+      if (!existing) state.closeSession(session.id);
+      return redirectTo(
+        reply,
+        withParams(tx.redirectUri, {
+          error: 'unauthorized',
+          error_description: 'user is blocked',
+          state: tx.state,
+        }),
+      );
+    }
+    if (subject.user_id !== user.user_id) {
+      store.recordLogin(subject, request.ip);
+      state.rebindSession(session.id, subject.user_id);
+    }
     const code = state.issueCode({
       clientId: tx.clientId,
-      userId: user.user_id,
+      userId: subject.user_id,
       sessionId: session.id,
       scope: adjustScope(tx.scope, result.addedScopes, result.removedScopes),
       ...(tx.audience === undefined ? {} : { audience: tx.audience }),
@@ -290,13 +311,15 @@ export function registerLoginRoutes(
       );
     }
     const email = (form.username ?? '').trim().toLowerCase();
-    const user = store.findByEmail(email, DEFAULT_CONNECTION);
+    // The database identity with this address, a user of its own or linked into another user: its
+    // own password logs it in, as the user it belongs to.
+    const found = store.findIdentity(DEFAULT_CONNECTION, email);
     const errors = LOGIN_ERRORS[localeOf(request, tx)];
-    if (!user || !store.verifyPassword(user, form.password ?? ''))
+    if (!found || !store.verifyPasswordHash(found.passwordHash, form.password ?? ''))
       return html(reply, 400, loginPage(pageInput(request, tx, { email, error: errors.wrongCredentials })));
-    if (user.blocked)
+    if (found.user.blocked)
       return html(reply, 401, loginPage(pageInput(request, tx, { email, error: errors.blocked })));
-    return complete(request, reply, tx, user, undefined, 'pwd');
+    return complete(request, reply, tx, found.user, undefined, 'pwd', found.identity);
   });
 
   app.post('/u/signup', async (request, reply) => {
@@ -327,9 +350,12 @@ export function registerLoginRoutes(
       const tx = state.transaction(firstValues(request.query).state);
       if (!isSocial(connection)) return html(reply, 404, errorPage('Unknown provider', connection));
       if (!tx) return expired(reply);
-      const accounts = [...store.users.values()]
-        .filter((u) => u.connection === connection)
-        .map((u) => ({ email: u.email, name: u.name }));
+      const accounts = [...store.users.values()].flatMap((u) => [
+        ...(u.connection === connection ? [{ email: u.email, name: u.name }] : []),
+        ...u.linked
+          .filter((i) => i.connection === connection)
+          .map((i) => ({ email: i.profileData.email, name: i.profileData.name })),
+      ]);
       return html(reply, 200, identityProviderPage({ connection, state: tx.id, accounts }));
     },
   );
@@ -349,8 +375,8 @@ export function registerLoginRoutes(
           400,
           identityProviderPage({ connection, state: tx.id, accounts: [], error: 'Enter the account email.' }),
         );
-      const user = store.socialUser(connection, { email, ...(form.name ? { name: form.name } : {}) });
-      return complete(request, reply, tx, user, undefined, 'federated');
+      const found = store.socialLogin(connection, { email, ...(form.name ? { name: form.name } : {}) });
+      return complete(request, reply, tx, found.user, undefined, 'federated', found.identity);
     },
   );
 

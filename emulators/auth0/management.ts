@@ -171,6 +171,17 @@ const patchUserBody = z.strictObject({
   username: z.string().min(1).nullable().optional(),
 });
 
+// `link_with` (a secondary's ID token, for links the signed-in user starts) excludes the others.
+const linkIdentityBody = z.strictObject({
+  provider: z.string().min(1).optional(),
+  user_id: z.union([z.string().min(1), z.number()]).optional(),
+  connection_id: z
+    .string()
+    .regex(/^con_[A-Za-z0-9]{16}$/)
+    .optional(),
+  link_with: z.string().min(1).optional(),
+});
+
 const assignRolesBody = z.strictObject({ roles: z.array(z.string().min(1)).min(1) });
 
 const createRoleBody = z.strictObject({ name: z.string().min(1), description: z.string().optional() });
@@ -394,6 +405,52 @@ export function registerManagementRoutes(
         const { email } = parseBody(z.object({ email: z.string().min(1) }), request.query ?? {}, 'Query');
         return store.usersByEmail(email).map((u) => selectFields(toApiUser(u), request.query));
       });
+
+      // Account linking with a Management API token (`update:users`): the secondary, named by
+      // provider and id, joins the primary's identities and stops being a user.
+      api.post<{ Params: { id: string } }>('/users/:id/identities', async (request, reply) => {
+        requireScope(request, ['update:users', 'update:current_user_identities']);
+        const body = parseBody(linkIdentityBody, request.body);
+        if (body.link_with !== undefined) {
+          if (body.provider !== undefined || body.user_id !== undefined || body.connection_id !== undefined)
+            throw new Auth0ApiError(
+              400,
+              'invalid_body',
+              "Payload validation error: 'link_with' must not be sent with 'provider', 'user_id' or 'connection_id'.",
+            );
+          throw new Auth0ApiError(
+            400,
+            'invalid_body',
+            'The emulator links accounts with provider and user_id only, not with link_with.',
+          );
+        }
+        if (body.provider === undefined)
+          throw new Auth0ApiError(
+            400,
+            'invalid_body',
+            "Payload validation error: 'Missing required property: provider'.",
+          );
+        if (body.user_id === undefined)
+          throw new Auth0ApiError(
+            400,
+            'invalid_body',
+            "Payload validation error: 'Missing required property: user_id'.",
+          );
+        const identities = store.link(request.params.id, {
+          provider: body.provider,
+          user_id: String(body.user_id),
+          ...(body.connection_id === undefined ? {} : { connection_id: body.connection_id }),
+        });
+        return reply.code(201).send(identities);
+      });
+
+      api.delete<{ Params: { id: string; provider: string; userId: string } }>(
+        '/users/:id/identities/:provider/:userId',
+        (request) => {
+          requireScope(request, ['update:users', 'update:current_user_identities']);
+          return store.unlink(request.params.id, request.params.provider, request.params.userId);
+        },
+      );
 
       api.get<{ Params: { id: string } }>('/users/:id/roles', (request) => {
         requireScope(request, ['read:users', 'read:roles', 'read:role_members']);

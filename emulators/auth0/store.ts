@@ -127,6 +127,60 @@ export interface StoredUser {
   logins_count: number;
   last_login?: string;
   last_ip?: string;
+  /**
+   * Identities linked into this user (account linking), in linking order. The user's own identity
+   * (from `user_id` and `connection`) is not listed here; `toApiUser` puts it first.
+   */
+  linked: LinkedIdentity[];
+}
+
+/** The profile a linked identity keeps, as Auth0 shows it in `identities[].profileData`. */
+export interface ProfileData {
+  email: string;
+  email_verified: boolean;
+  name: string;
+  nickname: string;
+  picture: string;
+  given_name?: string;
+  family_name?: string;
+  username?: string;
+}
+
+/** An identity that was linked into another user: it is no longer a user of its own. */
+export interface LinkedIdentity {
+  /** `auth0`, `google-oauth2`, `facebook`. */
+  provider: string;
+  /** The id without the provider prefix (`63d17c6b…`, not `auth0|63d17c6b…`). */
+  user_id: string;
+  connection: string;
+  isSocial: boolean;
+  profileData: ProfileData;
+  /** A database identity keeps its password, so it still logs in (as the user it was linked into). */
+  passwordHash?: string;
+}
+
+/** Which identity authenticated a login: the connection used and that identity's id. */
+export interface IdentityRef {
+  provider: string;
+  /** Without the provider prefix. */
+  user_id: string;
+  connection: string;
+}
+
+/** An identity found for a login, with the user it belongs to (itself, or the user it was linked into). */
+export interface FoundIdentity {
+  user: StoredUser;
+  identity: IdentityRef;
+  passwordHash?: string;
+}
+
+/** A user's wire identity, `profileData` only on the linked ones (as `GET /api/v2/users/{id}` shows). */
+export interface ApiIdentity {
+  connection: string;
+  user_id: string;
+  provider: string;
+  isSocial: boolean;
+  profileData?: ProfileData;
 }
 
 /** A tenant role. */
@@ -212,6 +266,36 @@ function randomDigits(length: number): string {
 /** `google-oauth2` for `google-oauth2|1234`; `auth0` for database users. */
 export function providerOf(user: Pick<StoredUser, 'user_id'>): string {
   return user.user_id.slice(0, user.user_id.indexOf('|'));
+}
+
+/** The user's own identity: its provider, its id without the prefix, its connection. */
+export function ownIdentity(user: Pick<StoredUser, 'user_id' | 'connection'>): IdentityRef {
+  return {
+    provider: providerOf(user),
+    user_id: user.user_id.slice(user.user_id.indexOf('|') + 1),
+    connection: user.connection,
+  };
+}
+
+/** Whether the user holds the identity, as its own or as a linked one. */
+export function holdsIdentity(user: StoredUser, identity: IdentityRef): boolean {
+  const own = ownIdentity(user);
+  const same = (a: IdentityRef) => a.provider === identity.provider && a.user_id === identity.user_id;
+  return same(own) || user.linked.some(same);
+}
+
+function profileOf(user: StoredUser): ProfileData {
+  const profile: ProfileData = {
+    email: user.email,
+    email_verified: user.email_verified,
+    name: user.name,
+    nickname: user.nickname,
+    picture: user.picture,
+  };
+  if (user.given_name !== undefined) profile.given_name = user.given_name;
+  if (user.family_name !== undefined) profile.family_name = user.family_name;
+  if (user.username !== undefined) profile.username = user.username;
+  return profile;
 }
 
 function gravatar(email: string): string {
@@ -345,7 +429,8 @@ export class Auth0Store {
     if (!this.connections.has(connection))
       throw new Auth0ApiError(400, 'inexistent_connection', 'The connection does not exist.');
     const email = input.email.trim().toLowerCase();
-    if (this.findByEmail(email, connection))
+    // A database identity linked into another user still owns its address on its connection.
+    if (this.findIdentity(connection, email))
       throw new Auth0ApiError(409, 'auth0_idp_error', 'The user already exists.');
     const userId =
       input.user_id === undefined
@@ -353,7 +438,8 @@ export class Auth0Store {
         : input.user_id.startsWith('auth0|')
           ? input.user_id
           : `auth0|${input.user_id}`;
-    if (this.users.has(userId)) throw new Auth0ApiError(409, 'auth0_idp_error', 'The user already exists.');
+    if (this.users.has(userId) || this.linkedInto(userId))
+      throw new Auth0ApiError(409, 'auth0_idp_error', 'The user already exists.');
     const now = new Date().toISOString();
     const user: StoredUser = {
       user_id: userId,
@@ -370,6 +456,7 @@ export class Auth0Store {
       user_metadata: input.user_metadata ? mergeMetadata({}, input.user_metadata) : {},
       roleIds: [],
       logins_count: 0,
+      linked: [],
     };
     if (input.given_name !== undefined) user.given_name = input.given_name;
     if (input.family_name !== undefined) user.family_name = input.family_name;
@@ -380,16 +467,27 @@ export class Auth0Store {
   }
 
   /**
-   * The user a social identity provider vouched for: found by email on that connection, or created
-   * with a provider-style id (`google-oauth2|<digits>`) and, as the provider verified it, a
+   * The identity a social identity provider vouched for, with its user: found by email on that
+   * connection (an identity linked into another user belongs to that user), or created as a new
+   * user with a provider-style id (`google-oauth2|<digits>`) and, as the provider verified it, a
    * verified email.
    */
-  socialUser(connection: SocialConnection, profile: { email: string; name?: string }): StoredUser {
+  socialLogin(connection: SocialConnection, profile: { email: string; name?: string }): FoundIdentity {
     const email = profile.email.trim().toLowerCase();
-    const existing = this.findByEmail(email, connection);
+    const existing = this.findIdentity(connection, email);
     if (existing) return existing;
+    const user = this.createSocialUser(connection, email, profile.name);
+    return { user, identity: ownIdentity(user) };
+  }
+
+  /** The user of a social login (see `socialLogin`), for callers that only need the user. */
+  socialUser(connection: SocialConnection, profile: { email: string; name?: string }): StoredUser {
+    return this.socialLogin(connection, profile).user;
+  }
+
+  private createSocialUser(connection: SocialConnection, email: string, fullName?: string): StoredUser {
     const now = new Date().toISOString();
-    const name = profile.name?.trim() || email;
+    const name = fullName?.trim() || email;
     const [given, ...family] = name.includes('@') ? [] : name.split(/\s+/);
     const user: StoredUser = {
       user_id: `${connection}|${randomDigits(connection === 'google-oauth2' ? 21 : 16)}`,
@@ -406,6 +504,7 @@ export class Auth0Store {
       user_metadata: {},
       roleIds: [],
       logins_count: 0,
+      linked: [],
     };
     if (given) user.given_name = given;
     if (family.length > 0) user.family_name = family.join(' ');
@@ -427,16 +526,140 @@ export class Auth0Store {
     return user;
   }
 
-  /** The user of `connection` with this (lower-case) email. */
+  /** The user of `connection` with this (lower-case) email, among users (not linked identities). */
   findByEmail(email: string, connection: string): StoredUser | undefined {
     for (const user of this.users.values())
       if (user.connection === connection && user.email === email) return user;
     return undefined;
   }
 
-  /** Users with exactly this email across connections, like `GET /api/v2/users-by-email`. */
+  /**
+   * The identity of `connection` with this (lower-case) email, and the user it belongs to: a user
+   * of its own, or the user it was linked into. This is what a login on that connection finds.
+   */
+  findIdentity(connection: string, email: string): FoundIdentity | undefined {
+    const own = this.findByEmail(email, connection);
+    if (own) return { user: own, identity: ownIdentity(own), ...passwordOf(own.passwordHash) };
+    for (const user of this.users.values()) {
+      const linked = user.linked.find((i) => i.connection === connection && i.profileData.email === email);
+      if (linked)
+        return {
+          user,
+          identity: { provider: linked.provider, user_id: linked.user_id, connection: linked.connection },
+          ...passwordOf(linked.passwordHash),
+        };
+    }
+    return undefined;
+  }
+
+  /** The user an identity (`provider|id`) was linked into, if it was. */
+  linkedInto(fullUserId: string): StoredUser | undefined {
+    const bar = fullUserId.indexOf('|');
+    if (bar < 0) return undefined;
+    const provider = fullUserId.slice(0, bar);
+    const id = fullUserId.slice(bar + 1);
+    for (const user of this.users.values())
+      if (user.linked.some((i) => i.provider === provider && i.user_id === id)) return user;
+    return undefined;
+  }
+
+  /**
+   * Users whose email is exactly this one, like `GET /api/v2/users-by-email`: Auth0 matches the
+   * users' root `email` exactly and case-sensitively (its own database stores addresses lower-case),
+   * and identities linked into a user are not users of their own, so they are not listed apart.
+   */
   usersByEmail(email: string): StoredUser[] {
     return [...this.users.values()].filter((u) => u.email === email);
+  }
+
+  /**
+   * Links the identity `provider|secondaryId` (a user of its own) into `primaryId`, as
+   * `POST /api/v2/users/{id}/identities` does: the secondary stops being a user, its identity (with
+   * its profile and, for a database identity, its password) joins the primary's `identities`, and
+   * its metadata and roles are dropped. Answers the primary's identities, each with `profileData`.
+   */
+  link(
+    primaryId: string,
+    secondary: { provider: string; user_id: string; connection_id?: string },
+  ): ApiIdentity[] {
+    const primary = this.requireUser(primaryId);
+    const secondaryId = secondary.user_id.startsWith(`${secondary.provider}|`)
+      ? secondary.user_id
+      : `${secondary.provider}|${secondary.user_id}`;
+    if (secondaryId === primary.user_id)
+      throw new Auth0ApiError(400, 'invalid_body', 'Main identity and the new one are the same.');
+    const other = this.users.get(secondaryId);
+    const connectionMatches =
+      secondary.connection_id === undefined ||
+      (other !== undefined && this.connectionInfo(other.connection).id === secondary.connection_id);
+    if (!other || !connectionMatches)
+      throw new Auth0ApiError(400, 'invalid_body', `The user ${secondaryId} does not exist.`);
+    if (other.linked.length > 0)
+      throw new Auth0ApiError(
+        400,
+        'invalid_body',
+        `The user ${secondaryId} has identities linked into it; unlink them before linking it.`,
+      );
+    const own = ownIdentity(other);
+    primary.linked.push({
+      provider: own.provider,
+      user_id: own.user_id,
+      connection: own.connection,
+      isSocial: own.provider !== 'auth0',
+      profileData: profileOf(other),
+      ...(other.passwordHash === undefined ? {} : { passwordHash: other.passwordHash }),
+    });
+    this.users.delete(secondaryId);
+    primary.updated_at = new Date().toISOString();
+    return identitiesOf(primary, true);
+  }
+
+  /**
+   * Unlinks an identity from `primaryId`, as `DELETE /api/v2/users/{id}/identities/{provider}/{user_id}`
+   * does: the identity becomes a user of its own again, under its old id, with its profile and
+   * password but no metadata and no roles. Answers the primary's remaining identities.
+   */
+  unlink(primaryId: string, provider: string, identityId: string): ApiIdentity[] {
+    const primary = this.requireUser(primaryId);
+    const id = identityId.startsWith(`${provider}|`) ? identityId.slice(provider.length + 1) : identityId;
+    const own = ownIdentity(primary);
+    if (own.provider === provider && own.user_id === id)
+      throw new Auth0ApiError(400, 'invalid_uri', 'Main identity cannot be removed.');
+    const index = primary.linked.findIndex((i) => i.provider === provider && i.user_id === id);
+    const identity = primary.linked[index];
+    if (!identity)
+      throw new Auth0ApiError(
+        400,
+        'invalid_uri',
+        `The identity ${provider}|${id} is not linked to the user ${primary.user_id}.`,
+      );
+    primary.linked.splice(index, 1);
+    const now = new Date().toISOString();
+    const { profileData: p } = identity;
+    const user: StoredUser = {
+      user_id: `${provider}|${id}`,
+      email: p.email,
+      email_verified: p.email_verified,
+      connection: identity.connection,
+      name: p.name,
+      nickname: p.nickname,
+      picture: p.picture,
+      blocked: false,
+      created_at: now,
+      updated_at: now,
+      app_metadata: {},
+      user_metadata: {},
+      roleIds: [],
+      logins_count: 0,
+      linked: [],
+    };
+    if (p.given_name !== undefined) user.given_name = p.given_name;
+    if (p.family_name !== undefined) user.family_name = p.family_name;
+    if (p.username !== undefined) user.username = p.username;
+    if (identity.passwordHash !== undefined) user.passwordHash = identity.passwordHash;
+    this.users.set(user.user_id, user);
+    primary.updated_at = now;
+    return identitiesOf(primary, true);
   }
 
   /** Applies a PATCH with Auth0's merge rules. */
@@ -444,8 +667,8 @@ export class Auth0Store {
     const user = this.requireUser(userId);
     if (patch.email !== undefined && patch.email !== null) {
       const email = patch.email.trim().toLowerCase();
-      const other = this.findByEmail(email, user.connection);
-      if (other && other.user_id !== user.user_id)
+      const other = this.findIdentity(user.connection, email);
+      if (other && other.user.user_id !== user.user_id)
         throw new Auth0ApiError(409, 'auth0_idp_error', 'The specified new email already exists');
       user.email = email;
     }
@@ -472,8 +695,13 @@ export class Auth0Store {
 
   /** Whether `password` is the user's password (for the login page). */
   verifyPassword(user: StoredUser, password: string): boolean {
-    if (!user.passwordHash) return false;
-    const [salt, hash] = user.passwordHash.split(':');
+    return this.verifyPasswordHash(user.passwordHash, password);
+  }
+
+  /** Whether `password` matches a stored hash (a user's or a linked database identity's). */
+  verifyPasswordHash(passwordHash: string | undefined, password: string): boolean {
+    if (!passwordHash) return false;
+    const [salt, hash] = passwordHash.split(':');
     if (salt === undefined || hash === undefined) return false;
     const expected = Buffer.from(hash, 'base64');
     const actual = scryptSync(password, Buffer.from(salt, 'base64'), expected.length);
@@ -565,7 +793,7 @@ export interface ApiUser {
   picture: string;
   created_at: string;
   updated_at: string;
-  identities: { connection: string; user_id: string; provider: string; isSocial: boolean }[];
+  identities: ApiIdentity[];
   logins_count?: number;
   last_login?: string;
   last_ip?: string;
@@ -582,15 +810,11 @@ export interface ApiUser {
  * for users that never had any, so clients must cope with a missing `app_metadata`.
  */
 export function toApiUser(user: StoredUser): ApiUser {
-  const identityId = user.user_id.slice(user.user_id.indexOf('|') + 1);
-  const provider = providerOf(user);
   const out: ApiUser = {
     created_at: user.created_at,
     email: user.email,
     email_verified: user.email_verified,
-    identities: [
-      { connection: user.connection, user_id: identityId, provider, isSocial: provider !== 'auth0' },
-    ],
+    identities: identitiesOf(user, false),
     name: user.name,
     nickname: user.nickname,
     picture: user.picture,
@@ -610,6 +834,35 @@ export function toApiUser(user: StoredUser): ApiUser {
   if (Object.keys(user.app_metadata).length > 0) out.app_metadata = structuredClone(user.app_metadata);
   if (Object.keys(user.user_metadata).length > 0) out.user_metadata = structuredClone(user.user_metadata);
   return out;
+}
+
+/**
+ * The user's identities in Auth0's wire shape: its own first, then the linked ones with their
+ * `profileData`. The link and unlink answers also give the user's own identity its profile
+ * (`withOwnProfile`), as Auth0's do; `GET /api/v2/users/{id}` does not.
+ */
+export function identitiesOf(user: StoredUser, withOwnProfile: boolean): ApiIdentity[] {
+  const own = ownIdentity(user);
+  return [
+    {
+      connection: own.connection,
+      user_id: own.user_id,
+      provider: own.provider,
+      isSocial: own.provider !== 'auth0',
+      ...(withOwnProfile ? { profileData: profileOf(user) } : {}),
+    },
+    ...user.linked.map((i) => ({
+      connection: i.connection,
+      user_id: i.user_id,
+      provider: i.provider,
+      isSocial: i.isSocial,
+      profileData: { ...i.profileData },
+    })),
+  ];
+}
+
+function passwordOf(passwordHash: string | undefined): { passwordHash?: string } {
+  return passwordHash === undefined ? {} : { passwordHash };
 }
 
 /** Creates a tenant with a fresh signing key and the default applications. */

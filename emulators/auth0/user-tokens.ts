@@ -257,8 +257,10 @@ export function refreshTokenGrant(opts: {
       return oauthError(403, 'access_denied', result.denyReason ?? 'Access denied');
     if (result.outcome === 'failed')
       return oauthError(500, 'server_error', result.failure ?? 'Action failed');
+    const subject = result.subject ?? user;
     const renewed = {
       ...grant,
+      userId: subject.user_id,
       scope: adjustScope(grant.scope, result.addedScopes, result.removedScopes),
       idTokenClaims: result.idTokenClaims,
       accessTokenClaims: result.accessTokenClaims,
@@ -270,7 +272,7 @@ export function refreshTokenGrant(opts: {
       opts.state,
       opts.apis,
       renewed,
-      user,
+      subject,
       refreshToken === undefined ? {} : { refreshToken },
     );
   };
