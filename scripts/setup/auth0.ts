@@ -25,7 +25,8 @@ import { createManagementClient } from '../../services/auth0';
  * Management API scopes of the inviteflow application, from what the code calls: `roles.list`
  * (read:roles), `users.roles.assign` (create:role_members), `users.get` (read:users),
  * `users.update` for app_metadata and email_verified (update:users), and the API's
- * `users.listUsersByEmail` (read:users). Nothing reads role members, so no read:role_members.
+ * `users.listUsersByEmail` (read:users) and the worker's `findAuth0Accounts`, and the account
+ * policy `link`'s `users.identities.link` (update:users). Nothing reads role members, so no read:role_members.
  */
 export const INVITEFLOW_MANAGEMENT_SCOPES = [
   'read:users',
