@@ -29,6 +29,11 @@ export interface CrmPropertyCatalogueOptions {
   maxAgeMs: number;
   /** Least time between two refreshes caused by misses; default 2 seconds. */
   missRefreshMs?: number;
+  /**
+   * Longest wait for HubSpot's answer before the check fails as unavailable; default 5 seconds
+   * (the SDK has no timeout of its own, and a creation waits for the listing).
+   */
+  timeoutMs?: number;
   now?: () => number;
 }
 
@@ -63,6 +68,7 @@ interface Snapshot {
 export function createCrmPropertyCatalogue(opts: CrmPropertyCatalogueOptions): CrmPropertyCatalogue {
   const { properties, maxAgeMs } = opts;
   const missRefreshMs = opts.missRefreshMs ?? 2_000;
+  const timeoutMs = opts.timeoutMs ?? 5_000;
   const now = opts.now ?? Date.now;
   let snapshot: Snapshot | undefined;
   let inflight: Promise<Snapshot> | undefined;
@@ -71,7 +77,7 @@ export function createCrmPropertyCatalogue(opts: CrmPropertyCatalogueOptions): C
   async function fetchAll(): Promise<Snapshot> {
     const startedAt = now();
     // Archived properties are not listed (archived defaults to false): they hold no values to read.
-    const { results } = await properties.getAll('contacts');
+    const { results } = await withTimeout(properties.getAll('contacts'), timeoutMs);
     // Its age counts from the request: a property archived during the listing may still be in it.
     return { names: new Set(results.map((p) => p.name)), fetchedAt: startedAt };
   }
@@ -111,6 +117,19 @@ export function createCrmPropertyCatalogue(opts: CrmPropertyCatalogueOptions): C
       return unknown;
     },
   };
+}
+
+/** `promise`, or a rejection once `ms` have passed without an answer. */
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`HubSpot did not answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /**

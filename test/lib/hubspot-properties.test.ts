@@ -138,6 +138,13 @@ describe('when HubSpot does not answer', () => {
     expect((await unavailable(newCatalogue().unknownProperties(['company']))).retryAfterSeconds).toBe(5);
   });
 
+  it('gives up on a listing that does not answer in time', async () => {
+    const hanging: PropertiesCoreApi = { getAll: () => new Promise(() => undefined) };
+    const err = await unavailable(createCrmPropertyCatalogue({ properties: hanging, maxAgeMs: MAX_AGE_MS, timeoutMs: 20 }).unknownProperties(['company']));
+    expect(err.cause).toBeInstanceOf(Error);
+    expect(err.retryAfterSeconds).toBe(5);
+  });
+
   it('refuses a miss it cannot confirm while its copy is fresh, and still answers known names from it', async () => {
     expect(await catalogue.unknownProperties(['company'])).toEqual([]);
     failWith = new ApiException(500, 'HTTP-Code: 500', {}, {});
