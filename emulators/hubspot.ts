@@ -416,6 +416,15 @@ const createPropertyBody = z.object({
     .optional(),
 });
 
+const updatePropertyBody = z.object({
+  label: z.string().min(1).optional(),
+  description: z.string().optional(),
+  groupName: z.string().min(1).optional(),
+  displayOrder: z.number().int().optional(),
+  hidden: z.boolean().optional(),
+  formField: z.boolean().optional(),
+});
+
 const createGroupBody = z.object({
   name: z
     .string()
@@ -506,6 +515,19 @@ export async function startHubSpotEmulator(opts: HubSpotEmulatorOptions = {}): P
     });
     properties.set(created.name, created);
     return created;
+  };
+
+  // `PATCH /crm/v3/properties/contacts/{name}`: what a setup run or an admin changes of a definition.
+  const updateProperty = (name: string, input: z.infer<typeof updatePropertyBody>): HubSpotProperty => {
+    const found = properties.get(name);
+    if (!found) throw new HubSpotApiError(404, errorBody(`Unable to find property ${name}`, 'OBJECT_NOT_FOUND'));
+    if (found.modificationMetadata.readOnlyDefinition)
+      throw validationError(`Property ${name} is a HubSpot-defined property; its definition cannot be changed.`);
+    if (input.groupName !== undefined && !groups.has(input.groupName))
+      throw validationError(`Property group '${input.groupName}' does not exist.`);
+    const updated: HubSpotProperty = { ...found, ...input, updatedAt: new Date().toISOString() };
+    properties.set(name, updated);
+    return updated;
   };
 
   const createGroup = (input: z.infer<typeof createGroupBody>): HubSpotPropertyGroup => {
@@ -781,6 +803,10 @@ export async function startHubSpotEmulator(opts: HubSpotEmulatorOptions = {}): P
       );
     return found;
   });
+
+  app.patch<{ Params: { name: string } }>('/crm/v3/properties/contacts/:name', (request) =>
+    updateProperty(request.params.name, parse(updatePropertyBody, request.body)),
+  );
 
   app.post('/crm/v3/properties/contacts', async (request, reply) =>
     reply.code(201).send(createProperty(parse(createPropertyBody, request.body))),

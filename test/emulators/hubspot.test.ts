@@ -364,6 +364,24 @@ describe('contacts and their properties, through the SDK', () => {
   });
 });
 
+describe('property definitions, through the SDK', () => {
+  it('updates a custom property’s label and description, and refuses HubSpot’s own and unknown ones', async () => {
+    const sdk = createHubSpotClient({ accessToken: emu.accessToken, basePath: emu.url }).crm.properties.coreApi;
+    const updated = await sdk.update('contacts', 'inviteflow_invite_status', { label: 'Invite status', description: 'invited, then redeemed' });
+    expect(updated).toMatchObject({ name: 'inviteflow_invite_status', label: 'Invite status', description: 'invited, then redeemed' });
+    expect(emu.property('inviteflow_invite_status')?.description).toBe('invited, then redeemed');
+
+    const codeOf = (p: Promise<unknown>) =>
+      p.then(
+        () => undefined,
+        (e: { code?: number }) => e.code,
+      );
+    expect(await codeOf(sdk.update('contacts', 'email', { label: 'Mail' }))).toBe(400);
+    expect(await codeOf(sdk.update('contacts', 'no_such_property', { label: 'x' }))).toBe(404);
+    expect(emu.property('email')?.label).toBe('Email');
+  });
+});
+
 describe('outage', () => {
   it('answers 503 on every HubSpot route for a while, then recovers; control routes keep answering', async () => {
     const res = await call('POST', '/__emulator/outage', { durationMs: 300, retryAfterSeconds: 2 }, null);
