@@ -245,6 +245,9 @@ async function main(): Promise<void> {
     APP_LOGIN_URL: `http://localhost:${ports.app}/login`,
     CODEC_CORS_ORIGIN: `http://localhost:${ports.temporalUi}`,
     CODEC_LOOPBACK_WITHOUT_TOKEN: 'true',
+    // Invites may bind CRM properties: the API checks their names in (emulated) HubSpot.
+    HUBSPOT_ACCESS_TOKEN: hubspot.accessToken,
+    HUBSPOT_BASE_PATH: hubspot.url,
   });
   await waitForPort(ports.api);
 
