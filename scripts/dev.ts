@@ -296,6 +296,7 @@ async function main(): Promise<void> {
       clientId: shared.AUTH0_CLIENT_ID,
       clientSecret: shared.AUTH0_CLIENT_SECRET,
     },
+    hubspot: { url: hubspot.url, accessToken: hubspot.accessToken },
   };
   writeFileSync(join(DATA, 'local-stack.json'), JSON.stringify(stackFile, null, 2), { mode: 0o600 });
 
