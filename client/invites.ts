@@ -57,11 +57,13 @@ export interface TenantDefaults {
  * The request with the tenant's defaults filled in where it names none. The API and the CLI both
  * write the result into the workflow input, so a later change of a default never changes an
  * invite already running, and the input says what the invite does without the configuration.
+ * An invite meant to be forwarded (`emailPolicy: 'any'`) gets the policy `off` by default: the
+ * holder of a forwarded link is not the invited person, whose accounts must not be joined to theirs.
  */
 export function tenantDefaults<R extends InviteRequest>(request: R, defaults: TenantDefaults): R & Required<Pick<InviteRequest, 'accountPolicy' | 'crmProperties'>> {
   return {
     ...request,
-    accountPolicy: request.accountPolicy ?? defaults.accountPolicy,
+    accountPolicy: request.accountPolicy ?? (request.emailPolicy === 'any' ? 'off' : defaults.accountPolicy),
     crmProperties: request.crmProperties ?? [...defaults.crmProperties],
   };
 }

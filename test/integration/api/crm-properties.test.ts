@@ -194,6 +194,14 @@ describe("the tenant's defaults (ACCOUNT_POLICY, HUBSPOT_TOKEN_PROPERTIES)", () 
     expect(json(await create(tenant, { email: other, crmProperties: ['company'] })).status).toMatchObject({ accountPolicy: 'link', crmProperties: ['company'] });
   });
 
+  it('leave an invite meant to be forwarded (emailPolicy any) at the policy off', async () => {
+    const tenant = await appWith({ ACCOUNT_POLICY: 'link' });
+    const res = await create(tenant, { email: uniqueEmail('forwarded'), emailPolicy: 'any' });
+    expect(res.statusCode).toBe(201);
+    expect(json(res).status).toMatchObject({ emailPolicy: 'any' });
+    expect(json(res).status.accountPolicy).toBeUndefined();
+  });
+
   it('a default property HubSpot does not have refuses the invite, saying it is the default', async () => {
     const tenant = await appWith({ HUBSPOT_TOKEN_PROPERTIES: ['company', 'plan_tier_typo'] });
     const email = uniqueEmail('baddefault');
