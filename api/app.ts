@@ -22,6 +22,9 @@ import type { DestinationStream, LevelWithSilent } from 'pino';
 import { createManagementClient } from '../services/auth0';
 import { createRoleCatalogue } from '../services/auth0-roles';
 import type { RoleCatalogue } from '../services/auth0-roles';
+import { createHubSpotClient } from '../services/hubspot';
+import { createCrmPropertyCatalogue } from '../services/hubspot-properties';
+import type { CrmPropertyCatalogue } from '../services/hubspot-properties';
 import { acceptedLanguages, chooseLocale } from '../lib/locale';
 import type { LinkVerifier } from '../lib/token';
 import { createActionAuth } from './action-auth';
@@ -63,6 +66,12 @@ export interface AppDeps {
    * Management API with the configured AUTH0_* application, at most AUTH0_ROLES_MAX_AGE old.
    */
   roles?: RoleCatalogue;
+  /**
+   * HubSpot's contact property names, checked when an invite binds CRM properties; default: a
+   * copy read with the configured HUBSPOT_ACCESS_TOKEN, at most HUBSPOT_PROPERTIES_MAX_AGE old
+   * (none without a token: invites naming CRM properties are then refused).
+   */
+  crmProperties?: CrmPropertyCatalogue;
   /** Keys for bearer tokens; default: the remote JWKS at `AUTH_JWKS_URL`. */
   bearerKeys?: JWTVerifyGetKey;
   /** Default `info`. */
@@ -131,6 +140,7 @@ function routeContext(deps: AppDeps): RouteContext {
     linkVerifier: deps.linkVerifier,
     accountExists: deps.accountExists,
     roles: deps.roles ?? defaultRoleCatalogue(config),
+    crmProperties: deps.crmProperties ?? defaultCrmPropertyCatalogue(config),
     metrics: deps.metrics ?? createMetrics(),
     limits: { ...DEFAULT_INBOUND_LIMITS, ...deps.rateLimits },
   };
@@ -210,6 +220,15 @@ function defaultRoleCatalogue(config: AppConfig): RoleCatalogue {
     timeoutSeconds: 5,
   });
   return createRoleCatalogue({ management, maxAgeMs: config.AUTH0_ROLES_MAX_AGE });
+}
+
+/** The CRM property catalogue over the configured HubSpot private app, when there is one. */
+export function defaultCrmPropertyCatalogue(
+  config: Pick<AppConfig, 'HUBSPOT_ACCESS_TOKEN' | 'HUBSPOT_BASE_PATH' | 'HUBSPOT_PROPERTIES_MAX_AGE'>,
+): CrmPropertyCatalogue | undefined {
+  if (!config.HUBSPOT_ACCESS_TOKEN) return undefined;
+  const hubspot = createHubSpotClient({ accessToken: config.HUBSPOT_ACCESS_TOKEN, basePath: config.HUBSPOT_BASE_PATH });
+  return createCrmPropertyCatalogue({ properties: hubspot.crm.properties.coreApi, maxAgeMs: config.HUBSPOT_PROPERTIES_MAX_AGE });
 }
 
 function isPagePath(url: string): boolean {

@@ -1,5 +1,6 @@
 /** What every route module receives from `buildApp`: the configuration and the shared services. */
 import type { RoleCatalogue } from '../services/auth0-roles';
+import type { CrmPropertyCatalogue } from '../services/hubspot-properties';
 import type { ApiConfig } from '../lib/config';
 import type { LinkVerifier } from '../lib/token';
 import type { BearerAuth, Principal } from './auth';
@@ -28,6 +29,11 @@ export type AppConfig = Pick<
   | 'AUTH0_CLIENT_SECRET'
   | 'AUTH0_MANAGEMENT_ENDPOINT'
   | 'AUTH0_ROLES_MAX_AGE'
+  | 'ACCOUNT_POLICY'
+  | 'HUBSPOT_TOKEN_PROPERTIES'
+  | 'HUBSPOT_ACCESS_TOKEN'
+  | 'HUBSPOT_BASE_PATH'
+  | 'HUBSPOT_PROPERTIES_MAX_AGE'
 >;
 
 /** Shared services of the route modules. */
@@ -40,6 +46,8 @@ export interface RouteContext {
   accountExists: (email: string) => Promise<boolean>;
   /** The tenant's role names, to refuse unknown roles at creation. */
   roles: RoleCatalogue;
+  /** HubSpot's contact property names, to refuse unknown CRM properties at creation; absent without HubSpot settings. */
+  crmProperties: CrmPropertyCatalogue | undefined;
   metrics: ApiMetrics;
   limits: InboundLimits;
 }

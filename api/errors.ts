@@ -17,6 +17,7 @@ export const ERROR_STATUS = {
   ...REDEMPTION_REFUSALS,
   invalid_request: 400,
   unknown_role: 400,
+  unknown_crm_property: 400,
   unauthorized: 401,
   invalid_signature: 401,
   insufficient_scope: 403,
@@ -31,6 +32,7 @@ export const ERROR_STATUS = {
   email_refused: 502,
   service_unavailable: 503,
   roles_unavailable: 503,
+  crm_properties_unavailable: 503,
 } as const;
 
 /** A stable error code. */

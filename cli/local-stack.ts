@@ -24,6 +24,13 @@ export interface LocalStackFile {
     clientId: string;
     clientSecret: string;
   };
+  /** The HubSpot emulator, whose contact properties `create` and `bulk` check; absent in older files. */
+  hubspot?: {
+    /** Its base URL (`HUBSPOT_BASE_PATH`). */
+    url: string;
+    /** The private-app token it accepts. */
+    accessToken: string;
+  };
 }
 
 /** The part of `.data/local-secrets.json` the CLI needs. */
@@ -67,6 +74,8 @@ export function withLocalStack(
     AUTH0_CLIENT_SECRET: stack?.auth0.clientSecret,
     AUTH0_MANAGEMENT_ENDPOINT: stack?.auth0.url,
     AUTH_AUDIENCE: stack?.auth0.audience,
+    HUBSPOT_ACCESS_TOKEN: stack?.hubspot?.accessToken,
+    HUBSPOT_BASE_PATH: stack?.hubspot?.url,
   };
   const merged = { ...env };
   for (const [name, value] of Object.entries(local))

@@ -6,6 +6,8 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { INVITE_STATES } from '../client/invite-search';
 import { DEFAULT_SCOPE } from '../client/invites';
+import { ACCOUNT_POLICIES } from '../workflows/messages';
+import type { AccountPolicy } from '../workflows/messages';
 import { bulkCommand } from './commands/bulk';
 import { createCommand } from './commands/create';
 import { listCommand } from './commands/list';
@@ -29,7 +31,7 @@ Exit codes:
   1   the operation was refused or failed (the stable code is printed)
   2   usage error
   3   no such invite
-  4   cannot reach Temporal (or no answer in time), or Auth0 for the role check
+  4   cannot reach Temporal (or no answer in time), or Auth0 for the role check, or HubSpot for the CRM property check
   78  configuration error (environment)
   130 interrupted (bulk keeps its report resumable)
 
@@ -38,7 +40,9 @@ TEMPORAL_TASK_QUEUE (invites), TEMPORAL_API_KEY, TEMPORAL_TLS_CERT/TEMPORAL_TLS_
 PAYLOAD_KEYS (required: the worker's keys; or PAYLOAD_ENCRYPTION=off when it runs in clear);
 INVITE_ID_KEY for bulk and for naming an invite by email; AUTH0_DOMAIN, AUTH0_CLIENT_ID,
 AUTH0_CLIENT_SECRET (the API's application) for create and bulk when they name roles, which are
-checked in Auth0, and for token. When TEMPORAL_ADDRESS is unset or the local stack's, settings
+checked in Auth0, and for token; HUBSPOT_ACCESS_TOKEN (HUBSPOT_BASE_PATH locally) for create and
+bulk when invites bind CRM properties, which are checked in HubSpot; ACCOUNT_POLICY and
+HUBSPOT_TOKEN_PROPERTIES, the API's defaults of new invites. When TEMPORAL_ADDRESS is unset or the local stack's, settings
 the environment lacks come from the files \`npm run dev\` writes into this checkout's .data/
 (local-secrets.json, local-stack.json).`;
 
@@ -148,15 +152,25 @@ function buildProgram(
     .option('--locale <locale>', 'language of the emails and pages: en (default) or fr')
     .option('--ttl <duration>', 'time to live, e.g. "14 days" (default 7 days, at most 30)')
     .option('--data <json>', 'our data bound to the account, a JSON object (at most 8 kB, 5 levels, 100 keys)')
-    .option('--dry-run', 'check everything (roles in Auth0 included) and start nothing')
+    .addOption(
+      new Option('--account-policy <policy>', "which Auth0 accounts of the person get the grant (default: the tenant's ACCOUNT_POLICY)").choices([
+        ...ACCOUNT_POLICIES,
+      ]),
+    )
+    .option(
+      '--crm-property <name>',
+      "a HubSpot contact property bound to the invite; repeat for more (default: the tenant's HUBSPOT_TOKEN_PROPERTIES; each must exist)",
+      collect,
+    )
+    .option('--dry-run', 'check everything (roles in Auth0 and CRM properties in HubSpot included) and start nothing')
     .addHelpText('after', '\nAn invite already open for the email and scope is left as it is ("exists", exit 0).')
     .action(
       action(
         (
           session,
           email: string,
-          opts: { scope: string; roles?: string[]; locale?: string; ttl?: string; data?: string; dryRun?: boolean },
-        ) => createCommand(session, email, opts),
+          { crmProperty, ...opts }: { scope: string; roles?: string[]; locale?: string; ttl?: string; data?: string; accountPolicy?: AccountPolicy; crmProperty?: string[]; dryRun?: boolean },
+        ) => createCommand(session, email, { ...opts, ...(crmProperty ? { crmProperties: crmProperty } : {}) }),
       ),
     );
 
@@ -198,7 +212,7 @@ function buildProgram(
   program
     .command('bulk')
     .description('Create invites from a CSV file, paced, with a resumable report')
-    .argument('<file.csv>', 'header row; columns email, scope, roles (a;b), locale, ttl, data_<name>')
+    .argument('<file.csv>', 'header row; columns email, scope, roles (a;b), locale, ttl, account_policy, crm_properties (a;b), data_<name>')
     .option('--rate <rate>', 'most starts per second or minute, e.g. 5/s or 120/min', rate, 5)
     .option(
       '--report <report.csv>',
@@ -207,18 +221,29 @@ function buildProgram(
     .option('--dry-run', 'check every row and print what would happen; start nothing, write no report')
     .option('--scope <scope>', 'scope of rows without one', DEFAULT_SCOPE)
     .option('--roles <a,b>', 'roles of rows without a roles cell (comma-separated)', list)
+    .addOption(
+      new Option('--account-policy <policy>', "account policy of rows without an account_policy cell (default: the tenant's ACCOUNT_POLICY)").choices([
+        ...ACCOUNT_POLICIES,
+      ]),
+    )
+    .option(
+      '--crm-property <name>',
+      "a HubSpot contact property of rows without a crm_properties cell; repeat for more (default: the tenant's HUBSPOT_TOKEN_PROPERTIES)",
+      collect,
+    )
     .addHelpText(
       'after',
       '\nA row whose email and scope already have an open invite reports "exists"; invalid rows are "skipped" with the reason,' +
-        '\nincluding rows naming a role the Auth0 tenant does not have (unknown_role).',
+        '\nincluding rows naming a role the Auth0 tenant does not have (unknown_role) or a contact property HubSpot does not have' +
+        '\n(unknown_crm_property).',
     )
     .action(
       action(
         (
           session,
           file: string,
-          opts: { rate: number; report?: string; dryRun?: boolean; scope: string; roles?: string[] },
-        ) => bulkCommand(session, file, opts),
+          { crmProperty, ...opts }: { rate: number; report?: string; dryRun?: boolean; scope: string; roles?: string[]; accountPolicy?: AccountPolicy; crmProperty?: string[] },
+        ) => bulkCommand(session, file, { ...opts, ...(crmProperty ? { crmProperties: crmProperty } : {}) }),
       ),
     );
 
@@ -246,6 +271,11 @@ function rate(value: string): number {
   const perSecond = parseRate(value);
   if (perSecond === undefined) throw new InvalidArgumentError('must be a rate like 5/s, 120/min or 1000/h');
   return perSecond;
+}
+
+/** A repeatable option: each occurrence adds its value. */
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value.trim()];
 }
 
 function list(value: string): string[] {

@@ -9,6 +9,7 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import { ConfigError, loadCliConfig } from '../lib/config';
 import type { CliConfig } from '../lib/config';
 import type { RoleCatalogue } from '../services/auth0-roles';
+import type { CrmPropertyCatalogue } from '../services/hubspot-properties';
 import { deriveInviteId } from '../client/invite-id';
 import { searchInvites, visibilityQuery } from '../client/invite-search';
 import { DEFAULT_SCOPE } from '../client/invites';
@@ -40,6 +41,8 @@ export interface Session {
   idKey(purpose: string): string;
   /** The Auth0 tenant's roles (AUTH0_* as the API's), or exit 78 naming what is missing. */
   roles(): Promise<RoleCatalogue>;
+  /** HubSpot's contact property names (HUBSPOT_ACCESS_TOKEN as the API's), or exit 78 naming what is missing. */
+  crmProperties(): Promise<CrmPropertyCatalogue>;
   /** The connected client. */
   client(): Promise<Client>;
   /** Runs a Temporal call with a deadline; no answer in time becomes exit 4. */
@@ -52,6 +55,7 @@ export function createSession(io: CliIO, json: boolean): Session {
   let config: CliConfig | undefined;
   let connecting: Promise<Client> | undefined;
   let roles: Promise<RoleCatalogue> | undefined;
+  let crmProperties: Promise<CrmPropertyCatalogue> | undefined;
 
   const session: Session = {
     io,
@@ -97,6 +101,28 @@ export function createSession(io: CliIO, json: boolean): Session {
         });
       })();
       return roles;
+    },
+    crmProperties() {
+      const cfg = session.config();
+      const accessToken = cfg.HUBSPOT_ACCESS_TOKEN;
+      if (!accessToken) {
+        throw new CliError(
+          EXIT.config,
+          'config_invalid',
+          'HUBSPOT_ACCESS_TOKEN is required to check CRM property names in HubSpot (the same private app as the API\'s)',
+        );
+      }
+      crmProperties ??= (async () => {
+        // Imported here, like the Temporal SDK, so that commands without CRM properties never load the HubSpot SDK.
+        const [{ createHubSpotClient }, { createCrmPropertyCatalogue }] = await Promise.all([import('../services/hubspot'), import('../services/hubspot-properties')]);
+        return createCrmPropertyCatalogue({
+          properties: createHubSpotClient({ accessToken, basePath: cfg.HUBSPOT_BASE_PATH }).crm.properties.coreApi,
+          // One run reads the properties once: its copy outlives the run.
+          maxAgeMs: 24 * 60 * 60_000,
+          timeoutMs: 10_000,
+        });
+      })();
+      return crmProperties;
     },
     client() {
       const cfg = session.config();

@@ -13,7 +13,7 @@ import type { inviteWorkflow } from '../workflows/invite';
 import { normalizeEmail, resolveInviteInput } from '../workflows/input';
 import type { ResolvedInvite } from '../workflows/input';
 import { inviteWorkflowId, searchAttributes } from '../workflows/messages';
-import type { Attribution, EmailPolicy, InviteInput, Inviter, JsonValue } from '../workflows/messages';
+import type { AccountPolicy, Attribution, EmailPolicy, InviteInput, Inviter, JsonValue } from '../workflows/messages';
 import { deriveInviteId } from './invite-id';
 
 /** Scope of an invite whose request names none. */
@@ -41,6 +41,31 @@ export interface InviteRequest {
   attribution?: Attribution;
   attributionInClaims?: boolean;
   claimByVerifiedEmail?: boolean;
+  /** Which Auth0 accounts of the person get the grant; see `tenantDefaults`. */
+  accountPolicy?: AccountPolicy;
+  /** HubSpot contact properties bound to the invite; see `tenantDefaults`. */
+  crmProperties?: string[];
+}
+
+/** The tenant's defaults of a new invite (`ACCOUNT_POLICY`, `HUBSPOT_TOKEN_PROPERTIES`). */
+export interface TenantDefaults {
+  accountPolicy: AccountPolicy;
+  crmProperties: readonly string[];
+}
+
+/**
+ * The request with the tenant's defaults filled in where it names none. The API and the CLI both
+ * write the result into the workflow input, so a later change of a default never changes an
+ * invite already running, and the input says what the invite does without the configuration.
+ * An invite meant to be forwarded (`emailPolicy: 'any'`) gets the policy `off` by default: the
+ * holder of a forwarded link is not the invited person, whose accounts must not be joined to theirs.
+ */
+export function tenantDefaults<R extends InviteRequest>(request: R, defaults: TenantDefaults): R & Required<Pick<InviteRequest, 'accountPolicy' | 'crmProperties'>> {
+  return {
+    ...request,
+    accountPolicy: request.accountPolicy ?? (request.emailPolicy === 'any' ? 'off' : defaults.accountPolicy),
+    crmProperties: request.crmProperties ?? [...defaults.crmProperties],
+  };
 }
 
 /** The workflow input of a request, and the same input with every default resolved. */
@@ -78,6 +103,8 @@ export function prepareInvite(idKey: string, request: InviteRequest, now: number
     ...(request.attribution !== undefined ? { attribution: request.attribution } : {}),
     ...(request.attributionInClaims ? { attributionInClaims: true } : {}),
     ...(request.claimByVerifiedEmail ? { claimByVerifiedEmail: true } : {}),
+    ...(request.accountPolicy !== undefined ? { accountPolicy: request.accountPolicy } : {}),
+    ...(request.crmProperties !== undefined ? { crmProperties: request.crmProperties } : {}),
     // The workflow takes this as the creation time, so the caller can answer with the status now.
     createdAt: new Date(now).toISOString(),
   };

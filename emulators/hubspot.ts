@@ -1,8 +1,9 @@
 // A local stand-in for HubSpot's CRM v3 contacts, contact-properties and property-groups APIs, spoken in HubSpot's
 // wire format so the unchanged `@hubspot/api-client` can drive it: private-app bearer auth, the
 // ten-secondly rolling rate limit with its `X-HubSpot-RateLimit-*` headers, emails compared
-// without case, and unknown properties refused like HubSpot does. `/__emulator/*` routes (not
-// part of HubSpot) inspect it and switch faults on.
+// without case, the contact properties every account has beside the custom ones, and unknown
+// properties refused like HubSpot does. `/__emulator/*` routes (not part of HubSpot) inspect it,
+// switch faults on and take HubSpot down for a while (`outage`).
 import { randomUUID } from 'node:crypto';
 import Fastify from 'fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -104,6 +105,8 @@ export interface HubSpotEmulatorState {
   groups: string[];
   createdByEmail: Record<string, number>;
   counts: Record<string, number>;
+  /** While HubSpot is down: until when (ISO time; `null` for until ended). */
+  outage?: { until: string | null };
   faults: { faults: FaultRule[]; latencies: LatencyRule[] };
 }
 
@@ -127,6 +130,13 @@ export interface HubSpotEmulator {
   clearFaults(): void;
   /** Changes the enforced limit; `undefined` switches it off. Starts with an empty window. */
   setRateLimit(limit?: HubSpotRateLimit): void;
+  /**
+   * "HubSpot is down": every HubSpot route answers 503 for `durationMs` (default: until
+   * `endOutage`), with `Retry-After` when `retryAfterSeconds` is given. Same as `POST /__emulator/outage`.
+   */
+  outage(opts?: { durationMs?: number; retryAfterSeconds?: number }): void;
+  /** Ends an outage at once (`DELETE /__emulator/outage`). */
+  endOutage(): void;
   /** The contact property definition, or undefined. */
   property(name: string): HubSpotProperty | undefined;
   /** The contact property group, or undefined. */
@@ -299,6 +309,20 @@ function builtInProperties(): HubSpotProperty[] {
     hubspotDefined('email', 'Email'),
     hubspotDefined('firstname', 'First Name'),
     hubspotDefined('lastname', 'Last Name'),
+    hubspotDefined('company', 'Company Name'),
+    hubspotDefined('phone', 'Phone Number'),
+    hubspotDefined('jobtitle', 'Job Title'),
+    hubspotDefined('website', 'Website URL'),
+    hubspotDefined('city', 'City'),
+    hubspotDefined('country', 'Country/Region'),
+    hubspotDefined('hs_lead_status', 'Lead Status', {
+      type: 'enumeration',
+      fieldType: 'radio',
+      groupName: 'sales_properties',
+      options: ['NEW', 'OPEN', 'IN_PROGRESS', 'OPEN_DEAL', 'UNQUALIFIED', 'ATTEMPTED_TO_CONTACT', 'CONNECTED', 'BAD_TIMING'].map(
+        (value, displayOrder) => ({ label: value, value, displayOrder, hidden: false }),
+      ),
+    }),
     hubspotDefined('lifecyclestage', 'Lifecycle Stage', {
       type: 'enumeration',
       fieldType: 'radio',
@@ -343,6 +367,16 @@ const upsertBody = z.object({
     .max(100),
 });
 
+const updateBody = z.object({
+  objectWriteTraceId: z.string().optional(),
+  properties: z.record(z.string(), propertyValue),
+});
+
+const outageBody = z.strictObject({
+  durationMs: z.number().int().positive().max(3_600_000).optional(),
+  retryAfterSeconds: z.number().int().nonnegative().optional(),
+});
+
 const createPropertyBody = z.object({
   name: z
     .string()
@@ -380,6 +414,15 @@ const createPropertyBody = z.object({
       }),
     )
     .optional(),
+});
+
+const updatePropertyBody = z.object({
+  label: z.string().min(1).optional(),
+  description: z.string().optional(),
+  groupName: z.string().min(1).optional(),
+  displayOrder: z.number().int().optional(),
+  hidden: z.boolean().optional(),
+  formField: z.boolean().optional(),
 });
 
 const createGroupBody = z.object({
@@ -474,6 +517,19 @@ export async function startHubSpotEmulator(opts: HubSpotEmulatorOptions = {}): P
     return created;
   };
 
+  // `PATCH /crm/v3/properties/contacts/{name}`: what a setup run or an admin changes of a definition.
+  const updateProperty = (name: string, input: z.infer<typeof updatePropertyBody>): HubSpotProperty => {
+    const found = properties.get(name);
+    if (!found) throw new HubSpotApiError(404, errorBody(`Unable to find property ${name}`, 'OBJECT_NOT_FOUND'));
+    if (found.modificationMetadata.readOnlyDefinition)
+      throw validationError(`Property ${name} is a HubSpot-defined property; its definition cannot be changed.`);
+    if (input.groupName !== undefined && !groups.has(input.groupName))
+      throw validationError(`Property group '${input.groupName}' does not exist.`);
+    const updated: HubSpotProperty = { ...found, ...input, updatedAt: new Date().toISOString() };
+    properties.set(name, updated);
+    return updated;
+  };
+
   const createGroup = (input: z.infer<typeof createGroupBody>): HubSpotPropertyGroup => {
     if (groups.has(input.name)) {
       throw new HubSpotApiError(
@@ -530,6 +586,52 @@ export async function startHubSpotEmulator(opts: HubSpotEmulatorOptions = {}): P
     };
   };
 
+  // Setting a property that does not exist, or a read-only one, is refused as HubSpot refuses it.
+  const checkPropertyValues = (names: string[]): void => {
+    const problems: { message: string; code: string; context: Record<string, string[]> }[] = [];
+    for (const name of names) {
+      const definition = properties.get(name);
+      if (!definition)
+        problems.push({
+          message: `Property "${name}" does not exist`,
+          code: 'PROPERTY_DOESNT_EXIST',
+          context: { propertyName: [name] },
+        });
+      else if (definition.modificationMetadata.readOnlyValue) {
+        problems.push({
+          message: `"${name}" is a read only property; its value cannot be set.`,
+          code: 'READ_ONLY_VALUE',
+          context: { propertyName: [name] },
+        });
+      }
+    }
+    if (problems.length > 0) {
+      const detail = problems.map((p) => ({
+        isValid: false,
+        message: p.message,
+        error: p.code,
+        name: p.context.propertyName?.[0],
+      }));
+      throw validationError(`Property values were not valid: ${JSON.stringify(detail)}`, problems);
+    }
+  };
+
+  const contactNotFound = (id: string): HubSpotApiError =>
+    new HubSpotApiError(
+      404,
+      errorBody('Object not found.  objectId are usually numeric.', 'OBJECT_NOT_FOUND', { context: { id: [id] } }),
+    );
+
+  // `PATCH /crm/v3/objects/contacts/{contactId}`: what a HubSpot user editing the contact does.
+  const update = (id: string, idProperty: string | undefined, body: z.infer<typeof updateBody>): ContactView => {
+    const contact = findContact(id, idProperty);
+    if (!contact) throw contactNotFound(id);
+    checkPropertyValues(Object.keys(body.properties));
+    contact.updatedAt = new Date().toISOString();
+    setProperties(contact, body.properties);
+    return view(contact, Object.keys(body.properties));
+  };
+
   const upsert = (body: z.infer<typeof upsertBody>): Record<string, unknown> => {
     const startedAt = new Date().toISOString();
     const seen = new Set<string>();
@@ -559,34 +661,7 @@ export async function startHubSpotEmulator(opts: HubSpotEmulatorOptions = {}): P
       throw validationError(
         `Duplicate IDs found in batch input: [${duplicates.join(', ')}]. IDs must be unique`,
       );
-    const problems: { message: string; code: string; context: Record<string, string[]> }[] = [];
-    for (const input of body.inputs) {
-      for (const name of Object.keys(input.properties)) {
-        const definition = properties.get(name);
-        if (!definition)
-          problems.push({
-            message: `Property "${name}" does not exist`,
-            code: 'PROPERTY_DOESNT_EXIST',
-            context: { propertyName: [name] },
-          });
-        else if (definition.modificationMetadata.readOnlyValue) {
-          problems.push({
-            message: `"${name}" is a read only property; its value cannot be set.`,
-            code: 'READ_ONLY_VALUE',
-            context: { propertyName: [name] },
-          });
-        }
-      }
-    }
-    if (problems.length > 0) {
-      const detail = problems.map((p) => ({
-        isValid: false,
-        message: p.message,
-        error: p.code,
-        name: p.context.propertyName?.[0],
-      }));
-      throw validationError(`Property values were not valid: ${JSON.stringify(detail)}`, problems);
-    }
+    checkPropertyValues(body.inputs.flatMap((input) => Object.keys(input.properties)));
     const results = body.inputs.map((input) => {
       const now = new Date().toISOString();
       let contact = findContact(input.id, input.idProperty);
@@ -620,6 +695,27 @@ export async function startHubSpotEmulator(opts: HubSpotEmulatorOptions = {}): P
     faults,
     counter,
     respond: (_request, reply, fault) => respondWithFault(reply, fault, limiter),
+  });
+
+  // An outage: every HubSpot route answers 503 until it ends; the control routes still answer.
+  let outage: { until: number | undefined; retryAfterSeconds: number | undefined } | undefined;
+  const down = (): boolean => {
+    if (outage?.until !== undefined && outage.until <= Date.now()) outage = undefined;
+    return outage !== undefined;
+  };
+  const startOutage = (input: z.infer<typeof outageBody>): void => {
+    outage = {
+      until: input.durationMs !== undefined ? Date.now() + input.durationMs : undefined,
+      retryAfterSeconds: input.retryAfterSeconds,
+    };
+  };
+  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
+    if (request.url.startsWith(CONTROL_PREFIX) || !down()) return;
+    return respondWithFault(
+      reply,
+      { status: 503, ...(outage?.retryAfterSeconds !== undefined ? { retryAfterSeconds: outage.retryAfterSeconds } : {}) },
+      limiter,
+    );
   });
 
   app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
@@ -664,14 +760,16 @@ export async function startHubSpotEmulator(opts: HubSpotEmulatorOptions = {}): P
     (request) => {
       const idProperty = typeof request.query.idProperty === 'string' ? request.query.idProperty : undefined;
       const contact = findContact(request.params.contactId, idProperty);
-      if (!contact)
-        throw new HubSpotApiError(
-          404,
-          errorBody('Object not found.  objectId are usually numeric.', 'OBJECT_NOT_FOUND', {
-            context: { id: [request.params.contactId] },
-          }),
-        );
+      if (!contact) throw contactNotFound(request.params.contactId);
       return view(contact, queryList(request.query.properties));
+    },
+  );
+
+  app.patch<{ Params: { contactId: string }; Querystring: Record<string, unknown> }>(
+    '/crm/v3/objects/contacts/:contactId',
+    (request) => {
+      const idProperty = typeof request.query.idProperty === 'string' ? request.query.idProperty : undefined;
+      return update(request.params.contactId, idProperty, parse(updateBody, request.body));
     },
   );
 
@@ -706,6 +804,10 @@ export async function startHubSpotEmulator(opts: HubSpotEmulatorOptions = {}): P
     return found;
   });
 
+  app.patch<{ Params: { name: string } }>('/crm/v3/properties/contacts/:name', (request) =>
+    updateProperty(request.params.name, parse(updatePropertyBody, request.body)),
+  );
+
   app.post('/crm/v3/properties/contacts', async (request, reply) =>
     reply.code(201).send(createProperty(parse(createPropertyBody, request.body))),
   );
@@ -714,6 +816,7 @@ export async function startHubSpotEmulator(opts: HubSpotEmulatorOptions = {}): P
     seed();
     counter.reset();
     faults.clear();
+    outage = undefined;
   };
   const state = (): HubSpotEmulatorState => ({
     contacts: [...contacts.values()].map((c) => structuredClone(c)),
@@ -722,6 +825,9 @@ export async function startHubSpotEmulator(opts: HubSpotEmulatorOptions = {}): P
     createdByEmail: Object.fromEntries(createdByEmail),
     counts: counter.snapshot(),
     faults: faults.list(),
+    ...(down()
+      ? { outage: { until: outage?.until !== undefined ? new Date(outage.until).toISOString() : null } }
+      : {}),
   });
   registerControlRoutes(app, { faults, state, reset });
   app.post(`${CONTROL_PREFIX}rate-limit`, async (request, reply) => {
@@ -735,6 +841,16 @@ export async function startHubSpotEmulator(opts: HubSpotEmulatorOptions = {}): P
     } catch (e) {
       return reply.code(400).send({ error: e instanceof Error ? e.message : 'invalid rate limit' });
     }
+    return reply.code(204).send();
+  });
+  app.post(`${CONTROL_PREFIX}outage`, async (request, reply) => {
+    const parsed = outageBody.safeParse(request.body ?? {});
+    if (!parsed.success) return reply.code(400).send({ error: z.prettifyError(parsed.error) });
+    startOutage(parsed.data);
+    return reply.code(204).send();
+  });
+  app.delete(`${CONTROL_PREFIX}outage`, async (_request, reply) => {
+    outage = undefined;
     return reply.code(204).send();
   });
 
@@ -767,6 +883,10 @@ export async function startHubSpotEmulator(opts: HubSpotEmulatorOptions = {}): P
     injectFault: (rule) => faults.add(rule),
     clearFaults: () => faults.clear(),
     setRateLimit: (limit) => limiter.configure(limit),
+    outage: (input = {}) => startOutage(outageBody.parse(input)),
+    endOutage: () => {
+      outage = undefined;
+    },
     reset,
     state,
     get counts() {

@@ -197,6 +197,44 @@ export type TemporalConfig = Pick<
   'TEMPORAL_ADDRESS' | 'TEMPORAL_NAMESPACE' | 'TEMPORAL_TASK_QUEUE' | 'TEMPORAL_API_KEY' | 'TEMPORAL_TLS_CERT' | 'TEMPORAL_TLS_KEY' | 'PAYLOAD_KEYS'
 >;
 
+/**
+ * The tenant's defaults of a new invite (api and cli). An invite that names its own wins; the
+ * resolved value is written into the invite, so changing a default never changes a running one.
+ * The names and bounds are the invite input's (`workflows/input.ts`), which lib cannot import; a
+ * test holds them together.
+ */
+const inviteDefaults = {
+  /** Which Auth0 accounts of the person get the grant (docs/accounts.md): off, all-verified or link. */
+  ACCOUNT_POLICY: z.enum(['off', 'all-verified', 'link'], { message: 'must be off, all-verified or link' }).default('off'),
+  /** HubSpot contact properties (internal names, comma-separated) bound to every invite that names none. */
+  HUBSPOT_TOKEN_PROPERTIES: z
+    .string()
+    .transform((v) => [...new Set(v.split(',').map((s) => s.trim()).filter(Boolean))])
+    .pipe(
+      z
+        .array(z.string().regex(/^[a-z][a-z0-9_]{0,99}$/, 'must be HubSpot property internal names (a-z, 0-9, _) separated by commas'))
+        .max(20, 'must name at most 20 properties'),
+    )
+    .default([]),
+};
+
+/** The HubSpot private app that creations check CRM property names with (api and cli). */
+const hubspotCheck = {
+  HUBSPOT_ACCESS_TOKEN: z.string().min(1).optional(),
+  HUBSPOT_BASE_PATH: url.optional(),
+};
+
+/** The tenant's default CRM properties need HubSpot to check them at creation. */
+function checkHubSpotDefaults(cfg: { HUBSPOT_TOKEN_PROPERTIES: string[]; HUBSPOT_ACCESS_TOKEN?: string | undefined }, ctx: z.RefinementCtx): void {
+  if (cfg.HUBSPOT_TOKEN_PROPERTIES.length > 0 && !cfg.HUBSPOT_ACCESS_TOKEN) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['HUBSPOT_ACCESS_TOKEN'],
+      message: 'is required when HUBSPOT_TOKEN_PROPERTIES is set (the property names are checked in HubSpot when an invite is created)',
+    });
+  }
+}
+
 const flag = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 const inviteIdKey = z.string().min(16, 'must be at least 16 characters');
 
@@ -231,6 +269,17 @@ const apiSchema = z
      * still accepted for up to this long.
      */
     AUTH0_ROLES_MAX_AGE: durationMs('1 second', '1 day').prefault('5 minutes'),
+    ...inviteDefaults,
+    /**
+     * The HubSpot private app whose contact properties `crmProperties` are checked against at
+     * creation; without it, an invite naming CRM properties is refused.
+     */
+    ...hubspotCheck,
+    /**
+     * Longest time the API answers CRM property checks from its copy of HubSpot's contact
+     * properties before reading them again (a name missing from the copy is looked up at once).
+     */
+    HUBSPOT_PROPERTIES_MAX_AGE: durationMs('1 second', '1 day').prefault('5 minutes'),
     /** Behind a load balancer, trust its X-Forwarded-For so rate limits key on the real client. */
     TRUST_PROXY: flag.default(false),
     /**
@@ -254,6 +303,7 @@ const apiSchema = z
     MAILGUN_WEBHOOK_SIGNING_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
   })
   .superRefine(checkPayloadEncryption)
+  .superRefine(checkHubSpotDefaults)
   .refine((cfg) => !(cfg.CODEC_LOOPBACK_WITHOUT_TOKEN && cfg.TRUST_PROXY), {
     path: ['CODEC_LOOPBACK_WITHOUT_TOKEN'],
     message: 'is for local development only and cannot be combined with TRUST_PROXY (behind a proxy every request looks local)',
@@ -281,6 +331,10 @@ const cliSchema = z.object({
   AUTH0_CLIENT_ID: workerFields.shape.AUTH0_CLIENT_ID.optional(),
   AUTH0_CLIENT_SECRET: workerFields.shape.AUTH0_CLIENT_SECRET.optional(),
   AUTH0_MANAGEMENT_ENDPOINT: workerFields.shape.AUTH0_MANAGEMENT_ENDPOINT,
+  /** The API's tenant defaults: `create` and `bulk` apply them as the API does. */
+  ...inviteDefaults,
+  /** The API's HubSpot private app; `create` and `bulk` need it to check CRM property names (only when invites name some). */
+  ...hubspotCheck,
 }).superRefine(checkPayloadEncryption);
 
 /** Configuration of the operator CLI. */

@@ -245,6 +245,9 @@ async function main(): Promise<void> {
     APP_LOGIN_URL: `http://localhost:${ports.app}/login`,
     CODEC_CORS_ORIGIN: `http://localhost:${ports.temporalUi}`,
     CODEC_LOOPBACK_WITHOUT_TOKEN: 'true',
+    // Invites may bind CRM properties: the API checks their names in (emulated) HubSpot.
+    HUBSPOT_ACCESS_TOKEN: hubspot.accessToken,
+    HUBSPOT_BASE_PATH: hubspot.url,
   });
   await waitForPort(ports.api);
 
@@ -293,6 +296,7 @@ async function main(): Promise<void> {
       clientId: shared.AUTH0_CLIENT_ID,
       clientSecret: shared.AUTH0_CLIENT_SECRET,
     },
+    hubspot: { url: hubspot.url, accessToken: hubspot.accessToken },
   };
   writeFileSync(join(DATA, 'local-stack.json'), JSON.stringify(stackFile, null, 2), { mode: 0o600 });
 

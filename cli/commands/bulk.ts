@@ -8,10 +8,11 @@ import { emailSearchKey } from '../../client/codec';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import cliProgress from 'cli-progress';
-import { createInviteStarter, inviteStartMeta, prepareInvite, restampInvite } from '../../client/invites';
-import type { InviteRequest, InviteStarter, PreparedInvite } from '../../client/invites';
+import { createInviteStarter, inviteStartMeta, prepareInvite, restampInvite, tenantDefaults } from '../../client/invites';
+import type { InviteRequest, InviteStarter, PreparedInvite, TenantDefaults } from '../../client/invites';
 import { InvalidInviteInput, normalizeEmail } from '../../workflows/input';
-import type { JsonValue } from '../../workflows/messages';
+import type { AccountPolicy, JsonValue } from '../../workflows/messages';
+import { unknownCrmProperties, unknownCrmPropertiesText } from '../crm-properties';
 import { CsvError, parseCsv } from '../csv';
 import { CliError, EXIT, jsonLine, line, usageError } from '../io';
 import type { ExitCode } from '../io';
@@ -30,9 +31,13 @@ export interface BulkOptions {
   dryRun?: boolean;
   scope?: string;
   roles?: string[];
+  /** Account policy of rows without an `account_policy` cell; default the tenant's. */
+  accountPolicy?: AccountPolicy;
+  /** CRM properties of rows without a `crm_properties` cell; default the tenant's. */
+  crmProperties?: string[];
 }
 
-const COLUMNS = ['email', 'scope', 'roles', 'locale', 'ttl'];
+const COLUMNS = ['email', 'scope', 'roles', 'locale', 'ttl', 'account_policy', 'crm_properties'];
 const DATA_PREFIX = 'data_';
 
 /** One input row, checked. */
@@ -53,7 +58,9 @@ export async function bulkCommand(session: Session, file: string, opts: BulkOpti
   const cwd = session.io.cwd ?? process.cwd();
   const rows = readRows(resolve(cwd, file), opts);
   const idKey = session.idKey('to derive invite ids for bulk');
-  for (const row of rows) check(row, idKey);
+  const config = session.config();
+  const defaults: TenantDefaults = { accountPolicy: config.ACCOUNT_POLICY, crmProperties: config.HUBSPOT_TOKEN_PROPERTIES };
+  for (const row of rows) check(row, idKey, defaults);
 
   const reportPath = opts.report !== undefined ? resolve(cwd, opts.report) : undefined;
   if (reportPath === resolve(cwd, file)) throw usageError('--report must not be the input file');
@@ -71,6 +78,7 @@ export async function bulkCommand(session: Session, file: string, opts: BulkOpti
 
   // Rows a previous run created are not checked again: a role deleted since does not undo them.
   await checkRoles(session, rows.filter((row) => !doneBefore(row)));
+  await checkCrmProperties(session, rows.filter((row) => !doneBefore(row)));
   if (opts.dryRun) return dryRun(session, rows, doneBefore);
 
   const client = await session.client();
@@ -215,6 +223,8 @@ function readRows(path: string, opts: BulkOptions): Row[] {
         data[c.slice(DATA_PREFIX.length)] = value;
     });
     const roles = cell('roles');
+    const crmProperties = cell('crm_properties');
+    const accountPolicy = cell('account_policy') ?? opts.accountPolicy;
     const request: InviteRequest = {
       email: fields[columns.indexOf('email')] ?? '',
       scope: cell('scope') ?? opts.scope,
@@ -228,6 +238,13 @@ function readRows(path: string, opts: BulkOptions): Row[] {
       data,
       ...(cell('locale') !== undefined ? { locale: cell('locale') } : {}),
       ...(cell('ttl') !== undefined ? { ttl: cell('ttl') } : {}),
+      // Checked with the rest of the row by the invite input's own validation.
+      ...(accountPolicy !== undefined ? { accountPolicy: accountPolicy as AccountPolicy } : {}),
+      ...(crmProperties !== undefined
+        ? { crmProperties: crmProperties.split(';').map((p) => p.trim()).filter(Boolean) }
+        : opts.crmProperties !== undefined
+          ? { crmProperties: opts.crmProperties }
+          : {}),
     };
     if (fields.length > columns.length)
       return { row, request, problem: `has ${fields.length} fields but the header has ${columns.length}` };
@@ -236,10 +253,11 @@ function readRows(path: string, opts: BulkOptions): Row[] {
 }
 
 /** Runs the API's validation on a row; an invalid row keeps its problems as the reason. */
-function check(row: Row, idKey: string): void {
+function check(row: Row, idKey: string, defaults: TenantDefaults): void {
   if (row.problem) return;
   try {
-    row.prepared = prepareInvite(idKey, row.request);
+    // The tenant's defaults are written into each invite, as the API does.
+    row.prepared = prepareInvite(idKey, tenantDefaults(row.request, defaults));
   } catch (err) {
     if (!(err instanceof InvalidInviteInput)) throw err;
     row.problem = err.problems.map((p) => `${p.field}: ${p.message}`).join('; ');
@@ -256,6 +274,19 @@ async function checkRoles(session: Session, rows: Row[]): Promise<void> {
   for (const row of named) {
     const missing = row.prepared!.invite.roles.filter((role) => unknown.has(role));
     if (missing.length > 0) row.problem = `unknown_role: ${unknownRolesText(missing)}`;
+  }
+}
+
+/**
+ * Marks the valid rows binding a contact property HubSpot does not have (`unknown_crm_property`),
+ * as the API refuses them; one listing of the properties for the whole file (`../crm-properties`).
+ */
+async function checkCrmProperties(session: Session, rows: Row[]): Promise<void> {
+  const named = rows.filter((row) => row.prepared && !row.problem && row.prepared.invite.crmProperties.length > 0);
+  const unknown = await unknownCrmProperties(session, [...new Set(named.flatMap((row) => row.prepared!.invite.crmProperties))]);
+  for (const row of named) {
+    const missing = row.prepared!.invite.crmProperties.filter((name) => unknown.has(name));
+    if (missing.length > 0) row.problem = `unknown_crm_property: ${unknownCrmPropertiesText(missing)}`;
   }
 }
 

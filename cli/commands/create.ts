@@ -1,13 +1,15 @@
 /**
- * `inviteflow create`: invites one person, through the API's own path (`prepareInvite`, the role
- * check in Auth0, then the shared starter), so an operator's invite obeys the same rules as the
- * funnel's: same validation and bounds, roles that exist, one open invite per email and scope.
+ * `inviteflow create`: invites one person, through the API's own path (`prepareInvite` with the
+ * tenant's defaults, the role check in Auth0 and the CRM property check in HubSpot, then the
+ * shared starter), so an operator's invite obeys the same rules as the funnel's: same validation
+ * and bounds, roles and properties that exist, one open invite per email and scope.
  */
 import { emailSearchKey } from '../../client/codec';
-import { createInviteStarter, inviteStartMeta, prepareInvite, restampInvite } from '../../client/invites';
+import { createInviteStarter, inviteStartMeta, prepareInvite, restampInvite, tenantDefaults } from '../../client/invites';
 import type { InviteRequest, PreparedInvite } from '../../client/invites';
 import { InvalidInviteInput } from '../../workflows/input';
-import type { JsonValue } from '../../workflows/messages';
+import type { AccountPolicy, JsonValue } from '../../workflows/messages';
+import { unknownCrmProperties, unknownCrmPropertiesText } from '../crm-properties';
 import { CliError, EXIT, jsonLine, line, usageError } from '../io';
 import type { ExitCode } from '../io';
 import { unknownRoles, unknownRolesText } from '../roles';
@@ -22,6 +24,10 @@ export interface CreateOptions {
   ttl?: string;
   /** A JSON object, as text. */
   data?: string;
+  /** Default: the tenant's ACCOUNT_POLICY. */
+  accountPolicy?: AccountPolicy;
+  /** `--crm-property`, repeated; default: the tenant's HUBSPOT_TOKEN_PROPERTIES. */
+  crmProperties?: string[];
   dryRun?: boolean;
 }
 
@@ -34,10 +40,16 @@ export async function createCommand(session: Session, email: string, opts: Creat
     data: parseData(opts.data),
     ...(opts.locale !== undefined ? { locale: opts.locale } : {}),
     ...(opts.ttl !== undefined ? { ttl: opts.ttl } : {}),
+    ...(opts.accountPolicy !== undefined ? { accountPolicy: opts.accountPolicy } : {}),
+    ...(opts.crmProperties !== undefined ? { crmProperties: opts.crmProperties } : {}),
   };
   let prepared: PreparedInvite;
   try {
-    prepared = prepareInvite(session.idKey('to derive the invite id'), request);
+    const config = session.config();
+    prepared = prepareInvite(
+      session.idKey('to derive the invite id'),
+      tenantDefaults(request, { accountPolicy: config.ACCOUNT_POLICY, crmProperties: config.HUBSPOT_TOKEN_PROPERTIES }),
+    );
   } catch (err) {
     if (!(err instanceof InvalidInviteInput)) throw err;
     throw new CliError(
@@ -50,6 +62,16 @@ export async function createCommand(session: Session, email: string, opts: Creat
   const unknown = [...(await unknownRoles(session, prepared.invite.roles))];
   if (unknown.length > 0) {
     throw new CliError(EXIT.failed, 'unknown_role', `${capitalize(unknownRolesText(unknown))}; nothing was started`, unknown);
+  }
+  const unknownCrm = [...(await unknownCrmProperties(session, prepared.invite.crmProperties))];
+  if (unknownCrm.length > 0) {
+    const where = opts.crmProperties === undefined ? ' (the default CRM properties, HUBSPOT_TOKEN_PROPERTIES)' : '';
+    throw new CliError(
+      EXIT.failed,
+      'unknown_crm_property',
+      `${capitalize(unknownCrmPropertiesText(unknownCrm))}${where}; nothing was started`,
+      unknownCrm,
+    );
   }
 
   const { inviteId, email: normalized, scope } = prepared.input;

@@ -1,7 +1,8 @@
 /**
  * HubSpot account setup: the custom contact properties the worker writes
  * (`HUBSPOT_CONTACT_PROPERTIES`), in a property group `inviteflow`. Idempotent: what exists is
- * left alone, so it can run on every deploy.
+ * left alone, so it can run on every deploy; only the label and description of our own
+ * properties (in our group) are brought up to date when they changed.
  *
  * CLI: `tsx scripts/setup/hubspot.ts`, with HUBSPOT_ACCESS_TOKEN (a private app with
  * `HUBSPOT_PRIVATE_APP_SCOPES`) and, for the local emulator only, HUBSPOT_BASE_PATH.
@@ -41,17 +42,20 @@ export const PROPERTY_DEFINITIONS: Record<
   },
   inviteId: {
     label: 'Invite id',
-    description: 'The inviteflow invite this contact redeemed; the Temporal workflow is invite-<id>.',
+    description:
+      'The inviteflow invite of this contact, set when the invite is created and kept when it is redeemed; the Temporal workflow is invite-<id>.',
   },
   inviteStatus: {
     label: 'Invite status',
-    description: 'State of the inviteflow invite when the contact was last linked (e.g. redeemed).',
+    description:
+      'State of the inviteflow invite: invited when the invite is created (the contact is upserted then, before anyone clicks), ' +
+      'then redeemed and the later states as the invite goes on.',
   },
-  utmSource: { label: 'Invite utm_source', description: 'utm_source the funnel gave the inviteflow invite this contact redeemed.' },
-  utmMedium: { label: 'Invite utm_medium', description: 'utm_medium the funnel gave the inviteflow invite this contact redeemed.' },
-  utmCampaign: { label: 'Invite utm_campaign', description: 'utm_campaign the funnel gave the inviteflow invite this contact redeemed.' },
-  utmTerm: { label: 'Invite utm_term', description: 'utm_term the funnel gave the inviteflow invite this contact redeemed.' },
-  utmContent: { label: 'Invite utm_content', description: 'utm_content the funnel gave the inviteflow invite this contact redeemed.' },
+  utmSource: { label: 'Invite utm_source', description: 'utm_source the funnel gave the inviteflow invite of this contact (set when the invite is created).' },
+  utmMedium: { label: 'Invite utm_medium', description: 'utm_medium the funnel gave the inviteflow invite of this contact (set when the invite is created).' },
+  utmCampaign: { label: 'Invite utm_campaign', description: 'utm_campaign the funnel gave the inviteflow invite of this contact (set when the invite is created).' },
+  utmTerm: { label: 'Invite utm_term', description: 'utm_term the funnel gave the inviteflow invite of this contact (set when the invite is created).' },
+  utmContent: { label: 'Invite utm_content', description: 'utm_content the funnel gave the inviteflow invite of this contact (set when the invite is created).' },
   followUp: {
     label: 'Invite follow-up',
     description: 'stale_invite when the inviteflow invite was still pending close to its expiry: worth a personal follow-up.',
@@ -64,7 +68,8 @@ const CONTACTS = 'contacts';
 export interface HubSpotSetupStep {
   kind: 'property group' | 'property';
   name: string;
-  outcome: 'created' | 'present';
+  /** `updated`: one of ours whose label or description was brought up to date. */
+  outcome: 'created' | 'present' | 'updated';
   /** Set when something exists but differs from what we would have created. */
   note?: string;
 }
@@ -101,6 +106,13 @@ export async function setupHubSpot(hubspot: Client): Promise<HubSpotSetupStep[]>
     string,
   ][]) {
     const found = existing.get(name);
+    const wanted = PROPERTY_DEFINITIONS[key];
+    if (found && found.groupName === PROPERTY_GROUP.name && (found.label !== wanted.label || found.description !== wanted.description)) {
+      // One of ours from an earlier version: its text says what the worker writes now.
+      await api.coreApi.update(CONTACTS, name, { label: wanted.label, description: wanted.description });
+      steps.push({ kind: 'property', name, outcome: 'updated' });
+      continue;
+    }
     if (found) {
       const note =
         found.type === 'string' ? undefined : `has type "${found.type}"; the worker writes text values`;

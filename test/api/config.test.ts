@@ -1,6 +1,8 @@
 /** The API's (and the worker's webhook) configuration: defaults, derived values, and refusals that name every bad variable. */
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadApiConfig, loadWorkerConfig } from '../../lib/config';
+import { ConfigError, loadApiConfig, loadCliConfig, loadWorkerConfig } from '../../lib/config';
+import { CRM_PROPERTY_NAME, MAX_CRM_PROPERTIES } from '../../workflows/input';
+import { ACCOUNT_POLICIES } from '../../workflows/messages';
 import { TEST_PAYLOAD_ENV } from '../support/payload-keys';
 
 const publicJwk = { kty: 'OKP', crv: 'Ed25519', x: '11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo', kid: 'k1' };
@@ -66,6 +68,60 @@ describe('loadApiConfig', () => {
     const problems = (error as ConfigError).problems.join('\n');
     for (const name of ['ACTION_SECRET', 'INVITE_ID_KEY', 'LINK_VERIFICATION_KEYS', 'APP_LOGIN_URL']) expect(problems).toContain(name);
     expect(problems).not.toContain('short-secret');
+  });
+});
+
+/** The problems of a configuration the loader refuses. */
+function problemsOf(load: () => unknown): string {
+  try {
+    load();
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).problems.join('\n');
+  }
+  throw new Error('the configuration was accepted');
+}
+
+describe('tenant defaults of new invites: ACCOUNT_POLICY and HUBSPOT_TOKEN_PROPERTIES', () => {
+  it('default to the policy off and no CRM properties, in the API and the CLI', () => {
+    expect(loadApiConfig(minimal)).toMatchObject({ ACCOUNT_POLICY: 'off', HUBSPOT_TOKEN_PROPERTIES: [], HUBSPOT_PROPERTIES_MAX_AGE: 5 * 60_000 });
+    expect(loadCliConfig(TEST_PAYLOAD_ENV)).toMatchObject({ ACCOUNT_POLICY: 'off', HUBSPOT_TOKEN_PROPERTIES: [] });
+  });
+
+  it('accept every policy the invite input knows, and nothing else, naming the variable', () => {
+    for (const policy of ACCOUNT_POLICIES) {
+      expect(loadApiConfig({ ...minimal, ACCOUNT_POLICY: policy }).ACCOUNT_POLICY).toBe(policy);
+      expect(loadCliConfig({ ...TEST_PAYLOAD_ENV, ACCOUNT_POLICY: policy }).ACCOUNT_POLICY).toBe(policy);
+    }
+    expect(problemsOf(() => loadApiConfig({ ...minimal, ACCOUNT_POLICY: 'merge' }))).toBe('ACCOUNT_POLICY: must be off, all-verified or link');
+    expect(problemsOf(() => loadCliConfig({ ...TEST_PAYLOAD_ENV, ACCOUNT_POLICY: 'Link' }))).toBe('ACCOUNT_POLICY: must be off, all-verified or link');
+  });
+
+  it('read the properties comma-separated, trimmed and once each, and need HubSpot to check them', () => {
+    const env = { ...minimal, HUBSPOT_TOKEN_PROPERTIES: ' lifecyclestage, company,,company ', HUBSPOT_ACCESS_TOKEN: 'pat-na1-x', HUBSPOT_BASE_PATH: 'http://127.0.0.1:4020' };
+    expect(loadApiConfig(env)).toMatchObject({ HUBSPOT_TOKEN_PROPERTIES: ['lifecyclestage', 'company'], HUBSPOT_ACCESS_TOKEN: 'pat-na1-x', HUBSPOT_BASE_PATH: 'http://127.0.0.1:4020' });
+    expect(problemsOf(() => loadApiConfig({ ...env, HUBSPOT_ACCESS_TOKEN: '' }))).toMatch(/^HUBSPOT_ACCESS_TOKEN: is required when HUBSPOT_TOKEN_PROPERTIES is set/);
+    // The CLI checks in HubSpot only when an invite names properties (cli/crm-properties.ts).
+    expect(loadCliConfig({ ...TEST_PAYLOAD_ENV, HUBSPOT_TOKEN_PROPERTIES: 'company' }).HUBSPOT_TOKEN_PROPERTIES).toEqual(['company']);
+  });
+
+  it('refuse names that are not HubSpot internal names, and more than an invite may bind, as the invite input does', () => {
+    for (const bad of ['Company', 'life cycle', '1st', 'company;phone', 'a-b']) {
+      expect(CRM_PROPERTY_NAME.test(bad.split(',')[0]!)).toBe(false);
+      expect(problemsOf(() => loadApiConfig({ ...minimal, HUBSPOT_ACCESS_TOKEN: 'pat-na1-x', HUBSPOT_TOKEN_PROPERTIES: bad }))).toContain(
+        'HUBSPOT_TOKEN_PROPERTIES',
+      );
+    }
+    const many = Array.from({ length: MAX_CRM_PROPERTIES + 1 }, (_, i) => `p${i}`);
+    expect(loadApiConfig({ ...minimal, HUBSPOT_ACCESS_TOKEN: 'x', HUBSPOT_TOKEN_PROPERTIES: many.slice(1).join(',') }).HUBSPOT_TOKEN_PROPERTIES).toHaveLength(MAX_CRM_PROPERTIES);
+    expect(problemsOf(() => loadApiConfig({ ...minimal, HUBSPOT_ACCESS_TOKEN: 'x', HUBSPOT_TOKEN_PROPERTIES: many.join(',') }))).toBe(
+      `HUBSPOT_TOKEN_PROPERTIES: must name at most ${MAX_CRM_PROPERTIES} properties`,
+    );
+  });
+
+  it('HUBSPOT_PROPERTIES_MAX_AGE is a bounded duration', () => {
+    expect(loadApiConfig({ ...minimal, HUBSPOT_PROPERTIES_MAX_AGE: '30 seconds' }).HUBSPOT_PROPERTIES_MAX_AGE).toBe(30_000);
+    expect(problemsOf(() => loadApiConfig({ ...minimal, HUBSPOT_PROPERTIES_MAX_AGE: '2 days' }))).toMatch(/^HUBSPOT_PROPERTIES_MAX_AGE: must be a duration/);
   });
 });
 

@@ -195,6 +195,9 @@ export async function startStack(): Promise<Stack> {
     AUTH_ISSUER: `https://${auth0.domain}/`,
     AUTH_JWKS_URL: `${auth0.url}/.well-known/jwks.json`,
     APP_LOGIN_URL: `${demoUrl}/login`,
+    // Invites may bind CRM properties: the API checks their names in the emulated HubSpot.
+    HUBSPOT_ACCESS_TOKEN: hubspot.accessToken,
+    HUBSPOT_BASE_PATH: hubspot.url,
   });
   const management = createManagementClient({
     domain: auth0.domain,

@@ -285,3 +285,138 @@ describe('/__emulator control routes', () => {
     expect(emu.state()).toMatchObject({ contacts: [], createdByEmail: {}, counts: {} });
   });
 });
+
+describe('contacts and their properties, through the SDK', () => {
+  const sdk = () => createHubSpotClient({ accessToken: emu.accessToken, basePath: emu.url });
+  const codeOf = (promise: Promise<unknown>) =>
+    promise.then(
+      () => undefined,
+      (e: { code?: number; body?: unknown }) => ({ code: e.code, body: e.body }),
+    );
+
+  it('lists the properties every HubSpot account has beside the custom ones, and reads one by name (404 when unknown)', async () => {
+    emu.createProperty('plan_tier', 'Plan tier');
+    const { results } = await sdk().crm.properties.coreApi.getAll('contacts');
+    const names = results.map((p) => p.name);
+
+    for (const builtIn of ['email', 'firstname', 'lastname', 'company', 'lifecyclestage', 'phone', 'jobtitle', 'website', 'city', 'country', 'hs_lead_status', 'createdate', 'lastmodifieddate', 'hs_object_id']) {
+      expect(names).toContain(builtIn);
+    }
+    expect(names).toContain('inviteflow_invite_status');
+    expect(names).toContain('plan_tier');
+    expect(results.find((p) => p.name === 'company')).toMatchObject({ hubspotDefined: true, type: 'string', groupName: 'contactinformation' });
+    expect((await sdk().crm.properties.coreApi.getByName('contacts', 'hs_lead_status')).options.map((o) => o.value)).toContain('NEW');
+
+    const missing = await codeOf(sdk().crm.properties.coreApi.getByName('contacts', 'no_such_property'));
+    expect(missing).toMatchObject({ code: 404, body: { status: 'error', category: 'OBJECT_NOT_FOUND', correlationId: expect.any(String) } });
+  });
+
+  it('getById answers the requested properties (null when unset) with the identifying ones, by id or by email', async () => {
+    await sdk().crm.contacts.batchApi.upsert({ inputs: [{ id: 'Ada@Example.com', idProperty: 'email', properties: { company: 'Analytical' } }] });
+    const id = emu.contactByEmail('ada@example.com')!.id;
+
+    const byId = await sdk().crm.contacts.basicApi.getById(id, ['company', 'lifecyclestage', 'no_such_property']);
+    expect(byId.id).toBe(id);
+    expect(byId.properties).toEqual({
+      company: 'Analytical',
+      lifecyclestage: null,
+      hs_object_id: id,
+      createdate: expect.any(String),
+      lastmodifieddate: expect.any(String),
+    });
+    expect(byId.createdAt).toBeInstanceOf(Date);
+    expect(byId.updatedAt).toBeInstanceOf(Date);
+    expect(byId.archived).toBe(false);
+
+    const byEmail = await sdk().crm.contacts.basicApi.getById('ADA@example.com', ['company'], undefined, undefined, false, 'email');
+    expect(byEmail.id).toBe(id);
+
+    const missing = await codeOf(sdk().crm.contacts.basicApi.getById('999', ['company']));
+    expect(missing).toMatchObject({ code: 404, body: { status: 'error', category: 'OBJECT_NOT_FOUND' } });
+  });
+
+  it('update sets a contact’s properties as a HubSpot user would, and refuses unknown or read-only ones without a change', async () => {
+    await sdk().crm.contacts.batchApi.upsert({ inputs: [{ id: 'grace@example.com', idProperty: 'email', properties: {} }] });
+    const id = emu.contactByEmail('grace@example.com')!.id;
+
+    const updated = await sdk().crm.contacts.basicApi.update(id, { properties: { lifecyclestage: 'customer', company: 'Navy' } });
+    expect(updated.properties).toMatchObject({ lifecyclestage: 'customer', company: 'Navy', hs_object_id: id });
+    expect(emu.contactByEmail('grace@example.com')!.properties).toMatchObject({ lifecyclestage: 'customer', company: 'Navy' });
+    const byEmail = await sdk().crm.contacts.basicApi.update('GRACE@example.com', { properties: { company: 'COBOL' } }, 'email');
+    expect(byEmail.properties.company).toBe('COBOL');
+
+    const unknown = await codeOf(sdk().crm.contacts.basicApi.update(id, { properties: { company: 'Other', no_such_property: 'x' } }));
+    expect(unknown).toMatchObject({ code: 400, body: { category: 'VALIDATION_ERROR', errors: [{ code: 'PROPERTY_DOESNT_EXIST', context: { propertyName: ['no_such_property'] } }] } });
+    const readOnly = await codeOf(sdk().crm.contacts.basicApi.update(id, { properties: { hs_object_id: '1' } }));
+    expect(readOnly).toMatchObject({ code: 400, body: { errors: [{ code: 'READ_ONLY_VALUE' }] } });
+    expect(emu.contactByEmail('grace@example.com')!.properties.company).toBe('COBOL');
+
+    const missing = await codeOf(sdk().crm.contacts.basicApi.update('999', { properties: { company: 'x' } }));
+    expect(missing).toMatchObject({ code: 404, body: { category: 'OBJECT_NOT_FOUND' } });
+  });
+
+  it('an upsert naming a property that does not exist is refused whole, as HubSpot refuses it', async () => {
+    const refused = await codeOf(
+      sdk().crm.contacts.batchApi.upsert({ inputs: [{ id: 'alan@example.com', idProperty: 'email', properties: { company: 'Bletchley', plan_tier: 'pro' } }] }),
+    );
+    expect(refused).toMatchObject({ code: 400, body: { category: 'VALIDATION_ERROR', errors: [{ code: 'PROPERTY_DOESNT_EXIST' }] } });
+    expect(emu.contactByEmail('alan@example.com')).toBeUndefined();
+  });
+});
+
+describe('property definitions, through the SDK', () => {
+  it('updates a custom property’s label and description, and refuses HubSpot’s own and unknown ones', async () => {
+    const sdk = createHubSpotClient({ accessToken: emu.accessToken, basePath: emu.url }).crm.properties.coreApi;
+    const updated = await sdk.update('contacts', 'inviteflow_invite_status', { label: 'Invite status', description: 'invited, then redeemed' });
+    expect(updated).toMatchObject({ name: 'inviteflow_invite_status', label: 'Invite status', description: 'invited, then redeemed' });
+    expect(emu.property('inviteflow_invite_status')?.description).toBe('invited, then redeemed');
+
+    const codeOf = (p: Promise<unknown>) =>
+      p.then(
+        () => undefined,
+        (e: { code?: number }) => e.code,
+      );
+    expect(await codeOf(sdk.update('contacts', 'email', { label: 'Mail' }))).toBe(400);
+    expect(await codeOf(sdk.update('contacts', 'no_such_property', { label: 'x' }))).toBe(404);
+    expect(emu.property('email')?.label).toBe('Email');
+  });
+});
+
+describe('outage', () => {
+  it('answers 503 on every HubSpot route for a while, then recovers; control routes keep answering', async () => {
+    const res = await call('POST', '/__emulator/outage', { durationMs: 300, retryAfterSeconds: 2 }, null);
+    expect(res.status).toBe(204);
+
+    const down = await call('GET', '/crm/v3/properties/contacts');
+    expect(down.status).toBe(503);
+    expect(down.headers.get('retry-after')).toBe('2');
+    expect(await json(down)).toMatchObject({ status: 'error', correlationId: expect.any(String) });
+    const viaSdk = await createHubSpotClient({ accessToken: emu.accessToken, basePath: emu.url })
+      .crm.properties.coreApi.getAll('contacts')
+      .then(
+        () => undefined,
+        (e: { code?: number }) => e.code,
+      );
+    expect(viaSdk).toBe(503);
+    expect((await json(await call('GET', '/__emulator/state', undefined, null))).outage).toEqual({ until: expect.any(String) });
+
+    await vi.waitFor(async () => expect((await call('GET', '/crm/v3/properties/contacts')).status).toBe(200), { timeout: 5000, interval: 50 });
+  });
+
+  it('lasts until ended when no duration is given (in process or over HTTP), and a reset ends it', async () => {
+    emu.outage();
+    expect((await call('GET', '/crm/v3/properties/contacts')).status).toBe(503);
+    emu.endOutage();
+    expect((await call('GET', '/crm/v3/properties/contacts')).status).toBe(200);
+
+    await call('POST', '/__emulator/outage', {}, null);
+    expect((await call('GET', '/crm/v3/properties/contacts')).status).toBe(503);
+    expect((await call('DELETE', '/__emulator/outage', undefined, null)).status).toBe(204);
+    expect((await call('GET', '/crm/v3/properties/contacts')).status).toBe(200);
+
+    emu.outage();
+    emu.reset();
+    expect((await call('GET', '/crm/v3/properties/contacts')).status).toBe(200);
+    expect((await call('POST', '/__emulator/outage', { durationMs: -1 }, null)).status).toBe(400);
+  });
+});

@@ -11,7 +11,7 @@ import { createHubSpotActivities, HUBSPOT_CONTACT_PROPERTIES } from '../../activ
 import { startHubSpotEmulator } from '../../emulators/hubspot';
 import type { HubSpotEmulator } from '../../emulators/hubspot';
 import { createHubSpotClient } from '../../services/hubspot';
-import { PROPERTY_GROUP, runHubSpotSetup, setupHubSpot } from '../../scripts/setup/hubspot';
+import { PROPERTY_DEFINITIONS, PROPERTY_GROUP, runHubSpotSetup, setupHubSpot } from '../../scripts/setup/hubspot';
 import { InviteErrorType } from '../../workflows/errors';
 
 let emu: HubSpotEmulator;
@@ -85,6 +85,30 @@ describe('setupHubSpot', () => {
 
     expect(writesBetween(before, emu.counts)).toEqual([]);
     expect(steps.map((s) => s.outcome)).toEqual(['present', ...OURS.map(() => 'present')]);
+  });
+
+  it('says the contact is upserted with the status invited when the invite is created', async () => {
+    await setupHubSpot(client());
+    const status = emu.property(HUBSPOT_CONTACT_PROPERTIES.inviteStatus)!;
+    expect(status.description).toMatch(/^State of the inviteflow invite: invited when the invite is created \(the contact is upserted then/);
+    expect(status.description).toContain('then redeemed');
+    expect(emu.property(HUBSPOT_CONTACT_PROPERTIES.inviteId)!.description).toContain('set when the invite is created');
+    expect(emu.property(HUBSPOT_CONTACT_PROPERTIES.utmSource)!.description).toContain('(set when the invite is created)');
+  });
+
+  it('brings the label and description of our properties from an earlier version up to date, once', async () => {
+    await setupHubSpot(client());
+    // As an earlier setup left it.
+    const stale = 'State of the inviteflow invite when the contact was last linked (e.g. redeemed).';
+    await client().crm.properties.coreApi.update('contacts', HUBSPOT_CONTACT_PROPERTIES.inviteStatus, { description: stale });
+
+    const steps = await setupHubSpot(client());
+    expect(steps.filter((s) => s.outcome !== 'present')).toEqual([{ kind: 'property', name: HUBSPOT_CONTACT_PROPERTIES.inviteStatus, outcome: 'updated' }]);
+    expect(emu.property(HUBSPOT_CONTACT_PROPERTIES.inviteStatus)).toMatchObject(PROPERTY_DEFINITIONS.inviteStatus);
+
+    const before = emu.counts;
+    await setupHubSpot(client());
+    expect(writesBetween(before, emu.counts)).toEqual([]);
   });
 
   it('leaves properties made by hand where they are and notes a type the worker cannot fill', async () => {

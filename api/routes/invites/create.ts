@@ -6,7 +6,8 @@ import type { FastifyRequest } from 'fastify';
 import type { z } from 'zod';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { RolesUnavailableError } from '../../../services/auth0-roles';
-import { inviteStartMeta, prepareInvite, restampInvite } from '../../../client/invites';
+import { CrmPropertiesUnavailableError } from '../../../services/hubspot-properties';
+import { inviteStartMeta, prepareInvite, restampInvite, tenantDefaults } from '../../../client/invites';
 import type { PreparedInvite } from '../../../client/invites';
 import { initialInviteStatus, InvalidInviteInput } from '../../../workflows/input';
 import { revokeUpdate } from '../../../workflows/messages';
@@ -34,12 +35,14 @@ const createSchema = {
     201: inviteSchema.describe('A new invite was started'),
     ...errors,
     400: errorBodySchema.describe(
-      'invalid_request (details: one { field, message } per problem, e.g. data past a bound), or unknown_role ' +
-        '(details: one { field, message, role } per role name the Auth0 tenant does not have); nothing is started',
+      'invalid_request (details: one { field, message } per problem, e.g. data past a bound or an unknown accountPolicy), unknown_role ' +
+        '(details: one { field, message, role } per role name the Auth0 tenant does not have), or unknown_crm_property ' +
+        '(details: one { field, message, property } per CRM property HubSpot does not have); nothing is started',
     ),
     409: errorBodySchema,
     503: errorBodySchema.describe(
       'roles_unavailable: the Auth0 roles could not be read to check the request (Retry-After says when to retry), ' +
+        'crm_properties_unavailable: the HubSpot contact properties could not be read to check crmProperties (Retry-After), ' +
         'or service_unavailable: Temporal did not answer; nothing is started',
     ),
   },
@@ -49,6 +52,7 @@ export function registerCreateInvite({ app, ctx, requireScope }: InviteRoutes): 
   app.post('/v1/invites', { onRequest: requireScope('invites:create'), schema: createSchema }, async (request, reply) => {
     const prepared = prepareRequest(ctx.config, request.body);
     await checkRoles(ctx, request.body.roles, request);
+    await checkCrmProperties(ctx, prepared.input.crmProperties ?? [], request.body.crmProperties === undefined, request);
     const revoked = request.body.replace ? await revokeOpen(ctx.gateway, prepared.invite.inviteId) : false;
     const { started, status } = await startOrFind(ctx.gateway, prepared);
 
@@ -65,7 +69,12 @@ function prepareRequest(config: AppConfig, body: z.output<typeof createInviteBod
   try {
     // An invite opts in to claim by verified email itself, or through its scope's setting.
     const claimByVerifiedEmail = body.claimByVerifiedEmail ?? config.CLAIM_BY_EMAIL_SCOPES.includes(body.scope);
-    return prepareInvite(config.INVITE_ID_KEY, { ...body, data: body.data as Record<string, JsonValue>, claimByVerifiedEmail });
+    // The tenant's defaults are written into the input: changing them later changes no running invite.
+    const request = tenantDefaults(
+      { ...body, data: body.data as Record<string, JsonValue>, claimByVerifiedEmail },
+      { accountPolicy: config.ACCOUNT_POLICY, crmProperties: config.HUBSPOT_TOKEN_PROPERTIES },
+    );
+    return prepareInvite(config.INVITE_ID_KEY, request);
   } catch (err) {
     if (err instanceof InvalidInviteInput) throw invalidRequest(err.problems);
     throw err;
@@ -122,6 +131,45 @@ async function checkRoles(ctx: RouteContext, roles: string[], request: FastifyRe
     'unknown_role',
     `No such role in Auth0: ${unknown.map((name) => `"${name}"`).join(', ')}`,
     unknown.map((role) => ({ field: `roles.${roles.indexOf(role)}`, message: 'is not a role in Auth0', role })),
+  );
+}
+
+/** The HTTP status of a failed HubSpot call, if it got one (`@hubspot/api-client` errors carry it as `code`). */
+const hubspotStatusOf = (err: unknown) => (typeof err === 'object' && err !== null && typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : undefined);
+
+/**
+ * Refuses CRM properties HubSpot's contacts do not have (`400 unknown_crm_property`, one detail
+ * per name with its place in the invite's list), the way roles are checked, and answers `503
+ * crm_properties_unavailable` with `Retry-After` when HubSpot cannot be asked: never a silent yes.
+ * `fromDefault`: the request named none, so they are the tenant's HUBSPOT_TOKEN_PROPERTIES.
+ */
+async function checkCrmProperties(ctx: RouteContext, names: string[], fromDefault: boolean, request: FastifyRequest): Promise<void> {
+  if (names.length === 0) return;
+  if (!ctx.crmProperties) {
+    throw new ApiError(
+      'crm_properties_unavailable',
+      'This service has no HubSpot access to check CRM properties (HUBSPOT_ACCESS_TOKEN), so nothing was started',
+    );
+  }
+  let unknown: string[];
+  try {
+    unknown = await ctx.crmProperties.unknownProperties(names);
+  } catch (err) {
+    if (!(err instanceof CrmPropertiesUnavailableError)) throw err;
+    request.log.warn({ retryAfterSeconds: err.retryAfterSeconds, hubspotStatus: hubspotStatusOf(err.cause) }, 'hubspot properties unavailable; invite refused');
+    throw new ApiError(
+      'crm_properties_unavailable',
+      'The HubSpot contact properties cannot be checked right now, so nothing was started; retry later',
+      undefined,
+      { 'retry-after': String(err.retryAfterSeconds) },
+    );
+  }
+  if (unknown.length === 0) return;
+  const where = fromDefault ? ' (the default CRM properties, HUBSPOT_TOKEN_PROPERTIES)' : '';
+  throw new ApiError(
+    'unknown_crm_property',
+    `No such contact property in HubSpot${where}: ${unknown.map((name) => `"${name}"`).join(', ')}`,
+    unknown.map((property) => ({ field: `crmProperties.${names.indexOf(property)}`, message: 'is not a contact property in HubSpot', property })),
   );
 }
 

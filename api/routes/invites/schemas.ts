@@ -6,13 +6,15 @@ import { z } from 'zod';
 import { DEFAULT_LOCALE, DEFAULT_SCOPE } from '../../../client/invites';
 import {
   MAX_ATTRIBUTION_LENGTH,
+  MAX_CRM_PROPERTIES,
   MAX_DATA_BYTES,
   MAX_DATA_DEPTH,
   MAX_DATA_KEYS,
   MAX_REMINDERS,
   MAX_ROLES,
 } from '../../../workflows/input';
-import type { InviteStatus, LifecycleEventType } from '../../../workflows/messages';
+import { ACCOUNT_POLICIES } from '../../../workflows/messages';
+import type { AccountPolicy, InviteStatus, LifecycleEventType } from '../../../workflows/messages';
 import { errorBodySchema } from '../../errors';
 
 export const INVITE_STATES = ['pending', 'undeliverable', 'redeemed', 'completed', 'expired', 'revoked', 'failed'] as const;
@@ -68,6 +70,23 @@ export const createInviteBody = z
       .optional()
       .describe('Let the person claim the invite by signing up or in with this email, verified, without the link; default false'),
     attributionInClaims: z.boolean().optional().describe('Also put attribution into the tokens of the customer space (claim …/attribution); default false'),
+    accountPolicy: z
+      .enum(ACCOUNT_POLICIES as [AccountPolicy, ...AccountPolicy[]], { message: `must be one of ${ACCOUNT_POLICIES.join(', ')}` })
+      .optional()
+      .describe(
+        'Which Auth0 accounts of the person get the grant: off (the redeeming account alone), all-verified (also every account whose ' +
+          'verified email is the invited one), link (those accounts linked into one user). Default: the tenant\'s ACCOUNT_POLICY. ' +
+          'Another name is 400 invalid_request naming the field and the allowed values',
+      ),
+    crmProperties: z
+      .array(z.string().max(100))
+      .max(MAX_CRM_PROPERTIES)
+      .optional()
+      .describe(
+        'HubSpot contact properties (internal names, e.g. lifecyclestage, company) read when the contact is upserted and bound beside data, ' +
+          'so the first token carries them. Default: the tenant\'s HUBSPOT_TOKEN_PROPERTIES; [] binds none. Each must exist in HubSpot: ' +
+          'otherwise 400 unknown_crm_property naming them, and nothing is started',
+      ),
     replace: z.boolean().default(false).describe('Revoke the open invite for this email+scope and start a new one'),
   })
   .meta({ id: 'CreateInvite' });

@@ -89,6 +89,10 @@ describe("the local stack's settings", () => {
       AUTH0_CLIENT_ID: 'inviteflow-m2m',
       AUTH0_MANAGEMENT_ENDPOINT: 'http://127.0.0.1:14010',
     });
+    // The HubSpot emulator, whose contact properties create and bulk check, when the file names it.
+    const withHubSpot = localStackDir({ secrets: SECRETS, stack: { ...STACK, hubspot: { url: 'http://127.0.0.1:14020', accessToken: 'pat-local-dev' } } });
+    expect(withLocalStack({}, withHubSpot)).toMatchObject({ HUBSPOT_ACCESS_TOKEN: 'pat-local-dev', HUBSPOT_BASE_PATH: 'http://127.0.0.1:14020' });
+    expect(filled.HUBSPOT_ACCESS_TOKEN).toBeUndefined();
     // The local address spelled the other way is still the local stack; a set variable wins.
     expect(withLocalStack({ TEMPORAL_ADDRESS: 'localhost:17233', INVITE_ID_KEY: 'mine-0123456789abcdef' }, dir)).toMatchObject({
       TEMPORAL_ADDRESS: 'localhost:17233',
