@@ -135,6 +135,8 @@ function printShow(session: Session, r: ShowResult): void {
       );
     if (s.sendWindow) field('window', `${s.sendWindow.start}–${s.sendWindow.end} ${s.sendWindow.timeZone}`);
     if (s.claimByVerifiedEmail) field('claim', 'by verified email allowed');
+    if (s.accountPolicy) field('accounts', `policy ${s.accountPolicy}`);
+    if (s.contactId) field('contact', `HubSpot ${s.contactId}${s.crm ? ` ${JSON.stringify(s.crm)}` : ''}`);
     field('created', s.createdAt);
     field('expires', s.expiresAt);
     field('emails', `${s.emails.length} sent${s.optedOutAt ? `, opted out at ${s.optedOutAt}` : ''}`);
@@ -150,6 +152,8 @@ function printShow(session: Session, r: ShowResult): void {
         'redeemed',
         `${s.redeemedAt ?? ''} by ${s.redeemer.userId} <${s.redeemer.email}> via ${s.redeemer.connection}${s.redeemedVia === 'verified-email' ? ' (claimed by verified email, no link)' : ''}`,
       );
+    if (s.linkedAccounts) field('linked', `${s.linkedAccounts.secondaryUserIds.join(', ')} into ${s.linkedAccounts.primaryUserId}`);
+    if (s.grantedTo) field('granted', s.grantedTo.join(', '));
     field('completed', s.completedAt);
     field('expired', s.expiredAt);
     if (s.revokedAt) field('revoked', `${s.revokedAt}${s.revokeReason ? ` (${s.revokeReason})` : ''}`);
@@ -192,6 +196,7 @@ export function lifecycleText(e: LifecycleEvent): string {
   if (e.event) parts.push(e.event);
   if (e.code) parts.push(e.code);
   if (e.userId) parts.push(`${e.userId}${e.connection ? ` via ${e.connection}` : ''}`);
+  if (e.userIds) parts.push(`← ${e.userIds.join(', ')}`);
   if (e.contactId) parts.push(`HubSpot contact ${e.contactId}`);
   if (e.expiresAt) parts.push(`until ${e.expiresAt}`);
   if (e.reason) parts.push(`(${e.reason})`);

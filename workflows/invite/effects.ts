@@ -55,9 +55,9 @@ const webhook = proxyActivities<InviteActivities>({
 /**
  * How long a redemption under the `link` policy waits for the accounts to be linked before it
  * answers: linked by then, the login continues as the primary user; otherwise the next login does.
- * Well within the Action's 5 s call to the API and Auth0's 20 s for the whole flow.
+ * Within the Action's 5 s call to the API and Auth0's 20 s for the whole flow.
  */
-const LINK_ANSWER_WAIT = '2 seconds';
+const LINK_ANSWER_WAIT = '3 seconds';
 
 // Exported on the worker's Prometheus endpoint; the SDK does not emit them again on replay.
 const transitions = metricMeter.createCounter('inviteflow_invite_transitions', 'invites', 'Invites entering each state');

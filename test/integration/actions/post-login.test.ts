@@ -125,6 +125,19 @@ describe('without an invite', () => {
 });
 
 describe('a redeemed invite', () => {
+  it('under the account policy link, continues the login as the older account the new one was linked into', async () => {
+    const email = uniqueEmail('linked');
+    const google = userId('google-oauth2');
+    h.fake.setAccounts([
+      { userId: 'auth0|older', email, emailVerified: true, createdAt: '2025-01-01T00:00:00.000Z', identities: ['auth0|older'] },
+      { userId: google, email, emailVerified: true, createdAt: '2026-12-01T00:00:00.000Z', identities: [google] },
+    ]);
+    const { token } = await invite({ email, accountPolicy: 'link' });
+    const calls = await login({ query: { invite: token }, secrets: secrets(), user: { user_id: google, email, email_verified: true }, connection: { name: 'google-oauth2', strategy: 'google-oauth2' } });
+    expect(calls.primaryUser).toBe('auth0|older');
+    expect(calls.idToken[claim(CLAIMS.roles)]).toEqual(['member', 'billing']);
+  });
+
   it('sets roles, invite and data on the ID and access tokens, and the invite is redeemed by this account', async () => {
     const { id, email, token } = await invite({ scope: 'workspace:acme', redirect: 'https://app.test/welcome' });
     const user = { user_id: userId('google-oauth2'), email, email_verified: true };

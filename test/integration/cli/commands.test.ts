@@ -145,11 +145,15 @@ describe('show', () => {
     expect(text).toMatch(/^roles\s+member, billing$/m);
     expect(text).toMatch(/^data\s+\{"plan":"pro"\}$/m);
     expect(text).toMatch(/^emails\s+2 sent$/m);
-    const lifecycle = text
+    expect(text).toMatch(/^contact\s+HubSpot 101$/m);
+    const all = text
       .slice(text.indexOf('\nlifecycle\n'), text.indexOf('\nhistory\n'))
       .split('\n')
       .filter((l) => /^ {2}\d{4}-/.test(l))
       .map((l) => l.replace(/^ {2}\S+ {2}/, '').replace(/ +/g, ' '));
+    // The contact upsert at creation runs beside the first email: its place varies.
+    expect(all.filter((l) => l.startsWith('crm_upserted'))).toEqual(['crm_upserted HubSpot contact 101']);
+    const lifecycle = all.filter((l) => !l.startsWith('crm_upserted'));
     expect(lifecycle.slice(0, 5)).toEqual([
       'created',
       'emailed invite email #1',
@@ -160,10 +164,12 @@ describe('show', () => {
     expect(lifecycle.slice(5, 7).sort()).toEqual(['granted auth0|' + invite.id, 'linked HubSpot contact 101']);
     expect(lifecycle.slice(-2)).toEqual(['completed', 'notified invite.completed']);
     const history = text.slice(text.indexOf('\nhistory\n'));
-    const entries = history
+    const activities = history
       .split('\n')
       .filter((l) => /^ {2}\d{4}-/.test(l))
       .map((l) => l.replace(/^ {2}\S+ {2}/, ''));
+    expect(activities.filter((l) => l.startsWith('upsertHubSpotInvitee'))).toEqual(['upsertHubSpotInvitee completed (1 attempt)']);
+    const entries = activities.filter((l) => !l.startsWith('upsertHubSpotInvitee'));
     expect(entries.slice(0, 7)).toEqual([
       expect.stringMatching(/^created for .+ in scope show-\w+, roles: member, billing$/),
       'invite email #1 sent (1 attempt)',
@@ -181,6 +187,24 @@ describe('show', () => {
       'writeAuth0AppMetadata completed (1 attempt)',
     ]);
     expect(entries.slice(-3)).toEqual(['status redeemed → completed', 'notifyFunnel completed (1 attempt)', 'closed: completed']);
+  });
+
+  it('shows the account policy, the accounts linked into the primary and who holds the grant', async () => {
+    const email = uniqueEmail('linked');
+    const invite = await h.invite({ email, scope: uniqueScope('linked'), roles: ['member'], accountPolicy: 'link' });
+    const google = `google-oauth2|${invite.id}`;
+    h.fake.setAccounts([
+      { userId: 'auth0|older', email, emailVerified: true, createdAt: '2025-01-01T00:00:00.000Z', identities: ['auth0|older'] },
+      { userId: google, email, emailVerified: true, createdAt: '2026-12-01T00:00:00.000Z', identities: [google] },
+    ]);
+    await h.redeem(invite.id, { userId: google });
+    await h.until(invite.id, (s) => s.state === 'completed');
+    const text = (await h.cli(['show', invite.id])).stdout;
+    expect(text).toMatch(/^accounts\s+policy link$/m);
+    expect(text).toMatch(new RegExp(`^linked\\s+${google.replace('|', '\\|')} into auth0\\|older$`, 'm'));
+    expect(text).toMatch(/^granted\s+auth0\|older$/m);
+    expect(text).toMatch(new RegExp(`^ {2}\\S+ {2}linked_accounts auth0\\|older ← ${google.replace('|', '\\|')}$`, 'm'));
+    expect(text).toMatch(/^ {2}\S+ {2}granted +auth0\|older$/m);
   });
 
   it('shows the campaign, the send window, an undeliverable address and what the lifecycle says of it', async () => {
@@ -205,7 +229,7 @@ describe('show', () => {
 
   it('prints JSON with the status (without link ids), the history entries and the execution', async () => {
     const invite = await h.invite({ email: uniqueEmail('json'), scope: uniqueScope('json') });
-    await h.until(invite.id, (s) => s.emails.length === 1);
+    await h.until(invite.id, (s) => s.emails.length === 1 && s.contactId !== undefined);
     const r = await h.cli(['show', invite.id, '--json']);
     expect(r.code).toBe(0);
     const [shown] = r.lines();
@@ -216,23 +240,26 @@ describe('show', () => {
       status: { state: 'pending' },
       pending: [],
     });
-    expect(shown!.lifecycle).toEqual({
-      inviteId: invite.id,
-      events: [expect.objectContaining({ type: 'created' }), expect.objectContaining({ type: 'emailed', sequence: 1, kind: 'invite' })],
-      omitted: 0,
-    });
+    const lifecycle = shown!.lifecycle as { inviteId: string; events: Record<string, unknown>[]; omitted: number };
+    expect(lifecycle).toMatchObject({ inviteId: invite.id, omitted: 0 });
+    expect(lifecycle.events).toHaveLength(3);
+    expect(lifecycle.events[0]).toMatchObject({ type: 'created' });
+    // The email and the contact upsert at creation run side by side: either may be recorded first.
+    expect(lifecycle.events.slice(1)).toEqual(
+      expect.arrayContaining([expect.objectContaining({ type: 'emailed', sequence: 1, kind: 'invite' }), expect.objectContaining({ type: 'crm_upserted', contactId: '101' })]),
+    );
     const status = shown!.status as { emails: Record<string, unknown>[] };
     expect(status.emails).toHaveLength(1);
     expect(status.emails[0]).not.toHaveProperty('linkId');
-    expect(shown!.history).toEqual([
-      expect.objectContaining({ kind: 'created' }),
-      expect.objectContaining({
-        kind: 'email',
-        outcome: 'completed',
-        attempts: 1,
-        text: 'invite email #1 sent (1 attempt)',
-      }),
-    ]);
+    const history = shown!.history as Record<string, unknown>[];
+    expect(history).toHaveLength(3);
+    expect(history[0]).toMatchObject({ kind: 'created' });
+    expect(history.slice(1)).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ kind: 'email', outcome: 'completed', attempts: 1, text: 'invite email #1 sent (1 attempt)' }),
+        expect.objectContaining({ kind: 'activity', outcome: 'completed', text: 'upsertHubSpotInvitee completed (1 attempt)' }),
+      ]),
+    );
   });
 
   it('shows a side effect still being retried, then a permanently refused one as failed', async () => {
