@@ -45,6 +45,7 @@ import type {
   Auth0Store,
   ClientGrant,
   NewUser,
+  SocialConnection,
   StoredRole,
 } from './store';
 import { authorizationCodeGrant, refreshTokenGrant, registerUserinfoRoute } from './user-tokens';
@@ -151,6 +152,13 @@ export interface Auth0Emulator {
   boundActions(): RunnableAction[];
   /** Creates a user directly (no token, no rate limit); returns it in the API shape. */
   createUser(input: NewUser): ApiUser;
+  /**
+   * The user a social identity provider vouched for, as its first login makes it (verified email,
+   * `google-oauth2|<digits>`); the one already there when the address has one on that connection.
+   * The Management API cannot create social users, as in Auth0: this is the test's stand-in for
+   * that first login.
+   */
+  socialUser(connection: SocialConnection, profile: { email: string; name?: string }): ApiUser;
   /** The user in the API shape with role names, or undefined (also for an identity linked into another user). */
   getUser(userId: string): (ApiUser & { roles: string[] }) | undefined;
   /**
@@ -328,6 +336,7 @@ export async function startAuth0Emulator(opts: Auth0EmulatorOptions = {}): Promi
     installAction: (action) => ({ id: actions.install(action).id }),
     boundActions: () => actions.runnable('post-login'),
     createUser: (input) => toApiUser(store.createUser(input)),
+    socialUser: (connection, profile) => toApiUser(store.socialUser(connection, profile)),
     getUser: withRoles,
     linkUsers: (primaryUserId, secondaryUserId) => {
       const bar = secondaryUserId.indexOf('|');

@@ -13,5 +13,6 @@ describe('fault run (small)', () => {
     expect(summary.invites).toBe(8);
     expect(summary.kills).toBe(1);
     expect(summary.badInputsTried).toBe(8);
+    expect(summary.linkedPeople).toBe(4);
   }, 180_000);
 });

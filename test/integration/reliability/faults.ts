@@ -75,6 +75,10 @@ export interface FaultRunSummary {
   duplicateContacts: string[];
   /** Invites whose Auth0 user does not hold exactly the granted role and the invite's record. */
   wrongGrants: string[];
+  /** People under the account policy `link` (an older password account, accepting with Google). */
+  linkedPeople: number;
+  /** Of them, invites after which Auth0 did not hold one user with both identities. */
+  halfLinked: string[];
   seconds: number;
 }
 
@@ -158,6 +162,8 @@ export async function runFaultRun(opts: FaultRunOptions): Promise<FaultRunSummar
       email: string;
       handle: WorkflowHandle<typeof inviteWorkflow>;
       userId?: string;
+      /** Account policy `link`: the person's older, verified password account, which must end up holding the grant. */
+      primaryId?: string;
       redeeming?: Promise<void>;
       result?: Promise<InviteStatus | Error>;
     }
@@ -173,12 +179,16 @@ export async function runFaultRun(opts: FaultRunOptions): Promise<FaultRunSummar
       for (let i = 0; i < count; i++) {
         const email = `${phase}.${i}.${randomBytes(3).toString('hex')}@example.com`;
         const inviteId = deriveInviteId(idKey, email, SCOPE);
+        // Every third person already has a verified password account and accepts with Google: the
+        // accounts are linked (lookup, link, grant to the primary) while workers die.
+        const linked = i % 3 === 0;
+        const primaryId = linked ? auth0!.createUser({ email, email_verified: true, password: `pw-${randomBytes(8).toString('hex')}` }).user_id : undefined;
         const handle = await client.workflow.start<typeof inviteWorkflow>('inviteWorkflow', {
           taskQueue,
           workflowId: inviteWorkflowId(inviteId),
-          args: [{ inviteId, email, roles: [ROLE], data: { phase, n: i }, scope: SCOPE, locale: 'en' }],
+          args: [{ inviteId, email, roles: [ROLE], data: { phase, n: i }, scope: SCOPE, locale: 'en', ...(linked ? { accountPolicy: 'link' as const } : {}) }],
         });
-        const t: Tracked = { inviteId, email, handle };
+        const t: Tracked = { inviteId, email, handle, ...(primaryId ? { primaryId } : {}) };
         invites.set(inviteId, t);
         batch.push(t);
       }
@@ -188,9 +198,12 @@ export async function runFaultRun(opts: FaultRunOptions): Promise<FaultRunSummar
     // Redeems an invite the first time one of its emails arrives; a refused attempt with a link
     // the invite never issued goes first, and must change nothing.
     const redeem = async (t: Tracked, linkId: string) => {
-      const user = auth0!.createUser({ email: t.email, email_verified: true, connection: 'Username-Password-Authentication' });
+      const connection = t.primaryId ? 'google-oauth2' : 'Username-Password-Authentication';
+      const user = t.primaryId
+        ? auth0!.socialUser('google-oauth2', { email: t.email })
+        : auth0!.createUser({ email: t.email, email_verified: true, connection });
       t.userId = user.user_id;
-      const account = { userId: user.user_id, email: t.email, emailVerified: true, connection: 'Username-Password-Authentication' };
+      const account = { userId: user.user_id, email: t.email, emailVerified: true, connection };
       for (;;) {
         try {
           badTried++;
@@ -302,10 +315,18 @@ export async function runFaultRun(opts: FaultRunOptions): Promise<FaultRunSummar
     const lost: string[] = [];
     const wrongGrants: string[] = [];
     const duplicateContacts: string[] = [];
+    const halfLinked: string[] = [];
     for (const t of all) {
       const result = await t.result;
       if (!result || result instanceof Error || result.state !== 'completed') lost.push(t.inviteId);
-      const user = t.userId ? auth0.getUser(t.userId) : undefined;
+      if (t.primaryId) {
+        // One user with both identities, the Google one no longer a user of its own.
+        const primary = auth0.getUser(t.primaryId);
+        const identities = primary?.identities.map((i) => `${i.provider}|${i.user_id}`) ?? [];
+        if (!t.userId || !identities.includes(t.userId) || auth0.getUser(t.userId) !== undefined) halfLinked.push(t.inviteId);
+      }
+      const holder = t.primaryId ?? t.userId;
+      const user = holder ? auth0.getUser(holder) : undefined;
       const record = (user?.app_metadata as { inviteflow?: Record<string, { inviteId?: string }> } | undefined)?.inviteflow?.[SCOPE];
       if (!user || JSON.stringify(user.roles) !== JSON.stringify([ROLE]) || record?.inviteId !== t.inviteId) wrongGrants.push(t.inviteId);
       if (hubspot.createdCount(t.email) !== 1) duplicateContacts.push(t.email);
@@ -334,6 +355,8 @@ export async function runFaultRun(opts: FaultRunOptions): Promise<FaultRunSummar
       lost,
       duplicateContacts,
       wrongGrants,
+      linkedPeople: all.filter((t) => t.primaryId).length,
+      halfLinked,
       seconds: Math.round((Date.now() - began) / 1000),
     };
   } finally {
@@ -350,6 +373,7 @@ function total(counts: Record<string, number>): number {
 export function violations(s: FaultRunSummary): string[] {
   const out: string[] = [];
   if (s.completed !== s.invites) out.push(`${s.invites - s.completed} invites did not complete: ${s.lost.slice(0, 5).join(', ')}`);
+  if (s.halfLinked.length) out.push(`${s.halfLinked.length} people not left as one Auth0 user: ${s.halfLinked.slice(0, 5).join(', ')}`);
   if (s.wrongGrants.length) out.push(`${s.wrongGrants.length} wrong Auth0 grants: ${s.wrongGrants.slice(0, 5).join(', ')}`);
   if (s.duplicateContacts.length) out.push(`${s.duplicateContacts.length} duplicated HubSpot contacts`);
   if (s.unexplainedDuplicates.length) {
@@ -369,6 +393,7 @@ export function formatSummary(s: FaultRunSummary): string {
     `  bad inputs tried: ${s.badInputsTried} forged redemptions (${s.badInputsRefused} refused)`,
     `  emails: ${s.emails} received, ${s.duplicateEmails} extra copies; duplicated messages whose first copy was not accepted right before a kill: ${s.unexplainedDuplicates.length}`,
     `  duplicated: HubSpot contacts ${s.duplicateContacts.length}, wrong Auth0 grants ${s.wrongGrants.length}`,
+    `  account policy link: ${s.linkedPeople} people with an older password account accepted with Google; not left as one user: ${s.halfLinked.length}`,
     `  time: ${s.seconds} s`,
   ].join('\n');
 }
