@@ -290,6 +290,8 @@ describe('an existing verified password account, the invite accepted with Google
           // The first login continued as the primary; the password login is that same user.
           expect(first.userId).toBe(password.user_id);
           expect(second.userId).toBe(first.userId);
+          // The user that redeemed: the claim by verified email (on in this stack) answers its
+          // repeat for a while after the grant, so this token carries the roles too.
           expect(second.roles).toEqual(['member']);
           expect(stack.auth0.usersByEmail(email)).toHaveLength(1);
           expect(stack.auth0.getUser(password.user_id)?.roles).toEqual(['member']);
