@@ -19,6 +19,7 @@ header a.muted{color:#aab0bf;font-weight:400}
 main{max-width:560px;margin:6vh auto;background:#fff;border-radius:12px;padding:32px;box-shadow:0 1px 3px rgba(0,0,0,.08)}
 h1{font-size:22px;margin:0 0 16px}
 h2{font-size:16px;margin:24px 0 8px}
+h3{font-size:14px;margin:12px 0 6px;color:#3d4150}
 p{line-height:1.5;margin:0 0 14px}
 .muted{color:#6b7080;font-size:14px}
 dl{display:grid;grid-template-columns:max-content 1fr;gap:6px 16px;margin:0 0 8px}

@@ -2,8 +2,8 @@
  * The customer space: a single-page app signing in with Auth0's own SPA SDK
  * (`@auth0/auth0-spa-js`), as Auth0 customers' apps do. `/login` starts the sign-in (carrying an
  * invite when the landing page sent one), `/callback` finishes it, `/` shows who is signed in and
- * what the invite granted, or, when the invite was refused, which address it is for and the one
- * control that fixes it. Everything from a token is put on the page with `textContent`.
+ * what the invite granted (roles, our data, the HubSpot contact and its properties), or, when the
+ * invite was refused, which address it is for and the one control that fixes it. Everything from a token is put on the page with `textContent`.
  */
 import { Auth0Client, AuthenticationError } from '@auth0/auth0-spa-js';
 import {
@@ -235,6 +235,7 @@ function signedIn(ctx: Ctx, view: SessionView, invite: PendingInvite | undefined
       view.roles.length === 0 && h('p', { class: 'muted' }, t.noRoles),
     ),
     invited,
+    crmSection(t, view),
     view.data !== undefined &&
       h(
         'section',
@@ -243,6 +244,28 @@ function signedIn(ctx: Ctx, view: SessionView, invite: PendingInvite | undefined
         h('pre', { 'data-testid': 'data' }, JSON.stringify(view.data, null, 2)),
       ),
     h('p', { class: 'actions' }, signOut),
+  );
+}
+
+/** The HubSpot contact and the properties of it the invite bound, when the token carries them. */
+function crmSection(t: Texts, view: SessionView): HTMLElement | undefined {
+  if (view.contactId === undefined && view.crm === undefined) return undefined;
+  const properties = Object.entries(view.crm ?? {});
+  return h(
+    'section',
+    { 'data-testid': 'crm' },
+    h('h2', {}, t.crm),
+    view.contactId !== undefined && h('dl', {}, ...field(t.contactId, 'contact-id', view.contactId)),
+    properties.length > 0 && h('h3', {}, t.crmProperties),
+    properties.length > 0 &&
+      h(
+        'dl',
+        { 'data-testid': 'crm-properties' },
+        ...properties.flatMap(([name, value]) => [
+          h('dt', {}, name),
+          h('dd', { 'data-property': name }, value ?? t.crmEmpty),
+        ]),
+      ),
   );
 }
 

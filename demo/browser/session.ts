@@ -108,6 +108,10 @@ export interface SessionView {
   roles: string[];
   invite?: { id: string; scope: string };
   data?: unknown;
+  /** The invitee's HubSpot contact id, when the redemption knew it. */
+  contactId?: string;
+  /** The HubSpot contact's own properties bound to the invite (`null`: empty in HubSpot). */
+  crm?: Record<string, string | null>;
   /** The stable code of a refused or failed redemption. */
   inviteError?: string;
   /** The address the invite is for, when it refused this account for another email. */
@@ -136,6 +140,16 @@ export function sessionView(claims: Record<string, unknown>, namespace: string):
     if (str(id) && typeof scope === 'string') view.invite = { id: id as string, scope };
   }
   if (data !== undefined) view.data = data;
+  const contactId = str(ours(CLAIMS.contactId));
+  if (contactId) view.contactId = contactId;
+  const crm = ours(CLAIMS.crm);
+  if (typeof crm === 'object' && crm !== null && !Array.isArray(crm)) {
+    view.crm = Object.fromEntries(
+      Object.entries(crm as Record<string, unknown>)
+        .filter(([, value]) => value === null || typeof value === 'string')
+        .map(([name, value]) => [name, value as string | null]),
+    );
+  }
   const inviteError = str(ours(CLAIMS.inviteError));
   if (inviteError) view.inviteError = inviteError;
   const hint = str(ours(CLAIMS.inviteLoginHint));
@@ -182,6 +196,10 @@ export const TEXT = {
     inviteId: 'Id',
     inviteScope: 'Scope',
     data: 'Our data',
+    crm: 'In our CRM',
+    contactId: 'HubSpot contact',
+    crmProperties: 'Contact properties',
+    crmEmpty: '(empty)',
     signOut: 'Sign out',
     redirecting: 'Taking you to sign in…',
     finishing: 'Signing you in…',
@@ -231,6 +249,10 @@ export const TEXT = {
     inviteId: 'Identifiant',
     inviteScope: 'Portée',
     data: 'Nos données',
+    crm: 'Dans notre CRM',
+    contactId: 'Contact HubSpot',
+    crmProperties: 'Propriétés du contact',
+    crmEmpty: '(vide)',
     signOut: 'Se déconnecter',
     redirecting: 'Redirection vers la connexion…',
     finishing: 'Connexion en cours…',

@@ -262,6 +262,40 @@ describe('what /login asks the tenant for', () => {
     expect(remedyFor('invite_unavailable')).toBe('retry');
     expect(remedyFor('invite_expired')).toBe('none');
   });
+
+  it('shows the HubSpot contact id and the CRM properties of the claims, under the namespace only', () => {
+    const ns = 'https://inviteflow.dev/';
+    const view = sessionView(
+      {
+        sub: 'google-oauth2|1',
+        email: 'ada@example.com',
+        [claimName(ns, CLAIMS.roles)]: ['member'],
+        [claimName(ns, CLAIMS.contactId)]: '151',
+        [claimName(ns, CLAIMS.crm)]: { lifecyclestage: 'customer', company: 'Acme', jobtitle: null, bad: 3 },
+        'https://other.example/hubspot_contact_id': '999',
+      },
+      ns,
+    );
+    expect(view).toEqual({
+      userId: 'google-oauth2|1',
+      email: 'ada@example.com',
+      connection: 'google-oauth2',
+      roles: ['member'],
+      contactId: '151',
+      crm: { lifecyclestage: 'customer', company: 'Acme', jobtitle: null },
+    });
+    // Claims of another shape, or under another namespace, show nothing.
+    const other = sessionView(
+      {
+        sub: 'auth0|2',
+        [claimName(ns, CLAIMS.contactId)]: 151,
+        [claimName(ns, CLAIMS.crm)]: ['customer'],
+        'https://other.example/crm': { company: 'Evil' },
+      },
+      ns,
+    );
+    expect(other).toEqual({ userId: 'auth0|2', connection: 'auth0', roles: [] });
+  });
 });
 
 describe('funnel', () => {

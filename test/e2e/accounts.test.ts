@@ -1,0 +1,487 @@
+/**
+ * One person, one grant, in a real browser with the real parts on both sides of every seam: the
+ * email's link, Universal Login on the Auth0 emulator running the deployed post-login Action, the
+ * API redeeming on Temporal, the worker's real Auth0 and HubSpot activities, and the customer space
+ * reading the first token.
+ *
+ * - A person with a verified password account accepts the invite with Google under each account
+ *   policy (`off`, `all-verified`, `link`), then signs in with the password: the grant is on the
+ *   password account or not, as the policy says; under `link` it is the same Auth0 user.
+ * - An unverified password account with the invited address is never linked nor granted.
+ * - The first token carries the HubSpot contact id and the CRM properties the invite binds.
+ * - HubSpot down at creation still sends the email; the contact is upserted once it is back.
+ *
+ * What Auth0 holds for the person before and after each policy is written to
+ * test-results/accounts/ (docs/accounts.md, "What Auth0 holds"); screenshots of the login page at
+ * the Google choice and of the customer space with the contact go to test-results/screenshots/.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createRemoteJWKSet, jwtVerify } from 'jose';
+import type { JWTPayload } from 'jose';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { BrowserContext, Page } from 'playwright-core';
+import { claimName, CLAIMS as CLAIM } from '../../lib/action-contract';
+import { createHubSpotClient } from '../../services/hubspot';
+import { historyQuery, inviteWorkflowId, statusQuery } from '../../workflows/messages';
+import type { InviteStatus, LifecycleEvent } from '../../workflows/messages';
+import { WAIT } from '../support/wait';
+import { CLAIMS, saveScreenshot, startStack } from './stack';
+import type { Stack } from './stack';
+
+const RESULTS = join(import.meta.dirname, '..', '..', 'test-results');
+const SCREENSHOTS = join(RESULTS, 'screenshots');
+const ACCOUNTS = join(RESULTS, 'accounts');
+const PASSWORD = 'a long and correct password';
+const SCOPE = 'workspace:acme';
+/** A whole journey: two logins through Universal Login and a grant in between. */
+const JOURNEY = 180_000;
+
+let stack: Stack;
+const contexts: BrowserContext[] = [];
+
+beforeAll(async () => {
+  stack = await startStack();
+  await mkdir(SCREENSHOTS, { recursive: true });
+  await mkdir(ACCOUNTS, { recursive: true });
+}, 180_000);
+
+afterAll(async () => {
+  await Promise.all(contexts.map((c) => c.close()));
+  await stack?.close();
+});
+
+const emailOf = (name: string) => `${name}.${randomBytes(4).toString('hex')}@example.com`;
+type Locale = 'en' | 'fr';
+
+/** A fresh browser in `locale` (no cookies, no storage). */
+async function newPage(locale: Locale = 'en'): Promise<Page> {
+  const context = await stack.browser.newContext({
+    locale: locale === 'fr' ? 'fr-FR' : 'en-US',
+    viewport: { width: 1280, height: 800 },
+  });
+  contexts.push(context);
+  const page = await context.newPage();
+  page.setDefaultTimeout(30_000);
+  return page;
+}
+
+/** Saves the page at desktop (1280) and mobile (390) widths as `<name>-<locale>-<width>.png`. */
+async function screenshots(page: Page, name: string, locale: Locale): Promise<void> {
+  for (const [label, width, height] of [
+    ['desktop', 1280, 800],
+    ['mobile', 390, 844],
+  ] as const) {
+    await page.setViewportSize({ width, height });
+    await saveScreenshot(page, join(SCREENSHOTS, `${name}-${locale}-${label}.png`));
+  }
+  await page.setViewportSize({ width: 1280, height: 800 });
+}
+
+/** Opens the emailed link and follows the landing page's button to Universal Login. */
+async function openLink(page: Page, email: string): Promise<void> {
+  const landing = await page.goto(await stack.linkFor(email));
+  expect(landing?.status()).toBe(200);
+  await page.locator(`a.button[href^="${stack.demo.url}/login?"]`).click();
+  await page.waitForURL((url) => url.href.startsWith(`${stack.auth0.url}/u/`));
+}
+
+/** On Universal Login, chooses "Google" and signs in there as `email`. */
+async function googleLogin(page: Page, email: string): Promise<void> {
+  await page.getByTestId('social-google-oauth2').click();
+  await page.locator('#idp-email').fill(email);
+  await page.getByTestId('idp-submit').click();
+}
+
+/** On Universal Login, signs in with the password. */
+async function passwordLogin(page: Page, email: string): Promise<void> {
+  if ((await page.getByTestId('login-form').count()) === 0) await page.getByTestId('login-link').click();
+  await page.locator('#username').fill(email);
+  await page.locator('#password').fill(PASSWORD);
+  await page.getByTestId('login-submit').click();
+}
+
+/** On Universal Login, signs up with a password for the address filled in. */
+async function signUp(page: Page): Promise<void> {
+  if ((await page.getByTestId('signup-form').count()) === 0) await page.getByTestId('signup-link').click();
+  await page.locator('#signup-password').fill(PASSWORD);
+  await page.getByTestId('signup-submit').click();
+}
+
+/** Signs out in the customer space, then starts a sign-in from its home page. */
+async function signOutAndIn(page: Page): Promise<void> {
+  await page.getByTestId('sign-out').click();
+  await page.getByTestId('signed-out').waitFor();
+  await page.getByTestId('sign-in').click();
+  await page.waitForURL((url) => url.href.startsWith(`${stack.auth0.url}/u/`));
+}
+
+/** Waits for the customer space's signed-in view and reads what it shows. */
+async function customerSpace(page: Page) {
+  await page.waitForURL((url) => url.href.startsWith(stack.demo.url) && !url.pathname.startsWith('/callback'));
+  await page.getByTestId('signed-in-email').waitFor();
+  const text = async (id: string) =>
+    (await page.getByTestId(id).count()) > 0 ? await page.getByTestId(id).first().textContent() : null;
+  const properties: Record<string, string | null> = {};
+  for (const dd of await page.locator('[data-testid="crm-properties"] dd').all())
+    properties[(await dd.getAttribute('data-property'))!] = await dd.textContent();
+  return {
+    email: await text('signed-in-email'),
+    userId: await text('user-id'),
+    roles: await page.getByTestId('roles').locator('li').allTextContents(),
+    inviteId: await text('invite-id'),
+    contactId: await text('contact-id'),
+    crm: properties,
+    error:
+      (await page.getByTestId('invite-error').count()) > 0
+        ? await page.getByTestId('invite-error').getAttribute('data-code')
+        : null,
+    lang: await page.locator('html').getAttribute('lang'),
+  };
+}
+
+/**
+ * The ID token the customer space holds (Auth0's SPA SDK keeps it in localStorage), verified
+ * against the tenant's keys.
+ */
+async function idToken(page: Page): Promise<JWTPayload> {
+  const raw = await page.evaluate(() => {
+    for (let i = 0; i < localStorage.length; i++) {
+      const key = localStorage.key(i);
+      if (key?.endsWith('::@@user@@')) return (JSON.parse(localStorage.getItem(key)!) as { id_token: string }).id_token;
+    }
+    return undefined;
+  });
+  expect(raw).toBeDefined();
+  const { payload } = await jwtVerify(raw!, createRemoteJWKSet(new URL(`${stack.auth0.url}/.well-known/jwks.json`)), {
+    issuer: stack.auth0.issuer,
+    audience: stack.auth0.spaClientId,
+  });
+  return payload;
+}
+
+const handle = (inviteId: string) => stack.env.client.workflow.getHandle(inviteWorkflowId(inviteId));
+const status = (inviteId: string): Promise<InviteStatus> => handle(inviteId).query(statusQuery);
+const events = async (inviteId: string): Promise<LifecycleEvent[]> => (await handle(inviteId).query(historyQuery)).events;
+
+/** An Auth0 user as the note shows it: id, identities, roles, whether `app_metadata` has the invite. */
+interface Held {
+  userId: string;
+  emailVerified: boolean;
+  identities: string[];
+  roles: string[];
+  inviteInAppMetadata: string | null;
+}
+
+/** Every Auth0 user of `email` (primaries with their linked identities), trimmed for the note. */
+function holdings(email: string): Held[] {
+  return stack.auth0
+    .state()
+    .users.filter((u) => u.email === email)
+    .map((u) => {
+      const invite = (u.app_metadata?.inviteflow as Record<string, { inviteId?: string }> | undefined)?.[SCOPE];
+      return {
+        userId: u.user_id,
+        emailVerified: u.email_verified,
+        identities: u.identities.map((i) => `${i.provider}|${i.user_id}`),
+        roles: [...u.roles].sort(),
+        inviteInAppMetadata: invite?.inviteId ?? null,
+      };
+    })
+    .sort((a, b) => a.userId.localeCompare(b.userId));
+}
+
+const POLICIES = ['off', 'all-verified', 'link'] as const;
+
+describe('an existing verified password account, the invite accepted with Google', () => {
+  for (const policy of POLICIES) {
+    // The login page is shown in English for `off`, in French for `link`.
+    const locale: Locale = policy === 'link' ? 'fr' : 'en';
+    it(
+      `${policy}: the first token has the roles; the next password login ${policy === 'off' ? 'has none' : 'holds the grant'}`,
+      async () => {
+        const email = emailOf(`two.${policy}`);
+        const password = stack.auth0.createUser({ email, password: PASSWORD, email_verified: true });
+        const before = holdings(email);
+        expect(before).toEqual([
+          { userId: password.user_id, emailVerified: true, identities: [password.user_id], roles: [], inviteInAppMetadata: null },
+        ]);
+        const inviteId = await stack.createInvite({
+          email,
+          roles: ['member'],
+          data: { seat: 3 },
+          accountPolicy: policy,
+          locale,
+        });
+        // The invite keeps the policy it was created with (`off` is the absence of one).
+        expect((await status(inviteId)).accountPolicy ?? 'off').toBe(policy);
+
+        const page = await newPage(locale);
+        await openLink(page, email);
+        // An account exists: the login form, for the invited address, with the social buttons.
+        expect(await page.locator('#username').inputValue()).toBe(email);
+        await page.getByTestId('social-google-oauth2').waitFor();
+        if (policy !== 'all-verified') await screenshots(page, 'login-page-google-choice', locale);
+        await googleLogin(page, email);
+
+        const first = await customerSpace(page);
+        expect(first).toMatchObject({ email, roles: ['member'], inviteId, error: null, lang: locale });
+        const firstToken = await idToken(page);
+        expect(firstToken[claimName(CLAIMS, CLAIM.roles)]).toEqual(['member']);
+        expect(firstToken.sub).toBe(first.userId);
+
+        const final = await stack.finalStatus(inviteId);
+        expect(final.state).toBe('completed');
+        const after = holdings(email);
+        const googleId = after.flatMap((u) => u.identities).find((id) => id.startsWith('google-oauth2|'));
+        expect(googleId).toBeDefined();
+
+        await signOutAndIn(page);
+        await passwordLogin(page, email);
+        const second = await customerSpace(page);
+        expect(second.email).toBe(email);
+        const secondToken = await idToken(page);
+        expect(secondToken.sub).toBe(second.userId);
+
+        const grantOf = (userId: string | undefined) => {
+          const held = after.find((u) => u.userId === userId);
+          return held && { roles: held.roles, invite: held.inviteInAppMetadata };
+        };
+        const granted = { roles: ['member'], invite: inviteId };
+        const none = { roles: [], invite: null };
+        if (policy === 'off') {
+          // Two users; the grant is on the Google account only.
+          expect(after).toHaveLength(2);
+          expect(first.userId).toBe(googleId);
+          expect(grantOf(googleId)).toEqual(granted);
+          expect(grantOf(password.user_id)).toEqual(none);
+          expect(final.grantedTo).toEqual([googleId]);
+          expect(second.userId).toBe(password.user_id);
+          expect(second.roles).toEqual([]);
+          expect(stack.auth0.getUser(password.user_id)?.roles).toEqual([]);
+        } else if (policy === 'all-verified') {
+          // Two users, both granted: whichever way the person signs in, Auth0 holds the roles.
+          expect(after).toHaveLength(2);
+          expect(first.userId).toBe(googleId);
+          expect(grantOf(googleId)).toEqual(granted);
+          expect(grantOf(password.user_id)).toEqual(granted);
+          expect([...(final.grantedTo ?? [])].sort()).toEqual([googleId, password.user_id].sort());
+          expect(second.userId).toBe(password.user_id);
+          // Auth0 holds the roles on the password account (its RBAC roles). The Action puts roles
+          // into tokens only on a redemption or a claim, so this later login's token has none.
+          expect(stack.auth0.getUser(password.user_id)?.roles).toEqual(['member']);
+        } else {
+          // One user: the older password account is the primary, the Google identity joined it.
+          expect(after).toEqual([
+            {
+              userId: password.user_id,
+              emailVerified: true,
+              identities: [password.user_id, googleId],
+              roles: ['member'],
+              inviteInAppMetadata: inviteId,
+            },
+          ]);
+          expect(stack.auth0.getUser(googleId!)).toBeUndefined();
+          expect(final.linkedAccounts).toEqual({ primaryUserId: password.user_id, secondaryUserIds: [googleId] });
+          expect(final.grantedTo).toEqual([password.user_id]);
+          const linked = (await events(inviteId)).find((e) => e.type === 'linked_accounts');
+          expect(linked).toMatchObject({ userId: password.user_id, userIds: [googleId] });
+          // The first login continued as the primary; the password login is that same user.
+          expect(first.userId).toBe(password.user_id);
+          expect(second.userId).toBe(first.userId);
+          // The user that redeemed: the claim by verified email (on in this stack) answers its
+          // repeat for a while after the grant, so this token carries the roles too.
+          expect(second.roles).toEqual(['member']);
+          expect(stack.auth0.usersByEmail(email)).toHaveLength(1);
+          expect(stack.auth0.getUser(password.user_id)?.roles).toEqual(['member']);
+        }
+
+        await writeFile(
+          join(ACCOUNTS, `verified-password-then-google-${policy}.json`),
+          `${JSON.stringify(
+            {
+              policy,
+              person: 'a verified password account, then the invite accepted with Google for the same address',
+              before,
+              after,
+              firstLogin: { via: 'google-oauth2', sub: first.userId, rolesInToken: first.roles },
+              passwordLogin: {
+                sub: second.userId,
+                rolesInToken: second.roles,
+                rolesInAuth0: stack.auth0.getUser(second.userId!)?.roles ?? [],
+              },
+            },
+            null,
+            2,
+          )}\n`,
+        );
+      },
+      JOURNEY,
+    );
+  }
+});
+
+describe('an unverified password account with the invited address', () => {
+  for (const policy of ['all-verified', 'link'] as const) {
+    it(
+      `${policy}: accepting with Google never links nor grants it`,
+      async () => {
+        const email = emailOf(`squatted.${policy}`);
+        // Made by someone else before the invite, its address never verified.
+        const squatter = stack.auth0.createUser({ email, password: PASSWORD, email_verified: false });
+        const before = holdings(email);
+        const inviteId = await stack.createInvite({ email, roles: ['member'], data: {}, accountPolicy: policy });
+        const page = await newPage();
+        await openLink(page, email);
+        await googleLogin(page, email);
+        const first = await customerSpace(page);
+        expect(first).toMatchObject({ email, roles: ['member'], inviteId, error: null });
+        expect(first.userId).toMatch(/^google-oauth2\|/);
+
+        const final = await stack.finalStatus(inviteId);
+        expect(final.state).toBe('completed');
+        expect(final.linkedAccounts).toBeUndefined();
+        expect(final.grantedTo).toEqual([first.userId]);
+        expect((await events(inviteId)).filter((e) => e.type === 'linked_accounts')).toEqual([]);
+
+        const after = holdings(email);
+        expect(after).toHaveLength(2);
+        expect(after.find((u) => u.userId === squatter.user_id)).toEqual({
+          userId: squatter.user_id,
+          emailVerified: false,
+          identities: [squatter.user_id],
+          roles: [],
+          inviteInAppMetadata: null,
+        });
+        expect(after.find((u) => u.userId === first.userId)).toMatchObject({
+          identities: [first.userId],
+          roles: ['member'],
+          inviteInAppMetadata: inviteId,
+        });
+        expect(stack.auth0.getUser(squatter.user_id)?.app_metadata?.inviteflow).toBeUndefined();
+
+        await writeFile(
+          join(ACCOUNTS, `unverified-password-then-google-${policy}.json`),
+          `${JSON.stringify({ policy, person: 'an unverified password account made by someone else, then the invite accepted with Google', before, after }, null, 2)}\n`,
+        );
+      },
+      JOURNEY,
+    );
+  }
+});
+
+describe('the CRM both ways', () => {
+  const hubspot = () => createHubSpotClient({ accessToken: stack.hubspot.accessToken, basePath: stack.hubspot.url });
+
+  for (const locale of ['en', 'fr'] as const) {
+    it(
+      `the first token carries the contact id and the CRM properties; the customer space shows them (${locale})`,
+      async () => {
+        const email = emailOf(`crm.${locale}`);
+        // The contact exists in HubSpot with its own data, through HubSpot's API.
+        const upserted = await hubspot().crm.contacts.batchApi.upsert({
+          inputs: [{ id: email, idProperty: 'email', properties: { email } }],
+        });
+        const created = upserted.results[0]!;
+        await hubspot().crm.contacts.basicApi.update(created.id, {
+          properties: { lifecyclestage: 'customer', company: 'Acme Industries' },
+        });
+        const inviteId = await stack.createInvite({
+          email,
+          roles: ['member'],
+          data: { plan: 'team' },
+          crmProperties: ['lifecyclestage', 'company'],
+          locale,
+        });
+        // Upserted at creation, before anyone clicks: its id and properties are bound to the invite.
+        await expect
+          .poll(async () => {
+            const s = await status(inviteId);
+            return { contactId: s.contactId, crm: s.crm };
+          }, WAIT)
+          .toEqual({ contactId: created.id, crm: { lifecyclestage: 'customer', company: 'Acme Industries' } });
+        expect(await events(inviteId)).toContainEqual(expect.objectContaining({ type: 'crm_upserted', contactId: created.id }));
+
+        const page = await newPage(locale);
+        await openLink(page, email);
+        await signUp(page);
+        const shown = await customerSpace(page);
+        expect(shown).toMatchObject({
+          email,
+          roles: ['member'],
+          inviteId,
+          contactId: created.id,
+          crm: { lifecyclestage: 'customer', company: 'Acme Industries' },
+          error: null,
+          lang: locale,
+        });
+        expect(await page.locator('[data-testid="crm"] h2').textContent()).toBe(
+          locale === 'fr' ? 'Dans notre CRM' : 'In our CRM',
+        );
+        const token = await idToken(page);
+        expect(token[claimName(CLAIMS, CLAIM.contactId)]).toBe(created.id);
+        expect(token[claimName(CLAIMS, CLAIM.crm)]).toEqual({ lifecyclestage: 'customer', company: 'Acme Industries' });
+        await screenshots(page, 'customer-space-crm', locale);
+
+        expect((await stack.finalStatus(inviteId)).state).toBe('completed');
+        const user = stack.auth0.getUser(shown.userId!);
+        expect(user?.app_metadata?.inviteflow).toMatchObject({
+          [SCOPE]: {
+            inviteId,
+            hubspotContactId: created.id,
+            crm: { lifecyclestage: 'customer', company: 'Acme Industries' },
+          },
+        });
+        expect(stack.hubspot.contactByEmail(email)?.properties).toMatchObject({
+          inviteflow_invite_status: 'redeemed',
+          inviteflow_auth0_user_id: shown.userId,
+        });
+        expect(stack.hubspot.createdCount(email)).toBe(1);
+      },
+      JOURNEY,
+    );
+  }
+
+  it(
+    'HubSpot down at creation: the email goes out, the contact is upserted once HubSpot is back, and the redemption links it',
+    async () => {
+      const email = emailOf('outage');
+      stack.hubspot.outage({ retryAfterSeconds: 1 });
+      let inviteId: string;
+      try {
+        inviteId = await stack.createInvite({ email, roles: ['member'], data: {} });
+        // The email does not wait for HubSpot.
+        await stack.linkFor(email);
+        const s = await status(inviteId);
+        expect(s.state).toBe('pending');
+        expect(s.contactId).toBeUndefined();
+        expect((await events(inviteId)).map((e) => e.type)).not.toContain('crm_upserted');
+        expect(stack.hubspot.contactByEmail(email)).toBeUndefined();
+      } finally {
+        stack.hubspot.endOutage();
+      }
+
+      await expect
+        .poll(() => stack.hubspot.contactByEmail(email)?.properties, WAIT)
+        .toMatchObject({ inviteflow_invite_id: inviteId, inviteflow_invite_status: 'invited' });
+      const contactId = stack.hubspot.contactByEmail(email)!.id;
+      await expect.poll(async () => (await status(inviteId)).contactId, WAIT).toBe(contactId);
+      expect(await events(inviteId)).toContainEqual(expect.objectContaining({ type: 'crm_upserted', contactId }));
+
+      const page = await newPage();
+      await openLink(page, email);
+      await signUp(page);
+      const shown = await customerSpace(page);
+      expect(shown).toMatchObject({ email, roles: ['member'], inviteId, contactId, error: null });
+      expect((await stack.finalStatus(inviteId)).state).toBe('completed');
+      expect(stack.hubspot.contactByEmail(email)?.properties).toMatchObject({
+        inviteflow_invite_id: inviteId,
+        inviteflow_invite_status: 'redeemed',
+        inviteflow_auth0_user_id: shown.userId,
+      });
+      expect(stack.hubspot.createdCount(email)).toBe(1);
+    },
+    JOURNEY,
+  );
+});
