@@ -37,6 +37,8 @@ export interface Event {
     user_metadata?: Record<string, unknown>;
   };
   connection: { id?: string; name: string; strategy: string };
+  /** The user's Auth0 (RBAC) roles, as Auth0 holds them when the login starts. */
+  authorization?: { roles?: string[] };
   request: {
     ip: string;
     method?: string;
@@ -215,6 +217,23 @@ async function claim(settings: Settings, event: Event): Promise<RedemptionAnswer
   }
 }
 
+/** The roles Auth0 holds for the account (RBAC), e.g. granted by an earlier invite or another account's. */
+function heldRoles(event: Event): string[] {
+  const roles = event.authorization?.roles;
+  return Array.isArray(roles) ? roles.filter((role): role is string => typeof role === 'string') : [];
+}
+
+/**
+ * A login that redeems nothing still carries the roles Auth0 holds for the account: granted by an
+ * invite redeemed before, or to this account by another's redemption (account policy
+ * `all-verified` or `link`). Nothing is set for an account without roles.
+ */
+function keepHeldRoles(api: API, settings: Settings, event: Event): void {
+  const roles = heldRoles(event);
+  if (roles.length === 0) return;
+  for (const target of [api.idToken, api.accessToken]) target.setCustomClaim(claimName(settings.namespace, CLAIMS.roles), roles);
+}
+
 function grant(api: API, settings: Settings, event: Event, outcome: RedemptionAnswer): void {
   const invite: InviteClaim = {
     id: outcome.inviteId,
@@ -222,8 +241,10 @@ function grant(api: API, settings: Settings, event: Event, outcome: RedemptionAn
     ...(outcome.redirect === undefined ? {} : { redirect: outcome.redirect }),
   };
   const name = (claim: (typeof CLAIMS)[keyof typeof CLAIMS]) => claimName(settings.namespace, claim);
+  // The invite's roles beside those the account already holds (Auth0 assigns them after the login).
+  const roles = [...new Set([...heldRoles(event), ...outcome.roles])];
   for (const target of [api.idToken, api.accessToken]) {
-    target.setCustomClaim(name(CLAIMS.roles), outcome.roles);
+    target.setCustomClaim(name(CLAIMS.roles), roles);
     target.setCustomClaim(name(CLAIMS.invite), invite);
     target.setCustomClaim(name(CLAIMS.data), outcome.claims);
     if (outcome.attribution) target.setCustomClaim(name(CLAIMS.attribution), outcome.attribution);
@@ -247,7 +268,7 @@ async function redeem(settings: Settings, token: string, event: Event): Promise<
   }
 }
 
-function refuse(api: API, settings: Settings, refusal: ReadRefusal): void {
+function refuse(api: API, settings: Settings, event: Event, refusal: ReadRefusal): void {
   // The application keeps open self-signup, so by default a refused invite must not lock anyone
   // out: the login goes on without our grants and the customer space reads `invite_error` (and the
   // account to use instead, when the invite is bound to another email), then offers to sign out and
@@ -258,12 +279,17 @@ function refuse(api: API, settings: Settings, refusal: ReadRefusal): void {
     api.access.deny(refusal.code);
     return;
   }
+  keepHeldRoles(api, settings, event);
   api.idToken.setCustomClaim(claimName(settings.namespace, CLAIMS.inviteError), refusal.code);
   if (refusal.loginHint !== undefined)
     api.idToken.setCustomClaim(claimName(settings.namespace, CLAIMS.inviteLoginHint), refusal.loginHint);
 }
 
-/** Auth0 calls this on every login; it acts only when the `/authorize` request carried an invite. */
+/**
+ * Auth0 calls this on every login. With an invite in the `/authorize` request it redeems it; without
+ * one it may claim an invite by verified email (opt-in); otherwise it only puts the roles Auth0
+ * holds for the account into the tokens.
+ */
 export const onExecutePostLogin = async (event: Event, api: API): Promise<void> => {
   const { settings, problems } = readSettings(event.secrets ?? {});
   const token = inviteToken(event.request?.query, settings.inviteParam);
@@ -281,18 +307,20 @@ export const onExecutePostLogin = async (event: Event, api: API): Promise<void> 
       if (claimed) {
         grant(api, settings, event, claimed);
         console.log(`inviteflow: invite ${claimed.inviteId} claimed by verified email`);
+        return;
       }
     }
+    keepHeldRoles(api, settings, event);
     return;
   }
 
   if (problems.length > 0) {
     console.log(`inviteflow: misconfigured (${problems.join('; ')})`);
-    refuse(api, settings, { code: ACTION_MISCONFIGURED });
+    refuse(api, settings, event, { code: ACTION_MISCONFIGURED });
     return;
   }
   if (token.length > MAX_TOKEN_LENGTH) {
-    refuse(api, settings, { code: 'invite_invalid' });
+    refuse(api, settings, event, { code: 'invite_invalid' });
     return;
   }
 
@@ -300,7 +328,7 @@ export const onExecutePostLogin = async (event: Event, api: API): Promise<void> 
   if ('ok' in outcome) {
     if (outcome.code === ACTION_MISCONFIGURED) console.log('inviteflow: misconfigured (the API refused the Action token)');
     console.log(`inviteflow: invite refused (${outcome.code})`);
-    refuse(api, settings, outcome);
+    refuse(api, settings, event, outcome);
     return;
   }
 

@@ -12,6 +12,8 @@ export function postLoginEvent(
     user?: Partial<{ user_id: string; email: string | undefined; email_verified: boolean }>;
     connection?: { name: string; strategy: string };
     protocol?: string;
+    /** The roles Auth0 holds for the user (`event.authorization.roles`); default none. */
+    roles?: string[];
   } = {},
 ): Event & Record<string, unknown> {
   const now = new Date().toISOString();
@@ -22,7 +24,7 @@ export function postLoginEvent(
   // the fields the Action ignores (Auth0 sends many) need not be declared there.
   const event = {
     authentication: { methods: [{ name: 'pwd', timestamp: now }] },
-    authorization: { roles: [] },
+    authorization: { roles: opts.roles ?? [] },
     client: { client_id: 'inviteflow-spa', name: 'inviteflow customer space', metadata: {} },
     connection: { id: 'con_TestConnection01', ...connection, metadata: {} },
     request: {

@@ -125,6 +125,22 @@ describe('without an invite', () => {
 });
 
 describe('a redeemed invite', () => {
+  it('puts the roles the account already holds beside the invite\'s, and on a later login without an invite those alone', async () => {
+    const { token, email } = await invite({ roles: ['member'] });
+    const user = { user_id: userId(), email, email_verified: true };
+    const redeemed = await login({ query: { invite: token }, secrets: secrets(), user, roles: ['admin'] });
+    expect(redeemed.idToken[claim(CLAIMS.roles)]).toEqual(['admin', 'member']);
+    expect(redeemed.accessToken[claim(CLAIMS.roles)]).toEqual(['admin', 'member']);
+    const later = await login({ query: { state: 'xyz' }, secrets: secrets(), user, roles: ['admin', 'member'] });
+    expect(later).toEqual({
+      idToken: { [claim(CLAIMS.roles)]: ['admin', 'member'] },
+      accessToken: { [claim(CLAIMS.roles)]: ['admin', 'member'] },
+      appMetadata: {},
+      userMetadata: {},
+    });
+    expect(received.filter((r) => r === 'POST /v1/claims')).toEqual([]);
+  });
+
   it('under the account policy link, continues the login as the older account the new one was linked into', async () => {
     const email = uniqueEmail('linked');
     const google = userId('google-oauth2');
