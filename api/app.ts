@@ -105,6 +105,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   app.removeContentTypeParser('text/plain');
 
   const ctx = routeContext(deps);
+  app.addHook('onClose', () => ctx.gateway.drain());
   countRequests(app, ctx.metrics);
   answerErrors(app, config);
   await app.register(fastifyRateLimit, { global: false });

@@ -77,7 +77,20 @@ export function createInviteGateway(client: Client, opts: { taskQueue: string; e
     within: (ms, fn) => client.connection.withDeadline(Date.now() + ms, fn),
     handle: (inviteId, runId) => client.workflow.getHandle<typeof inviteWorkflow>(inviteWorkflowId(inviteId), runId),
   };
+  // Best-effort calls nobody awaits (click and refusal notes); closing the app waits for them, so
+  // none is left retrying on a connection that is being closed.
+  const inBackground = new Set<Promise<unknown>>();
   return {
+    /** Runs `task` in the background, unawaited, but tracked until it settles (`drain`). */
+    background(task: () => Promise<unknown>): void {
+      const running = task().catch(() => undefined);
+      inBackground.add(running);
+      void running.finally(() => inBackground.delete(running));
+    },
+    /** Resolves once every background call settled; each is bounded by its deadline. */
+    async drain(): Promise<void> {
+      while (inBackground.size > 0) await Promise.allSettled([...inBackground]);
+    },
     start: (input: InviteInput, meta: StartMeta) => start(g, input, meta),
     status: (inviteId: string, runId?: string) => status(g, inviteId, runId),
     history: (inviteId: string) => history(g, inviteId),

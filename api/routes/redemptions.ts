@@ -207,9 +207,11 @@ function noteRefusal(ctx: RouteContext, request: FastifyRequest, link: LinkClaim
   if (!NOTED_REFUSALS.has(err.code)) return;
   const { inviteId, jti } = link;
   const { id: userId, connection } = user;
-  ctx.gateway.note(inviteId, { type: 'refused', code: err.code, linkId: jti, userId, connection }).catch((noteErr: unknown) => {
-    request.log.debug({ inviteId, err: noteErr }, 'refusal not noted');
-  });
+  ctx.gateway.background(() =>
+    ctx.gateway.note(inviteId, { type: 'refused', code: err.code, linkId: jti, userId, connection }).catch((noteErr: unknown) => {
+      request.log.debug({ inviteId, err: noteErr }, 'refusal not noted');
+    }),
+  );
 }
 
 // Refusals about the invite itself (not the caller or the service), recorded in its lifecycle.

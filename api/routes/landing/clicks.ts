@@ -47,8 +47,10 @@ export function clickNotes(gateway: InviteGateway): NoteClick {
       await gateway.note(link.inviteId, { type: 'clicked', linkId: link.jti });
       request.log.debug({ inviteId: link.inviteId }, 'click noted');
     };
-    noted().catch((err: unknown) => {
-      request.log.debug({ inviteId: link.inviteId, err }, 'click not noted');
-    });
+    gateway.background(() =>
+      noted().catch((err: unknown) => {
+        request.log.debug({ inviteId: link.inviteId, err }, 'click not noted');
+      }),
+    );
   };
 }
