@@ -97,9 +97,10 @@ const stack = await startBenchStack({
 const tag = randomBytes(3).toString('hex');
 const ROLES = ['member'];
 // Per redemption of a verified account with one role: GET /roles, POST /users/:id/roles,
-// GET /users/:id, PATCH /users/:id; and one HubSpot batch upsert.
+// GET /users/:id, PATCH /users/:id; and two HubSpot batch upserts, the invite's at creation and
+// the redemption's.
 const AUTH0_CALLS_PER_REDEMPTION = 2 + ROLES.length * 1 + 1;
-const HUBSPOT_CALLS_PER_REDEMPTION = 1;
+const HUBSPOT_CALLS_PER_REDEMPTION = 2;
 
 try {
   console.log(`set-up: ${total} invites and Auth0 accounts…`);
