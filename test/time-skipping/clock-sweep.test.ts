@@ -2,9 +2,9 @@
  * The invite workflow at every hour of the day: invites created at each of the 24 UTC hours, and
  * at every other hour across the next daylight-saving changes in New York and Paris, on the
  * time-skipping server, whose clock starts at the real time and is skipped forward to each
- * instant (no waiting). What may
- * depend on the hour — the reminders' send window, the escalation, the expiry, the zone kept —
- * is checked for every invite, so no outcome hangs on when the suite runs.
+ * instant (no waiting). What may depend on the hour — the reminders' send window, when the
+ * escalation and the expiry happen, the zone kept — is checked for every invite, so no outcome
+ * hangs on when the suite runs.
  */
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -152,18 +152,51 @@ describe('the invite workflow at every hour', () => {
   });
 
   for (const change of changes) {
-    it(`reminds at 09:00 local on both sides of the ${change.kind} in ${change.zone} (${new Date(change.at).toISOString().slice(0, 10)})`, async () => {
+    it(`reminds at 09:00 local, escalates and expires on time on both sides of the ${change.kind} in ${change.zone} (${new Date(change.at).toISOString().slice(0, 10)})`, async () => {
       // Every other hour from a day before the change to a day after; each reminder is due a day
-      // later, so the invites created before the change are reminded after it.
-      const invites: Started[] = [];
-      for (let at = change.at - DAY + 17 * MINUTE; at < change.at + DAY; at += 2 * HOUR) {
+      // later, so the invites created before the change are reminded after it. A third escalate
+      // 40 hours before their expiry (8 hours after creation: before the change for some of
+      // those created before it, after it for others), a third 18 hours before (30 hours after
+      // creation), a third never; each expires 2 days (48 hours) after its creation.
+      const escalations = ['40 hours', '18 hours', false] as const;
+      const invites: (Started & { escalateBeforeMs: number | undefined })[] = [];
+      for (let at = change.at - DAY + 17 * MINUTE, i = 0; at < change.at + DAY; at += 2 * HOUR, i++) {
         await skipTo(at);
-        invites.push(await start(change.zone, { reminders: ['1 day'], ttl: '2 days', escalateBefore: false }));
+        const escalateBefore = escalations[i % escalations.length]!;
+        const invite = await start(change.zone, { reminders: ['1 day'], ttl: '2 days', escalateBefore });
+        invites.push({ ...invite, escalateBeforeMs: escalateBefore === false ? undefined : Number.parseInt(escalateBefore, 10) * HOUR });
       }
-      expect(invites.filter((i) => i.createdAt < change.at).length).toBe(12);
+      const before = invites.filter((i) => i.createdAt < change.at);
+      expect(before.length).toBe(12);
+      // The sweep reaches escalations on both sides of the change from invites created before it.
+      const escalateAt = (i: (typeof invites)[number]) => i.createdAt + 2 * DAY - i.escalateBeforeMs!;
+      const escalating = before.filter((i) => i.escalateBeforeMs !== undefined);
+      expect(escalating.some((i) => escalateAt(i) < change.at)).toBe(true);
+      expect(escalating.some((i) => escalateAt(i) > change.at)).toBe(true);
       await skipTo(invites.at(-1)!.createdAt + 2 * DAY + HOUR);
       for (const invite of invites) {
         await expect.poll(async () => (await invite.handle.query(statusQuery)).state, { timeout: 30_000 }).toBe('expired');
+        const final = await invite.handle.query(statusQuery);
+        const label = `${invite.zone}, created ${final.createdAt}`;
+        const created = Date.parse(final.createdAt);
+        const expiresAt = Date.parse(final.expiresAt);
+        // The ttl is elapsed time: 48 hours, whatever the clocks did in between.
+        expect(expiresAt - created, label).toBe(2 * DAY);
+        expect(Date.parse(final.expiredAt!) - expiresAt, `${label}: expired at ${final.expiredAt}`).toBeGreaterThanOrEqual(0);
+        expect(Date.parse(final.expiredAt!) - expiresAt, `${label}: expired at ${final.expiredAt}`).toBeLessThan(ON_TIME);
+        const { events } = await invite.handle.query(historyQuery);
+        const escalated = events.filter((e) => e.type === 'escalated');
+        if (invite.escalateBeforeMs === undefined) {
+          expect(final.escalatedAt, label).toBeUndefined();
+          expect(escalated, label).toEqual([]);
+        } else {
+          const due = expiresAt - invite.escalateBeforeMs;
+          const what = `${label}: escalation due ${new Date(due).toISOString()}, at ${final.escalatedAt}`;
+          expect(Date.parse(final.escalatedAt!) - due, what).toBeGreaterThanOrEqual(0);
+          expect(Date.parse(final.escalatedAt!) - due, what).toBeLessThan(ON_TIME);
+          expect(escalated, what).toHaveLength(1);
+          expect(Date.parse(escalated[0]!.at) - due, what).toBeLessThan(ON_TIME);
+        }
         await checkReminders(invite, [DAY]);
       }
     });
