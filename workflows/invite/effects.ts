@@ -268,12 +268,10 @@ export class Effects {
     const redeemedAt = status.redeemedAt!;
     let holder = redeemer.userId;
     let recordedContact: string | undefined;
-    const grantTo = async (userId: string) => {
-      // (Results recorded before the activity reported `missing` have none.)
-      const { missing = [] } = await auth0.assignAuth0Roles({ userId, roles: invite.roles });
-      const roles = this.state.rolesAssigned(missing);
+    // The invite's record in the account's `app_metadata`, with the contact as far as it is known.
+    const writeMetadata = (userId: string, roles: string[]) => {
       recordedContact = status.contactId;
-      await auth0.writeAuth0AppMetadata({
+      return auth0.writeAuth0AppMetadata({
         userId,
         inviteId: invite.inviteId,
         scope: invite.scope,
@@ -283,8 +281,12 @@ export class Effects {
         ...(current && status.contactId !== undefined ? { hubspotContactId: status.contactId } : {}),
         ...(current && status.crm !== undefined ? { crm: status.crm } : {}),
       });
+    };
+    const grantTo = async (userId: string) => {
+      // (Results recorded before the activity reported `missing` have none.)
+      const { missing = [] } = await auth0.assignAuth0Roles({ userId, roles: invite.roles });
+      await writeMetadata(userId, this.state.rolesAssigned(missing));
       this.state.granted(userId, missing, Date.now());
-      return roles;
     };
     const granted: string[] = [];
     const auth0Grant = async () => {
@@ -321,18 +323,7 @@ export class Effects {
       // accounts' `app_metadata` learns it now.
       if (current && status.contactId !== undefined && status.contactId !== recordedContact) {
         const roles = this.state.rolesAssigned(status.rolesNotGranted ?? []);
-        for (const userId of granted) {
-          await auth0.writeAuth0AppMetadata({
-            userId,
-            inviteId: invite.inviteId,
-            scope: invite.scope,
-            roles,
-            data: invite.data,
-            redeemedAt,
-            hubspotContactId: status.contactId,
-            ...(status.crm !== undefined ? { crm: status.crm } : {}),
-          });
-        }
+        for (const userId of granted) await writeMetadata(userId, roles);
       }
       closed = this.state.complete(Date.now());
     } catch (err) {
