@@ -301,8 +301,9 @@ describe('decline', () => {
 describe('Temporal unreachable', () => {
   it('answers a valid link with a 503 page in the browser’s language, with Retry-After, and changes nothing', async () => {
     const { id, email, token } = await invite({ locale: 'fr' });
-    // Nothing listens on port 1: every call fails at once, like a Temporal outage.
-    const connection = Connection.lazy({ address: '127.0.0.1:1' });
+    // Nothing listens on port 1: every call fails at once, like a Temporal outage. Without the
+    // client's own retries, no call is still pending when the connection closes.
+    const connection = Connection.lazy({ address: '127.0.0.1:1', interceptors: [] });
     const away = await h.buildApp({ temporal: new Client({ connection }), timeouts: { readMs: 1000, updateMs: 1000 } });
     try {
       // The invite's own language cannot be read without Temporal: the browser's speaks.
