@@ -8,6 +8,7 @@ import { escapeHtml } from '../lib/html';
 import { formatDateTime } from '../lib/locale';
 import type { SupportedLocale } from '../lib/locale';
 import type { SpaConfig } from './browser/app';
+import { TEXT as SPACE_TEXT } from './browser/session';
 import type { FunnelErrors, FunnelFailure, FunnelField, FunnelFieldProblem } from './funnel';
 
 const STYLE = `
@@ -69,7 +70,10 @@ export function contentSecurityPolicy(tenantUrl: string): string {
 export const FAVICON_SVG =
   '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16"><rect width="16" height="16" rx="4" fill="#3b5bdb"/></svg>';
 
-function page(title: string, body: string, extraHead = '', lang: SupportedLocale = 'en'): string {
+/** A whole page of the demo, under the header the customer space shares (named after `appName`). */
+function page(appName: string, title: string, body: string, extraHead = '', lang: SupportedLocale = 'en'): string {
+  // The customer space's own words, so the header reads the same on every page of the demo.
+  const space = SPACE_TEXT[lang];
   return `<!doctype html>
 <html lang="${lang}">
 <head>
@@ -80,7 +84,7 @@ function page(title: string, body: string, extraHead = '', lang: SupportedLocale
 <style>${STYLE}</style>
 ${extraHead}</head>
 <body>
-<header><a href="/">${lang === 'fr' ? 'Espace client Acme' : 'Acme customer space'}</a><a class="muted" href="/funnel">${lang === 'fr' ? 'Obtenir l’accès' : 'Get access'}</a></header>
+<header><a href="/">${escapeHtml(space.title(appName))}</a><a class="muted" href="/funnel">${escapeHtml(space.getAccess)}</a></header>
 <main>
 ${body}
 </main>
@@ -103,7 +107,8 @@ function scriptJson(value: unknown): string {
  */
 export function spaPage(config: SpaConfig): string {
   return page(
-    'Acme customer space',
+    config.appName,
+    SPACE_TEXT.en.title(config.appName),
     `<div id="app" aria-live="polite"><p class="muted">Loading…</p></div>
 <noscript><p>The customer space needs JavaScript.</p></noscript>`,
     `<script type="application/json" id="spa-config">${scriptJson(config)}</script>
@@ -114,7 +119,7 @@ export function spaPage(config: SpaConfig): string {
 
 const FUNNEL_TEXT = {
   en: {
-    title: 'Get access',
+    title: SPACE_TEXT.en.getAccess,
     heading: 'Leave your email to get access',
     intro: 'We will send you an invitation link. It signs you up, or into the account you already have.',
     email: 'Email',
@@ -141,7 +146,7 @@ const FUNNEL_TEXT = {
       rejected: 'We could not send the invitation with what you entered. Check it and try again.',
       form: 'We could not read the form. Please try again.',
     } satisfies Record<FunnelFailure, string>,
-    code: 'Code for support:',
+    code: SPACE_TEXT.en.code,
     sentTitle: 'Check your inbox',
     sent: (email: string) => `We sent an invitation to <strong>${email}</strong>. Open the link in it to get in.`,
     alreadyOpen: (email: string) => `An invitation was already on its way to <strong>${email}</strong>; it still works. Open the link in it to get in.`,
@@ -149,7 +154,7 @@ const FUNNEL_TEXT = {
     another: 'Use another email',
   },
   fr: {
-    title: 'Obtenir l’accès',
+    title: SPACE_TEXT.fr.getAccess,
     heading: 'Laissez votre e-mail pour obtenir l’accès',
     intro: 'Nous vous enverrons un lien d’invitation. Il crée votre compte, ou vous connecte à celui que vous avez déjà.',
     email: 'E-mail',
@@ -176,7 +181,7 @@ const FUNNEL_TEXT = {
       rejected: 'L’invitation n’a pas pu être envoyée avec ces informations. Vérifiez-les et réessayez.',
       form: 'Le formulaire n’a pas pu être lu. Merci de réessayer.',
     } satisfies Record<FunnelFailure, string>,
-    code: 'Code pour l’assistance\u00a0:',
+    code: SPACE_TEXT.fr.code,
     sentTitle: 'Consultez votre boîte de réception',
     sent: (email: string) => `Une invitation a été envoyée à <strong>${email}</strong>. Ouvrez le lien qu’elle contient pour accéder à votre espace.`,
     alreadyOpen: (email: string) => `Une invitation était déjà en route vers <strong>${email}</strong>\u00a0; elle reste valable. Ouvrez le lien qu’elle contient pour accéder à votre espace.`,
@@ -193,7 +198,7 @@ const FIELDS: FunnelField[] = ['email', 'name'];
  * in trouble; each such field is `aria-invalid` and described by its own message. The form does
  * not use the browser's own validation, whose messages would not be in the page's language.
  */
-export function funnelFormPage(locale: SupportedLocale, values: { email?: string; name?: string } = {}, errors?: FunnelErrors): string {
+export function funnelFormPage(appName: string, locale: SupportedLocale, values: { email?: string; name?: string } = {}, errors?: FunnelErrors): string {
   const t = FUNNEL_TEXT[locale];
   const fieldErrors = errors?.fields ?? {};
   const messageOf = (field: FunnelField) => {
@@ -211,7 +216,7 @@ export function funnelFormPage(locale: SupportedLocale, values: { email?: string
     ? `<div class="notice error" role="alert" tabindex="-1" autofocus aria-labelledby="error-summary-title" data-testid="funnel-result" data-outcome="error" data-code="${escapeHtml(errors.code)}">
 <h2 id="error-summary-title">${escapeHtml(t.problemTitle)}</h2>
 <ul>${items.join('')}</ul>
-<p class="muted">${escapeHtml(t.code)} <code>${escapeHtml(errors.code)}</code></p>
+<p class="muted">${escapeHtml(t.code)}<code>${escapeHtml(errors.code)}</code></p>
 </div>
 `
     : '';
@@ -224,6 +229,7 @@ export function funnelFormPage(locale: SupportedLocale, values: { email?: string
     return `<label for="${name}">${label}</label>\n${error}${input.replace('<input ', `<input${aria} `)}`;
   };
   return page(
+    appName,
     t.title,
     `<h1>${escapeHtml(t.heading)}</h1>
 ${summary}<p class="muted">${escapeHtml(t.intro)}</p>
@@ -239,6 +245,7 @@ ${field('name', `<input id="name" name="name" type="text" autocomplete="name" ma
 
 /** The invitation is on its way (new, or already open for this email); the expiry in the invitee's time zone. */
 export function funnelSentPage(opts: {
+  appName: string;
   locale: SupportedLocale;
   email: string;
   inviteId: string;
@@ -254,6 +261,7 @@ export function funnelSentPage(opts: {
       : '';
   const email = escapeHtml(opts.email);
   return page(
+    opts.appName,
     t.sentTitle,
     `<div class="notice ok" data-testid="funnel-result" data-outcome="sent" data-invite-id="${escapeHtml(opts.inviteId)}">
 <h1>${escapeHtml(t.sentTitle)}</h1>
@@ -266,8 +274,9 @@ ${until}</div>
 }
 
 /** A page that only says something went wrong (unknown path, wrong method, our own failure). */
-export function messagePage(title: string, text: string): string {
+export function messagePage(appName: string, title: string, text: string): string {
   return page(
+    appName,
     title,
     `<h1>${escapeHtml(title)}</h1>\n<p>${escapeHtml(text)}</p>\n<p><a href="/">Home</a></p>`,
   );

@@ -35,7 +35,7 @@ export interface DemoAppOptions {
   auth0Url: string;
   /** The `iss` of the tenant's tokens (`https://<domain>/`). */
   issuer: string;
-  /** The product's name in the page title; default `Acme`. */
+  /** The product's name in the pages' title and header; default `Acme`. */
   appName?: string;
   /** The customer space's (public) client id. */
   clientId: string;
@@ -132,27 +132,27 @@ export async function startDemoApp(opts: DemoAppOptions): Promise<DemoApp> {
   async function funnel(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const locale = funnelLocale(req);
     if (!/^application\/x-www-form-urlencoded\b/i.test(req.headers['content-type'] ?? '')) {
-      return html(res, 415, funnelFormPage(locale, {}, { code: 'unsupported_media_type', failure: 'form' }));
+      return html(res, 415, funnelFormPage(config.appName, locale, {}, { code: 'unsupported_media_type', failure: 'form' }));
     }
     let form: URLSearchParams;
     try {
       form = await readForm(req);
     } catch (err) {
       if (!(err instanceof BodyTooLarge)) throw err;
-      return html(res, 413, funnelFormPage(locale, {}, { code: 'payload_too_large', failure: 'form' }), { connection: 'close' });
+      return html(res, 413, funnelFormPage(config.appName, locale, {}, { code: 'payload_too_large', failure: 'form' }), { connection: 'close' });
     }
     const email = (form.get('email') ?? '').trim();
     const name = (form.get('name') ?? '').trim();
     const values = { email, name };
     const fields = checkSignup(values);
     if (Object.keys(fields).length > 0) {
-      return html(res, 400, funnelFormPage(locale, values, { code: 'invalid_request', fields }));
+      return html(res, 400, funnelFormPage(config.appName, locale, values, { code: 'invalid_request', fields }));
     }
     let bearerToken: string;
     try {
       bearerToken = await opts.funnelToken();
     } catch {
-      return html(res, 502, funnelFormPage(locale, values, { code: 'token_unavailable', failure: 'unavailable' }));
+      return html(res, 502, funnelFormPage(config.appName, locale, values, { code: 'token_unavailable', failure: 'unavailable' }));
     }
     const outcome = await requestInvite({
       apiUrl,
@@ -161,10 +161,10 @@ export async function startDemoApp(opts: DemoAppOptions): Promise<DemoApp> {
     });
     if (outcome.ok) {
       // Post/Redirect/Get would need somewhere to keep the outcome; a demo can show it directly.
-      return html(res, 200, funnelSentPage({ ...outcome, locale }));
+      return html(res, 200, funnelSentPage({ ...outcome, appName: config.appName, locale }));
     }
     const { status, ...errors } = outcome;
-    return html(res, status, funnelFormPage(locale, values, errors));
+    return html(res, status, funnelFormPage(config.appName, locale, values, errors));
   }
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -178,10 +178,10 @@ export async function startDemoApp(opts: DemoAppOptions): Promise<DemoApp> {
           ? 'GET, HEAD'
           : undefined;
     if (allowed === undefined)
-      return html(res, 404, messagePage('Not found', 'There is nothing at this address.'));
+      return html(res, 404, messagePage(config.appName, 'Not found', 'There is nothing at this address.'));
     if (method === 'POST' && path === '/funnel') return funnel(req, res);
     if (method !== 'GET')
-      return html(res, 405, messagePage('Method not allowed', `${path} answers ${allowed}.`), {
+      return html(res, 405, messagePage(config.appName, 'Method not allowed', `${path} answers ${allowed}.`), {
         allow: allowed,
       });
     if (SPA_PATHS.has(path)) return html(res, 200, spaHtml);
@@ -189,14 +189,14 @@ export async function startDemoApp(opts: DemoAppOptions): Promise<DemoApp> {
       return send(res, 200, 'text/javascript; charset=utf-8', asset, { 'cache-control': 'no-cache' });
     if (path === '/favicon.svg')
       return send(res, 200, 'image/svg+xml', FAVICON_SVG, { 'cache-control': 'max-age=86400' });
-    return html(res, 200, funnelFormPage(funnelLocale(req)));
+    return html(res, 200, funnelFormPage(config.appName, funnelLocale(req)));
   }
 
   const server = createServer((req, res) => {
     handle(req, res).catch((err: unknown) => {
       console.error('demo app:', err);
       if (res.headersSent) res.destroy();
-      else html(res, 500, messagePage('Something went wrong', 'Please try again in a moment.'));
+      else html(res, 500, messagePage(config.appName, 'Something went wrong', 'Please try again in a moment.'));
     });
   });
   const host = opts.host ?? '127.0.0.1';

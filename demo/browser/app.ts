@@ -124,8 +124,13 @@ function inviteNotice(
   const address = view?.inviteLoginHint ?? invite?.loginHint;
   const lines: Child[] = [];
   if (code === 'invite_email_mismatch') {
-    if (address) lines.push(h('p', { 'data-testid': 'invite-for' }, t.inviteFor(address)));
-    lines.push(h('p', {}, view?.email ? t.signedInAs(view.email) : t.mismatchNoAddress));
+    if (address) {
+      lines.push(h('p', { 'data-testid': 'invite-for' }, t.inviteFor(address)));
+      lines.push(h('p', {}, view?.email ? t.signedInAs(view.email) : t.mismatchNoAddress));
+    } else {
+      // Without the address, the one sentence says what to do.
+      lines.push(h('p', {}, inviteErrorMessage(code, ctx.locale)));
+    }
   } else {
     lines.push(h('p', {}, inviteErrorMessage(code, ctx.locale)));
   }

@@ -204,7 +204,8 @@ export const TEXT = {
     redirecting: 'Taking you to sign in…',
     finishing: 'Signing you in…',
     loading: 'Loading…',
-    code: 'Code: ',
+    /** The label of a code shown under a message, for a person to quote to support. */
+    code: 'Code for support: ',
     none: '(none)',
     inviteFor: (address: string) => `This invitation is for ${address}.`,
     signedInAs: (email: string) => `You are signed in as ${email}, so it was not applied.`,
@@ -219,7 +220,7 @@ export const TEXT = {
       invite_expired: 'This invitation has expired. Ask for a new one.',
       invite_revoked: 'This invitation was withdrawn.',
       invite_already_used: 'This invitation was already accepted by another account.',
-      invite_email_mismatch: 'This invitation was sent to another email address.',
+      invite_email_mismatch: 'This invitation is for another email address: sign in with the address it was sent to.',
       invite_unknown_link: 'This invitation link was replaced by a newer one; use the latest email.',
       invite_not_found: 'This invitation does not exist.',
       invite_invalid: 'This invitation link is not valid.',
@@ -228,15 +229,15 @@ export const TEXT = {
       invite_unavailable: 'We could not check your invitation just now, so you are signed in without it.',
       misconfigured: 'Invitations are not set up correctly; you are signed in without it.',
     } as Record<string, string>,
-    unknownError: (code: string) => `The invitation could not be applied (${code}).`,
+    unknownError: 'The invitation could not be applied.',
     loginFailed: 'The sign-in did not complete.',
     somethingWrong: 'Something went wrong.',
   },
   fr: {
     title: (app: string) => `Espace client ${app}`,
-    getAccess: 'Obtenir un accès',
-    welcome: "Bienvenue dans l'espace client",
-    signedOut: "Vous n'êtes pas connecté.",
+    getAccess: 'Obtenir l’accès',
+    welcome: 'Bienvenue dans l’espace client',
+    signedOut: 'Vous n’êtes pas connecté.',
     signIn: 'Se connecter',
     signUp: 'Créer un compte',
     signedIn: 'Vous êtes connecté',
@@ -257,36 +258,35 @@ export const TEXT = {
     redirecting: 'Redirection vers la connexion…',
     finishing: 'Connexion en cours…',
     loading: 'Chargement…',
-    code: 'Code : ',
+    code: 'Code pour le support\u00a0: ',
     none: '(aucun)',
     inviteFor: (address: string) => `Cette invitation est destinée à ${address}.`,
     signedInAs: (email: string) =>
-      `Vous êtes connecté en tant que ${email} : elle n'a donc pas été appliquée.`,
-    mismatchNoAddress:
-      "Cette invitation a été envoyée à une autre adresse e-mail : elle n'a donc pas été appliquée.",
+      `Vous êtes connecté en tant que ${email}\u00a0: elle n’a donc pas été appliquée.`,
+    mismatchNoAddress: 'Vous vous êtes connecté avec une autre adresse\u00a0: elle n’a donc pas été appliquée.',
     switchTo: (address: string) => `Se connecter en tant que ${address}`,
-    switchGeneric: "Se connecter avec l'adresse invitée",
-    switchExplains: "Vous serez d'abord déconnecté de ce compte. L'invitation reste valable.",
-    stillValid: "L'invitation reste valable.",
+    switchGeneric: 'Se connecter avec l’adresse invitée',
+    switchExplains: 'Vous serez d’abord déconnecté de ce compte. L’invitation reste valable.',
+    stillValid: 'L’invitation reste valable.',
     retry: 'Réessayer',
-    retryExplains: "Vous vous reconnecterez ; l'invitation reste valable.",
+    retryExplains: 'Vous vous reconnecterez\u00a0; l’invitation reste valable.',
     errors: {
       invite_expired: 'Cette invitation a expiré. Demandez-en une nouvelle.',
       invite_revoked: 'Cette invitation a été retirée.',
       invite_already_used: 'Cette invitation a déjà été acceptée par un autre compte.',
-      invite_email_mismatch: 'Cette invitation a été envoyée à une autre adresse e-mail.',
-      invite_unknown_link:
-        "Ce lien d'invitation a été remplacé par un plus récent ; utilisez le dernier e-mail.",
-      invite_not_found: "Cette invitation n'existe pas.",
-      invite_invalid: "Ce lien d'invitation n'est pas valide.",
+      invite_email_mismatch:
+        'Cette invitation est destinée à une autre adresse e-mail\u00a0: connectez-vous avec l’adresse à laquelle elle a été envoyée.',
+      invite_unknown_link: 'Ce lien d’invitation a été remplacé par un plus récent\u00a0; utilisez le dernier e-mail.',
+      invite_not_found: 'Cette invitation n’existe pas.',
+      invite_invalid: 'Ce lien d’invitation n’est pas valide.',
       invite_not_pending: 'Cette invitation ne peut plus être acceptée.',
-      invite_failed: "Cette invitation n'a pas pu être finalisée.",
+      invite_failed: 'Cette invitation n’a pas pu être finalisée.',
       invite_unavailable:
-        "Nous n'avons pas pu vérifier votre invitation pour le moment : vous êtes connecté sans elle.",
-      misconfigured: 'Les invitations ne sont pas correctement configurées ; vous êtes connecté sans elle.',
+        'Nous n’avons pas pu vérifier votre invitation pour le moment\u00a0: vous êtes connecté sans elle.',
+      misconfigured: 'Les invitations ne sont pas correctement configurées\u00a0; vous êtes connecté sans elle.',
     } as Record<string, string>,
-    unknownError: (code: string) => `L'invitation n'a pas pu être appliquée (${code}).`,
-    loginFailed: "La connexion n'a pas abouti.",
+    unknownError: 'L’invitation n’a pas pu être appliquée.',
+    loginFailed: 'La connexion n’a pas abouti.',
     somethingWrong: 'Un problème est survenu.',
   },
 } satisfies Record<Locale, unknown>;
@@ -294,8 +294,11 @@ export const TEXT = {
 /** The sentences of one language. */
 export type Texts = (typeof TEXT)[Locale];
 
-/** A sentence for an invite error code in `locale`; unknown codes are named as such. */
+/**
+ * A sentence for an invite error code in `locale`; an unknown code gets a general sentence (the
+ * notice shows every code under its message, labelled for support).
+ */
 export function inviteErrorMessage(code: string, locale: Locale): string {
   const t = TEXT[locale];
-  return (Object.hasOwn(t.errors, code) ? t.errors[code] : undefined) ?? t.unknownError(code);
+  return (Object.hasOwn(t.errors, code) ? t.errors[code] : undefined) ?? t.unknownError;
 }

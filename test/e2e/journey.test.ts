@@ -316,6 +316,94 @@ describe('the Action denying refused logins (ON_REFUSAL=deny)', () => {
   }
 });
 
+describe('an invite closed between opening its link and signing in', () => {
+  // The person opened the invitation while it was open and pressed Continue later: by then it was
+  // withdrawn, had expired, or someone else had accepted it. The login goes through (the Action's
+  // `continue` policy) and the customer space says why nothing was granted, in the invite's
+  // language, with the code for support under the sentence and no control to press.
+  const NOTICES = {
+    invite_revoked: { en: 'This invitation was withdrawn.', fr: 'Cette invitation a été retirée.' },
+    invite_expired: { en: 'This invitation has expired. Ask for a new one.', fr: 'Cette invitation a expiré. Demandez-en une nouvelle.' },
+    invite_already_used: {
+      en: 'This invitation was already accepted by another account.',
+      fr: 'Cette invitation a déjà été acceptée par un autre compte.',
+    },
+  } as const;
+  const CODE_LABEL = { en: 'Code for support: ', fr: 'Code pour le support\u00a0: ' } as const;
+  const LOCALES = ['en', 'fr'] as const;
+  type Opened = { inviteId: string; email: string; page: Page };
+  /** Invites with a one-minute ttl, their invitation opened at once; they expire while the other tests run. */
+  const expiring: Partial<Record<(typeof LOCALES)[number], Opened>> = {};
+
+  /** Creates an invite and opens its invitation in an English browser, stopping before Continue. */
+  async function openInvitation(name: string, locale: 'en' | 'fr', extra: Record<string, unknown> = {}): Promise<Opened> {
+    const email = emailOf(name);
+    const inviteId = await createInvite({ email, roles: ['member'], data: {}, locale, ...extra });
+    const page = await newPage('en-US');
+    expect((await page.goto(await stack.linkFor(email)))?.status()).toBe(200);
+    expect(await page.locator('html').getAttribute('lang')).toBe(locale);
+    return { inviteId, email, page };
+  }
+
+  /** Continue, then Universal Login, then the customer space's notice for `code`, saved as screenshots. */
+  async function expectNotice(page: Page, code: keyof typeof NOTICES, locale: 'en' | 'fr', signIn: () => Promise<void>): Promise<void> {
+    await page.locator(`a.button[href^="${stack.demo.url}/login?"]`).click();
+    await page.waitForURL((url) => url.href.startsWith(`${stack.auth0.url}/u/`));
+    await signIn();
+    const shown = await customerSpace(page);
+    expect(shown).toMatchObject({ roles: [], inviteId: null, error: code, lang: locale });
+    const notice = page.getByTestId('invite-error');
+    const text = await notice.innerText();
+    expect(text).toContain(NOTICES[code][locale]);
+    // The code is labelled, under the sentence, never alone.
+    expect(text.indexOf(`${CODE_LABEL[locale]}${code}`)).toBeGreaterThan(text.indexOf(NOTICES[code][locale]));
+    expect(await notice.locator('button, a').count()).toBe(0);
+    await screenshots(page, `customer-space-${code.replaceAll('_', '-')}`, locale);
+  }
+
+  beforeAll(async () => {
+    for (const locale of LOCALES) expiring[locale] = await openInvitation(`expiring.${locale}`, locale, { ttl: '1 minute' });
+  });
+
+  it('withdrawn: the invited person signs up and is told, in the invite’s language', async () => {
+    for (const locale of LOCALES) {
+      const { inviteId, page } = await openInvitation(`withdrawn.${locale}`, locale);
+      const revoked = await fetch(`${stack.apiUrl}/v1/invites/${inviteId}/revoke`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${await stack.funnelToken()}` },
+        body: '{}',
+      });
+      expect(revoked.status).toBe(200);
+      await expectNotice(page, 'invite_revoked', locale, () => signUp(page));
+      expect((await finalStatus(inviteId)).state).toBe('revoked');
+    }
+  });
+
+  it('accepted by someone else: another account is told, and the invite stays theirs', async () => {
+    for (const locale of LOCALES) {
+      const { inviteId, email, page } = await openInvitation(`accepted.${locale}`, locale);
+      // The invited person accepts it in another browser.
+      const other = await newPage('en-US');
+      await openLink(other, await stack.linkFor(email));
+      await signUp(other);
+      expect(await customerSpace(other)).toMatchObject({ email, roles: ['member'], inviteId, error: null });
+      const redeemer = auth0User(email).user_id;
+      await expectNotice(page, 'invite_already_used', locale, () => socialLogin(page, 'google-oauth2', emailOf(`latecomer.${locale}`)));
+      const status = await finalStatus(inviteId);
+      expect(status.state).toBe('completed');
+      expect(status.redeemer?.userId).toBe(redeemer);
+    }
+  });
+
+  it('expired: the invited person signs up and is told, in the invite’s language', async () => {
+    for (const locale of LOCALES) {
+      const { inviteId, page } = expiring[locale]!;
+      await expect.poll(async () => (await state(inviteId)).state, { timeout: 90_000, interval: 1_000 }).toBe('expired');
+      await expectNotice(page, 'invite_expired', locale, () => signUp(page));
+    }
+  }, 150_000);
+});
+
 describe('a French invite', () => {
   it('from the email through a refused account and the switch to the customer space, in French, in an English browser', async () => {
     const invited = emailOf('amelie');

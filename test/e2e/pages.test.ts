@@ -179,6 +179,9 @@ describe('links that cannot be used, said kindly', () => {
     used: { en: 'This invitation was already accepted', fr: 'Cette invitation a déjà été acceptée' },
     expired: { en: 'This invitation has expired', fr: 'Cette invitation a expiré' },
     'link-expired': { en: 'This link has expired', fr: 'Ce lien a expiré' },
+    'rate-limited': { en: 'Too many attempts', fr: 'Trop de tentatives' },
+    unavailable: { en: 'Temporarily unavailable', fr: 'Service momentanément indisponible' },
+    'not-found': { en: 'Page not found', fr: 'Page introuvable' },
   } as const;
 
   async function expectProblem(link: string, problem: keyof typeof TITLES, locale: Locale, status: number, browserLanguage = 'en-US'): Promise<void> {
@@ -194,6 +197,43 @@ describe('links that cannot be used, said kindly', () => {
   it('an unreadable link names no invite: the browser’s language', async () => {
     for (const locale of LOCALES) await expectProblem(`${stack.apiUrl}/i/not-a-real-link`, 'invalid', locale, 404, BROWSER_LANGUAGE[locale]);
   });
+
+  it('an address under the links that leads nowhere: the browser’s language', async () => {
+    for (const locale of LOCALES) await expectProblem(`${stack.apiUrl}/i/abc/def`, 'not-found', locale, 404, BROWSER_LANGUAGE[locale]);
+  });
+
+  it('a link opened too often from one address: wait a minute, in the browser’s language', async () => {
+    // An API of the deployment that lets an address open links once a minute.
+    const limited = await stack.startApi({ rateLimits: { landingPerIp: { max: 1, windowMs: 60_000 } } });
+    const email = emailOf('limited');
+    await createInvite({ email });
+    const link = limited.linkTo(await stack.linkFor(email));
+    const first = await newPage('desktop');
+    expect((await first.goto(link))?.status()).toBe(200);
+    await expect.poll(() => first.locator('h1').textContent()).toBe(WORDS.en.invited);
+    // The limit answers before the invite is read: the browser's language speaks.
+    for (const locale of LOCALES) await expectProblem(link, 'rate-limited', locale, 429, BROWSER_LANGUAGE[locale]);
+    expect((await fetch(link)).headers.get('retry-after')).toMatch(/^\d+$/);
+  });
+
+  it('Temporal unreachable for the API: try again in a moment, and the same link works once it is back', async () => {
+    const partitioned = await stack.startApi();
+    const email = emailOf('unavailable');
+    const inviteId = await createInvite({ email, locale: 'fr' });
+    const link = partitioned.linkTo(await stack.linkFor(email));
+    const page = await newPage('desktop');
+    expect((await page.goto(link))?.status()).toBe(200);
+    partitioned.temporal.cut();
+    try {
+      // Without Temporal the invite's language cannot be read: the browser's speaks.
+      for (const locale of LOCALES) await expectProblem(link, 'unavailable', locale, 503, BROWSER_LANGUAGE[locale]);
+    } finally {
+      partitioned.temporal.restore();
+    }
+    await expect.poll(async () => (await page.reload())?.status(), { timeout: 60_000, interval: 1_000 }).toBe(200);
+    expect(await page.locator('h1').textContent()).toBe(WORDS.fr.invited);
+    expect((await statusOf(inviteId)).state).toBe('pending');
+  }, 120_000);
 
   it('revoked and replaced invites: the invite’s language', async () => {
     for (const locale of LOCALES) {

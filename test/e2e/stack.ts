@@ -9,6 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { connect, createServer } from 'node:net';
 import type { Server, Socket } from 'node:net';
 import type { FastifyInstance } from 'fastify';
+import { Client, Connection } from '@temporalio/client';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import { chromium } from 'playwright-core';
@@ -19,6 +20,7 @@ import { deployAction } from '../../actions/deploy';
 import { createActivities } from '../../activities';
 import { createAccountCheck } from '../../api/accounts';
 import { buildApp } from '../../api/app';
+import type { InboundLimits } from '../../api/inbound-limiter';
 import { inviteWorkflowId, statusQuery } from '../../workflows/messages';
 import type { InviteStatus } from '../../workflows/messages';
 import { startDemoApp } from '../../demo/server';
@@ -57,22 +59,24 @@ export function freePort(): Promise<number> {
 }
 
 /**
- * A TCP relay in front of the API for the Action's calls, which a test can cut: while cut, every
- * connection is reset, as when the API is down or unreachable from Auth0.
+ * A TCP relay a test can cut: while cut, every connection is reset, as when the service behind it
+ * is down or unreachable (the API for the Action's calls, Temporal for an API).
  */
 export interface ApiRoute {
   url: string;
+  /** The relay's port on 127.0.0.1 (for a gRPC address). */
+  port: number;
   cut(): void;
   restore(): void;
   close(): Promise<void>;
 }
 
-async function startApiRoute(apiPort: number): Promise<ApiRoute> {
+async function startRelay(host: string, targetPort: number): Promise<ApiRoute> {
   let cut = false;
   const sockets = new Set<Socket>();
   const server: Server = createServer((client) => {
     if (cut) return void client.resetAndDestroy();
-    const upstream = connect(apiPort, '127.0.0.1');
+    const upstream = connect(targetPort, host);
     for (const s of [client, upstream]) {
       sockets.add(s);
       s.on('close', () => sockets.delete(s));
@@ -88,6 +92,7 @@ async function startApiRoute(apiPort: number): Promise<ApiRoute> {
   const port = typeof address === 'object' && address ? address.port : 0;
   return {
     url: `http://127.0.0.1:${port}`,
+    port,
     cut() {
       cut = true;
       for (const s of sockets) s.destroy();
@@ -103,6 +108,18 @@ async function startApiRoute(apiPort: number): Promise<ApiRoute> {
   };
 }
 
+/**
+ * Another API process of the same deployment (same settings and keys, so it serves the same
+ * links), which reaches Temporal through a relay of its own: `temporal.cut()` makes Temporal
+ * unreachable for it alone, as in a network partition or a Temporal restart.
+ */
+export interface ExtraApi {
+  url: string;
+  temporal: ApiRoute;
+  /** The same link, served by this API. */
+  linkTo(link: string): string;
+}
+
 /** Everything a browser test touches. */
 export interface Stack {
   env: TestWorkflowEnvironment;
@@ -115,6 +132,8 @@ export interface Stack {
   /** The Action's way to the API; `cut()` makes the API unreachable for logins. */
   actionRoute: ApiRoute;
   browser: Browser;
+  /** Starts another API process, with other inbound limits when given; closed with the stack. */
+  startApi(opts?: { rateLimits?: Partial<InboundLimits> }): Promise<ExtraApi>;
   /** Deploys the Action again with another refusal policy (`continue` is deployed at start). */
   deployAction(onRefusal: 'continue' | 'deny'): Promise<unknown>;
   /** A client-credentials token for the API (the funnel's). */
@@ -213,7 +232,29 @@ export async function startStack(): Promise<Stack> {
     logLevel: 'silent',
   });
   await api.listen({ port: apiPort, host: '127.0.0.1' });
-  const actionRoute = await startApiRoute(apiPort);
+  const actionRoute = await startRelay('127.0.0.1', apiPort);
+
+  const extras: { app: FastifyInstance; relay: ApiRoute; connection: Connection }[] = [];
+  const startApi: Stack['startApi'] = async (opts = {}) => {
+    const colon = env.address.lastIndexOf(':');
+    const relay = await startRelay(env.address.slice(0, colon), Number(env.address.slice(colon + 1)));
+    const connection = Connection.lazy({ address: `127.0.0.1:${relay.port}` });
+    const app = await buildApp({
+      config: apiConfig,
+      temporal: new Client({ connection, namespace: apiConfig.TEMPORAL_NAMESPACE, dataConverter: temporalDataConverter(apiConfig) }),
+      linkVerifier: createLinkVerifier({ verificationKeys: apiConfig.LINK_VERIFICATION_KEYS, issuer: apiUrl, audience: apiConfig.LINK_AUDIENCE }),
+      accountExists: createAccountCheck(management),
+      logLevel: 'silent',
+      ...(opts.rateLimits ? { rateLimits: opts.rateLimits } : {}),
+    });
+    extras.push({ app, relay, connection });
+    const url = await app.listen({ port: 0, host: '127.0.0.1' });
+    return {
+      url,
+      temporal: relay,
+      linkTo: (link) => `${url}${new URL(link).pathname}`,
+    };
+  };
 
   // The Action reaches Auth0 the way production does: built to one file, deployed and bound.
   const deploy = (onRefusal: 'continue' | 'deny') =>
@@ -261,6 +302,7 @@ export async function startStack(): Promise<Stack> {
     demo,
     actionRoute,
     browser,
+    startApi,
     deployAction: deploy,
     funnelToken,
     async linkFor(to, after = 0) {
@@ -295,6 +337,11 @@ export async function startStack(): Promise<Stack> {
       await browser.close();
       await demo.close();
       await actionRoute.close();
+      for (const extra of extras) {
+        await extra.app.close();
+        await extra.connection.close();
+        await extra.relay.close();
+      }
       await api.close();
       worker.shutdown();
       await running;

@@ -6,6 +6,7 @@
  * the logs.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Client, Connection } from '@temporalio/client';
 import type { FastifyInstance } from 'fastify';
 import { deriveInviteId } from '../../../client/invite-id';
 import { formatDateTime } from '../../../lib/locale';
@@ -294,6 +295,46 @@ describe('decline', () => {
     expect(second.statusCode).toBe(429);
     expectPageHeaders(second.headers);
     expect(second.headers['retry-after']).toBeDefined();
+  });
+});
+
+describe('Temporal unreachable', () => {
+  it('answers a valid link with a 503 page in the browser’s language, with Retry-After, and changes nothing', async () => {
+    const { id, email, token } = await invite({ locale: 'fr' });
+    // Nothing listens on port 1: every call fails at once, like a Temporal outage. Without the
+    // client's own retries, no call is still pending when the connection closes.
+    const connection = Connection.lazy({ address: '127.0.0.1:1', interceptors: [] });
+    const away = await h.buildApp({ temporal: new Client({ connection }), timeouts: { readMs: 1000, updateMs: 1000 } });
+    try {
+      // The invite's own language cannot be read without Temporal: the browser's speaks.
+      const fr = await away.inject({ method: 'GET', url: `/i/${token}`, headers: { 'accept-language': 'fr-FR,fr;q=0.9' } });
+      expect(fr.statusCode).toBe(503);
+      expectPageHeaders(fr.headers);
+      expect(fr.headers['retry-after']).toBeDefined();
+      expect(fr.body).toContain('<html lang="fr">');
+      expect(fr.body).toContain('<h1>Service momentanément indisponible</h1>');
+      expect(unescape(fr.body)).toContain('Impossible de charger votre invitation. Merci de réessayer dans un instant.');
+      const en = await away.inject({ method: 'GET', url: `/i/${token}`, headers: { 'accept-language': 'en-GB' } });
+      expect(en.statusCode).toBe(503);
+      expect(en.body).toContain('<html lang="en">');
+      expect(en.body).toContain('<h1>Temporarily unavailable</h1>');
+      expect(en.body).toContain('We could not load your invitation. Please try again in a moment.');
+      for (const page of [fr, en]) {
+        expect(page.body.toLowerCase()).not.toContain('inviteflow');
+        expect(page.body).not.toContain('127.0.0.1');
+        expect(page.body).not.toContain(token);
+      }
+      // The decline confirmation needs the invite too, and says the same.
+      const decline = await away.inject({ method: 'GET', url: `/i/${token}/decline`, headers: { 'accept-language': 'fr' } });
+      expect(decline.statusCode).toBe(503);
+      expect(decline.body).toContain('Service momentanément indisponible');
+    } finally {
+      await connection.close();
+    }
+    const status = await h.status(id);
+    expect(status.state).toBe('pending');
+    expect(status.optedOutAt).toBeUndefined();
+    await redeemable(token, email);
   });
 });
 

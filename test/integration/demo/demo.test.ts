@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { SpaConfig } from '../../../demo/browser/app';
-import { inviteLoginUrl, loginRequest, pickLocale, remedyFor, sessionView } from '../../../demo/browser/session';
+import { inviteErrorMessage, inviteLoginUrl, loginRequest, pickLocale, remedyFor, sessionView, TEXT } from '../../../demo/browser/session';
 import { startDemoApp } from '../../../demo/server';
 import type { DemoApp, DemoAppOptions } from '../../../demo/server';
 import { CLAIMS, claimName } from '../../../lib/action-contract';
@@ -193,6 +193,48 @@ describe('customer space', () => {
     expect((await fetch(`${app.url}/assets/oidc.js`)).status).toBe(404);
   });
 
+  it('names the configured application in the header and title of every page, in the page’s language', async () => {
+    const globex = await startDemoApp(options({ appName: 'Globex & Co' }));
+    try {
+      const shell = await (await fetch(`${globex.url}/`)).text();
+      expect(shell).toContain('<title>Globex &amp; Co customer space</title>');
+      expect(shell).toContain('<header><a href="/">Globex &amp; Co customer space</a><a class="muted" href="/funnel">Get access</a></header>');
+      expect(pageConfig(shell).appName).toBe('Globex & Co');
+      const funnel = await (await fetch(`${globex.url}/funnel`, { headers: { 'accept-language': 'fr-FR' } })).text();
+      expect(funnel).toContain('<html lang="fr">');
+      expect(funnel).toContain('<title>Obtenir l’accès</title>');
+      expect(funnel).toContain('<header><a href="/">Espace client Globex &amp; Co</a><a class="muted" href="/funnel">Obtenir l’accès</a></header>');
+      const refused = await postFunnel({ email: 'not-an-email' }, globex);
+      expect(await refused.text()).toContain('<a href="/">Globex &amp; Co customer space</a>');
+      const missing = await (await fetch(`${globex.url}/nope`)).text();
+      expect(missing).toContain('<a href="/">Globex &amp; Co customer space</a>');
+      for (const html of [shell, funnel, missing]) expect(html).not.toContain('Acme');
+    } finally {
+      await globex.close();
+    }
+  });
+
+  it('says the same thing in both languages: the invited address and what to do, a labelled code, French typography', () => {
+    for (const locale of ['en', 'fr'] as const) {
+      const t = TEXT[locale];
+      // The generic wrong-account sentence says what to do, not only that the address differs.
+      expect(inviteErrorMessage('invite_email_mismatch', locale)).toMatch(locale === 'fr' ? /connectez-vous avec l’adresse/ : /sign in with the address/);
+      // A code a person sees is labelled for support; an unknown one is not put into the sentence.
+      expect(t.code).toBe(locale === 'fr' ? 'Code pour le support\u00a0: ' : 'Code for support: ');
+      expect(inviteErrorMessage('invite_something_new', locale)).not.toContain('invite_something_new');
+    }
+    // The deny policy's notice (no session, so no signed-in address) says what the English one says.
+    expect(TEXT.en.mismatchNoAddress).toBe('You signed in with another address, so it was not applied.');
+    expect(TEXT.fr.mismatchNoAddress).toBe('Vous vous êtes connecté avec une autre adresse\u00a0: elle n’a donc pas été appliquée.');
+    expect(TEXT.fr.getAccess).toBe('Obtenir l’accès');
+    // Every French sentence: the typographic apostrophe, a no-break space before : ; ? !
+    const french = JSON.stringify(TEXT.fr, (_key, value: unknown) =>
+      typeof value === 'function' ? (value as (a: string) => string)('ada@example.com') : value,
+    );
+    expect(french).not.toMatch(/[A-Za-zÀ-ÿ]'[A-Za-zÀ-ÿ]/);
+    expect(french).not.toMatch(/ [:;?!]/);
+  });
+
   it('answers unknown paths with 404 and wrong methods with 405', async () => {
     expect((await fetch(`${app.url}/nope`)).status).toBe(404);
     const post = await fetch(`${app.url}/login`, { method: 'POST' });
@@ -366,7 +408,8 @@ describe('funnel', () => {
     expect(html).toMatch(/data-testid="funnel-result" data-outcome="error" data-code="invalid_request"/);
     expect(html).toContain('<li><a href="#email">Enter an email address in the right format, like name@example.com.</a></li>');
     expect(html).toContain('<input aria-invalid="true" aria-describedby="email-error" id="email"');
-    expect(html).toContain('<code>invalid_request</code>');
+    // The code sits under the message, labelled for support as in the customer space.
+    expect(html).toContain('<p class="muted">Code for support: <code>invalid_request</code></p>');
     expect(html).toContain('value="not-an-email" data-testid="funnel-email"');
   });
 
