@@ -202,6 +202,19 @@ describe("the tenant's defaults (ACCOUNT_POLICY, HUBSPOT_TOKEN_PROPERTIES)", () 
     expect(json(res).status.accountPolicy).toBeUndefined();
   });
 
+  it('refuses a forwardable invite that names all-verified or link, starting nothing', async () => {
+    for (const accountPolicy of ['all-verified', 'link']) {
+      const email = uniqueEmail('forwarded-linked');
+      const res = await create(app, { email, emailPolicy: 'any', accountPolicy });
+      expect(res.statusCode).toBe(400);
+      expect(json(res).error).toMatchObject({
+        code: 'invalid_request',
+        details: [{ field: 'accountPolicy', message: 'all-verified and link need emailPolicy "same-email"' }],
+      });
+      expect(await h.exists(idOf(email))).toBe(false);
+    }
+  });
+
   it('a default property HubSpot does not have refuses the invite, saying it is the default', async () => {
     const tenant = await appWith({ HUBSPOT_TOKEN_PROPERTIES: ['company', 'plan_tier_typo'] });
     const email = uniqueEmail('baddefault');
