@@ -12,19 +12,15 @@
  */
 import type { ManagementClient } from 'auth0';
 import { CatalogueUnavailableError, createNameCatalogue } from './name-catalogue';
+import type { CatalogueTimes } from './name-catalogue';
 
 /** Auth0 allows at most 100 roles per page. */
 const PER_PAGE = 100;
 
 /** Options of `createRoleCatalogue`. */
-export interface RoleCatalogueOptions {
+export interface RoleCatalogueOptions extends CatalogueTimes {
   /** The part of the `auth0` ManagementClient used: `roles.list`. */
   management: Pick<ManagementClient, 'roles'>;
-  /** A copy older than this is read again before it answers. */
-  maxAgeMs: number;
-  /** Least time between two refreshes caused by misses; default 2 seconds. */
-  missRefreshMs?: number;
-  now?: () => number;
 }
 
 /** Auth0 could not be asked for its roles; retry after `retryAfterSeconds`. */
@@ -48,8 +44,9 @@ export interface RoleCatalogue {
 
 /** A role catalogue over the Management API. */
 export function createRoleCatalogue(opts: RoleCatalogueOptions): RoleCatalogue {
-  const { management } = opts;
+  const { management, ...times } = opts;
   const catalogue = createNameCatalogue({
+    ...times,
     async list() {
       const names: string[] = [];
       let page = await management.roles.list({ per_page: PER_PAGE, page: 0 });
@@ -60,9 +57,6 @@ export function createRoleCatalogue(opts: RoleCatalogueOptions): RoleCatalogue {
       }
       return names;
     },
-    maxAgeMs: opts.maxAgeMs,
-    missRefreshMs: opts.missRefreshMs,
-    now: opts.now,
     askedWait,
     unavailable: (seconds, cause) => new RolesUnavailableError(seconds, { cause }),
   });

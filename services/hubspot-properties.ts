@@ -14,24 +14,20 @@
  */
 import type { Client } from '@hubspot/api-client';
 import { CatalogueUnavailableError, createNameCatalogue } from './name-catalogue';
+import type { CatalogueTimes } from './name-catalogue';
 
 /** The part of the HubSpot client used: `getAll` of the contact properties. */
 export type PropertiesCoreApi = Pick<Client['crm']['properties']['coreApi'], 'getAll'>;
 
 /** Options of `createCrmPropertyCatalogue`. */
-export interface CrmPropertyCatalogueOptions {
+export interface CrmPropertyCatalogueOptions extends CatalogueTimes {
   /** `client.crm.properties.coreApi` of the real `@hubspot/api-client`. */
   properties: PropertiesCoreApi;
-  /** A copy older than this is read again before it answers. */
-  maxAgeMs: number;
-  /** Least time between two refreshes caused by misses; default 2 seconds. */
-  missRefreshMs?: number;
   /**
    * Longest wait for HubSpot's answer before the check fails as unavailable; default 5 seconds
    * (the SDK has no timeout of its own, and a creation waits for the listing).
    */
   timeoutMs?: number;
-  now?: () => number;
 }
 
 /** HubSpot could not be asked for its contact properties; retry after `retryAfterSeconds`. */
@@ -55,17 +51,14 @@ export interface CrmPropertyCatalogue {
 
 /** A CRM property catalogue over HubSpot's properties API. */
 export function createCrmPropertyCatalogue(opts: CrmPropertyCatalogueOptions): CrmPropertyCatalogue {
-  const { properties } = opts;
-  const timeoutMs = opts.timeoutMs ?? 5_000;
+  const { properties, timeoutMs = 5_000, ...times } = opts;
   const catalogue = createNameCatalogue({
+    ...times,
     async list() {
       // Archived properties are not listed (archived defaults to false): they hold no values to read.
       const { results } = await withTimeout(properties.getAll('contacts'), timeoutMs);
       return results.map((p) => p.name);
     },
-    maxAgeMs: opts.maxAgeMs,
-    missRefreshMs: opts.missRefreshMs,
-    now: opts.now,
     askedWait,
     unavailable: (seconds, cause) => new CrmPropertiesUnavailableError(seconds, { cause }),
   });

@@ -26,15 +26,19 @@ export abstract class CatalogueUnavailableError extends Error {
   }
 }
 
-/** Options of `createNameCatalogue`. */
-export interface NameCatalogueOptions<E extends CatalogueUnavailableError> {
-  /** Reads every name the service knows now. */
-  list: () => Promise<Iterable<string>>;
+/** How long a copy of the names is trusted; the options every catalogue over this one takes. */
+export interface CatalogueTimes {
   /** A copy older than this is read again before it answers. */
   maxAgeMs: number;
   /** Least time between two refreshes caused by misses; default 2 seconds. */
-  missRefreshMs?: number | undefined;
-  now?: (() => number) | undefined;
+  missRefreshMs?: number;
+  now?: () => number;
+}
+
+/** Options of `createNameCatalogue`. */
+export interface NameCatalogueOptions<E extends CatalogueUnavailableError> extends CatalogueTimes {
+  /** Reads every name the service knows now. */
+  list: () => Promise<Iterable<string>>;
   /** The seconds the service asked to wait when `list` failed with `err`, if it named a wait. */
   askedWait: (err: unknown, nowMs: number) => number | undefined;
   /** The error a check fails with while the service cannot answer. */
