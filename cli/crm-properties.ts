@@ -4,26 +4,18 @@
  * stops the command before anything is started (exit 4, `crm_properties_unavailable`), never a
  * silent accept.
  */
-import { CrmPropertiesUnavailableError } from '../services/hubspot-properties';
-import { CliError, EXIT } from './io';
+import { unknownNames, unknownNamesText } from './name-check';
 import type { Session } from './session';
 
 /** The names among `names` HubSpot does not have; no request (and no HubSpot setting needed) without names. */
-export async function unknownCrmProperties(session: Session, names: readonly string[]): Promise<Set<string>> {
-  if (names.length === 0) return new Set();
-  try {
-    return new Set(await (await session.crmProperties()).unknownProperties(names));
-  } catch (err) {
-    if (!(err instanceof CrmPropertiesUnavailableError)) throw err;
-    throw new CliError(
-      EXIT.unavailable,
-      'crm_properties_unavailable',
-      `Cannot read the contact properties of HubSpot to check them (retry in ${err.retryAfterSeconds} s); nothing was started`,
-    );
-  }
+export function unknownCrmProperties(session: Session, names: readonly string[]): Promise<Set<string>> {
+  return unknownNames(names, async (asked) => (await session.crmProperties()).unknownProperties(asked), {
+    code: 'crm_properties_unavailable',
+    what: 'the contact properties of HubSpot',
+  });
 }
 
 /** How a refusal names unknown properties: `no such contact property in HubSpot: "a", "b"`. */
 export function unknownCrmPropertiesText(names: readonly string[]): string {
-  return `no such contact property in HubSpot: ${names.map((name) => `"${name}"`).join(', ')}`;
+  return unknownNamesText('no such contact property in HubSpot', names);
 }

@@ -2,8 +2,8 @@
  * The Auth0 tenant's role names, as creating an invite checks them: a role that does not exist is
  * refused at creation (`400 unknown_role`) instead of failing the grant after the person signed up.
  *
- * A copy of the roles is kept in memory, read through the Management API (`roles.list`, paged)
- * and refreshed:
+ * A copy of the roles is kept in memory (`./name-catalogue`), read through the Management API
+ * (`roles.list`, paged) and refreshed:
  * - when it is older than `maxAgeMs` (so a role deleted in Auth0 stops being accepted by then);
  * - on a miss, a name not in the copy (so a role created a moment ago is found at once), at most
  *   once per `missRefreshMs`: a typo sent again and again does not turn into a listing each time.
@@ -11,33 +11,24 @@
  * `RolesUnavailableError` (never a silent yes), and no new attempt is made before the wait it names.
  */
 import type { ManagementClient } from 'auth0';
+import { CatalogueUnavailableError, createNameCatalogue } from './name-catalogue';
+import type { CatalogueTimes } from './name-catalogue';
 
 /** Auth0 allows at most 100 roles per page. */
 const PER_PAGE = 100;
-/** How long to wait after a failure when Auth0 named no wait. */
-const DEFAULT_RETRY_AFTER_SECONDS = 5;
-const MAX_RETRY_AFTER_SECONDS = 60;
 
 /** Options of `createRoleCatalogue`. */
-export interface RoleCatalogueOptions {
+export interface RoleCatalogueOptions extends CatalogueTimes {
   /** The part of the `auth0` ManagementClient used: `roles.list`. */
   management: Pick<ManagementClient, 'roles'>;
-  /** A copy older than this is read again before it answers. */
-  maxAgeMs: number;
-  /** Least time between two refreshes caused by misses; default 2 seconds. */
-  missRefreshMs?: number;
-  now?: () => number;
 }
 
 /** Auth0 could not be asked for its roles; retry after `retryAfterSeconds`. */
-export class RolesUnavailableError extends Error {
+export class RolesUnavailableError extends CatalogueUnavailableError {
   override readonly name = 'RolesUnavailableError';
-  readonly code = 'ERR_ROLES_UNAVAILABLE';
-  constructor(
-    readonly retryAfterSeconds: number,
-    options?: { cause?: unknown },
-  ) {
-    super(`The roles of the Auth0 tenant cannot be read right now; retry in ${retryAfterSeconds} s`, options);
+  override readonly code = 'ERR_ROLES_UNAVAILABLE';
+  constructor(retryAfterSeconds: number, options?: { cause?: unknown }) {
+    super(retryAfterSeconds, `The roles of the Auth0 tenant cannot be read right now; retry in ${retryAfterSeconds} s`, options);
   }
 }
 
@@ -51,75 +42,32 @@ export interface RoleCatalogue {
   unknownRoles(names: readonly string[]): Promise<string[]>;
 }
 
-interface Snapshot {
-  names: ReadonlySet<string>;
-  fetchedAt: number;
-}
-
 /** A role catalogue over the Management API. */
 export function createRoleCatalogue(opts: RoleCatalogueOptions): RoleCatalogue {
-  const { management, maxAgeMs } = opts;
-  const missRefreshMs = opts.missRefreshMs ?? 2_000;
-  const now = opts.now ?? Date.now;
-  let snapshot: Snapshot | undefined;
-  let inflight: Promise<Snapshot> | undefined;
-  let failure: { error: RolesUnavailableError; until: number } | undefined;
-
-  async function fetchAll(): Promise<Snapshot> {
-    const startedAt = now();
-    const names = new Set<string>();
-    let page = await management.roles.list({ per_page: PER_PAGE, page: 0 });
-    for (;;) {
-      for (const role of page.data) if (typeof role.name === 'string') names.add(role.name);
-      if (!page.hasNextPage()) break;
-      page = await page.getNextPage();
-    }
-    // Its age counts from the first request: a role deleted during the listing may still be in it.
-    return { names, fetchedAt: startedAt };
-  }
-
-  function refresh(): Promise<Snapshot> {
-    if (inflight) return inflight;
-    if (failure && failure.until > now()) return Promise.reject(failure.error);
-    inflight = fetchAll()
-      .then((fresh) => {
-        snapshot = fresh;
-        failure = undefined;
-        return fresh;
-      })
-      .catch((err: unknown) => {
-        const seconds = retryAfterSeconds(err, now());
-        failure = { error: new RolesUnavailableError(seconds, { cause: err }), until: now() + seconds * 1000 };
-        throw failure.error;
-      })
-      .finally(() => {
-        inflight = undefined;
-      });
-    return inflight;
-  }
-
-  const missing = (names: readonly string[], from: Snapshot) => [...new Set(names)].filter((name) => !from.names.has(name));
-
-  return {
-    async unknownRoles(names) {
-      if (names.length === 0) return [];
-      let current = snapshot && now() - snapshot.fetchedAt < maxAgeMs ? snapshot : await refresh();
-      let unknown = missing(names, current);
-      if (unknown.length > 0 && current === snapshot && now() - current.fetchedAt >= missRefreshMs) {
-        // A miss on a copy that is not brand new: the role may have been created since.
-        current = await refresh();
-        unknown = missing(names, current);
+  const { management, ...times } = opts;
+  const catalogue = createNameCatalogue({
+    ...times,
+    async list() {
+      const names: string[] = [];
+      let page = await management.roles.list({ per_page: PER_PAGE, page: 0 });
+      for (;;) {
+        for (const role of page.data) if (typeof role.name === 'string') names.push(role.name);
+        if (!page.hasNextPage()) break;
+        page = await page.getNextPage();
       }
-      return unknown;
+      return names;
     },
-  };
+    askedWait,
+    unavailable: (seconds, cause) => new RolesUnavailableError(seconds, { cause }),
+  });
+  return { unknownRoles: (names) => catalogue.unknown(names) };
 }
 
 /**
- * Seconds to wait after a failed listing: what Auth0 asked for on a 429 (`Retry-After`, else
- * `x-ratelimit-reset`), else a few seconds; between 1 and 60.
+ * Seconds Auth0 asked to wait after a failed listing: on a 429, `Retry-After`, else
+ * `x-ratelimit-reset` (the catalogue waits a few seconds when it named none, and 1 to 60 in all).
  */
-function retryAfterSeconds(err: unknown, nowMs: number): number {
+function askedWait(err: unknown, nowMs: number): number | undefined {
   const headers = headersOf(err);
   let seconds: number | undefined;
   const retryAfter = headers?.get('retry-after');
@@ -128,7 +76,7 @@ function retryAfterSeconds(err: unknown, nowMs: number): number {
   if (seconds === undefined && reset && /^\d+$/.test(reset.trim()) && headers?.get('x-ratelimit-remaining') === '0') {
     seconds = Math.ceil(Number(reset) - nowMs / 1000);
   }
-  return Math.min(MAX_RETRY_AFTER_SECONDS, Math.max(1, seconds ?? DEFAULT_RETRY_AFTER_SECONDS));
+  return seconds;
 }
 
 function headersOf(err: unknown): { get(name: string): string | null | undefined } | undefined {

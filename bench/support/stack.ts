@@ -39,6 +39,7 @@ import type { ChildMessage, WorkerHostConfig, WorkerStats } from './worker-host'
 import type { DataConverter } from '@temporalio/common';
 import { generatePayloadKeys } from '../../client/codec';
 import { temporalDataConverter } from '../../client/connection';
+import { m2mToken } from '../../test/support/m2m-token';
 
 /** How to start the stack. */
 export interface BenchStackOptions {
@@ -278,17 +279,7 @@ export async function startBenchStack(opts: BenchStackOptions): Promise<BenchSta
   });
   await api.listen({ port: apiPort, host: '127.0.0.1' });
 
-  const tokenResponse = await fetch(`${auth0.url}/oauth/token`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({
-      grant_type: 'client_credentials',
-      client_id: 'inviteflow-m2m',
-      client_secret: 'inviteflow-m2m-secret',
-      audience: apiConfig.AUTH_AUDIENCE,
-    }),
-  });
-  const funnelToken = ((await tokenResponse.json()) as { access_token: string }).access_token;
+  const funnelToken = await m2mToken(auth0.url, apiConfig.AUTH_AUDIENCE);
   const actionKey = new TextEncoder().encode(apiConfig.ACTION_SECRET);
   const signer = createLinkSigner({
     signingKey: key.privateJwk,

@@ -268,25 +268,40 @@ function check(row: Row, idKey: string, defaults: TenantDefaults): void {
  * Marks the valid rows naming a role the Auth0 tenant does not have (`unknown_role`), as the API
  * refuses them; one listing of the roles for the whole file (`../roles`).
  */
-async function checkRoles(session: Session, rows: Row[]): Promise<void> {
-  const named = rows.filter((row) => row.prepared && !row.problem && row.prepared.invite.roles.length > 0);
-  const unknown = await unknownRoles(session, [...new Set(named.flatMap((row) => row.prepared!.invite.roles))]);
-  for (const row of named) {
-    const missing = row.prepared!.invite.roles.filter((role) => unknown.has(role));
-    if (missing.length > 0) row.problem = `unknown_role: ${unknownRolesText(missing)}`;
-  }
+function checkRoles(session: Session, rows: Row[]): Promise<void> {
+  return markUnknown(
+    rows,
+    (invite) => invite.roles,
+    (names) => unknownRoles(session, names),
+    (missing) => `unknown_role: ${unknownRolesText(missing)}`,
+  );
 }
 
 /**
  * Marks the valid rows binding a contact property HubSpot does not have (`unknown_crm_property`),
  * as the API refuses them; one listing of the properties for the whole file (`../crm-properties`).
  */
-async function checkCrmProperties(session: Session, rows: Row[]): Promise<void> {
-  const named = rows.filter((row) => row.prepared && !row.problem && row.prepared.invite.crmProperties.length > 0);
-  const unknown = await unknownCrmProperties(session, [...new Set(named.flatMap((row) => row.prepared!.invite.crmProperties))]);
+function checkCrmProperties(session: Session, rows: Row[]): Promise<void> {
+  return markUnknown(
+    rows,
+    (invite) => invite.crmProperties,
+    (names) => unknownCrmProperties(session, names),
+    (missing) => `unknown_crm_property: ${unknownCrmPropertiesText(missing)}`,
+  );
+}
+
+/** Asks `unknownOf` once for the names of every valid row, and marks the rows naming an unknown one with `problem`. */
+async function markUnknown(
+  rows: Row[],
+  namesOf: (invite: PreparedInvite['invite']) => readonly string[],
+  unknownOf: (names: string[]) => Promise<Set<string>>,
+  problem: (missing: string[]) => string,
+): Promise<void> {
+  const named = rows.filter((row) => row.prepared && !row.problem && namesOf(row.prepared.invite).length > 0);
+  const unknown = await unknownOf([...new Set(named.flatMap((row) => namesOf(row.prepared!.invite)))]);
   for (const row of named) {
-    const missing = row.prepared!.invite.crmProperties.filter((name) => unknown.has(name));
-    if (missing.length > 0) row.problem = `unknown_crm_property: ${unknownCrmPropertiesText(missing)}`;
+    const missing = namesOf(row.prepared!.invite).filter((name) => unknown.has(name));
+    if (missing.length > 0) row.problem = problem(missing);
   }
 }
 

@@ -67,6 +67,19 @@ function withParams(base: string, params: Record<string, string | undefined>): s
   return url.href;
 }
 
+/**
+ * The OAuth error answer once the application is known: back to its callback with `error`, the
+ * description and the request's `state`.
+ */
+function redirectWithError(
+  reply: FastifyReply,
+  to: { redirectUri: string; state?: string | undefined },
+  error: string,
+  description: string,
+): FastifyReply {
+  return redirectTo(reply, withParams(to.redirectUri, { error, error_description: description, state: to.state }));
+}
+
 function isSocial(value: string | undefined): value is SocialConnection {
   return (SOCIAL_CONNECTIONS as readonly string[]).includes(value ?? '');
 }
@@ -111,14 +124,7 @@ export function registerLoginRoutes(
     const client = store.clients.get(tx.clientId);
     if (!client) return expired(reply);
     if (user.blocked) {
-      return redirectTo(
-        reply,
-        withParams(tx.redirectUri, {
-          error: 'unauthorized',
-          error_description: 'user is blocked',
-          state: tx.state,
-        }),
-      );
+      return redirectWithError(reply, tx, 'unauthorized', 'user is blocked');
     }
     store.recordLogin(user, request.ip);
     const methods = existing?.methods ?? [{ name: method ?? 'pwd', timestamp: new Date().toISOString() }];
@@ -143,38 +149,22 @@ export function registerLoginRoutes(
     // A thrown Action (or one out of time) ends the login like `api.access.deny`: the application
     // gets `access_denied` at its callback, with the error's message as the description.
     if (result.outcome === 'failed') {
-      return redirectTo(
+      return redirectWithError(
         reply,
-        withParams(tx.redirectUri, {
-          error: result.error ?? 'access_denied',
-          error_description: result.failureDescription ?? result.failure ?? 'A post-login Action failed.',
-          state: tx.state,
-        }),
+        tx,
+        result.error ?? 'access_denied',
+        result.failureDescription ?? result.failure ?? 'A post-login Action failed.',
       );
     }
     if (result.outcome === 'denied') {
-      return redirectTo(
-        reply,
-        withParams(tx.redirectUri, {
-          error: 'access_denied',
-          error_description: result.denyReason ?? '',
-          state: tx.state,
-        }),
-      );
+      return redirectWithError(reply, tx, 'access_denied', result.denyReason ?? '');
     }
     // After `api.authentication.setPrimaryUser` the login, its session and its tokens belong to
     // the primary user, which counts the login.
     const subject = result.subject ?? user;
     if (subject.blocked) {
       if (!existing) state.closeSession(session.id);
-      return redirectTo(
-        reply,
-        withParams(tx.redirectUri, {
-          error: 'unauthorized',
-          error_description: 'user is blocked',
-          state: tx.state,
-        }),
-      );
+      return redirectWithError(reply, tx, 'unauthorized', 'user is blocked');
     }
     if (subject.user_id !== user.user_id) {
       store.recordLogin(subject, request.ip);
@@ -224,10 +214,7 @@ export function registerLoginRoutes(
     }
     // From here on the application is known and trusted with errors, as in OAuth.
     const fail = (error: string, description: string): FastifyReply =>
-      redirectTo(
-        reply,
-        withParams(redirectUri, { error, error_description: description, state: query.state }),
-      );
+      redirectWithError(reply, { redirectUri, state: query.state }, error, description);
     if (query.response_type !== 'code')
       return fail(
         'unsupported_response_type',

@@ -135,16 +135,10 @@ export interface StoredUser {
 }
 
 /** The profile a linked identity keeps, as Auth0 shows it in `identities[].profileData`. */
-export interface ProfileData {
-  email: string;
-  email_verified: boolean;
-  name: string;
-  nickname: string;
-  picture: string;
-  given_name?: string;
-  family_name?: string;
-  username?: string;
-}
+export type ProfileData = Pick<
+  StoredUser,
+  'email' | 'email_verified' | 'name' | 'nickname' | 'picture' | 'given_name' | 'family_name' | 'username'
+>;
 
 /** An identity that was linked into another user: it is no longer a user of its own. */
 export interface LinkedIdentity {
@@ -284,18 +278,48 @@ export function holdsIdentity(user: StoredUser, identity: IdentityRef): boolean 
   return same(own) || user.linked.some(same);
 }
 
+/** The name fields Auth0 leaves out of a user or a profile until they are set. */
+type OptionalNames = Pick<StoredUser, 'given_name' | 'family_name' | 'username'>;
+
+/** The optional name fields that are set in `from`, and only those. */
+function optionalNames(from: OptionalNames): OptionalNames {
+  const names: OptionalNames = {};
+  if (from.given_name !== undefined) names.given_name = from.given_name;
+  if (from.family_name !== undefined) names.family_name = from.family_name;
+  if (from.username !== undefined) names.username = from.username;
+  return names;
+}
+
 function profileOf(user: StoredUser): ProfileData {
-  const profile: ProfileData = {
+  return {
     email: user.email,
     email_verified: user.email_verified,
     name: user.name,
     nickname: user.nickname,
     picture: user.picture,
+    ...optionalNames(user),
   };
-  if (user.given_name !== undefined) profile.given_name = user.given_name;
-  if (user.family_name !== undefined) profile.family_name = user.family_name;
-  if (user.username !== undefined) profile.username = user.username;
-  return profile;
+}
+
+/** What a new user is made of; everything else starts empty. */
+type UserFields = Pick<StoredUser, 'user_id' | 'connection'> &
+  ProfileData &
+  Partial<Pick<StoredUser, 'blocked' | 'app_metadata' | 'user_metadata'>>;
+
+/** A user created now, as Auth0 starts one: not blocked and without metadata unless given; no roles, logins or linked identities. */
+function freshUser(fields: UserFields): StoredUser {
+  const now = new Date().toISOString();
+  return {
+    blocked: false,
+    app_metadata: {},
+    user_metadata: {},
+    ...fields,
+    created_at: now,
+    updated_at: now,
+    roleIds: [],
+    logins_count: 0,
+    linked: [],
+  };
 }
 
 function gravatar(email: string): string {
@@ -440,8 +464,7 @@ export class Auth0Store {
           : `auth0|${input.user_id}`;
     if (this.users.has(userId) || this.linkedInto(userId))
       throw new Auth0ApiError(409, 'auth0_idp_error', 'The user already exists.');
-    const now = new Date().toISOString();
-    const user: StoredUser = {
+    const user = freshUser({
       user_id: userId,
       email,
       email_verified: input.email_verified ?? false,
@@ -450,17 +473,10 @@ export class Auth0Store {
       nickname: input.nickname ?? email.split('@')[0] ?? email,
       picture: input.picture ?? gravatar(email),
       blocked: input.blocked ?? false,
-      created_at: now,
-      updated_at: now,
       app_metadata: input.app_metadata ? mergeMetadata({}, input.app_metadata) : {},
       user_metadata: input.user_metadata ? mergeMetadata({}, input.user_metadata) : {},
-      roleIds: [],
-      logins_count: 0,
-      linked: [],
-    };
-    if (input.given_name !== undefined) user.given_name = input.given_name;
-    if (input.family_name !== undefined) user.family_name = input.family_name;
-    if (input.username !== undefined) user.username = input.username;
+      ...optionalNames(input),
+    });
     if (input.password !== undefined) user.passwordHash = hashPassword(input.password);
     this.users.set(userId, user);
     return user;
@@ -486,10 +502,9 @@ export class Auth0Store {
   }
 
   private createSocialUser(connection: SocialConnection, email: string, fullName?: string): StoredUser {
-    const now = new Date().toISOString();
     const name = fullName?.trim() || email;
     const [given, ...family] = name.includes('@') ? [] : name.split(/\s+/);
-    const user: StoredUser = {
+    const user = freshUser({
       user_id: `${connection}|${randomDigits(connection === 'google-oauth2' ? 21 : 16)}`,
       email,
       email_verified: true,
@@ -497,15 +512,7 @@ export class Auth0Store {
       name,
       nickname: email.split('@')[0] ?? email,
       picture: gravatar(email),
-      blocked: false,
-      created_at: now,
-      updated_at: now,
-      app_metadata: {},
-      user_metadata: {},
-      roleIds: [],
-      logins_count: 0,
-      linked: [],
-    };
+    });
     if (given) user.given_name = given;
     if (family.length > 0) user.family_name = family.join(' ');
     this.users.set(user.user_id, user);
@@ -634,31 +641,10 @@ export class Auth0Store {
         `The identity ${provider}|${id} is not linked to the user ${primary.user_id}.`,
       );
     primary.linked.splice(index, 1);
-    const now = new Date().toISOString();
-    const { profileData: p } = identity;
-    const user: StoredUser = {
-      user_id: `${provider}|${id}`,
-      email: p.email,
-      email_verified: p.email_verified,
-      connection: identity.connection,
-      name: p.name,
-      nickname: p.nickname,
-      picture: p.picture,
-      blocked: false,
-      created_at: now,
-      updated_at: now,
-      app_metadata: {},
-      user_metadata: {},
-      roleIds: [],
-      logins_count: 0,
-      linked: [],
-    };
-    if (p.given_name !== undefined) user.given_name = p.given_name;
-    if (p.family_name !== undefined) user.family_name = p.family_name;
-    if (p.username !== undefined) user.username = p.username;
+    const user = freshUser({ user_id: `${provider}|${id}`, connection: identity.connection, ...identity.profileData });
     if (identity.passwordHash !== undefined) user.passwordHash = identity.passwordHash;
     this.users.set(user.user_id, user);
-    primary.updated_at = now;
+    primary.updated_at = user.created_at;
     return identitiesOf(primary, true);
   }
 
@@ -821,9 +807,7 @@ export function toApiUser(user: StoredUser): ApiUser {
     updated_at: user.updated_at,
     user_id: user.user_id,
   };
-  if (user.given_name !== undefined) out.given_name = user.given_name;
-  if (user.family_name !== undefined) out.family_name = user.family_name;
-  if (user.username !== undefined) out.username = user.username;
+  Object.assign(out, optionalNames(user));
   if (user.blocked) out.blocked = true;
   // Auth0 leaves login statistics out until the first login.
   if (user.logins_count > 0) {

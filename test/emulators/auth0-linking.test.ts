@@ -10,6 +10,7 @@ import type { API } from '../../actions/post-login';
 import { startAuth0Emulator } from '../../emulators/auth0';
 import type { Auth0Emulator, Auth0EmulatorState, PostLoginApi } from '../../emulators/auth0';
 import { createManagementClient } from '../../services/auth0';
+import { m2mToken } from '../support/m2m-token';
 import { Browser, hidden, loginHelpers } from './universal-login';
 import type { Started } from './universal-login';
 
@@ -382,17 +383,7 @@ describe('api.authentication.setPrimaryUser', () => {
   // login to it, or not, or to the wrong user, as the MODE secret says.
   const LINKER = `exports.onExecutePostLogin = async (event, api) => {
     const base = event.secrets.EMULATOR_URL;
-    const token = await fetch(base + '/oauth/token', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        grant_type: 'client_credentials',
-        client_id: 'inviteflow-m2m',
-        client_secret: 'inviteflow-m2m-secret',
-        audience: event.secrets.AUDIENCE,
-      }),
-    }).then((r) => r.json());
-    const headers = { authorization: 'Bearer ' + token.access_token, 'content-type': 'application/json' };
+    const headers = { authorization: 'Bearer ' + event.secrets.MANAGEMENT_TOKEN, 'content-type': 'application/json' };
     const users = await fetch(base + '/api/v2/users-by-email?email=' + encodeURIComponent(event.user.email), { headers })
       .then((r) => r.json());
     const primary = users.find((u) => u.user_id !== event.user.user_id && u.email_verified);
@@ -412,15 +403,17 @@ describe('api.authentication.setPrimaryUser', () => {
     if (mode === 'unknown') api.authentication.setPrimaryUser('auth0|000000000000000000000000');
   };`;
 
-  const install = (mode: string) =>
+  // The Management API token comes from the tenant's M2M application (client credentials), as a
+  // linking Action's would, and reaches the Action as a secret.
+  const install = async (mode: string) =>
     emu.installAction({
       name: 'linker',
       code: LINKER,
-      secrets: { EMULATOR_URL: emu.url, AUDIENCE: MANAGEMENT, MODE: mode },
+      secrets: { EMULATOR_URL: emu.url, MANAGEMENT_TOKEN: await m2mToken(emu.url, MANAGEMENT), MODE: mode },
     });
 
   it('continues the login as the primary the Action linked the account into: tokens, session, logins, metadata', async () => {
-    install('switch');
+    await install('switch');
     const { password, google } = twoAccounts();
     const browser = new Browser(emu.url);
 
@@ -454,7 +447,7 @@ describe('api.authentication.setPrimaryUser', () => {
   });
 
   it('fails the login with server_error when the named user does not hold the identity, and changes nothing', async () => {
-    install('not-linked');
+    await install('not-linked');
     const { password, google } = twoAccounts();
 
     const started = await authorize(new Browser(emu.url));
@@ -477,7 +470,7 @@ describe('api.authentication.setPrimaryUser', () => {
   });
 
   it('refuses the login when the primary it switches to is blocked', async () => {
-    install('switch');
+    await install('switch');
     const { password } = twoAccounts();
     await sdk().users.update(password, { blocked: true });
 
@@ -491,7 +484,7 @@ describe('api.authentication.setPrimaryUser', () => {
   });
 
   it('fails the login with server_error for a user that does not exist', async () => {
-    install('unknown');
+    await install('unknown');
     twoAccounts();
 
     const started = await authorize(new Browser(emu.url));
@@ -505,7 +498,7 @@ describe('api.authentication.setPrimaryUser', () => {
   });
 
   it('fails a login whose user was linked away without the switch; the next login is the primary’s', async () => {
-    install('no-switch');
+    await install('no-switch');
     const { password, google } = twoAccounts();
 
     const started = await authorize(new Browser(emu.url));

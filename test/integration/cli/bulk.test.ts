@@ -7,7 +7,6 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseCsv } from '../../../cli/csv';
 import { deriveInviteId } from '../../../client/invite-id';
 import { MAX_DATA_DEPTH, MAX_DATA_KEYS } from '../../../workflows/input';
 import { startCliHarness, uniqueEmail } from './harness';
@@ -23,21 +22,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await h?.close();
 });
-
-let files = 0;
-
-/** Writes a file into the CLI's working directory; returns its name. */
-function file(name: string, text: string): string {
-  const unique = `${++files}-${name}`;
-  writeFileSync(join(h.dir, unique), text);
-  return unique;
-}
-
-/** The report's rows as objects keyed by its header. */
-function report(name: string): Record<string, string>[] {
-  const [header, ...rows] = parseCsv(readFileSync(join(h.dir, name), 'utf8'));
-  return rows.map((r) => Object.fromEntries(header!.map((column, i) => [column, r[i] ?? ''])));
-}
 
 const id = (email: string, scope: string) => deriveInviteId(h.cliEnv.INVITE_ID_KEY, email, scope);
 
@@ -55,8 +39,8 @@ describe('bulk', () => {
       `${ada},acme,,,,,`,
       `"${uniqueEmail('quoted')}","bad scope!",,,"a, b",,`,
     ].join('\r\n');
-    const input = file('people.csv', csv);
-    const out = file('report.csv', '');
+    const input = h.file('people.csv', csv);
+    const out = h.file('report.csv', '');
 
     const first = await h.cli([
       'bulk',
@@ -81,7 +65,7 @@ describe('bulk', () => {
       /^ {2}row 5 {2}skipped {2}\S+ {2}ttl: must be between 1 minute and 30 days$/m,
     );
 
-    expect(report(out)).toEqual([
+    expect(h.report(out)).toEqual([
       { row: '2', email: ada, scope: 'acme', outcome: 'created', invite_id: id(ada, 'acme'), reason: '' },
       { row: '3', email: grace, scope: 'bulk', outcome: 'created', invite_id: id(grace, 'bulk'), reason: '' },
       {
@@ -161,7 +145,7 @@ describe('bulk', () => {
       [6, 'exists', true],
       [7, 'skipped', false],
     ]);
-    expect(report(out).map((r) => [r.row, r.email, r.outcome])).toEqual([
+    expect(h.report(out).map((r) => [r.row, r.email, r.outcome])).toEqual([
       ['2', ada, 'created'],
       ['3', grace, 'created'],
       ['4', linus, 'created'],
@@ -174,7 +158,7 @@ describe('bulk', () => {
 
   it('checks every row on --dry-run and starts nothing, writing no report', async () => {
     const ada = uniqueEmail('dry');
-    const input = file('dry.csv', `email,scope\n${ada},dry\nnope,dry\n`);
+    const input = h.file('dry.csv', `email,scope\n${ada},dry\nnope,dry\n`);
     const r = await h.cli(['bulk', input, '--dry-run', '--report', 'dry-report.csv', '--json']);
     expect(r.code).toBe(1);
     expect(r.lines()).toEqual([
@@ -199,7 +183,7 @@ describe('bulk', () => {
 
   it('exits 0 when every row was created or already open, with JSON lines for each row', async () => {
     const emails = [uniqueEmail('a'), uniqueEmail('b'), uniqueEmail('c')];
-    const input = file('ok.csv', `email\n${emails.join('\n')}\n`);
+    const input = h.file('ok.csv', `email\n${emails.join('\n')}\n`);
     const r = await h.cli(['--json', 'bulk', input, '--rate', '1000/s', '--scope', 'ok']);
     expect(r.code).toBe(0);
     expect(r.lines()).toEqual([
@@ -213,19 +197,19 @@ describe('bulk', () => {
 
   it('stops on Ctrl-C with a resumable report', async () => {
     const emails = [uniqueEmail('i1'), uniqueEmail('i2'), uniqueEmail('i3')];
-    const input = file('slow.csv', `email\n${emails.join('\n')}\n`);
+    const input = h.file('slow.csv', `email\n${emails.join('\n')}\n`);
     const out = 'slow-report.csv';
     const controller = new AbortController();
     // One start per second: the abort lands while the run waits for its next slot.
     const running = h.cli(['bulk', input, '--rate', '1/s', '--report', out, '--scope', 'slow'], {
       signal: controller.signal,
     });
-    await expect.poll(() => existsSync(join(h.dir, out)) && report(out).length >= 1, WAIT).toBe(true);
+    await expect.poll(() => existsSync(join(h.dir, out)) && h.report(out).length >= 1, WAIT).toBe(true);
     controller.abort(new Error('interrupted'));
     const stopped = await running;
     expect(stopped.code).toBe(130);
     expect(stopped.stderr).toMatch(/interrupted: .*same --report/);
-    const done = report(out);
+    const done = h.report(out);
     expect(done.length).toBeLessThan(3);
     expect(done.every((row) => row.outcome === 'created')).toBe(true);
 
@@ -244,13 +228,13 @@ describe('bulk', () => {
     expect(resumed.lines().at(-1)).toMatchObject({
       summary: { rows: 3, created: 3 - done.length, exists: 0, done: done.length },
     });
-    expect(report(out).map((row) => [row.email, row.outcome])).toEqual(
+    expect(h.report(out).map((row) => [row.email, row.outcome])).toEqual(
       emails.map((email) => [email, 'created']),
     );
   });
 
   it('draws a progress bar on a terminal only, never with --json', async () => {
-    const input = file('bar.csv', `email\n${uniqueEmail('bar')}\n`);
+    const input = h.file('bar.csv', `email\n${uniqueEmail('bar')}\n`);
     const tty = await h.cli(['bulk', input, '--rate', '1000/s', '--scope', 'bar'], { tty: true });
     expect(tty.code).toBe(0);
     expect(tty.stderr).toMatch(/bulk .*1\/1 · 1 created/);
@@ -263,7 +247,7 @@ describe('bulk', () => {
 
   it('skips rows naming a role Auth0 does not have (unknown_role), also on --dry-run, reading the roles once', async () => {
     const [ok, typo, both] = [uniqueEmail('roles-ok'), uniqueEmail('roles-typo'), uniqueEmail('roles-both')];
-    const input = file(
+    const input = h.file(
       'roles.csv',
       ['email,roles', `${ok},member;billing`, `${typo},membr`, `${both},Admin;billing;ghost`, `${uniqueEmail('default')},`].join('\n'),
     );
@@ -280,12 +264,12 @@ describe('bulk', () => {
     expect((h.auth0.counts['GET /api/v2/roles'] ?? 0) - listingsBefore).toBe(1);
     await expect(h.env.client.workflow.getHandle(`invite-${id(ok, 'roles')}`).describe()).rejects.toThrow(/not found/i);
 
-    const out = file('roles-report.csv', '');
+    const out = h.file('roles-report.csv', '');
     const real = await h.cli(['bulk', input, '--rate', '1000/s', '--scope', 'roles', '--roles', 'viewer', '--report', out]);
     expect(real.code).toBe(1);
     expect(real.stdout).toMatch(/^bulk: 4 rows · 2 created · 0 exists · 2 skipped · 0 failed · 0 already done$/m);
     expect(real.stdout).toMatch(/^ {2}row 3 {2}skipped {2}\S+ {2}unknown_role: no such role in Auth0: "membr"$/m);
-    expect(report(out).map((r) => [r.row, r.outcome, r.invite_id])).toEqual([
+    expect(h.report(out).map((r) => [r.row, r.outcome, r.invite_id])).toEqual([
       ['2', 'created', id(ok, 'roles')],
       ['3', 'skipped', ''],
       ['4', 'skipped', ''],
@@ -299,7 +283,7 @@ describe('bulk', () => {
 
   it('starts nothing and exits 4 when Auth0 cannot be asked for its roles', async () => {
     const email = uniqueEmail('auth0-down');
-    const input = file('down.csv', `email,roles\n${email},member\n`);
+    const input = h.file('down.csv', `email,roles\n${email},member\n`);
     h.auth0.injectFault({ route: 'GET /api/v2/roles', status: 503 });
     try {
       for (const extra of [['--dry-run'], ['--rate', '1000/s']]) {
@@ -312,13 +296,13 @@ describe('bulk', () => {
     }
     await expect(h.env.client.workflow.getHandle(`invite-${id(email, 'down')}`).describe()).rejects.toThrow(/not found/i);
     // Without roles to check, Auth0 is not needed at all: not even its configuration.
-    const noRoles = file('noroles.csv', `email\n${uniqueEmail('no-auth0')}\n`);
+    const noRoles = h.file('noroles.csv', `email\n${uniqueEmail('no-auth0')}\n`);
     const r = await h.cli(['bulk', noRoles, '--rate', '1000/s', '--scope', 'down'], { env: { AUTH0_DOMAIN: undefined, AUTH0_CLIENT_SECRET: undefined } });
     expect(r.code).toBe(0);
   });
 
   it('needs the Auth0 application to check roles (exit 78 naming what is missing)', async () => {
-    const input = file('noconfig.csv', `email,roles\n${uniqueEmail('cfg')},member\n`);
+    const input = h.file('noconfig.csv', `email,roles\n${uniqueEmail('cfg')},member\n`);
     const r = await h.cli(['bulk', input, '--dry-run'], { env: { AUTH0_CLIENT_ID: undefined, AUTH0_CLIENT_SECRET: undefined } });
     expect(r.code).toBe(78);
     expect(r.stderr).toMatch(/config_invalid: AUTH0_CLIENT_ID, AUTH0_CLIENT_SECRET are required to check role names in Auth0/);
@@ -327,7 +311,7 @@ describe('bulk', () => {
   it(`skips rows whose data_ columns pass the data key limit (${MAX_DATA_KEYS})`, async () => {
     const columns = Array.from({ length: MAX_DATA_KEYS + 1 }, (_, i) => `data_k${i}`);
     const email = uniqueEmail('wide');
-    const input = file('wide.csv', `email,${columns.join(',')}\n${email},${columns.map((_, i) => i).join(',')}\n`);
+    const input = h.file('wide.csv', `email,${columns.join(',')}\n${email},${columns.map((_, i) => i).join(',')}\n`);
     const r = await h.cli(['bulk', input, '--dry-run', '--json']);
     expect(r.code).toBe(1);
     expect(r.lines()).toEqual([
@@ -337,11 +321,11 @@ describe('bulk', () => {
 
   it('refuses a file it cannot use, before starting anything (exit 2)', async () => {
     const cases: [string, RegExp][] = [
-      [file('typo.csv', 'email,role\nada@example.com,admin\n'), /unknown column\(s\) "role"/],
-      [file('noemail.csv', 'scope\nacme\n'), /has no "email" column/],
-      [file('twice.csv', 'email,email\na@example.com,b@example.com\n'), /column "email" appears twice/],
-      [file('empty.csv', ''), /is empty/],
-      [file('broken.csv', 'email\n"ada@example.com\n'), /quoted field is not closed/],
+      [h.file('typo.csv', 'email,role\nada@example.com,admin\n'), /unknown column\(s\) "role"/],
+      [h.file('noemail.csv', 'scope\nacme\n'), /has no "email" column/],
+      [h.file('twice.csv', 'email,email\na@example.com,b@example.com\n'), /column "email" appears twice/],
+      [h.file('empty.csv', ''), /is empty/],
+      [h.file('broken.csv', 'email\n"ada@example.com\n'), /quoted field is not closed/],
       ['missing.csv', /cannot read .*missing\.csv \(ENOENT\)/],
     ];
     for (const [name, message] of cases) {
@@ -349,8 +333,8 @@ describe('bulk', () => {
       expect(r.code, name).toBe(2);
       expect(r.stderr, name).toMatch(message);
     }
-    const notAReport = file('other.csv', 'a,b\n1,2\n');
-    const r = await h.cli(['bulk', file('fine.csv', 'email\nada@example.com\n'), '--report', notAReport]);
+    const notAReport = h.file('other.csv', 'a,b\n1,2\n');
+    const r = await h.cli(['bulk', h.file('fine.csv', 'email\nada@example.com\n'), '--report', notAReport]);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/is not a bulk report/);
     expect(readFileSync(join(h.dir, notAReport), 'utf8')).toBe('a,b\n1,2\n');

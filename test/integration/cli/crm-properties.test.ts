@@ -5,10 +5,7 @@
  * and properties are refused as the API refuses them (also on --dry-run), and HubSpot down at
  * the check starts nothing.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseCsv } from '../../../cli/csv';
 import { deriveInviteId } from '../../../client/invite-id';
 import { startHubSpotEmulator } from '../../../emulators/hubspot';
 import type { HubSpotEmulator } from '../../../emulators/hubspot';
@@ -30,21 +27,6 @@ afterAll(async () => {
 /** Runs the CLI with the API's HubSpot private app (the emulator) and `env` on top. */
 function cli(argv: string[], env: CliRunOptions['env'] = {}) {
   return h.cli(argv, { env: { HUBSPOT_ACCESS_TOKEN: hubspot.accessToken, HUBSPOT_BASE_PATH: hubspot.url, ...env } });
-}
-
-let files = 0;
-
-/** Writes a file into the CLI's working directory; returns its name. */
-function file(name: string, text: string): string {
-  const unique = `${++files}-${name}`;
-  writeFileSync(join(h.dir, unique), text);
-  return unique;
-}
-
-/** The report's rows as objects keyed by its header. */
-function report(name: string): Record<string, string>[] {
-  const [header, ...rows] = parseCsv(readFileSync(join(h.dir, name), 'utf8'));
-  return rows.map((r) => Object.fromEntries(header!.map((column, i) => [column, r[i] ?? ''])));
 }
 
 const id = (email: string, scope = 'default') => deriveInviteId(h.cliEnv.INVITE_ID_KEY, email, scope);
@@ -137,7 +119,7 @@ describe('create', () => {
 describe('bulk', () => {
   it('reads account_policy and crm_properties (a;b) per row, the options and the defaults for rows without, and skips unknown ones', async () => {
     const [cells, defaults, typo, badPolicy, none] = [uniqueEmail('bulk-cells'), uniqueEmail('bulk-defaults'), uniqueEmail('bulk-typo'), uniqueEmail('bulk-policy'), uniqueEmail('bulk-none')];
-    const input = file(
+    const input = h.file(
       'crm.csv',
       [
         'email,account_policy,crm_properties',
@@ -163,11 +145,11 @@ describe('bulk', () => {
     expect(listings() - before).toBe(1);
     await expectNotStarted(cells, 'crm');
 
-    const out = file('crm-report.csv', '');
+    const out = h.file('crm-report.csv', '');
     const real = await cli(['bulk', input, '--rate', '1000/s', '--report', out, ...options]);
     expect(real.code).toBe(1);
     expect(real.stdout).toMatch(/^bulk: 5 rows · 3 created · 0 exists · 2 skipped · 0 failed · 0 already done$/m);
-    expect(report(out).map((r) => [r.row, r.outcome])).toEqual([
+    expect(h.report(out).map((r) => [r.row, r.outcome])).toEqual([
       ['2', 'created'],
       ['3', 'created'],
       ['4', 'skipped'],
@@ -184,7 +166,7 @@ describe('bulk', () => {
 
   it("uses the tenant's defaults for rows and options that name none", async () => {
     const email = uniqueEmail('bulk-tenant');
-    const input = file('tenant.csv', `email\n${email}\n`);
+    const input = h.file('tenant.csv', `email\n${email}\n`);
     const r = await cli(['bulk', input, '--rate', '1000/s', '--scope', 'tenant'], { ACCOUNT_POLICY: 'link', HUBSPOT_TOKEN_PROPERTIES: 'lifecyclestage' });
     expect(r.code).toBe(0);
     expect(await h.status(id(email, 'tenant'))).toMatchObject({ accountPolicy: 'link', crmProperties: ['lifecyclestage'] });
@@ -192,7 +174,7 @@ describe('bulk', () => {
 
   it('starts nothing and exits 4 when HubSpot is down at the check', async () => {
     const email = uniqueEmail('bulk-down');
-    const input = file('down.csv', `email,crm_properties\n${email},company\n`);
+    const input = h.file('down.csv', `email,crm_properties\n${email},company\n`);
     hubspot.outage();
     try {
       for (const extra of [['--dry-run'], ['--rate', '1000/s']]) {

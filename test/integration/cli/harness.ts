@@ -4,12 +4,13 @@
  * environment an operator would export and captures what it writes.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, vi } from 'vitest';
 import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import { Worker } from '@temporalio/worker';
+import { parseCsv } from '../../../cli/csv';
 import { run } from '../../../cli/main';
 import { startAuth0Emulator } from '../../../emulators/auth0';
 import type { Auth0Emulator } from '../../../emulators/auth0';
@@ -66,6 +67,10 @@ export interface CliHarness {
   };
   /** A scratch directory, removed on close; the CLI's working directory. */
   dir: string;
+  /** Writes a file into `dir` under a name no other call of this harness used; returns that name. */
+  file(name: string, text: string): string;
+  /** The rows of the CSV report `name` in `dir`, as objects keyed by its header. */
+  report(name: string): Record<string, string>[];
   cli(argv: string[], opts?: CliRunOptions): Promise<CliResult>;
   /** Starts an invite the way the API does (the shared starter); `extra` sets input fields the API keeps at their defaults. */
   invite(
@@ -125,6 +130,7 @@ export async function startCliHarness(): Promise<CliHarness> {
   const start = createInviteStarter(env.client, taskQueue, cliEnv.INVITE_ID_KEY);
   const status = (inviteId: string) =>
     env.client.workflow.getHandle(inviteWorkflowId(inviteId)).query(statusQuery);
+  let files = 0;
 
   return {
     env,
@@ -133,6 +139,15 @@ export async function startCliHarness(): Promise<CliHarness> {
     taskQueue,
     cliEnv,
     dir,
+    file(name, text) {
+      const unique = `${++files}-${name}`;
+      writeFileSync(join(dir, unique), text);
+      return unique;
+    },
+    report(name) {
+      const [header, ...rows] = parseCsv(readFileSync(join(dir, name), 'utf8'));
+      return rows.map((r) => Object.fromEntries(header!.map((column, i) => [column, r[i] ?? ''])));
+    },
     async cli(argv, opts = {}) {
       const stdout = capture();
       const stderr = capture(opts.tty ?? false);
