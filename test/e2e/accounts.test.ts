@@ -17,7 +17,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { claimName, CLAIMS as CLAIM } from '../../lib/action-contract';
 import { createHubSpotClient } from '../../services/hubspot';
@@ -37,7 +37,7 @@ import {
   socialLogin,
 } from './browser';
 import type { Locale } from './browser';
-import { CLAIMS, startStack } from './stack';
+import { CLAIMS, useStack } from './stack';
 import type { Stack } from './stack';
 
 const ACCOUNTS = join(import.meta.dirname, '..', '..', 'test-results', 'accounts');
@@ -46,14 +46,12 @@ const SCOPE = 'workspace:acme';
 const JOURNEY = 180_000;
 
 let stack: Stack;
+useStack((started) => {
+  stack = started;
+});
 
 beforeAll(async () => {
-  stack = await startStack();
   await mkdir(ACCOUNTS, { recursive: true });
-}, 180_000);
-
-afterAll(async () => {
-  await stack?.close();
 });
 
 /** A fresh browser in `locale`; the logins here, with their grants in between, may take 30 s a step. */

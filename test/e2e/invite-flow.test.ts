@@ -4,20 +4,15 @@
  * deployed post-login Action, and the customer space reading roles and data from the very first
  * token — then Auth0, HubSpot and the workflow checked for what the redemption did.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { atUniversalLogin, customerSpace, emailOf, newPage, openLink, passwordLogin, PASSWORD, signUp, socialLogin } from './browser';
-import { startStack } from './stack';
+import { useStack } from './stack';
 import type { Stack } from './stack';
 
 let stack: Stack;
-
-beforeAll(async () => {
-  stack = await startStack();
-}, 180_000);
-
-afterAll(async () => {
-  await stack?.close();
+useStack((started) => {
+  stack = started;
 });
 
 /** Opens the newest email's link and follows the landing page's Continue button to Universal Login. */

@@ -26,17 +26,12 @@ import {
   socialLogin,
 } from './browser';
 import type { Locale } from './browser';
-import { APP_NAME, startStack } from './stack';
+import { APP_NAME, useStack } from './stack';
 import type { Stack } from './stack';
 
 let stack: Stack;
-
-beforeAll(async () => {
-  stack = await startStack();
-}, 180_000);
-
-afterAll(async () => {
-  await stack?.close();
+useStack((started) => {
+  stack = started;
 });
 
 /**

@@ -4,12 +4,12 @@
  * confirmation, and the invite email itself, in English and French, at desktop and mobile widths.
  * Each is saved under test-results/screenshots/ for a person to look at.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import type { Page } from 'playwright-core';
 import { formatDateTime } from '../../lib/locale';
 import { atUniversalLogin, BROWSER_LANGUAGE, emailOf, LOCALES, newPage as openPage, screenshot, screenshots, signUp, VIEWPORT_NAMES } from './browser';
 import type { Locale, Viewport } from './browser';
-import { startStack } from './stack';
+import { useStack } from './stack';
 import type { Stack } from './stack';
 
 let stack: Stack;
@@ -18,8 +18,11 @@ const expiring: Partial<Record<Locale, { email: string; link: string }>> = {};
 /** Invites extended at once: their first link's one minute runs out, the invite lives on. */
 const outlived: Partial<Record<Locale, { inviteId: string; link: string }>> = {};
 
+useStack((started) => {
+  stack = started;
+});
+
 beforeAll(async () => {
-  stack = await startStack();
   for (const locale of LOCALES) {
     const email = emailOf(`expiring-${locale}`);
     await createInvite({ email, locale, ttl: '1 minute' });
@@ -30,10 +33,6 @@ beforeAll(async () => {
     outlived[locale] = { inviteId, link: await stack.linkFor(extended) };
     expect((await api('POST', `/v1/invites/${inviteId}/extend`, { ttl: '7 days' })).status).toBe(200);
   }
-}, 180_000);
-
-afterAll(async () => {
-  await stack?.close();
 });
 
 // The browser's own language is English unless a test says otherwise: the pages must follow the invite, not it.

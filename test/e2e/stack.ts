@@ -14,7 +14,7 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { buildAction } from '../../actions/build';
 import { deployAction } from '../../actions/deploy';
 import { createActivities } from '../../activities';
@@ -356,6 +356,21 @@ export async function startStack(): Promise<Stack> {
       await Promise.all([env.teardown(), auth0.close(), hubspot.close(), mail.close()]);
     },
   };
+}
+
+/**
+ * Starts the stack before a test file's tests (hooks registered later run after it) and closes it
+ * after them; `use` receives it once started.
+ */
+export function useStack(use: (stack: Stack) => void): void {
+  let stack: Stack | undefined;
+  beforeAll(async () => {
+    stack = await startStack();
+    use(stack);
+  }, 180_000);
+  afterAll(async () => {
+    await stack?.close();
+  });
 }
 
 /**
