@@ -15,155 +15,55 @@
  * test-results/accounts/ (docs/accounts.md, "What Auth0 holds"); screenshots of the login page at
  * the Google choice and of the customer space with the contact go to test-results/screenshots/.
  */
-import { randomBytes } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createRemoteJWKSet, jwtVerify } from 'jose';
-import type { JWTPayload } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BrowserContext, Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
 import { claimName, CLAIMS as CLAIM } from '../../lib/action-contract';
 import { createHubSpotClient } from '../../services/hubspot';
-import { historyQuery, inviteWorkflowId, statusQuery } from '../../workflows/messages';
-import type { InviteStatus, LifecycleEvent } from '../../workflows/messages';
 import { WAIT } from '../support/wait';
-import { CLAIMS, saveScreenshot, startStack } from './stack';
+import {
+  atUniversalLogin,
+  BROWSER_LANGUAGE,
+  customerSpace,
+  emailOf,
+  idToken,
+  newPage as openPage,
+  openLink,
+  passwordLogin,
+  PASSWORD,
+  screenshots,
+  signUp,
+  socialLogin,
+} from './browser';
+import type { Locale } from './browser';
+import { CLAIMS, useStack } from './stack';
 import type { Stack } from './stack';
 
-const RESULTS = join(import.meta.dirname, '..', '..', 'test-results');
-const SCREENSHOTS = join(RESULTS, 'screenshots');
-const ACCOUNTS = join(RESULTS, 'accounts');
-const PASSWORD = 'a long and correct password';
+const ACCOUNTS = join(import.meta.dirname, '..', '..', 'test-results', 'accounts');
 const SCOPE = 'workspace:acme';
 /** A whole journey: two logins through Universal Login and a grant in between. */
 const JOURNEY = 180_000;
 
 let stack: Stack;
-const contexts: BrowserContext[] = [];
-
-beforeAll(async () => {
-  stack = await startStack();
-  await mkdir(SCREENSHOTS, { recursive: true });
-  await mkdir(ACCOUNTS, { recursive: true });
-}, 180_000);
-
-afterAll(async () => {
-  await Promise.all(contexts.map((c) => c.close()));
-  await stack?.close();
+useStack((started) => {
+  stack = started;
 });
 
-const emailOf = (name: string) => `${name}.${randomBytes(4).toString('hex')}@example.com`;
-type Locale = 'en' | 'fr';
+beforeAll(async () => {
+  await mkdir(ACCOUNTS, { recursive: true });
+});
 
-/** A fresh browser in `locale` (no cookies, no storage). */
-async function newPage(locale: Locale = 'en'): Promise<Page> {
-  const context = await stack.browser.newContext({
-    locale: locale === 'fr' ? 'fr-FR' : 'en-US',
-    viewport: { width: 1280, height: 800 },
-  });
-  contexts.push(context);
-  const page = await context.newPage();
-  page.setDefaultTimeout(30_000);
-  return page;
-}
-
-/** Saves the page at desktop (1280) and mobile (390) widths as `<name>-<locale>-<width>.png`. */
-async function screenshots(page: Page, name: string, locale: Locale): Promise<void> {
-  for (const [label, width, height] of [
-    ['desktop', 1280, 800],
-    ['mobile', 390, 844],
-  ] as const) {
-    await page.setViewportSize({ width, height });
-    await saveScreenshot(page, join(SCREENSHOTS, `${name}-${locale}-${label}.png`));
-  }
-  await page.setViewportSize({ width: 1280, height: 800 });
-}
-
-/** Opens the emailed link and follows the landing page's button to Universal Login. */
-async function openLink(page: Page, email: string): Promise<void> {
-  const landing = await page.goto(await stack.linkFor(email));
-  expect(landing?.status()).toBe(200);
-  await page.locator(`a.button[href^="${stack.demo.url}/login?"]`).click();
-  await page.waitForURL((url) => url.href.startsWith(`${stack.auth0.url}/u/`));
-}
-
-/** On Universal Login, chooses "Google" and signs in there as `email`. */
-async function googleLogin(page: Page, email: string): Promise<void> {
-  await page.getByTestId('social-google-oauth2').click();
-  await page.locator('#idp-email').fill(email);
-  await page.getByTestId('idp-submit').click();
-}
-
-/** On Universal Login, signs in with the password. */
-async function passwordLogin(page: Page, email: string): Promise<void> {
-  if ((await page.getByTestId('login-form').count()) === 0) await page.getByTestId('login-link').click();
-  await page.locator('#username').fill(email);
-  await page.locator('#password').fill(PASSWORD);
-  await page.getByTestId('login-submit').click();
-}
-
-/** On Universal Login, signs up with a password for the address filled in. */
-async function signUp(page: Page): Promise<void> {
-  if ((await page.getByTestId('signup-form').count()) === 0) await page.getByTestId('signup-link').click();
-  await page.locator('#signup-password').fill(PASSWORD);
-  await page.getByTestId('signup-submit').click();
-}
+/** A fresh browser in `locale`; the logins here, with their grants in between, may take 30 s a step. */
+const newPage = (locale: Locale = 'en'): Promise<Page> => openPage(stack, { locale: BROWSER_LANGUAGE[locale], timeout: 30_000 });
 
 /** Signs out in the customer space, then starts a sign-in from its home page. */
 async function signOutAndIn(page: Page): Promise<void> {
   await page.getByTestId('sign-out').click();
   await page.getByTestId('signed-out').waitFor();
   await page.getByTestId('sign-in').click();
-  await page.waitForURL((url) => url.href.startsWith(`${stack.auth0.url}/u/`));
+  await atUniversalLogin(stack, page);
 }
-
-/** Waits for the customer space's signed-in view and reads what it shows. */
-async function customerSpace(page: Page) {
-  await page.waitForURL((url) => url.href.startsWith(stack.demo.url) && !url.pathname.startsWith('/callback'));
-  await page.getByTestId('signed-in-email').waitFor();
-  const text = async (id: string) =>
-    (await page.getByTestId(id).count()) > 0 ? await page.getByTestId(id).first().textContent() : null;
-  const properties: Record<string, string | null> = {};
-  for (const dd of await page.locator('[data-testid="crm-properties"] dd').all())
-    properties[(await dd.getAttribute('data-property'))!] = await dd.textContent();
-  return {
-    email: await text('signed-in-email'),
-    userId: await text('user-id'),
-    roles: await page.getByTestId('roles').locator('li').allTextContents(),
-    inviteId: await text('invite-id'),
-    contactId: await text('contact-id'),
-    crm: properties,
-    error:
-      (await page.getByTestId('invite-error').count()) > 0
-        ? await page.getByTestId('invite-error').getAttribute('data-code')
-        : null,
-    lang: await page.locator('html').getAttribute('lang'),
-  };
-}
-
-/**
- * The ID token the customer space holds (Auth0's SPA SDK keeps it in localStorage), verified
- * against the tenant's keys.
- */
-async function idToken(page: Page): Promise<JWTPayload> {
-  const raw = await page.evaluate(() => {
-    for (let i = 0; i < localStorage.length; i++) {
-      const key = localStorage.key(i);
-      if (key?.endsWith('::@@user@@')) return (JSON.parse(localStorage.getItem(key)!) as { id_token: string }).id_token;
-    }
-    return undefined;
-  });
-  expect(raw).toBeDefined();
-  const { payload } = await jwtVerify(raw!, createRemoteJWKSet(new URL(`${stack.auth0.url}/.well-known/jwks.json`)), {
-    issuer: stack.auth0.issuer,
-    audience: stack.auth0.spaClientId,
-  });
-  return payload;
-}
-
-const handle = (inviteId: string) => stack.env.client.workflow.getHandle(inviteWorkflowId(inviteId));
-const status = (inviteId: string): Promise<InviteStatus> => handle(inviteId).query(statusQuery);
-const events = async (inviteId: string): Promise<LifecycleEvent[]> => (await handle(inviteId).query(historyQuery)).events;
 
 /** An Auth0 user as the note shows it: id, identities, roles, whether `app_metadata` has the invite. */
 interface Held {
@@ -215,19 +115,19 @@ describe('an existing verified password account, the invite accepted with Google
           locale,
         });
         // The invite keeps the policy it was created with (`off` is the absence of one).
-        expect((await status(inviteId)).accountPolicy ?? 'off').toBe(policy);
+        expect((await stack.status(inviteId)).accountPolicy ?? 'off').toBe(policy);
 
         const page = await newPage(locale);
-        await openLink(page, email);
+        await openLink(stack, page, await stack.linkFor(email));
         // An account exists: the login form, for the invited address, with the social buttons.
         expect(await page.locator('#username').inputValue()).toBe(email);
         await page.getByTestId('social-google-oauth2').waitFor();
         if (policy !== 'all-verified') await screenshots(page, 'login-page-google-choice', locale);
-        await googleLogin(page, email);
+        await socialLogin(page, 'google-oauth2', email);
 
-        const first = await customerSpace(page);
+        const first = await customerSpace(stack, page);
         expect(first).toMatchObject({ email, roles: ['member'], inviteId, error: null, lang: locale });
-        const firstToken = await idToken(page);
+        const firstToken = await idToken(stack, page);
         expect(firstToken[claimName(CLAIMS, CLAIM.roles)]).toEqual(['member']);
         expect(firstToken.sub).toBe(first.userId);
 
@@ -239,9 +139,9 @@ describe('an existing verified password account, the invite accepted with Google
 
         await signOutAndIn(page);
         await passwordLogin(page, email);
-        const second = await customerSpace(page);
+        const second = await customerSpace(stack, page);
         expect(second.email).toBe(email);
-        const secondToken = await idToken(page);
+        const secondToken = await idToken(stack, page);
         expect(secondToken.sub).toBe(second.userId);
 
         const grantOf = (userId: string | undefined) => {
@@ -286,7 +186,7 @@ describe('an existing verified password account, the invite accepted with Google
           expect(stack.auth0.getUser(googleId!)).toBeUndefined();
           expect(final.linkedAccounts).toEqual({ primaryUserId: password.user_id, secondaryUserIds: [googleId] });
           expect(final.grantedTo).toEqual([password.user_id]);
-          const linked = (await events(inviteId)).find((e) => e.type === 'linked_accounts');
+          const linked = (await stack.events(inviteId)).find((e) => e.type === 'linked_accounts');
           expect(linked).toMatchObject({ userId: password.user_id, userIds: [googleId] });
           // Linked within the redemption answer's wait, the first login continued as the primary
           // (api.authentication.setPrimaryUser); linked later (a slow machine), it continued as the
@@ -335,9 +235,9 @@ describe('an unverified password account with the invited address', () => {
         const before = holdings(email);
         const inviteId = await stack.createInvite({ email, roles: ['member'], data: {}, accountPolicy: policy });
         const page = await newPage();
-        await openLink(page, email);
-        await googleLogin(page, email);
-        const first = await customerSpace(page);
+        await openLink(stack, page, await stack.linkFor(email));
+        await socialLogin(page, 'google-oauth2', email);
+        const first = await customerSpace(stack, page);
         expect(first).toMatchObject({ email, roles: ['member'], inviteId, error: null });
         expect(first.userId).toMatch(/^google-oauth2\|/);
 
@@ -345,7 +245,7 @@ describe('an unverified password account with the invited address', () => {
         expect(final.state).toBe('completed');
         expect(final.linkedAccounts).toBeUndefined();
         expect(final.grantedTo).toEqual([first.userId]);
-        expect((await events(inviteId)).filter((e) => e.type === 'linked_accounts')).toEqual([]);
+        expect((await stack.events(inviteId)).filter((e) => e.type === 'linked_accounts')).toEqual([]);
 
         const after = holdings(email);
         expect(after).toHaveLength(2);
@@ -399,16 +299,16 @@ describe('the CRM both ways', () => {
         // Upserted at creation, before anyone clicks: its id and properties are bound to the invite.
         await expect
           .poll(async () => {
-            const s = await status(inviteId);
+            const s = await stack.status(inviteId);
             return { contactId: s.contactId, crm: s.crm };
           }, WAIT)
           .toEqual({ contactId: created.id, crm: { lifecyclestage: 'customer', company: 'Acme Industries' } });
-        expect(await events(inviteId)).toContainEqual(expect.objectContaining({ type: 'crm_upserted', contactId: created.id }));
+        expect(await stack.events(inviteId)).toContainEqual(expect.objectContaining({ type: 'crm_upserted', contactId: created.id }));
 
         const page = await newPage(locale);
-        await openLink(page, email);
+        await openLink(stack, page, await stack.linkFor(email));
         await signUp(page);
-        const shown = await customerSpace(page);
+        const shown = await customerSpace(stack, page);
         expect(shown).toMatchObject({
           email,
           roles: ['member'],
@@ -421,7 +321,7 @@ describe('the CRM both ways', () => {
         expect(await page.locator('[data-testid="crm"] h2').textContent()).toBe(
           locale === 'fr' ? 'Dans notre CRM' : 'In our CRM',
         );
-        const token = await idToken(page);
+        const token = await idToken(stack, page);
         expect(token[claimName(CLAIMS, CLAIM.contactId)]).toBe(created.id);
         expect(token[claimName(CLAIMS, CLAIM.crm)]).toEqual({ lifecyclestage: 'customer', company: 'Acme Industries' });
         await screenshots(page, 'customer-space-crm', locale);
@@ -455,10 +355,10 @@ describe('the CRM both ways', () => {
         inviteId = await stack.createInvite({ email, roles: ['member'], data: {} });
         // The email does not wait for HubSpot.
         await stack.linkFor(email);
-        const s = await status(inviteId);
+        const s = await stack.status(inviteId);
         expect(s.state).toBe('pending');
         expect(s.contactId).toBeUndefined();
-        expect((await events(inviteId)).map((e) => e.type)).not.toContain('crm_upserted');
+        expect((await stack.events(inviteId)).map((e) => e.type)).not.toContain('crm_upserted');
         expect(stack.hubspot.contactByEmail(email)).toBeUndefined();
       } finally {
         stack.hubspot.endOutage();
@@ -468,13 +368,13 @@ describe('the CRM both ways', () => {
         .poll(() => stack.hubspot.contactByEmail(email)?.properties, WAIT)
         .toMatchObject({ inviteflow_invite_id: inviteId, inviteflow_invite_status: 'invited' });
       const contactId = stack.hubspot.contactByEmail(email)!.id;
-      await expect.poll(async () => (await status(inviteId)).contactId, WAIT).toBe(contactId);
-      expect(await events(inviteId)).toContainEqual(expect.objectContaining({ type: 'crm_upserted', contactId }));
+      await expect.poll(async () => (await stack.status(inviteId)).contactId, WAIT).toBe(contactId);
+      expect(await stack.events(inviteId)).toContainEqual(expect.objectContaining({ type: 'crm_upserted', contactId }));
 
       const page = await newPage();
-      await openLink(page, email);
+      await openLink(stack, page, await stack.linkFor(email));
       await signUp(page);
-      const shown = await customerSpace(page);
+      const shown = await customerSpace(stack, page);
       expect(shown).toMatchObject({ email, roles: ['member'], inviteId, contactId, error: null });
       expect((await stack.finalStatus(inviteId)).state).toBe('completed');
       expect(stack.hubspot.contactByEmail(email)?.properties).toMatchObject({

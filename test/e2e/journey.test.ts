@@ -7,125 +7,38 @@
  * token; the invite stays redeemable throughout. Screenshots of every page these branches show,
  * in English and French at desktop and mobile widths, go to test-results/screenshots/.
  */
-import { randomBytes } from 'node:crypto';
-import { mkdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BrowserContext, Page } from 'playwright-core';
-import { inviteWorkflowId, statusQuery } from '../../workflows/messages';
-import type { InviteStatus } from '../../workflows/messages';
-import { APP_NAME, saveScreenshot, startStack } from './stack';
+import type { Page } from 'playwright-core';
+import {
+  atCustomerSpace,
+  atUniversalLogin,
+  BROWSER_LANGUAGE,
+  continueButton,
+  customerSpace,
+  emailOf,
+  LOCALES,
+  newPage,
+  openLink,
+  passwordLogin,
+  PASSWORD,
+  screenshots,
+  signUp,
+  socialLogin,
+} from './browser';
+import type { Locale } from './browser';
+import { APP_NAME, useStack } from './stack';
 import type { Stack } from './stack';
 
-const SCREENSHOTS = join(import.meta.dirname, '..', '..', 'test-results', 'screenshots');
-const PASSWORD = 'a long and correct password';
-
 let stack: Stack;
-const contexts: BrowserContext[] = [];
-
-beforeAll(async () => {
-  stack = await startStack();
-  await mkdir(SCREENSHOTS, { recursive: true });
-}, 180_000);
-
-afterAll(async () => {
-  await Promise.all(contexts.map((c) => c.close()));
-  await stack?.close();
+useStack((started) => {
+  stack = started;
 });
-
-const emailOf = (name: string) => `${name}.${randomBytes(4).toString('hex')}@example.com`;
-
-/** A fresh browser (no cookies, no storage); `locale` sets its languages (`navigator.languages`, `Accept-Language`). */
-async function newPage(locale = 'en-US'): Promise<Page> {
-  const context = await stack.browser.newContext({ locale, viewport: { width: 1280, height: 800 } });
-  contexts.push(context);
-  const page = await context.newPage();
-  page.setDefaultTimeout(20_000);
-  return page;
-}
-
-/** Saves the page at desktop (1280) and mobile (390) widths as `<name>-<locale>-<width>.png`. */
-async function screenshots(page: Page, name: string, locale: 'en' | 'fr'): Promise<void> {
-  for (const [label, width, height] of [
-    ['desktop', 1280, 800],
-    ['mobile', 390, 844],
-  ] as const) {
-    await page.setViewportSize({ width, height });
-    await saveScreenshot(page, join(SCREENSHOTS, `${name}-${locale}-${label}.png`));
-  }
-  await page.setViewportSize({ width: 1280, height: 800 });
-}
-
-const createInvite = (body: Record<string, unknown>) => stack.createInvite(body);
-
-/** Opens the emailed link and follows the landing page's button to Universal Login. */
-async function openLink(page: Page, link: string): Promise<void> {
-  const landing = await page.goto(link);
-  expect(landing?.status()).toBe(200);
-  await page.locator(`a.button[href^="${stack.demo.url}/login?"]`).click();
-  await page.waitForURL((url) => url.href.startsWith(`${stack.auth0.url}/u/`));
-}
-
-/** On Universal Login, signs in through the emulated social provider as `email`. */
-async function socialLogin(
-  page: Page,
-  connection: 'google-oauth2' | 'facebook',
-  email: string,
-): Promise<void> {
-  await page.getByTestId(`social-${connection}`).click();
-  await page.locator('#idp-email').fill(email);
-  await page.getByTestId('idp-submit').click();
-}
-
-/** On Universal Login, signs up with a password (the address is filled in, or typed when `email` is given). */
-async function signUp(page: Page, email?: string): Promise<void> {
-  if ((await page.getByTestId('signup-form').count()) === 0) await page.getByTestId('signup-link').click();
-  if (email !== undefined) await page.locator('#email').fill(email);
-  await page.locator('#signup-password').fill(PASSWORD);
-  await page.getByTestId('signup-submit').click();
-}
-
-/** On Universal Login, signs in with a password. */
-async function passwordLogin(page: Page, email: string): Promise<void> {
-  if ((await page.getByTestId('login-form').count()) === 0) await page.getByTestId('login-link').click();
-  await page.locator('#username').fill(email);
-  await page.locator('#password').fill(PASSWORD);
-  await page.getByTestId('login-submit').click();
-}
-
-/** Waits for the customer space's signed-in view and reads it. */
-async function customerSpace(page: Page) {
-  await page.waitForURL(
-    (url) => url.href.startsWith(stack.demo.url) && !url.pathname.startsWith('/callback'),
-  );
-  await page.getByTestId('signed-in-email').waitFor();
-  const text = async (id: string) =>
-    (await page.getByTestId(id).count()) > 0 ? await page.getByTestId(id).first().textContent() : null;
-  return {
-    email: await text('signed-in-email'),
-    userId: await text('user-id'),
-    roles: await page.getByTestId('roles').locator('li').allTextContents(),
-    inviteId: await text('invite-id'),
-    error:
-      (await page.getByTestId('invite-error').count()) > 0
-        ? await page.getByTestId('invite-error').getAttribute('data-code')
-        : null,
-    lang: await page.locator('html').getAttribute('lang'),
-  };
-}
-
-async function state(inviteId: string): Promise<InviteStatus> {
-  return stack.env.client.workflow.getHandle(inviteWorkflowId(inviteId)).query(statusQuery);
-}
-
-const finalStatus = (inviteId: string) => stack.finalStatus(inviteId);
-const auth0User = (email: string) => stack.auth0User(email);
 
 /**
  * The refused login's notice names the invited address and offers one control; clicking it signs
  * out at the tenant and lands on a fresh Universal Login for that address.
  */
-async function switchAccount(page: Page, invited: string, shots?: { locale: 'en' | 'fr' }): Promise<void> {
+async function switchAccount(page: Page, invited: string, shots?: { locale: Locale }): Promise<void> {
   const notice = page.getByTestId('invite-error');
   await expect.poll(() => notice.getAttribute('data-code')).toBe('invite_email_mismatch');
   expect(await page.getByTestId('invite-for').textContent()).toContain(invited);
@@ -139,7 +52,7 @@ async function switchAccount(page: Page, invited: string, shots?: { locale: 'en'
   const refusedSession = await sessionCookie();
   expect(refusedSession).toBeDefined();
   await control.click();
-  await page.waitForURL((url) => url.href.startsWith(`${stack.auth0.url}/u/`));
+  await atUniversalLogin(stack, page);
   // Signed out of the refused account at the tenant, the address filled in, the invite attached.
   expect(await sessionCookie()).toBeUndefined();
   const field = (await page.getByTestId('signup-form').count()) > 0 ? '#email' : '#username';
@@ -151,23 +64,23 @@ describe('the wrong account, then the right one in one step', () => {
     it(`a ${refused} account of another address is refused; "Sign in as" the invited address redeems`, async () => {
       const invited = emailOf(`invited.${refused}`);
       const other = emailOf(`other.${refused}`);
-      const inviteId = await createInvite({ email: invited, roles: ['member'], data: { seat: 7 } });
-      const page = await newPage();
-      await openLink(page, await stack.linkFor(invited));
+      const inviteId = await stack.createInvite({ email: invited, roles: ['member'], data: { seat: 7 } });
+      const page = await newPage(stack);
+      await openLink(stack, page, await stack.linkFor(invited));
       if (refused === 'password') {
         stack.auth0.createUser({ email: other, password: PASSWORD, email_verified: true });
         await passwordLogin(page, other);
       } else {
         await socialLogin(page, refused, other);
       }
-      const wrong = await customerSpace(page);
+      const wrong = await customerSpace(stack, page);
       expect(wrong).toMatchObject({
         email: other,
         roles: [],
         inviteId: null,
         error: 'invite_email_mismatch',
       });
-      expect((await state(inviteId)).state).toBe('pending');
+      expect((await stack.status(inviteId)).state).toBe('pending');
 
       await switchAccount(page, invited, refused === 'password' ? { locale: 'en' } : undefined);
       if (refused === 'password') await screenshots(page, 'login-page-signup', 'en');
@@ -175,33 +88,33 @@ describe('the wrong account, then the right one in one step', () => {
       if (refused === 'google-oauth2') await socialLogin(page, 'google-oauth2', invited);
       else await signUp(page);
 
-      const right = await customerSpace(page);
+      const right = await customerSpace(stack, page);
       expect(right).toMatchObject({ email: invited, roles: ['member'], inviteId, error: null });
       if (refused === 'password') await screenshots(page, 'customer-space-signed-in', 'en');
-      const status = await finalStatus(inviteId);
+      const status = await stack.finalStatus(inviteId);
       expect(status.state).toBe('completed');
-      expect(status.redeemer?.userId).toBe(auth0User(invited).user_id);
-      expect(auth0User(invited).roles).toEqual(['member']);
-      expect(auth0User(other).roles).toEqual([]);
+      expect(status.redeemer?.userId).toBe(stack.auth0User(invited).user_id);
+      expect(stack.auth0User(invited).roles).toEqual(['member']);
+      expect(stack.auth0User(other).roles).toEqual([]);
     });
   }
 
   it('an existing password account of the invited address signs in after the switch and redeems', async () => {
     const invited = emailOf('existing');
     const existing = stack.auth0.createUser({ email: invited, password: PASSWORD, email_verified: true });
-    const inviteId = await createInvite({ email: invited, roles: ['billing'], data: {} });
-    const page = await newPage();
-    await openLink(page, await stack.linkFor(invited));
+    const inviteId = await stack.createInvite({ email: invited, roles: ['billing'], data: {} });
+    const page = await newPage(stack);
+    await openLink(stack, page, await stack.linkFor(invited));
     // An account exists, so the login form comes first, for the invited address.
     expect(await page.locator('#username').inputValue()).toBe(invited);
     await screenshots(page, 'login-page', 'en');
     await socialLogin(page, 'facebook', emailOf('personal'));
-    expect((await customerSpace(page)).error).toBe('invite_email_mismatch');
+    expect((await customerSpace(stack, page)).error).toBe('invite_email_mismatch');
 
     await switchAccount(page, invited);
     expect(await page.getByTestId('login-form').count()).toBe(1);
     await passwordLogin(page, invited);
-    const right = await customerSpace(page);
+    const right = await customerSpace(stack, page);
     expect(right).toMatchObject({
       email: invited,
       userId: existing.user_id,
@@ -209,47 +122,47 @@ describe('the wrong account, then the right one in one step', () => {
       inviteId,
       error: null,
     });
-    expect((await finalStatus(inviteId)).redeemer?.userId).toBe(existing.user_id);
+    expect((await stack.finalStatus(inviteId)).redeemer?.userId).toBe(existing.user_id);
   });
 
   it('opening the link again while the refused session is alive asks who is signing in', async () => {
     const invited = emailOf('reopen');
-    const inviteId = await createInvite({ email: invited, roles: ['member'], data: {} });
+    const inviteId = await stack.createInvite({ email: invited, roles: ['member'], data: {} });
     const link = await stack.linkFor(invited);
-    const page = await newPage();
-    await openLink(page, link);
+    const page = await newPage(stack);
+    await openLink(stack, page, link);
     await socialLogin(page, 'google-oauth2', emailOf('still.signed.in'));
-    expect((await customerSpace(page)).error).toBe('invite_email_mismatch');
+    expect((await customerSpace(stack, page)).error).toBe('invite_email_mismatch');
     const flows = stack.auth0.state().flows.length;
 
     // Same browser, the tenant's session of the refused account still alive: the email's link
     // again leads to the login page, not silently back into that account.
-    await openLink(page, link);
+    await openLink(stack, page, link);
     expect(await page.locator('#email').inputValue()).toBe(invited);
     expect(stack.auth0.state().flows.length).toBe(flows);
-    expect((await state(inviteId)).state).toBe('pending');
+    expect((await stack.status(inviteId)).state).toBe('pending');
     await signUp(page);
-    expect(await customerSpace(page)).toMatchObject({
+    expect(await customerSpace(stack, page)).toMatchObject({
       email: invited,
       roles: ['member'],
       inviteId,
       error: null,
     });
-    expect((await finalStatus(inviteId)).redeemer?.email).toBe(invited);
+    expect((await stack.finalStatus(inviteId)).redeemer?.email).toBe(invited);
   });
 });
 
 describe('the API unreachable during login', () => {
-  for (const locale of ['en', 'fr'] as const) {
+  for (const locale of LOCALES) {
     it(`tells the person (${locale}) and "Try again" redeems once the API is back`, async () => {
       const email = emailOf(`unreachable.${locale}`);
-      const inviteId = await createInvite({ email, roles: ['member'], data: {}, locale });
-      const page = await newPage(locale === 'fr' ? 'fr-FR' : 'en-US');
+      const inviteId = await stack.createInvite({ email, roles: ['member'], data: {}, locale });
+      const page = await newPage(stack, { locale: BROWSER_LANGUAGE[locale] });
       stack.actionRoute.cut();
       try {
-        await openLink(page, await stack.linkFor(email));
+        await openLink(stack, page, await stack.linkFor(email));
         await signUp(page);
-        const shown = await customerSpace(page);
+        const shown = await customerSpace(stack, page);
         expect(shown).toMatchObject({
           email,
           roles: [],
@@ -263,15 +176,15 @@ describe('the API unreachable during login', () => {
           locale === 'fr' ? 'Réessayer' : 'Try again',
         );
         await screenshots(page, 'customer-space-invite-unavailable', locale);
-        expect((await state(inviteId)).state).toBe('pending');
+        expect((await stack.status(inviteId)).state).toBe('pending');
       } finally {
         stack.actionRoute.restore();
       }
       await page.getByTestId('retry-invite').click();
-      await page.waitForURL((url) => url.href.startsWith(`${stack.auth0.url}/u/`));
+      await atUniversalLogin(stack, page);
       await passwordLogin(page, email);
-      expect(await customerSpace(page)).toMatchObject({ email, roles: ['member'], inviteId, error: null });
-      expect((await finalStatus(inviteId)).state).toBe('completed');
+      expect(await customerSpace(stack, page)).toMatchObject({ email, roles: ['member'], inviteId, error: null });
+      expect((await stack.finalStatus(inviteId)).state).toBe('completed');
     });
   }
 });
@@ -280,17 +193,15 @@ describe('the Action denying refused logins (ON_REFUSAL=deny)', () => {
   beforeAll(() => stack.deployAction('deny'));
   afterAll(() => stack.deployAction('continue'));
 
-  for (const locale of ['en', 'fr'] as const) {
+  for (const locale of LOCALES) {
     it(`comes back signed out with the same notice and control (${locale}), then the right account redeems`, async () => {
       const invited = emailOf(`denied.${locale}`);
-      const inviteId = await createInvite({ email: invited, roles: ['member'], data: {}, locale });
-      const page = await newPage(locale === 'fr' ? 'fr-FR' : 'en-US');
-      await openLink(page, await stack.linkFor(invited));
+      const inviteId = await stack.createInvite({ email: invited, roles: ['member'], data: {}, locale });
+      const page = await newPage(stack, { locale: BROWSER_LANGUAGE[locale] });
+      await openLink(stack, page, await stack.linkFor(invited));
       await socialLogin(page, 'google-oauth2', emailOf('denied.other'));
 
-      await page.waitForURL(
-        (url) => url.href.startsWith(stack.demo.url) && !url.pathname.startsWith('/callback'),
-      );
+      await atCustomerSpace(stack, page);
       await page.getByTestId('signed-out').waitFor();
       const notice = page.getByTestId('invite-error');
       expect(await notice.getAttribute('data-code')).toBe('invite_email_mismatch');
@@ -299,19 +210,19 @@ describe('the Action denying refused logins (ON_REFUSAL=deny)', () => {
       expect(await page.getByTestId('invite-for').textContent()).toContain(invited);
       expect(await notice.locator('button, a').count()).toBe(1);
       await screenshots(page, 'customer-space-denied', locale);
-      expect((await state(inviteId)).state).toBe('pending');
+      expect((await stack.status(inviteId)).state).toBe('pending');
 
       await page.getByTestId('switch-account').click();
-      await page.waitForURL((url) => url.href.startsWith(`${stack.auth0.url}/u/`));
+      await atUniversalLogin(stack, page);
       expect(await page.locator('#email').inputValue()).toBe(invited);
       await signUp(page);
-      expect(await customerSpace(page)).toMatchObject({
+      expect(await customerSpace(stack, page)).toMatchObject({
         email: invited,
         roles: ['member'],
         inviteId,
         error: null,
       });
-      expect((await finalStatus(inviteId)).state).toBe('completed');
+      expect((await stack.finalStatus(inviteId)).state).toBe('completed');
     });
   }
 });
@@ -330,27 +241,26 @@ describe('an invite closed between opening its link and signing in', () => {
     },
   } as const;
   const CODE_LABEL = { en: 'Code for support: ', fr: 'Code pour le support\u00a0: ' } as const;
-  const LOCALES = ['en', 'fr'] as const;
   type Opened = { inviteId: string; email: string; page: Page };
   /** Invites with a one-minute ttl, their invitation opened at once; they expire while the other tests run. */
-  const expiring: Partial<Record<(typeof LOCALES)[number], Opened>> = {};
+  const expiring: Partial<Record<Locale, Opened>> = {};
 
   /** Creates an invite and opens its invitation in an English browser, stopping before Continue. */
-  async function openInvitation(name: string, locale: 'en' | 'fr', extra: Record<string, unknown> = {}): Promise<Opened> {
+  async function openInvitation(name: string, locale: Locale, extra: Record<string, unknown> = {}): Promise<Opened> {
     const email = emailOf(name);
-    const inviteId = await createInvite({ email, roles: ['member'], data: {}, locale, ...extra });
-    const page = await newPage('en-US');
+    const inviteId = await stack.createInvite({ email, roles: ['member'], data: {}, locale, ...extra });
+    const page = await newPage(stack);
     expect((await page.goto(await stack.linkFor(email)))?.status()).toBe(200);
     expect(await page.locator('html').getAttribute('lang')).toBe(locale);
     return { inviteId, email, page };
   }
 
   /** Continue, then Universal Login, then the customer space's notice for `code`, saved as screenshots. */
-  async function expectNotice(page: Page, code: keyof typeof NOTICES, locale: 'en' | 'fr', signIn: () => Promise<void>): Promise<void> {
-    await page.locator(`a.button[href^="${stack.demo.url}/login?"]`).click();
-    await page.waitForURL((url) => url.href.startsWith(`${stack.auth0.url}/u/`));
+  async function expectNotice(page: Page, code: keyof typeof NOTICES, locale: Locale, signIn: () => Promise<void>): Promise<void> {
+    await continueButton(stack, page).click();
+    await atUniversalLogin(stack, page);
     await signIn();
-    const shown = await customerSpace(page);
+    const shown = await customerSpace(stack, page);
     expect(shown).toMatchObject({ roles: [], inviteId: null, error: code, lang: locale });
     const notice = page.getByTestId('invite-error');
     const text = await notice.innerText();
@@ -375,7 +285,7 @@ describe('an invite closed between opening its link and signing in', () => {
       });
       expect(revoked.status).toBe(200);
       await expectNotice(page, 'invite_revoked', locale, () => signUp(page));
-      expect((await finalStatus(inviteId)).state).toBe('revoked');
+      expect((await stack.finalStatus(inviteId)).state).toBe('revoked');
     }
   });
 
@@ -383,13 +293,13 @@ describe('an invite closed between opening its link and signing in', () => {
     for (const locale of LOCALES) {
       const { inviteId, email, page } = await openInvitation(`accepted.${locale}`, locale);
       // The invited person accepts it in another browser.
-      const other = await newPage('en-US');
-      await openLink(other, await stack.linkFor(email));
+      const other = await newPage(stack);
+      await openLink(stack, other, await stack.linkFor(email));
       await signUp(other);
-      expect(await customerSpace(other)).toMatchObject({ email, roles: ['member'], inviteId, error: null });
-      const redeemer = auth0User(email).user_id;
+      expect(await customerSpace(stack, other)).toMatchObject({ email, roles: ['member'], inviteId, error: null });
+      const redeemer = stack.auth0User(email).user_id;
       await expectNotice(page, 'invite_already_used', locale, () => socialLogin(page, 'google-oauth2', emailOf(`latecomer.${locale}`)));
-      const status = await finalStatus(inviteId);
+      const status = await stack.finalStatus(inviteId);
       expect(status.state).toBe('completed');
       expect(status.redeemer?.userId).toBe(redeemer);
     }
@@ -398,7 +308,7 @@ describe('an invite closed between opening its link and signing in', () => {
   it('expired: the invited person signs up and is told, in the invite’s language', async () => {
     for (const locale of LOCALES) {
       const { inviteId, page } = expiring[locale]!;
-      await expect.poll(async () => (await state(inviteId)).state, { timeout: 90_000, interval: 1_000 }).toBe('expired');
+      await expect.poll(async () => (await stack.status(inviteId)).state, { timeout: 90_000, interval: 1_000 }).toBe('expired');
       await expectNotice(page, 'invite_expired', locale, () => signUp(page));
     }
   }, 150_000);
@@ -407,21 +317,21 @@ describe('an invite closed between opening its link and signing in', () => {
 describe('a French invite', () => {
   it('from the email through a refused account and the switch to the customer space, in French, in an English browser', async () => {
     const invited = emailOf('amelie');
-    const inviteId = await createInvite({
+    const inviteId = await stack.createInvite({
       email: invited,
       roles: ['member'],
       data: { plan: 'équipe' },
       locale: 'fr',
     });
     // An English browser: the invite's locale, not the browser's, speaks from the email's link on.
-    const page = await newPage('en-US');
+    const page = await newPage(stack);
     const landing = await page.goto(await stack.linkFor(invited));
     expect(landing?.status()).toBe(200);
     expect(await page.locator('html').getAttribute('lang')).toBe('fr');
-    const cont = page.locator(`a.button[href^="${stack.demo.url}/login?"]`);
+    const cont = continueButton(stack, page);
     expect(new URL((await cont.getAttribute('href'))!).searchParams.get('ui_locales')).toBe('fr');
     await cont.click();
-    await page.waitForURL((url) => url.href.startsWith(`${stack.auth0.url}/u/`));
+    await atUniversalLogin(stack, page);
     // Universal Login in French, with the application's name.
     expect(await page.locator('html').getAttribute('lang')).toBe('fr');
     expect(await page.locator('h1').textContent()).toBe('Créez votre compte');
@@ -432,7 +342,7 @@ describe('a French invite', () => {
     await screenshots(page, 'login-page', 'fr');
 
     await socialLogin(page, 'facebook', emailOf('autre'));
-    const wrong = await customerSpace(page);
+    const wrong = await customerSpace(stack, page);
     expect(wrong).toMatchObject({ error: 'invite_email_mismatch', lang: 'fr' });
     expect(await page.getByTestId('invite-for').textContent()).toBe(
       `Cette invitation est destinée à ${invited}.`,
@@ -444,13 +354,13 @@ describe('a French invite', () => {
     expect(await page.locator('html').getAttribute('lang')).toBe('fr');
     await signUp(page);
 
-    const right = await customerSpace(page);
+    const right = await customerSpace(stack, page);
     expect(right).toMatchObject({ email: invited, roles: ['member'], inviteId, error: null, lang: 'fr' });
     expect(await page.locator('h1').textContent()).toBe('Vous êtes connecté');
     await screenshots(page, 'customer-space-signed-in', 'fr');
     // A reload keeps the session (the SDK's cache) and the language.
     await page.reload();
-    expect(await customerSpace(page)).toMatchObject({ email: invited, roles: ['member'], lang: 'fr' });
-    expect((await finalStatus(inviteId)).state).toBe('completed');
+    expect(await customerSpace(stack, page)).toMatchObject({ email: invited, roles: ['member'], lang: 'fr' });
+    expect((await stack.finalStatus(inviteId)).state).toBe('completed');
   });
 });

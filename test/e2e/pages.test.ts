@@ -4,38 +4,25 @@
  * confirmation, and the invite email itself, in English and French, at desktop and mobile widths.
  * Each is saved under test-results/screenshots/ for a person to look at.
  */
-import { mkdir } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { BrowserContext, Page } from 'playwright-core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Page } from 'playwright-core';
 import { formatDateTime } from '../../lib/locale';
-import { inviteWorkflowId, statusQuery } from '../../workflows/messages';
-import type { InviteStatus } from '../../workflows/messages';
-import { saveScreenshot, startStack } from './stack';
+import { atUniversalLogin, BROWSER_LANGUAGE, emailOf, LOCALES, newPage as openPage, screenshot, screenshots, signUp, VIEWPORT_NAMES } from './browser';
+import type { Locale, Viewport } from './browser';
+import { useStack } from './stack';
 import type { Stack } from './stack';
 
-const SCREENSHOTS = 'test-results/screenshots';
-const LOCALES = ['en', 'fr'] as const;
-type Locale = (typeof LOCALES)[number];
-const VIEWPORTS = {
-  desktop: { width: 1280, height: 800 },
-  mobile: { width: 390, height: 844 },
-} as const;
-type Viewport = keyof typeof VIEWPORTS;
-const SHOTS = Object.keys(VIEWPORTS) as Viewport[];
-// The browser's own language is English in both cases: the pages must follow the invite, not it.
-const BROWSER_LANGUAGE: Record<Locale, string> = { en: 'en-US', fr: 'fr-FR' };
-
 let stack: Stack;
-const contexts: BrowserContext[] = [];
 /** Invites whose one-minute ttl runs out while the other tests run. */
 const expiring: Partial<Record<Locale, { email: string; link: string }>> = {};
 /** Invites extended at once: their first link's one minute runs out, the invite lives on. */
 const outlived: Partial<Record<Locale, { inviteId: string; link: string }>> = {};
 
+useStack((started) => {
+  stack = started;
+});
+
 beforeAll(async () => {
-  stack = await startStack();
-  await mkdir(SCREENSHOTS, { recursive: true });
   for (const locale of LOCALES) {
     const email = emailOf(`expiring-${locale}`);
     await createInvite({ email, locale, ttl: '1 minute' });
@@ -46,26 +33,10 @@ beforeAll(async () => {
     outlived[locale] = { inviteId, link: await stack.linkFor(extended) };
     expect((await api('POST', `/v1/invites/${inviteId}/extend`, { ttl: '7 days' })).status).toBe(200);
   }
-}, 180_000);
-
-afterAll(async () => {
-  await Promise.all(contexts.map((c) => c.close()));
-  await stack?.close();
 });
 
-const emailOf = (name: string) => `${name}.${randomBytes(4).toString('hex')}@example.com`;
-
-async function newPage(viewport: Viewport, browserLanguage = 'en-US'): Promise<Page> {
-  const context = await stack.browser.newContext({ viewport: VIEWPORTS[viewport], locale: browserLanguage });
-  contexts.push(context);
-  const page = await context.newPage();
-  page.setDefaultTimeout(20_000);
-  return page;
-}
-
-async function shoot(page: Page, name: string): Promise<void> {
-  await saveScreenshot(page, `${SCREENSHOTS}/${name}.png`);
-}
+// The browser's own language is English unless a test says otherwise: the pages must follow the invite, not it.
+const newPage = (viewport: Viewport, browserLanguage = 'en-US'): Promise<Page> => openPage(stack, { viewport, locale: browserLanguage });
 
 async function api(method: string, path: string, body?: unknown): Promise<Response> {
   return fetch(`${stack.apiUrl}${path}`, {
@@ -80,10 +51,6 @@ async function createInvite(body: Record<string, unknown>): Promise<string> {
   const res = await api('POST', '/v1/invites', { scope: 'workspace:acme', roles: ['member'], inviter: { name: 'Alice Martin' }, ...body });
   expect(res.status).toBe(201);
   return ((await res.json()) as { id: string }).id;
-}
-
-async function statusOf(inviteId: string): Promise<InviteStatus> {
-  return stack.env.client.workflow.getHandle(inviteWorkflowId(inviteId)).query(statusQuery);
 }
 
 async function expectLang(page: Page, lang: string): Promise<void> {
@@ -104,9 +71,9 @@ describe('the invitation and declining it, in the invite’s language', () => {
       const inviteId = await createInvite({ email, locale });
       const link = await stack.linkFor(email);
       const w = WORDS[locale];
-      const { expiresAt, sendWindow } = await statusOf(inviteId);
+      const { expiresAt, sendWindow } = await stack.status(inviteId);
 
-      for (const viewport of SHOTS) {
+      for (const viewport of VIEWPORT_NAMES) {
         // An English browser: the page follows the invite.
         const page = await newPage(viewport);
         expect((await page.goto(link))?.status()).toBe(200);
@@ -116,32 +83,32 @@ describe('the invitation and declining it, in the invite’s language', () => {
         const continueUrl = new URL((await page.getByRole('link', { name: w.continue }).getAttribute('href'))!);
         expect(continueUrl.searchParams.get('ui_locales')).toBe(locale);
         expect(continueUrl.searchParams.get('login_hint')).toBe(email);
-        await shoot(page, `pages-landing-${locale}-${viewport}`);
+        await screenshot(page, `pages-landing-${locale}-${viewport}`);
 
         await page.getByRole('link', { name: w.decline }).click();
         await page.waitForURL((url) => url.pathname.endsWith('/decline'));
         await expectLang(page, locale);
-        await shoot(page, `pages-decline-confirm-${locale}-${viewport}`);
+        await screenshot(page, `pages-decline-confirm-${locale}-${viewport}`);
         await page.getByRole('link', { name: w.keep }).click();
         await page.waitForURL(link);
         await expect.poll(() => page.locator('h1').textContent()).toBe(w.invited);
       }
       // Keeping changed nothing.
-      expect((await statusOf(inviteId)).optedOutAt).toBeUndefined();
+      expect((await stack.status(inviteId)).optedOutAt).toBeUndefined();
 
-      for (const viewport of SHOTS) {
+      for (const viewport of VIEWPORT_NAMES) {
         const page = await newPage(viewport);
         await page.goto(`${link}/decline`);
         await page.getByRole('button', { name: w.confirm }).click();
         await expect.poll(() => page.locator('h1').textContent()).toBe(w.declined);
         await expectLang(page, locale);
-        await shoot(page, `pages-declined-${locale}-${viewport}`);
+        await screenshot(page, `pages-declined-${locale}-${viewport}`);
         // The way back: declining stops emails, the invitation still works.
         await page.getByRole('link', { name: w.back }).click();
         await page.waitForURL(link);
         await expect.poll(() => page.locator('h1').textContent()).toBe(w.invited);
       }
-      const declined = await statusOf(inviteId);
+      const declined = await stack.status(inviteId);
       expect(declined.optedOutAt).toBeDefined();
       expect(declined.state).toBe('pending');
     });
@@ -156,12 +123,12 @@ describe('the invitation and declining it, in the invite’s language', () => {
       expect((await api('POST', `/v1/invites/${inviteId}/extend`, { ttl: '20 days' })).status).toBe(200);
       const newest = await stack.linkFor(email, before);
       expect(newest).not.toBe(first);
-      for (const viewport of SHOTS) {
+      for (const viewport of VIEWPORT_NAMES) {
         const page = await newPage(viewport);
         await page.goto(first);
         await expectLang(page, locale);
         await page.getByTestId('link-validity').waitFor();
-        await shoot(page, `pages-landing-extended-${locale}-${viewport}`);
+        await screenshot(page, `pages-landing-extended-${locale}-${viewport}`);
       }
       const page = await newPage('desktop');
       await page.goto(newest);
@@ -185,12 +152,12 @@ describe('links that cannot be used, said kindly', () => {
   } as const;
 
   async function expectProblem(link: string, problem: keyof typeof TITLES, locale: Locale, status: number, browserLanguage = 'en-US'): Promise<void> {
-    for (const viewport of SHOTS) {
+    for (const viewport of VIEWPORT_NAMES) {
       const page = await newPage(viewport, browserLanguage);
       expect((await page.goto(link))?.status(), `${problem} ${locale}`).toBe(status);
       await expectLang(page, locale);
       expect(await page.locator('h1').textContent()).toBe(TITLES[problem][locale]);
-      await shoot(page, `pages-problem-${problem}-${locale}-${viewport}`);
+      await screenshot(page, `pages-problem-${problem}-${locale}-${viewport}`);
     }
   }
 
@@ -232,7 +199,7 @@ describe('links that cannot be used, said kindly', () => {
     }
     await expect.poll(async () => (await page.reload())?.status(), { timeout: 60_000, interval: 1_000 }).toBe(200);
     expect(await page.locator('h1').textContent()).toBe(WORDS.fr.invited);
-    expect((await statusOf(inviteId)).state).toBe('pending');
+    expect((await stack.status(inviteId)).state).toBe('pending');
   }, 120_000);
 
   it('revoked and replaced invites: the invite’s language', async () => {
@@ -263,10 +230,9 @@ describe('links that cannot be used, said kindly', () => {
       const page = await newPage('desktop');
       await page.goto(link);
       await page.getByRole('link', { name: WORDS[locale].continue }).click();
-      await page.waitForURL((url) => url.href.startsWith(stack.auth0.url));
-      await page.locator('#signup-password').fill('a long and correct password');
-      await page.getByTestId('signup-submit').click();
-      await expect.poll(async () => (await statusOf(inviteId)).state, { timeout: 30_000 }).not.toBe('pending');
+      await atUniversalLogin(stack, page);
+      await signUp(page);
+      await expect.poll(async () => (await stack.status(inviteId)).state, { timeout: 30_000 }).not.toBe('pending');
       await expectProblem(link, 'used', locale, 410);
     }
   });
@@ -285,7 +251,7 @@ describe('links that cannot be used, said kindly', () => {
       const { inviteId, link } = outlived[locale]!;
       await expect.poll(async () => (await fetch(link, { method: 'HEAD' })).status, { timeout: 90_000, interval: 1_000 }).toBe(410);
       await expectProblem(link, 'link-expired', locale, 410);
-      expect((await statusOf(inviteId)).state).toBe('pending');
+      expect((await stack.status(inviteId)).state).toBe('pending');
     }
   }, 120_000);
 });
@@ -299,12 +265,12 @@ describe('the funnel, in the browser’s language', () => {
   for (const locale of LOCALES) {
     it(`${locale}: errors tied to their fields, the summary focused; then the confirmation in the invitee's time zone`, async () => {
       const f = FUNNEL[locale];
-      for (const viewport of SHOTS) {
+      for (const viewport of VIEWPORT_NAMES) {
         const page = await newPage(viewport, BROWSER_LANGUAGE[locale]);
         await page.goto(`${stack.demo.url}/funnel`);
         await expectLang(page, locale);
         expect(await page.locator('h1').textContent()).toBe(f.heading);
-        await shoot(page, `pages-funnel-${locale}-${viewport}`);
+        await screenshot(page, `pages-funnel-${locale}-${viewport}`);
 
         // Nothing typed: the browser's own validation is off, the page answers in its language.
         await page.getByTestId('funnel-submit').click();
@@ -316,7 +282,7 @@ describe('the funnel, in the browser’s language', () => {
         // The summary has the focus, so a screen reader starts there; its entry leads to the field.
         await expect.poll(() => page.evaluate(() => document.activeElement?.getAttribute('data-testid'))).toBe('funnel-result');
         expect(await page.getByRole('alert').getByRole('link', { name: f.required }).getAttribute('href')).toBe('#email');
-        await shoot(page, `pages-funnel-errors-${locale}-${viewport}`);
+        await screenshot(page, `pages-funnel-errors-${locale}-${viewport}`);
 
         await page.getByTestId('funnel-email').fill('ada at example');
         await page.getByTestId('funnel-submit').click();
@@ -331,16 +297,13 @@ describe('the funnel, in the browser’s language', () => {
       await page.getByTestId('funnel-submit').click();
       await expect.poll(() => page.locator('h1').textContent()).toBe(f.sent);
       const inviteId = (await page.getByTestId('funnel-result').getAttribute('data-invite-id'))!;
-      const { expiresAt, sendWindow } = await statusOf(inviteId);
+      const { expiresAt, sendWindow } = await stack.status(inviteId);
       // The invite speaks the funnel page's language, and the date reads as in its email and pages.
       expect(sendWindow?.timeZone).toBe(locale === 'fr' ? 'Europe/Paris' : 'America/New_York');
       expect(await page.getByTestId('funnel-expiry').innerText()).toBe(`${f.validUntil} ${formatDateTime(expiresAt, locale, sendWindow?.timeZone)}.`);
       const message = await stack.mail.waitForMessage((m) => m.to.includes(address), 30_000);
       expect(message.text).toContain(formatDateTime(expiresAt, locale, sendWindow?.timeZone));
-      for (const viewport of SHOTS) {
-        await page.setViewportSize(VIEWPORTS[viewport]);
-        await shoot(page, `pages-funnel-sent-${locale}-${viewport}`);
-      }
+      await screenshots(page, 'pages-funnel-sent', locale);
     });
   }
 });
@@ -351,16 +314,16 @@ describe('the invite email', () => {
       const email = emailOf(`email-${locale}`);
       const inviteId = await createInvite({ email, locale });
       const message = await stack.mail.waitForMessage((m) => m.to.includes(email), 30_000);
-      const { expiresAt, sendWindow } = await statusOf(inviteId);
+      const { expiresAt, sendWindow } = await stack.status(inviteId);
       expect(message.from).toMatch(/^"?Acme"? <invites@acme\.example>$/);
       expect(message.subject).toBe(locale === 'fr' ? 'Alice Martin vous invite à rejoindre Acme' : 'Alice Martin invited you to join Acme');
       expect(message.text).toContain(formatDateTime(expiresAt, locale, sendWindow?.timeZone));
       expect(`${message.subject}${message.text}${message.html}${message.from}`.toLowerCase()).not.toContain('inviteflow');
-      for (const viewport of SHOTS) {
+      for (const viewport of VIEWPORT_NAMES) {
         const page = await newPage(viewport);
         await page.setContent(message.html!);
         await expectLang(page, locale);
-        await shoot(page, `email-invite-${locale}-${viewport}`);
+        await screenshot(page, `email-invite-${locale}-${viewport}`);
       }
     }
   });

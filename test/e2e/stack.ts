@@ -14,15 +14,15 @@ import type { TestWorkflowEnvironment } from '@temporalio/testing';
 import type { Worker } from '@temporalio/worker';
 import { chromium } from 'playwright-core';
 import type { Browser, Page } from 'playwright-core';
-import { expect } from 'vitest';
+import { afterAll, beforeAll, expect } from 'vitest';
 import { buildAction } from '../../actions/build';
 import { deployAction } from '../../actions/deploy';
 import { createActivities } from '../../activities';
 import { createAccountCheck } from '../../api/accounts';
 import { buildApp } from '../../api/app';
 import type { InboundLimits } from '../../api/inbound-limiter';
-import { inviteWorkflowId, statusQuery } from '../../workflows/messages';
-import type { InviteStatus } from '../../workflows/messages';
+import { historyQuery, inviteWorkflowId, statusQuery } from '../../workflows/messages';
+import type { InviteStatus, LifecycleEvent } from '../../workflows/messages';
 import { startDemoApp } from '../../demo/server';
 import type { DemoApp } from '../../demo/server';
 import { startAuth0Emulator } from '../../emulators/auth0';
@@ -142,6 +142,10 @@ export interface Stack {
   linkFor(to: string, after?: number): Promise<string>;
   /** Creates an invite as the funnel backend does (scope `workspace:acme`, `en` unless given) and returns its id. */
   createInvite(body: Record<string, unknown>): Promise<string>;
+  /** The invite's status now (its `status` query). */
+  status(inviteId: string): Promise<InviteStatus>;
+  /** The invite's lifecycle events so far (its `history` query). */
+  events(inviteId: string): Promise<LifecycleEvent[]>;
   /** The invite's status once its run has closed. */
   finalStatus(inviteId: string): Promise<InviteStatus>;
   /** The Auth0 user with this email, with its roles. */
@@ -292,6 +296,8 @@ export async function startStack(): Promise<Stack> {
     args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
   });
 
+  const invite = (inviteId: string) => env.client.workflow.getHandle(inviteWorkflowId(inviteId));
+
   return {
     env,
     auth0,
@@ -323,10 +329,11 @@ export async function startStack(): Promise<Stack> {
       expect(res.status).toBe(201);
       return ((await res.json()) as { id: string }).id;
     },
+    status: (inviteId) => invite(inviteId).query(statusQuery),
+    events: async (inviteId) => (await invite(inviteId).query(historyQuery)).events,
     async finalStatus(inviteId) {
-      const handle = env.client.workflow.getHandle(inviteWorkflowId(inviteId));
-      await handle.result();
-      return handle.query(statusQuery);
+      await invite(inviteId).result();
+      return invite(inviteId).query(statusQuery);
     },
     auth0User(email) {
       const user = auth0.state().users.find((u) => u.email === email);
@@ -349,6 +356,21 @@ export async function startStack(): Promise<Stack> {
       await Promise.all([env.teardown(), auth0.close(), hubspot.close(), mail.close()]);
     },
   };
+}
+
+/**
+ * Starts the stack before a test file's tests (hooks registered later run after it) and closes it
+ * after them; `use` receives it once started.
+ */
+export function useStack(use: (stack: Stack) => void): void {
+  let stack: Stack | undefined;
+  beforeAll(async () => {
+    stack = await startStack();
+    use(stack);
+  }, 180_000);
+  afterAll(async () => {
+    await stack?.close();
+  });
 }
 
 /**
