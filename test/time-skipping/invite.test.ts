@@ -1099,15 +1099,15 @@ describe('the CRM at creation and the account policy', () => {
 
   it('refuses a policy other than off for an invite anyone with the link may redeem', async () => {
     const fake = fakeActivities();
-    const taskQueue = `test-${randomBytes(6).toString('hex')}`;
-    const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: await workflowBundle(), activities: fake.activities, dataConverter: testDataConverter });
-    const args = input({ accountPolicy: 'link', emailPolicy: 'any' });
-    await worker.runUntil(async () => {
-      const handle = await env.client.workflow.start('inviteWorkflow', { taskQueue, workflowId: inviteWorkflowId(args.inviteId), args: [args] });
-      const err = await handle.result().catch((e: unknown) => e);
-      expect(err).toBeInstanceOf(WorkflowFailedError);
-      expect(((err as WorkflowFailedError).cause as ApplicationFailure).message).toMatch(/accountPolicy: all-verified and link need emailPolicy "same-email"/);
-    });
+    await withInvite(
+      { accountPolicy: 'link', emailPolicy: 'any' },
+      async (handle) => {
+        const err = await handle.result().catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(WorkflowFailedError);
+        expect(((err as WorkflowFailedError).cause as ApplicationFailure).message).toMatch(/accountPolicy: all-verified and link need emailPolicy "same-email"/);
+      },
+      fake,
+    );
     expect(fake.calls.emails).toEqual([]);
   });
 });
