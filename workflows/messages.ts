@@ -238,6 +238,14 @@ export interface InviteStatus {
   failure?: { type: string; message: string };
 }
 
+/**
+ * Whether `userId` is the account that redeemed the invite, or the Auth0 user it was linked into
+ * (account policy `link`: a login after the link comes as that primary user, the same person).
+ */
+export function isRedeemerOf(status: InviteStatus, userId: string): boolean {
+  return status.redeemer?.userId === userId || status.linkedAccounts?.primaryUserId === userId;
+}
+
 /** Argument of the `claim` update: the account logging in, as the Action sees it. */
 export interface ClaimInput {
   user: Redeemer;

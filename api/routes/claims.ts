@@ -15,7 +15,7 @@ import { z } from 'zod';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { isValidEmail, normalizeEmail } from '../../workflows/input';
-import { claimUpdate } from '../../workflows/messages';
+import { claimUpdate, isRedeemerOf } from '../../workflows/messages';
 import type { Redeemer } from '../../workflows/messages';
 import type { RouteContext } from '../context';
 import { ACTION_PATHS } from '../../lib/action-contract';
@@ -23,7 +23,7 @@ import type { ActionUser, ClaimAnswer, ClaimRequest } from '../../lib/action-con
 import { ApiError, errorBodySchema } from '../errors';
 import type { Same } from '../errors';
 import { inboundLimit } from '../inbound-limiter';
-import { answer, closedAnswer, isRedeemerOf, redemptionResult } from './redemptions';
+import { answer, closedAnswer, redemptionResult } from './redemptions';
 import { actionTokenBinding } from '../action-auth';
 import { withZod } from './zod-app';
 import type { InviteListItem } from '../../client/invite-search';

@@ -9,7 +9,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import { LinkTokenError } from '../../lib/token';
 import type { LinkClaims } from '../../lib/token';
-import { redeemUpdate } from '../../workflows/messages';
+import { isRedeemerOf, redeemUpdate } from '../../workflows/messages';
 import type { InviteStatus, Redeemer, RedeemResult } from '../../workflows/messages';
 import type { RouteContext } from '../context';
 import type { ActionUser, EmailMismatchRefusal, RedemptionAnswer, RedemptionRequest, RefusalBody } from '../../lib/action-contract';
@@ -91,14 +91,6 @@ export function answer(
     ...(result.primaryUserId !== undefined ? { primaryUserId: result.primaryUserId } : {}),
     repeat: result.repeat,
   };
-}
-
-/**
- * Whether `userId` is the account that redeemed, or the Auth0 user it was linked into (a login
- * after the link comes as that primary user: the same person, repeating).
- */
-export function isRedeemerOf(status: InviteStatus, userId: string): boolean {
-  return status.redeemer?.userId === userId || status.linkedAccounts?.primaryUserId === userId;
 }
 
 /**

@@ -11,7 +11,7 @@ import type { FunnelEventType } from '../../activities/webhook';
 import { InviteErrorType } from '../errors';
 import { crmFitsBesideData, initialInviteStatus, InvalidInviteInput, MAX_EXTENDS, MAX_TTL_MS, MIN_TTL_MS, normalizeEmail, resolveInviteInput } from '../input';
 import type { ResolvedInvite } from '../input';
-import { MAX_NOTES } from '../messages';
+import { isRedeemerOf, MAX_NOTES } from '../messages';
 import type {
   AuditNote,
   CrmProperties,
@@ -222,7 +222,7 @@ export class Invite {
    * claims. A repeat by the same account answers them again and changes nothing.
    */
   redeem(user: Redeemer, linkId: string | undefined, now: number): Outcome<RedeemResult> {
-    if (this.result && this.status.redeemer && this.isRedeemer(user.userId)) return { value: { ...this.result, repeat: true }, publish: false };
+    if (this.result && this.status.redeemer && isRedeemerOf(this.status, user.userId)) return { value: { ...this.result, repeat: true }, publish: false };
     const { status, invite } = this;
     status.state = 'redeemed';
     status.redeemedAt = iso(now);
@@ -602,16 +602,8 @@ export class Invite {
    */
   private isRepeat(user: Redeemer): boolean {
     if (!this.status.redeemer) return false;
-    if (this.isRedeemer(user.userId) && this.result) return true;
+    if (isRedeemerOf(this.status, user.userId) && this.result) return true;
     throw refusal(InviteErrorType.AlreadyUsed, 'the invite was already redeemed by another account');
-  }
-
-  /**
-   * The account that redeemed, or the user it was linked into (a login after the link comes as the
-   * primary user, and is the same person repeating).
-   */
-  private isRedeemer(userId: string): boolean {
-    return this.status.redeemer?.userId === userId || this.status.linkedAccounts?.primaryUserId === userId;
   }
 
   private step(type: LifecycleEvent['type'], now: number, extra: Omit<LifecycleEvent, 'at' | 'type'> = {}): void {
