@@ -129,11 +129,11 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 /**
  * The first bound `data` breaks (depth or key count), as a problem naming the limit and where, or
  * undefined. Walks with its own stack and stops at the first breach, so hostile nesting costs
- * no more than the limits.
+ * no more than the limits. `keysBeside`: keys bound beside `data` that count against its limit.
  */
-function dataShapeProblem(data: Record<string, unknown>): InputProblem | undefined {
+function dataShapeProblem(data: Record<string, unknown>, keysBeside = 0): InputProblem | undefined {
   const pending: { value: object; path: string[]; depth: number }[] = [{ value: data, path: ['data'], depth: 1 }];
-  let keys = 0;
+  let keys = keysBeside;
   for (let next = pending.pop(); next; next = pending.pop()) {
     const { value, path, depth } = next;
     const entries: [string, unknown][] = Array.isArray(value) ? value.map((v: unknown, i) => [String(i), v]) : Object.entries(value);
@@ -155,10 +155,11 @@ function dataShapeProblem(data: Record<string, unknown>): InputProblem | undefin
 
 /**
  * Whether the CRM's properties fit beside the funnel's data under the data's limits (bytes and
- * keys counted together), so that the tokens carrying both stay as small as `data` alone may be.
+ * keys counted together, the data's keys at every level as its own check counts them), so that
+ * the tokens carrying both stay as small as `data` alone may be.
  */
 export function crmFitsBesideData(data: Record<string, unknown>, crm: Record<string, string | null>): boolean {
-  return jsonBytes(data) + jsonBytes(crm) <= MAX_DATA_BYTES && Object.keys(crm).length + Object.keys(data).length <= MAX_DATA_KEYS;
+  return jsonBytes(data) + jsonBytes(crm) <= MAX_DATA_BYTES && dataShapeProblem(data, Object.keys(crm).length) === undefined;
 }
 
 /** Checks an input and fills the defaults; throws `InvalidInviteInput` listing every problem. */

@@ -1,6 +1,6 @@
 /** The invite input's creation time (checked like every other field, taken only when plausible) and its attribution. */
 import { describe, expect, it } from 'vitest';
-import { CREATED_AT_TOLERANCE_MS, InvalidInviteInput, inviteCreatedAt, MAX_DATA_DEPTH, MAX_DATA_KEYS, resolveInviteInput } from '../../workflows/input';
+import { CREATED_AT_TOLERANCE_MS, crmFitsBesideData, InvalidInviteInput, inviteCreatedAt, MAX_DATA_BYTES, MAX_DATA_DEPTH, MAX_DATA_KEYS, resolveInviteInput } from '../../workflows/input';
 import type { InviteInput, JsonValue } from '../../workflows/messages';
 
 const base: InviteInput = {
@@ -167,5 +167,22 @@ describe('data bounds', () => {
     const wide = Object.fromEntries(Array.from({ length: MAX_DATA_KEYS + 1 }, (_, i) => [`k${i}`, i]));
     expect(problemsOf(wide)).toEqual([{ field: 'data', message: `must have at most ${MAX_DATA_KEYS} keys in all (array items count as keys)` }]);
     expect(problemsOf({ a: { b: Array.from({ length: MAX_DATA_KEYS }, (_, i) => i) } })[0]?.message).toContain(`at most ${MAX_DATA_KEYS} keys`);
+  });
+});
+
+describe('CRM properties beside data', () => {
+  const props = (n: number, value = 'x') => Object.fromEntries(Array.from({ length: n }, (_, i) => [`p${i}`, value]));
+
+  it('fit while data and properties together stay within the keys and bytes of data', () => {
+    expect(crmFitsBesideData({ plan: 'pro' }, props(MAX_DATA_KEYS - 1))).toBe(true);
+    expect(crmFitsBesideData({ plan: 'pro' }, props(MAX_DATA_KEYS))).toBe(false);
+    expect(crmFitsBesideData({}, { notes: 'x'.repeat(MAX_DATA_BYTES) })).toBe(false);
+  });
+
+  it("count data's keys at every level, as data's own check does", () => {
+    // One key at the top, 90 below it: 91 keys for data's check.
+    const nested = { lead: Object.fromEntries(Array.from({ length: 90 }, (_, i) => [`k${i}`, i])) };
+    expect(crmFitsBesideData(nested, props(MAX_DATA_KEYS - 91))).toBe(true);
+    expect(crmFitsBesideData(nested, props(MAX_DATA_KEYS - 90))).toBe(false);
   });
 });
